@@ -1,0 +1,110 @@
+export type LogoutReason =
+  | 'user_not_found' | 'user_inactive' | 'invalid_token' | 'refresh_token_required'
+  | 'session_expired' | 'refresh_unavailable' | 'manual' | 'remote';
+
+export type ErrorCode =
+  | 'invalid_option' | 'refresh_unavailable' | 'logged_out' | 'no_session' | 'destroyed'
+  | 'malformed_token' | (string & {});
+
+export class AuthkeeperError extends Error {
+  readonly name: 'AuthkeeperError' | 'RefreshUnavailable';
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string);
+}
+export class RefreshUnavailable extends AuthkeeperError {
+  readonly code: 'refresh_unavailable';
+}
+export function isAuthkeeperError(e: unknown): e is AuthkeeperError;
+
+export interface RetryOptions {
+  /** Consecutive failed refresh attempts before the breaker opens. Default 3. */
+  maxAttempts?: number;
+  /** First backoff delay, ms (doubles each attempt, with jitter). Default 500. */
+  baseDelay?: number;
+  /** Backoff cap, ms. Default 30000. */
+  maxDelay?: number;
+  /** How long the breaker stays open before one trial, ms. Default 30000. */
+  cooldown?: number;
+  /** Give up (auth:logout, reason refresh_unavailable) after failing this long, ms. Default 300000. */
+  giveUpAfter?: number;
+}
+
+export interface TraceEntry {
+  id: number;
+  url: string;
+  phase: 'queued' | 'sent' | '401' | 'replayed' | 'done';
+  status?: number;
+}
+
+export interface AuthClientOptions {
+  refreshUrl: string;
+  storage?: 'local' | 'session' | 'memory';
+  keys?: { access?: string; refresh?: string };
+  legacyKeys?: { access?: string[]; refresh?: string[] };
+  refreshMode?: 'body' | 'cookie';
+  refreshFormat?: 'simplejwt' | 'oauth';
+  apiOrigins?: string[];
+  skipRefreshFor?: string[];
+  loginUrl?: string | null;
+  /** Refresh this many ms before expiry; null = derived from the token lifetime. */
+  leeway?: number | null;
+  expiringWarning?: number;
+  refreshWhenHidden?: boolean;
+  refreshTimeout?: number;
+  retry?: RetryOptions;
+  clearPatterns?: string[];
+  clearSessionStorage?: boolean;
+  /** Refresh under a cross-tab Web Lock. Default true; false exists for tests only. */
+  tabLock?: boolean;
+  fetch?: typeof fetch;
+  onTrace?: (entry: TraceEntry) => void;
+  /** Where to load the wasm from when a bundler moved it. */
+  wasmUrl?: string | URL;
+}
+
+export interface AuthState {
+  status: 'anonymous' | 'active' | 'refreshing' | 'logged_out';
+  expiresAt: number | null;
+  breaker: 'closed' | 'open' | 'half_open';
+  breakerOpenUntil: number | null;
+  refreshInFlight: boolean;
+  waiting: number;
+  refreshCount: number;
+  clockOffset: number;
+  storage: 'web' | 'memory';
+}
+
+export interface AuthClient {
+  fetch: typeof fetch;
+  setTokens(tokens: { access: string; refresh?: string | null; expiresIn?: number | null }): void;
+  getAccessToken(options?: { signal?: AbortSignal }): Promise<string | null>;
+  logout(): void;
+  state(): AuthState;
+  destroy(): void;
+}
+
+export interface JwtClaims {
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  sub?: string;
+  user_id?: string;
+  [claim: string]: unknown;
+}
+
+export function createAuthClient(options: AuthClientOptions): Promise<AuthClient>;
+export function decodeJwt(token: string): JwtClaims;
+
+export interface LogoutDetail {
+  reason: LogoutReason;
+  message: string;
+  /** With reason 'remote': the reason in the tab that logged out. */
+  originReason?: LogoutReason;
+}
+declare global {
+  interface WindowEventMap {
+    'auth:logout': CustomEvent<LogoutDetail>;
+    'auth:refreshed': CustomEvent<{ expiresAt: number }>;
+    'auth:expiring': CustomEvent<{ expiresAt: number; expiresIn: number }>;
+  }
+}

@@ -1,0 +1,182 @@
+// authkeeper: the thin fetch interceptor. The wasm core owns the token lifecycle; this file
+// builds and clones Requests, calls the real fetch, and asks the core what to do.
+import init, { AuthCore, decodeJwt as decodeJwtWasm } from '../pkg/authkeeper.js';
+
+/** Every error the package throws or rejects with. `code` is stable; match on it. */
+export class AuthkeeperError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'AuthkeeperError';
+    this.code = code;
+  }
+}
+
+/** The refresh service is failing and the circuit breaker is open: fail fast, retry later. */
+export class RefreshUnavailable extends AuthkeeperError {
+  constructor(message) {
+    super('refresh_unavailable', message);
+    this.name = 'RefreshUnavailable';
+  }
+}
+
+/** Works across realms (iframes, duplicated bundles), unlike instanceof. */
+export const isAuthkeeperError = (e) =>
+  e instanceof AuthkeeperError || (e != null && typeof e.code === 'string' && /^(AuthkeeperError|RefreshUnavailable)$/.test(e.name));
+
+const makeError = (code, message) =>
+  code === 'refresh_unavailable' ? new RefreshUnavailable(message) : new AuthkeeperError(code, message);
+
+/** Decodes a JWT's claims without verifying it (display only). Throws AuthkeeperError. */
+export function decodeJwt(token) {
+  try {
+    return decodeJwtWasm(String(token));
+  } catch (e) {
+    throw new AuthkeeperError(e?.code || 'malformed_token', e?.message || String(e));
+  }
+}
+
+const DEFAULTS = {
+  storage: 'local',
+  keys: { access: 'accessToken', refresh: 'refreshToken' },
+  legacyKeys: { access: ['access_token'], refresh: ['refresh_token'] },
+  refreshMode: 'body',
+  refreshFormat: 'simplejwt',
+  apiOrigins: [],
+  skipRefreshFor: ['/login', '/register', '/verify-otp'],
+  loginUrl: null,
+  leeway: null,
+  expiringWarning: 60_000,
+  refreshWhenHidden: false,
+  refreshTimeout: 10_000,
+  retry: { maxAttempts: 3, baseDelay: 500, maxDelay: 30_000, cooldown: 30_000, giveUpAfter: 300_000 },
+  clearPatterns: ['token', 'auth', 'user'],
+  clearSessionStorage: true,
+  tabLock: true,
+};
+
+const bad = (name, expected, got) =>
+  new AuthkeeperError('invalid_option', `createAuthClient: option \`${name}\` must be ${expected} (got ${JSON.stringify(got) ?? typeof got})`);
+const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+const isMillis = (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+function normalise(options) {
+  if (options == null || typeof options !== 'object') throw bad('options', 'an object', options);
+  const o = { ...DEFAULTS, ...options };
+  o.keys = { ...DEFAULTS.keys, ...options.keys };
+  o.legacyKeys = { ...DEFAULTS.legacyKeys, ...options.legacyKeys };
+  o.retry = { ...DEFAULTS.retry, ...options.retry };
+  const base = globalThis.location?.href;
+  if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', 'a URL string', o.refreshUrl);
+  let refresh;
+  try { refresh = new URL(o.refreshUrl, base); } catch { throw bad('refreshUrl', 'a valid URL', o.refreshUrl); }
+  if (!['local', 'session', 'memory'].includes(o.storage)) throw bad('storage', "'local', 'session' or 'memory'", o.storage);
+  if (!['body', 'cookie'].includes(o.refreshMode)) throw bad('refreshMode', "'body' or 'cookie'", o.refreshMode);
+  if (!['simplejwt', 'oauth'].includes(o.refreshFormat)) throw bad('refreshFormat', "'simplejwt' or 'oauth'", o.refreshFormat);
+  for (const k of ['access', 'refresh']) {
+    if (typeof o.keys[k] !== 'string' || !o.keys[k]) throw bad(`keys.${k}`, 'a non-empty string', o.keys[k]);
+    if (!isStrings(o.legacyKeys[k])) throw bad(`legacyKeys.${k}`, 'an array of strings', o.legacyKeys[k]);
+  }
+  if (!isStrings(o.apiOrigins)) throw bad('apiOrigins', 'an array of origin strings', o.apiOrigins);
+  const apiOrigins = o.apiOrigins.map((origin) => {
+    try { return new URL(origin).origin; } catch { throw bad('apiOrigins', 'absolute URLs such as "https://api.example.com"', origin); }
+  });
+  if (!isStrings(o.skipRefreshFor)) throw bad('skipRefreshFor', 'an array of path strings', o.skipRefreshFor);
+  if (!isStrings(o.clearPatterns)) throw bad('clearPatterns', 'an array of strings', o.clearPatterns);
+  if (o.leeway !== null && !isMillis(o.leeway)) throw bad('leeway', 'null or milliseconds', o.leeway);
+  for (const k of ['expiringWarning', 'refreshTimeout']) if (!isMillis(o[k])) throw bad(k, 'milliseconds', o[k]);
+  for (const k of Object.keys(DEFAULTS.retry)) if (!isMillis(o.retry[k])) throw bad(`retry.${k}`, 'a non-negative number', o.retry[k]);
+  if (o.retry.maxAttempts < 1) throw bad('retry.maxAttempts', 'at least 1', o.retry.maxAttempts);
+  for (const k of ['refreshWhenHidden', 'clearSessionStorage', 'tabLock']) if (typeof o[k] !== 'boolean') throw bad(k, 'a boolean', o[k]);
+  if (o.fetch !== undefined && typeof o.fetch !== 'function') throw bad('fetch', 'a function', o.fetch);
+  if (o.onTrace !== undefined && typeof o.onTrace !== 'function') throw bad('onTrace', 'a function', o.onTrace);
+  let login = null;
+  if (o.loginUrl !== null) {
+    try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', 'null or a URL', o.loginUrl); }
+  }
+  return {
+    ...o,
+    apiOrigins,
+    refreshUrl: refresh.href,
+    refreshOrigin: refresh.origin,
+    refreshPath: refresh.pathname,
+    pageOrigin: globalThis.location?.origin ?? refresh.origin,
+    loginUrl: login?.href ?? null,
+    loginPath: login?.pathname ?? null,
+  };
+}
+
+let wasmReady;
+
+/**
+ * Creates the client: validates options, loads the wasm module once per page, validates the
+ * stored tokens and starts the lifecycle timers.
+ */
+export async function createAuthClient(options) {
+  const config = normalise(options);
+  wasmReady ??= init(config.wasmUrl ? { module_or_path: config.wasmUrl } : undefined);
+  await wasmReady;
+  const realFetch = config.fetch ?? globalThis.fetch.bind(globalThis);
+  const trace = config.onTrace ?? (() => {});
+  const core = new AuthCore(config, realFetch, makeError);
+  core.start();
+  let nextId = 0;
+
+  const send = (request, bearer) => {
+    const headers = new Headers(request.headers);
+    headers.set('Authorization', `Bearer ${bearer}`);
+    return realFetch(new Request(request, { headers }));
+  };
+
+  /** fetch's exact signature and semantics, with the session handled. */
+  async function authFetch(input, init) {
+    const request = new Request(input, init);
+    // The caller manages its own credentials for this request.
+    if (request.headers.has('Authorization')) return realFetch(request);
+    const { origin, pathname } = new URL(request.url);
+    const id = ++nextId;
+    let bearer = core.beforeSend(origin, pathname, request.signal);
+    if (bearer === null) return realFetch(request);
+    if (typeof bearer !== 'string') {
+      trace({ id, url: request.url, phase: 'queued' });
+      bearer = await bearer;
+    }
+    // Clone before the first send so a 401 can be replayed with the same body. A streaming
+    // body cannot be replayed without buffering it all: such a request returns its 401.
+    const replayable = request.body === null || !(init?.body instanceof ReadableStream);
+    const replay = request.body === null ? request : replayable ? request.clone() : null;
+    trace({ id, url: request.url, phase: 'sent' });
+    const response = await send(request, bearer);
+    if (response.status !== 401 || replay === null) {
+      trace({ id, url: request.url, phase: 'done', status: response.status });
+      return response;
+    }
+    trace({ id, url: request.url, phase: '401' });
+    let fresh = core.onUnauthorized(origin, pathname, bearer, request.signal);
+    if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
+    if (fresh === null) {
+      trace({ id, url: request.url, phase: 'done', status: 401 });
+      return response;
+    }
+    const second = await send(replay, fresh);
+    trace({ id, url: request.url, phase: 'replayed', status: second.status });
+    return second;
+  }
+
+  return {
+    fetch: authFetch,
+    /** After the app's own login call. `expiresIn` (seconds) is for opaque access tokens. */
+    setTokens({ access, refresh = null, expiresIn = null } = {}) {
+      if (typeof access !== 'string' || access === '') throw bad('setTokens.access', 'a non-empty string', access);
+      if (refresh !== null && typeof refresh !== 'string') throw bad('setTokens.refresh', 'a string or null', refresh);
+      core.setTokens(access, refresh ?? undefined, expiresIn ?? undefined);
+    },
+    /** A valid access token (refreshing first if needed), or null without a session. */
+    async getAccessToken({ signal } = {}) {
+      const token = core.accessToken(signal);
+      return token === null || typeof token === 'string' ? token : await token;
+    },
+    logout() { core.logout(); },
+    state() { return core.state(); },
+    destroy() { core.destroy(); },
+  };
+}

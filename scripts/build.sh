@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Release build of what ships: Rust → wasm32 (size profile), wasm-bindgen --target web into pkg/,
+# wasm-opt -Oz (npm binaryen), then the gzipped/brotli size of wasm + glue + interceptor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+echo "[build] cargo build --release --target wasm32-unknown-unknown"
+wasm_env "$WASM_CARGO" build --quiet --release --target wasm32-unknown-unknown -p authkeeper --lib
+target_dir="target"; [ "$(cat .wasm-route 2>/dev/null)" = debian ] && target_dir="target/wasm-debian"
+wasm="$target_dir/wasm32-unknown-unknown/release/authkeeper.wasm"
+
+echo "[build] wasm-bindgen --target web → pkg/"
+rm -rf pkg && mkdir -p pkg
+wasm-bindgen --target web --out-dir pkg --out-name authkeeper --no-typescript "$wasm"
+
+echo "[build] wasm-opt -Oz"
+node node_modules/binaryen/bin/wasm-opt pkg/authkeeper_bg.wasm -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
+  --enable-multivalue --enable-mutable-globals -o pkg/authkeeper_bg.wasm
+
+node scripts/size.mjs

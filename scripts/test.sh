@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test: setup (idempotent), host tests (core + dev server), wasm-bindgen-test in headless
+# Chromium, the release build, then the JS-level browser tests and the end-to-end tests, which
+# start their own servers on 127.0.0.1 and stop them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+bash scripts/setup.sh
+source scripts/env.sh
+
+echo "[test] host: cargo test --workspace"
+cargo test --workspace --quiet
+
+web_tests=()
+for t in tests/web_*.rs; do [ -e "$t" ] && web_tests+=(--test "$(basename "$t" .rs)"); done
+if [ ${#web_tests[@]} -gt 0 ]; then
+  echo "[test] browser: wasm-bindgen-test in headless Chromium (${#web_tests[@]} files)"
+  wasm_env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
+    WASM_BINDGEN_TEST_TIMEOUT=120 "$WASM_CARGO" test --quiet --target wasm32-unknown-unknown -p authkeeper "${web_tests[@]}"
+fi
+
+bash scripts/build.sh
+
+for suite in tests/js tests/e2e; do
+  if compgen -G "$suite/*.test.mjs" >/dev/null; then
+    echo "[test] $suite (Playwright + Chromium)"
+    node --test --test-concurrency=1 "$suite"/*.test.mjs
+  fi
+done
+echo "[test] all passed in $(( $(date +%s) - started ))s"

@@ -1,0 +1,238 @@
+//! Backoff, attempt budget, circuit breaker and give-up window for transient refresh failures.
+//!
+//! A refresh endpoint answering 500 must neither be hammered (the loop in post-mortem 5) nor
+//! end every session on the first blip. So: a few quick retries with exponential backoff and
+//! jitter, then the breaker opens and requests fail fast; after a cooldown one trial goes
+//! through (half-open); after the give-up window the session is declared unsaveable.
+
+use crate::core::time::Millis;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerConfig {
+    /// Consecutive failures before the breaker opens.
+    pub max_attempts: u32,
+    pub base_delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// How long the breaker stays open before allowing one trial.
+    pub cooldown_ms: u64,
+    /// Failures lasting this long (since the first of the streak) end the session.
+    pub give_up_after_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, cooldown_ms: 30_000, give_up_after_ms: 300_000 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    Open { until: Millis },
+    /// The cooldown is over: one trial may go.
+    HalfOpen,
+}
+
+/// What to do after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterFailure {
+    RetryAt(Millis),
+    Open { until: Millis },
+    GiveUp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Breaker {
+    config: BreakerConfig,
+    /// Consecutive failures since the breaker was last closed.
+    failures: u32,
+    /// The first failure of the current streak (`None` while healthy).
+    streak_start: Option<Millis>,
+    /// Set while open or half-open.
+    open_until: Option<Millis>,
+}
+
+impl Breaker {
+    pub fn new(config: BreakerConfig) -> Self {
+        Breaker { config, failures: 0, streak_start: None, open_until: None }
+    }
+
+    pub fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    /// `jitter` is a uniform random number in [0, 1); out-of-range values are clamped.
+    pub fn on_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) -> AfterFailure {
+        let streak_start = *self.streak_start.get_or_insert(now);
+        if now.since(streak_start) >= self.config.give_up_after_ms {
+            return AfterFailure::GiveUp;
+        }
+        // Retry-After is a floor: the server knows better than our backoff curve.
+        let floor = retry_after_ms.unwrap_or(0);
+        if self.open_until.is_some() {
+            // The half-open trial failed (or a late failure arrived while open): reopen.
+            return self.open(now, floor);
+        }
+        self.failures = self.failures.saturating_add(1);
+        if self.failures >= self.config.max_attempts.max(1) {
+            return self.open(now, floor);
+        }
+        AfterFailure::RetryAt(now.plus(self.backoff_ms(self.failures, jitter).max(floor)))
+    }
+
+    fn open(&mut self, now: Millis, floor: u64) -> AfterFailure {
+        let until = now.plus(self.config.cooldown_ms.max(floor));
+        self.open_until = Some(until);
+        self.failures = 0;
+        AfterFailure::Open { until }
+    }
+
+    /// Exponential from `base_delay_ms`, capped at `max_delay_ms`, scaled by a factor in
+    /// [0.5, 1) so that many clients failing together do not retry in lockstep.
+    fn backoff_ms(&self, failures: u32, jitter: f64) -> u64 {
+        let doublings = failures.saturating_sub(1);
+        let factor = if doublings >= 63 { u64::MAX } else { 1u64 << doublings };
+        let delay = self.config.base_delay_ms.saturating_mul(factor).min(self.config.max_delay_ms);
+        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        // `as` saturates; the product is at most `delay`.
+        (delay as f64 * (0.5 + jitter / 2.0)) as u64
+    }
+
+    pub fn on_success(&mut self) {
+        self.failures = 0;
+        self.streak_start = None;
+        self.open_until = None;
+    }
+
+    pub fn state(&self, now: Millis) -> BreakerState {
+        match self.open_until {
+            None => BreakerState::Closed,
+            Some(until) if now < until => BreakerState::Open { until },
+            Some(_) => BreakerState::HalfOpen,
+        }
+    }
+
+    pub fn allows_attempt(&self, now: Millis) -> bool {
+        !matches!(self.state(now), BreakerState::Open { .. })
+    }
+
+    /// When the current failure streak began; `None` while healthy.
+    pub fn failing_since(&self) -> Option<Millis> {
+        self.streak_start
+    }
+
+    /// While open: when the cooldown ends.
+    pub fn open_until(&self) -> Option<Millis> {
+        self.open_until
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker() -> Breaker {
+        Breaker::new(BreakerConfig::default())
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_delay_with_jitter_between_half_and_full() {
+        let mut b = Breaker::new(BreakerConfig { max_attempts: 10, ..BreakerConfig::default() });
+        assert_eq!(b.on_failure(Millis(0), None, 0.0), AfterFailure::RetryAt(Millis(250)));
+        assert_eq!(b.on_failure(Millis(0), None, 0.0), AfterFailure::RetryAt(Millis(500)));
+        assert_eq!(b.on_failure(Millis(0), None, 0.999_999), AfterFailure::RetryAt(Millis(1_999)));
+        assert_eq!(b.on_failure(Millis(0), None, 0.5), AfterFailure::RetryAt(Millis(3_000)));
+    }
+
+    #[test]
+    fn backoff_is_capped_at_the_max_delay() {
+        let mut b = Breaker::new(BreakerConfig { max_attempts: 200, give_up_after_ms: u64::MAX, ..BreakerConfig::default() });
+        let mut last = AfterFailure::GiveUp;
+        for _ in 0..150 {
+            last = b.on_failure(Millis(0), None, 1.0);
+        }
+        assert_eq!(last, AfterFailure::RetryAt(Millis(30_000)));
+    }
+
+    #[test]
+    fn nonsense_jitter_does_not_shorten_or_break_the_delay() {
+        let mut b = breaker();
+        assert_eq!(b.on_failure(Millis(0), None, f64::NAN), AfterFailure::RetryAt(Millis(250)));
+        let mut b = breaker();
+        assert_eq!(b.on_failure(Millis(0), None, -3.0), AfterFailure::RetryAt(Millis(250)));
+        let mut b = breaker();
+        assert_eq!(b.on_failure(Millis(0), None, 7.0), AfterFailure::RetryAt(Millis(500)));
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_on_the_delay() {
+        let mut b = breaker();
+        assert_eq!(b.on_failure(Millis(1_000), Some(10_000), 0.0), AfterFailure::RetryAt(Millis(11_000)));
+        let mut b = breaker();
+        assert_eq!(b.on_failure(Millis(1_000), Some(1), 1.0), AfterFailure::RetryAt(Millis(1_500)));
+    }
+
+    #[test]
+    fn the_breaker_opens_after_max_attempts_consecutive_failures() {
+        let mut b = breaker();
+        assert!(matches!(b.on_failure(Millis(0), None, 0.0), AfterFailure::RetryAt(_)));
+        assert!(matches!(b.on_failure(Millis(250), None, 0.0), AfterFailure::RetryAt(_)));
+        assert_eq!(b.on_failure(Millis(750), None, 0.0), AfterFailure::Open { until: Millis(30_750) });
+        assert_eq!(b.state(Millis(750)), BreakerState::Open { until: Millis(30_750) });
+        assert!(!b.allows_attempt(Millis(30_749)));
+    }
+
+    #[test]
+    fn an_open_breaker_half_opens_after_the_cooldown_and_a_failed_trial_reopens_it() {
+        let mut b = breaker();
+        for t in [0, 1, 2] {
+            b.on_failure(Millis(t), None, 0.0);
+        }
+        assert_eq!(b.state(Millis(30_002)), BreakerState::HalfOpen);
+        assert!(b.allows_attempt(Millis(30_002)));
+        assert_eq!(b.on_failure(Millis(30_100), None, 0.0), AfterFailure::Open { until: Millis(60_100) });
+        assert_eq!(b.state(Millis(60_099)), BreakerState::Open { until: Millis(60_100) });
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_cooldown_keeps_the_breaker_open_longer() {
+        let mut b = breaker();
+        b.on_failure(Millis(0), None, 0.0);
+        b.on_failure(Millis(0), None, 0.0);
+        assert_eq!(b.on_failure(Millis(0), Some(90_000), 0.0), AfterFailure::Open { until: Millis(90_000) });
+    }
+
+    #[test]
+    fn failures_lasting_the_give_up_window_give_up() {
+        let mut b = breaker();
+        b.on_failure(Millis(1_000), None, 0.0);
+        assert_ne!(b.on_failure(Millis(300_999), None, 0.0), AfterFailure::GiveUp);
+        assert_eq!(b.on_failure(Millis(301_000), None, 0.0), AfterFailure::GiveUp);
+        assert_eq!(b.failing_since(), Some(Millis(1_000)));
+    }
+
+    #[test]
+    fn success_resets_attempts_streak_and_breaker() {
+        let mut b = breaker();
+        for t in [0, 1, 2] {
+            b.on_failure(Millis(t), None, 0.0);
+        }
+        b.on_success();
+        assert_eq!(b.state(Millis(3)), BreakerState::Closed);
+        assert_eq!(b.failing_since(), None);
+        assert_eq!(b.on_failure(Millis(400_000), None, 0.0), AfterFailure::RetryAt(Millis(400_250)));
+    }
+
+    #[test]
+    fn zero_max_attempts_behaves_as_one() {
+        let mut b = Breaker::new(BreakerConfig { max_attempts: 0, ..BreakerConfig::default() });
+        assert_eq!(b.on_failure(Millis(0), None, 0.0), AfterFailure::Open { until: Millis(30_000) });
+    }
+
+    #[test]
+    fn a_clock_set_back_does_not_panic_or_give_up() {
+        let mut b = breaker();
+        b.on_failure(Millis(1_000_000), None, 0.0);
+        assert!(matches!(b.on_failure(Millis(0), None, 0.0), AfterFailure::RetryAt(_)));
+    }
+}

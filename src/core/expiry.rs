@@ -1,0 +1,232 @@
+//! Expiry arithmetic and clock-skew estimation.
+//!
+//! JWT times (`exp`, `iat`) are on the SERVER clock; timers and `now` are on the CLIENT clock,
+//! which on real devices is often minutes off. Every expiry the machine compares against `now`
+//! is first moved onto the client clock through a `ClockOffset`, so a skewed device neither
+//! refreshes in a loop (clock ahead: every token looks expired) nor too late (clock behind).
+
+use crate::core::time::{from_i64, to_i64, Millis};
+
+/// Server clock minus client clock, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ClockOffset(pub i64);
+
+/// Offsets smaller than this are measurement noise: `iat` and `Date` have one-second
+/// granularity and the response spent some time on the network.
+pub const OFFSET_NOISE_MS: i64 = 2_000;
+
+fn denoised(offset_ms: i64) -> ClockOffset {
+    if offset_ms.saturating_abs() < OFFSET_NOISE_MS {
+        ClockOffset(0)
+    } else {
+        ClockOffset(offset_ms)
+    }
+}
+
+/// For a token issued just now, the server's clock read `iat` a moment ago.
+pub fn offset_from_iat(iat_secs: i64, now: Millis) -> ClockOffset {
+    denoised(iat_secs.saturating_mul(1_000).saturating_sub(to_i64(now.0)))
+}
+
+/// The same estimate from a response's `Date` header.
+pub fn offset_from_date_header(date: &str, now: Millis) -> Option<ClockOffset> {
+    let server_now = parse_http_date(date)?;
+    Some(denoised(to_i64(server_now.0).saturating_sub(to_i64(now.0))))
+}
+
+/// When a token with this `exp` expires, on the client clock.
+pub fn expires_at_from_exp(exp_secs: i64, offset: ClockOffset) -> Millis {
+    from_i64(exp_secs.saturating_mul(1_000).saturating_sub(offset.0))
+}
+
+/// `expires_in` is relative, so it needs no clock correction.
+pub fn expires_at_from_expires_in(expires_in_secs: u64, now: Millis) -> Millis {
+    now.plus(expires_in_secs.saturating_mul(1_000))
+}
+
+/// How long before expiry to refresh when the app did not configure a leeway.
+///
+/// Rule: one sixth of the token's lifetime, at least 1 s and at most 60 s, and never more than
+/// half the lifetime. That gives 60 s for a 60-minute token, 50 s for a 5-minute token, 5 s for
+/// a 30-second demo token, and for sub-2-second tokens half their life (so a refreshed token is
+/// always used for a while before the next refresh: no refresh loop, whatever the lifetime).
+pub fn default_leeway_ms(lifetime_ms: u64) -> u64 {
+    (lifetime_ms / 6).clamp(1_000, 60_000).min(lifetime_ms / 2)
+}
+
+/// The proactive refresh time.
+pub fn refresh_at(expires_at: Millis, leeway_ms: u64) -> Millis {
+    expires_at.minus(leeway_ms)
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form HTTP/1.1 senders
+/// may generate. The weekday must be a weekday name but is not cross-checked against the date
+/// (it carries no information). Dates before 1970 are not representable and return `None`.
+pub fn parse_http_date(value: &str) -> Option<Millis> {
+    let mut parts = value.trim().split(' ');
+    let weekday = parts.next()?.strip_suffix(',')?;
+    let day = parts.next()?;
+    let month = parts.next()?;
+    let year = parts.next()?;
+    let time = parts.next()?;
+    let zone = parts.next()?;
+    if parts.next().is_some() || zone != "GMT" || !WEEKDAYS.contains(&weekday) {
+        return None;
+    }
+    let day = fixed_digits(day, 2)?;
+    let month = MONTHS.iter().position(|m| *m == month)?;
+    let year = fixed_digits(year, 4)?;
+    let mut clock = time.split(':');
+    let (hour, minute, second) = (clock.next()?, clock.next()?, clock.next()?);
+    if clock.next().is_some() {
+        return None;
+    }
+    let (hour, minute, second) = (fixed_digits(hour, 2)?, fixed_digits(minute, 2)?, fixed_digits(second, 2)?);
+    // 60 allows a leap second.
+    if year < 1970 || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let days = days_since_epoch(year, month, day);
+    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second;
+    Some(Millis(secs.saturating_mul(1_000)))
+}
+
+/// Exactly `len` ASCII digits (IMF-fixdate fields are fixed-width).
+fn fixed_digits(s: &str, len: usize) -> Option<u64> {
+    if s.len() != len || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn is_leap(year: u64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// `month` is 0-based.
+fn days_in_month(year: u64, month: usize) -> u64 {
+    match month {
+        1 if is_leap(year) => 29,
+        1 => 28,
+        3 | 5 | 8 | 10 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to the given date (year ≥ 1970, 4 digits, so no overflow).
+fn days_since_epoch(year: u64, month: usize, day: u64) -> u64 {
+    let years: u64 = (1970..year).map(|y| if is_leap(y) { 366 } else { 365 }).sum();
+    let months: u64 = (0..month).map(|m| days_in_month(year, m)).sum();
+    years + months + day - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_rfc_example_date() {
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Millis(784_111_777_000)));
+    }
+
+    #[test]
+    fn parses_the_epoch_and_a_leap_day() {
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Millis(0)));
+        // 2024-02-29T12:00:00Z = 1709208000
+        assert_eq!(parse_http_date("Thu, 29 Feb 2024 12:00:00 GMT"), Some(Millis(1_709_208_000_000)));
+        // 2000 was a leap year (divisible by 400): 2000-03-01T00:00:00Z = 951868800
+        assert_eq!(parse_http_date("Wed, 01 Mar 2000 00:00:00 GMT"), Some(Millis(951_868_800_000)));
+    }
+
+    #[test]
+    fn rejects_malformed_dates() {
+        for bad in [
+            "",
+            "garbage",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 31 Nov 1994 08:49:37 GMT",
+            "Sun, 29 Feb 2023 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:60:00 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1994 08:49:37:00 GMT",
+            "Xyz, 06 Nov 1994 08:49:37 GMT",
+            "Sun, +6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT extra",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn small_offsets_are_noise() {
+        let now = Millis(1_700_000_000_500);
+        assert_eq!(offset_from_iat(1_700_000_000, now), ClockOffset(0));
+        assert_eq!(offset_from_iat(1_700_000_001, now), ClockOffset(0));
+        assert_eq!(offset_from_iat(1_699_999_999, now), ClockOffset(0));
+    }
+
+    #[test]
+    fn a_client_clock_ten_minutes_ahead_gives_a_negative_offset() {
+        let server_now_secs = 1_700_000_000;
+        let client_now = Millis(1_700_000_000_000 + 600_000);
+        assert_eq!(offset_from_iat(server_now_secs, client_now), ClockOffset(-600_000));
+    }
+
+    #[test]
+    fn a_client_clock_ten_minutes_behind_gives_a_positive_offset() {
+        let client_now = Millis(1_700_000_000_000 - 600_000);
+        assert_eq!(offset_from_iat(1_700_000_000, client_now), ClockOffset(600_000));
+    }
+
+    #[test]
+    fn date_header_offsets_use_the_same_noise_rule() {
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        assert_eq!(offset_from_date_header(date, Millis(784_111_777_900)), Some(ClockOffset(0)));
+        assert_eq!(offset_from_date_header(date, Millis(784_111_777_000 - 60_000)), Some(ClockOffset(60_000)));
+        assert_eq!(offset_from_date_header("nonsense", Millis(0)), None);
+    }
+
+    #[test]
+    fn expiry_moves_onto_the_client_clock() {
+        let exp = 1_700_000_300;
+        assert_eq!(expires_at_from_exp(exp, ClockOffset(0)), Millis(1_700_000_300_000));
+        // Client ahead by 10 min: expiry happens 10 min later on the client clock.
+        assert_eq!(expires_at_from_exp(exp, ClockOffset(-600_000)), Millis(1_700_000_900_000));
+        assert_eq!(expires_at_from_exp(exp, ClockOffset(600_000)), Millis(1_699_999_700_000));
+        assert_eq!(expires_at_from_exp(-5, ClockOffset(0)), Millis(0));
+        assert_eq!(expires_at_from_exp(i64::MAX, ClockOffset(i64::MIN)), Millis(i64::MAX as u64));
+    }
+
+    #[test]
+    fn expires_in_is_relative_to_now() {
+        assert_eq!(expires_at_from_expires_in(300, Millis(1_000)), Millis(301_000));
+        assert_eq!(expires_at_from_expires_in(u64::MAX, Millis(1_000)), Millis::NEVER);
+    }
+
+    #[test]
+    fn default_leeway_suits_demo_short_and_long_tokens() {
+        assert_eq!(default_leeway_ms(30_000), 5_000);
+        assert_eq!(default_leeway_ms(5 * 60_000), 50_000);
+        assert_eq!(default_leeway_ms(60 * 60_000), 60_000);
+        assert_eq!(default_leeway_ms(24 * 60 * 60_000), 60_000);
+        assert_eq!(default_leeway_ms(3_000), 1_000);
+        assert_eq!(default_leeway_ms(1_000), 500);
+        assert_eq!(default_leeway_ms(0), 0);
+    }
+
+    #[test]
+    fn refresh_time_is_expiry_minus_leeway() {
+        assert_eq!(refresh_at(Millis(100_000), 50_000), Millis(50_000));
+        assert_eq!(refresh_at(Millis(10), 50_000), Millis(0));
+    }
+}

@@ -1,0 +1,682 @@
+//! The sans-IO refresh state machine, in the style of quinn-proto.
+//!
+//! The web layer feeds it events (`on_request`, `on_unauthorized`, `on_refresh_outcome`,
+//! `handle_timeout`, ...) with the current time, then drains `poll_action` and arms one timer
+//! at `poll_timeout`. The machine never reads a clock, never does I/O, and never panics.
+//!
+//! Invariants it keeps:
+//! - single flight: at most one `StartRefresh` outstanding until its result is reported;
+//! - every queued request gets exactly one `Resolve` (unless cancelled);
+//! - `Logout` at most once per session, and no refresh after it until a new session;
+//! - `poll_timeout` never names a moment at which `handle_timeout` would do nothing, so the
+//!   web layer cannot spin on a deadline in the past.
+
+mod config;
+mod output;
+mod token;
+mod waiters;
+
+pub use config::MachineConfig;
+pub use output::{Action, AuthError, RequestDecision, SessionStatus, Snapshot, UnauthorizedDecision, WaiterId};
+
+use crate::core::breaker::{AfterFailure, Breaker, BreakerState};
+use crate::core::expiry::{expires_at_from_exp, offset_from_iat, ClockOffset};
+use crate::core::jwt::{self, Claims, JwtError};
+use crate::core::policy::{FreshTokens, LogoutReason, RefreshOutcome};
+use crate::core::time::Millis;
+use crate::core::urls::UrlClass;
+use std::collections::VecDeque;
+use std::fmt;
+use token::{Provenance, Timing, TimingRules};
+use waiters::{WaitReason, Waiters};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Session {
+    Anonymous,
+    Active,
+    LoggedOut(LogoutReason),
+}
+
+/// The refresh call the web layer is performing, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flight {
+    Idle,
+    InFlight,
+    /// Still outstanding, but its result no longer matters (another tab's tokens were adopted,
+    /// the app logged in again, or the session ended). It is ignored when it arrives, and no
+    /// new refresh starts before it does: single flight holds even across sessions.
+    Superseded,
+}
+
+pub struct Machine {
+    config: MachineConfig,
+    session: Session,
+    access: Option<String>,
+    refresh: Option<String>,
+    /// The refresh token's `exp` (server clock, seconds), when it is a JWT that has one.
+    refresh_exp: Option<i64>,
+    /// `None` while the access token's expiry is unknown (or there is no access token).
+    timing: Option<Timing>,
+    /// `auth:expiring` already fired (or was skipped) for the current access token.
+    warned: bool,
+    offset: ClockOffset,
+    visible: bool,
+    flight: Flight,
+    /// A backoff retry: no attempt before this.
+    retry_at: Option<Millis>,
+    breaker: Breaker,
+    waiters: Waiters,
+    actions: VecDeque<Action>,
+    refresh_count: u64,
+}
+
+impl fmt::Debug for Machine {
+    /// Tokens are left out on purpose.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Machine")
+            .field("session", &self.session)
+            .field("has_access", &self.access.is_some())
+            .field("has_refresh", &self.refresh.is_some())
+            .field("timing", &self.timing)
+            .field("flight", &self.flight)
+            .field("retry_at", &self.retry_at)
+            .field("breaker", &self.breaker)
+            .field("waiting", &self.waiters.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn non_empty(token: Option<String>) -> Option<String> {
+    token.filter(|t| !t.trim().is_empty())
+}
+
+impl Machine {
+    pub fn new(config: MachineConfig) -> Self {
+        let breaker = Breaker::new(config.breaker.clone());
+        Machine {
+            config,
+            session: Session::Anonymous,
+            access: None,
+            refresh: None,
+            refresh_exp: None,
+            timing: None,
+            warned: false,
+            offset: ClockOffset::default(),
+            visible: true,
+            flight: Flight::Idle,
+            retry_at: None,
+            breaker,
+            waiters: Waiters::default(),
+            actions: VecDeque::new(),
+            refresh_count: 0,
+        }
+    }
+
+    // ----- sessions -------------------------------------------------------------------------
+
+    /// Start-up: validates the stored tokens. Malformed → cleared (`invalid_token`); access
+    /// expired but refresh usable → refresh; nothing usable left → `session_expired`.
+    pub fn load(&mut self, now: Millis, access: Option<String>, refresh: Option<String>) {
+        self.reset_session();
+        let (access, refresh) = (non_empty(access), non_empty(refresh));
+        if access.is_none() && refresh.is_none() {
+            self.advance(now);
+            return;
+        }
+        let claims = access.as_deref().map(jwt::decode).transpose();
+        let refresh_exp = refresh.as_deref().map(token::refresh_token_exp).transpose();
+        self.session = Session::Active;
+        let (Ok(claims), Ok(refresh_exp)) = (claims, refresh_exp) else {
+            self.end_session(LogoutReason::InvalidToken, None);
+            return;
+        };
+        if let Some(iat) = claims.as_ref().and_then(|c| c.iat) {
+            // A stored token may be old, so its iat only proves a lower bound: if it was
+            // issued "in the future", the client clock is behind by at least that much.
+            let lower_bound = offset_from_iat(iat, now);
+            if lower_bound.0 > self.offset.0 {
+                self.offset = lower_bound;
+            }
+        }
+        self.refresh = refresh;
+        self.refresh_exp = refresh_exp.flatten();
+        if let Some(access) = access {
+            self.install_access(now, access, claims.as_ref(), None, Provenance::Stored);
+        }
+        self.advance(now);
+    }
+
+    /// The app's own login. Starts a new session: resets the breaker and the logged-out latch,
+    /// releases any queued request with the new token, and persists the tokens. An access
+    /// token that is not a JWT is accepted only with `expires_in` (an opaque token); on error
+    /// nothing changes.
+    pub fn set_tokens(
+        &mut self,
+        now: Millis,
+        access: String,
+        refresh: Option<String>,
+        expires_in: Option<u64>,
+    ) -> Result<(), JwtError> {
+        let claims = match jwt::decode(&access) {
+            Ok(claims) => Some(claims),
+            Err(e @ (JwtError::Empty | JwtError::TooLarge)) => return Err(e),
+            Err(e) if expires_in.is_none() => return Err(e),
+            Err(_) => None,
+        };
+        let refresh = non_empty(refresh);
+        let refresh_exp = refresh.as_deref().map(token::refresh_token_exp).transpose()?.flatten();
+
+        self.reset_session();
+        self.session = Session::Active;
+        self.observe_offset(now, claims.as_ref(), None);
+        self.refresh = refresh.clone();
+        self.refresh_exp = refresh_exp;
+        self.install_access(now, access.clone(), claims.as_ref(), expires_in, Provenance::JustIssued);
+        self.actions.push_back(Action::Persist { access: access.clone(), refresh });
+        self.resolve_all(Ok(access));
+        self.advance(now);
+        Ok(())
+    }
+
+    /// Tokens another tab obtained (refresh or login): like a successful refresh without the
+    /// `Persist` (that tab already wrote storage). A refresh of ours still in flight is
+    /// ignored when it reports. Revives a logged-out or anonymous tab (the user logged in
+    /// elsewhere). Tokens that cannot be used are ignored.
+    pub fn adopt_tokens(&mut self, now: Millis, access: String, refresh: Option<String>) {
+        let claims = match jwt::decode(&access) {
+            Ok(claims) => Some(claims),
+            Err(JwtError::Empty | JwtError::TooLarge) => return,
+            // Opaque access tokens are legitimate; their expiry is learnt from a 401.
+            Err(_) => None,
+        };
+        let refresh = non_empty(refresh);
+        let unchanged = self.session == Session::Active
+            && self.access.as_deref() == Some(access.as_str())
+            && (refresh.is_none() || refresh == self.refresh);
+        if unchanged {
+            return;
+        }
+        if self.session != Session::Active {
+            self.reset_session();
+            self.session = Session::Active;
+        }
+        self.supersede_flight();
+        self.breaker.on_success();
+        self.retry_at = None;
+        self.observe_offset(now, claims.as_ref(), None);
+        if let Some(refresh) = refresh {
+            self.replace_refresh(refresh);
+        }
+        self.install_access(now, access.clone(), claims.as_ref(), None, Provenance::JustIssued);
+        self.actions.push_back(Action::Refreshed { expires_at: self.expires_at_or_never() });
+        self.resolve_all(Ok(access));
+        self.advance(now);
+    }
+
+    /// Manual logout, or another tab's (`Remote`). Clears storage and fires `Logout` once;
+    /// queued requests fail with `LoggedOut`. Does nothing if already logged out.
+    pub fn logout(&mut self, now: Millis, reason: LogoutReason, message: Option<String>) {
+        if matches!(self.session, Session::LoggedOut(_)) {
+            return;
+        }
+        self.end_session(reason, message);
+        self.advance(now);
+    }
+
+    pub fn access_token(&self) -> Option<&str> {
+        self.access.as_deref()
+    }
+
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh.as_deref()
+    }
+
+    // ----- requests -------------------------------------------------------------------------
+
+    /// Before a request is sent: which bearer, or wait for a refresh, or fail fast.
+    pub fn on_request(&mut self, now: Millis, id: WaiterId, class: UrlClass) -> RequestDecision {
+        if class != UrlClass::Protected || self.session != Session::Active {
+            return RequestDecision::Send { bearer: None };
+        }
+        // The fast path: a usable token and no refresh under way.
+        if self.flight != Flight::InFlight && !self.needs_refresh(now) {
+            if let Some(access) = &self.access {
+                return RequestDecision::Send { bearer: Some(access.clone()) };
+            }
+        }
+        if self.flight == Flight::InFlight {
+            self.waiters.add(id, WaitReason::BeforeSend);
+            return RequestDecision::Wait;
+        }
+        self.forget_expired_refresh(now);
+        let usable = self.unexpired_access(now).map(str::to_owned);
+        if !self.can_refresh() {
+            return match usable {
+                Some(access) => RequestDecision::Send { bearer: Some(access) },
+                None => {
+                    self.end_session(self.expired_reason(), None);
+                    RequestDecision::Send { bearer: None }
+                }
+            };
+        }
+        if let BreakerState::Open { until } = self.breaker.state(now) {
+            return match usable {
+                Some(access) => RequestDecision::Send { bearer: Some(access) },
+                None => RequestDecision::Fail(AuthError::RefreshUnavailable { retry_at: Some(until) }),
+            };
+        }
+        // A still-valid token goes out rather than waiting for a refresh that cannot start
+        // now (a backoff retry is scheduled, or a superseded call has yet to report): the
+        // leeway exists to pick up a fresh token, not to hold requests back.
+        let refresh_postponed = self.flight == Flight::Superseded || self.retry_at.is_some_and(|t| now < t);
+        if let (true, Some(access)) = (refresh_postponed, usable) {
+            return RequestDecision::Send { bearer: Some(access) };
+        }
+        self.waiters.add(id, WaitReason::BeforeSend);
+        self.advance(now);
+        RequestDecision::Wait
+    }
+
+    /// A 401 for a request sent with `sent_bearer`. The web layer asks once per request.
+    pub fn on_unauthorized(&mut self, now: Millis, id: WaiterId, class: UrlClass, sent_bearer: &str) -> UnauthorizedDecision {
+        if class != UrlClass::Protected || self.session != Session::Active {
+            return UnauthorizedDecision::ReturnAsIs;
+        }
+        if let Some(current) = &self.access {
+            if current != sent_bearer {
+                // A refresh happened since this request left: just replay it.
+                return UnauthorizedDecision::Replay { bearer: current.clone() };
+            }
+        }
+        if self.flight == Flight::InFlight {
+            self.waiters.add(id, WaitReason::AfterUnauthorized);
+            return UnauthorizedDecision::Wait;
+        }
+        self.forget_expired_refresh(now);
+        if !self.can_refresh() || !self.breaker.allows_attempt(now) {
+            return UnauthorizedDecision::ReturnAsIs;
+        }
+        self.waiters.add(id, WaitReason::AfterUnauthorized);
+        self.advance(now);
+        UnauthorizedDecision::Wait
+    }
+
+    /// The request's AbortSignal fired: forget it (no `Resolve` will follow).
+    pub fn cancel(&mut self, id: WaiterId) {
+        self.waiters.remove(id);
+    }
+
+    // ----- refresh results ------------------------------------------------------------------
+
+    pub fn on_refresh_outcome(&mut self, now: Millis, outcome: RefreshOutcome, jitter: f64) {
+        if !self.land_flight() {
+            self.advance(now);
+            return;
+        }
+        match outcome {
+            RefreshOutcome::Success { tokens, server_offset } => self.on_refreshed(now, tokens, server_offset),
+            RefreshOutcome::Definitive { reason, message } => self.end_session(reason, Some(message)),
+            RefreshOutcome::Transient { retry_after_ms, .. } => self.on_transient_failure(now, retry_after_ms, jitter),
+        }
+        self.advance(now);
+    }
+
+    /// The refresh call got no HTTP answer (network error, timeout): transient.
+    pub fn on_refresh_network_error(&mut self, now: Millis, jitter: f64) {
+        if self.land_flight() {
+            self.on_transient_failure(now, None, jitter);
+        }
+        self.advance(now);
+    }
+
+    /// Marks the outstanding refresh as reported; `true` if its result should be acted on.
+    fn land_flight(&mut self) -> bool {
+        let relevant = self.flight == Flight::InFlight && self.session == Session::Active;
+        self.flight = Flight::Idle;
+        relevant
+    }
+
+    fn on_refreshed(&mut self, now: Millis, tokens: FreshTokens, server_offset: Option<ClockOffset>) {
+        let FreshTokens { access, refresh, expires_in } = tokens;
+        // Not a JWT is fine (opaque token): expiry then comes from expires_in, or a 401.
+        let claims = jwt::decode(&access).ok();
+        self.observe_offset(now, claims.as_ref(), server_offset);
+        if let Some(refresh) = non_empty(refresh) {
+            self.replace_refresh(refresh);
+        }
+        self.install_access(now, access.clone(), claims.as_ref(), expires_in, Provenance::JustIssued);
+        self.breaker.on_success();
+        self.retry_at = None;
+        self.refresh_count = self.refresh_count.saturating_add(1);
+        self.actions.push_back(Action::Persist { access: access.clone(), refresh: self.refresh.clone() });
+        self.actions.push_back(Action::Refreshed { expires_at: self.expires_at_or_never() });
+        self.resolve_all(Ok(access));
+    }
+
+    fn on_transient_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) {
+        self.forget_expired_refresh(now);
+        if !self.can_refresh() {
+            // The refresh token expired while the endpoint was failing: nothing left to retry.
+            self.end_session(LogoutReason::RefreshUnavailable, None);
+            return;
+        }
+        match self.breaker.on_failure(now, retry_after_ms, jitter) {
+            AfterFailure::RetryAt(at) => {
+                self.retry_at = Some(at);
+                self.release_before_send_waiters(now);
+            }
+            AfterFailure::Open { until } => {
+                self.retry_at = None;
+                self.fail_waiters_while_open(now, until);
+            }
+            AfterFailure::GiveUp => self.end_session(LogoutReason::RefreshUnavailable, None),
+        }
+    }
+
+    // ----- time -----------------------------------------------------------------------------
+
+    /// Time passed (the timer armed at `poll_timeout` fired, perhaps late): act on what is due.
+    /// `_jitter` is accepted for symmetry with the other time-driven calls; nothing due here
+    /// needs randomness.
+    pub fn handle_timeout(&mut self, now: Millis, _jitter: f64) {
+        self.advance(now);
+    }
+
+    /// visibilitychange, focus, online, pageshow: timers may have been frozen, re-check now.
+    pub fn on_visibility(&mut self, now: Millis, visible: bool) {
+        self.visible = visible;
+        self.advance(now);
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called. Every deadline returned is one that
+    /// `handle_timeout` acts on and then drops, so a past deadline is never returned twice.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.session != Session::Active {
+            return None;
+        }
+        let warning = self.timing.filter(|_| !self.warned).map(|t| t.warn_at);
+        let session_end = if self.flight == Flight::InFlight { None } else { self.session_end_at() };
+        let refresh = if self.flight == Flight::Idle { self.next_refresh_at() } else { None };
+        [warning, session_end, refresh].into_iter().flatten().min()
+    }
+
+    pub fn snapshot(&self, now: Millis) -> Snapshot {
+        let status = match self.session {
+            Session::Anonymous => SessionStatus::Anonymous,
+            Session::LoggedOut(_) => SessionStatus::LoggedOut,
+            Session::Active if self.flight == Flight::InFlight => SessionStatus::Refreshing,
+            Session::Active => SessionStatus::Active,
+        };
+        Snapshot {
+            status,
+            expires_at: self.timing.map(|t| t.expires_at),
+            breaker: self.breaker.state(now),
+            refresh_in_flight: self.flight != Flight::Idle,
+            waiting: self.waiters.len(),
+            refresh_count: self.refresh_count,
+            clock_offset_ms: self.offset.0,
+        }
+    }
+
+    // ----- the one place that decides what happens next ------------------------------------
+
+    /// Acts on everything due at `now`: the expiring warning, an expired session, a refresh
+    /// that is wanted and allowed. Called at the end of every event.
+    fn advance(&mut self, now: Millis) {
+        if self.session != Session::Active {
+            self.fail_orphaned_waiters();
+            return;
+        }
+        self.emit_due_warning(now);
+        self.forget_expired_refresh(now);
+        if self.flight == Flight::InFlight {
+            return;
+        }
+        if !self.can_refresh() {
+            if self.unexpired_access(now).is_none() {
+                self.end_session(self.expired_reason(), None);
+            } else if let Some(access) = self.access.clone() {
+                // No new token is ever coming: the current one is the best there is.
+                self.resolve_all(Ok(access));
+            }
+            return;
+        }
+        if self.flight == Flight::Superseded {
+            return;
+        }
+        if let BreakerState::Open { until } = self.breaker.state(now) {
+            self.fail_waiters_while_open(now, until);
+            return;
+        }
+        let wanted = !self.waiters.is_empty() || (self.proactive_refresh_due(now) && self.may_refresh_proactively());
+        if wanted && self.retry_at.is_none_or(|at| now >= at) {
+            self.start_refresh();
+        }
+    }
+
+    fn start_refresh(&mut self) {
+        self.retry_at = None;
+        self.flight = Flight::InFlight;
+        self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+    }
+
+    fn emit_due_warning(&mut self, now: Millis) {
+        let Some(timing) = self.timing else { return };
+        if self.warned || now < timing.warn_at {
+            return;
+        }
+        self.warned = true;
+        // Woken after expiry (sleep, frozen tab): a warning would only mislead.
+        if now < timing.expires_at {
+            self.actions.push_back(Action::Expiring { expires_at: timing.expires_at });
+        }
+    }
+
+    /// Ends the session: Clear + Logout (once), every waiter fails, tokens and timers go.
+    fn end_session(&mut self, reason: LogoutReason, message: Option<String>) {
+        if !matches!(self.session, Session::LoggedOut(_)) {
+            let message = message.unwrap_or_else(|| reason.default_message().to_owned());
+            self.actions.push_back(Action::Clear);
+            self.actions.push_back(Action::Logout { reason, message });
+        }
+        self.session = Session::LoggedOut(reason);
+        self.access = None;
+        self.refresh = None;
+        self.refresh_exp = None;
+        self.timing = None;
+        self.retry_at = None;
+        self.supersede_flight();
+        self.resolve_all(Err(AuthError::LoggedOut { reason }));
+    }
+
+    /// Forgets the old session's tokens and failure history (the offset is about the device
+    /// clock, not the session, so it stays).
+    fn reset_session(&mut self) {
+        self.session = Session::Anonymous;
+        self.access = None;
+        self.refresh = None;
+        self.refresh_exp = None;
+        self.timing = None;
+        self.warned = false;
+        self.retry_at = None;
+        self.breaker = Breaker::new(self.config.breaker.clone());
+        self.supersede_flight();
+    }
+
+    fn supersede_flight(&mut self) {
+        if self.flight == Flight::InFlight {
+            self.flight = Flight::Superseded;
+        }
+    }
+
+    // ----- tokens ---------------------------------------------------------------------------
+
+    fn install_access(
+        &mut self,
+        now: Millis,
+        access: String,
+        claims: Option<&Claims>,
+        expires_in: Option<u64>,
+        provenance: Provenance,
+    ) {
+        let rules = TimingRules {
+            offset: self.offset,
+            leeway_ms: self.config.leeway_ms,
+            warning_ms: self.config.expiring_warning_ms,
+        };
+        self.timing = token::timing(now, claims, expires_in, provenance, &rules);
+        self.warned = false;
+        self.access = Some(access);
+    }
+
+    /// A rotated refresh token replaces the old one. If the server sent something that is not
+    /// a readable JWT, its expiry is simply unknown: the server will judge it.
+    fn replace_refresh(&mut self, refresh: String) {
+        self.refresh_exp = token::refresh_token_exp(&refresh).ok().flatten();
+        self.refresh = Some(refresh);
+    }
+
+    /// For a token issued just now, `iat` says what the server's clock read; the response's
+    /// `Date` header is the fallback. Without either the last estimate stands.
+    fn observe_offset(&mut self, now: Millis, claims: Option<&Claims>, server_offset: Option<ClockOffset>) {
+        if let Some(iat) = claims.and_then(|c| c.iat) {
+            self.offset = offset_from_iat(iat, now);
+        } else if let Some(offset) = server_offset {
+            self.offset = offset;
+        }
+    }
+
+    /// An expired refresh token can never be used again, so it is dropped (which also keeps
+    /// `poll_timeout` free of deadlines nobody can act on).
+    fn forget_expired_refresh(&mut self, now: Millis) {
+        if self.config.cookie_mode {
+            return;
+        }
+        let expired = self.refresh_exp.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
+        if expired {
+            self.refresh = None;
+            self.refresh_exp = None;
+        }
+    }
+
+    fn can_refresh(&self) -> bool {
+        self.config.cookie_mode || self.refresh.is_some()
+    }
+
+    /// The access token, unless it is missing or past its expiry on the corrected clock.
+    fn unexpired_access(&self, now: Millis) -> Option<&str> {
+        let access = self.access.as_deref()?;
+        match self.timing {
+            Some(t) if now >= t.expires_at => None,
+            _ => Some(access),
+        }
+    }
+
+    /// Expired, within the leeway, or missing altogether.
+    fn needs_refresh(&self, now: Millis) -> bool {
+        self.access.is_none() || self.timing.is_some_and(|t| now >= t.refresh_at)
+    }
+
+    fn proactive_refresh_due(&self, now: Millis) -> bool {
+        self.needs_refresh(now)
+    }
+
+    fn may_refresh_proactively(&self) -> bool {
+        self.visible || self.config.refresh_when_hidden
+    }
+
+    /// A session that expires while its refresh endpoint is failing ended because the
+    /// endpoint was unavailable, not because the user was idle.
+    fn expired_reason(&self) -> LogoutReason {
+        if self.breaker.failing_since().is_some() {
+            LogoutReason::RefreshUnavailable
+        } else {
+            LogoutReason::SessionExpired
+        }
+    }
+
+    fn expires_at_or_never(&self) -> Millis {
+        self.timing.map_or(Millis::NEVER, |t| t.expires_at)
+    }
+
+    // ----- deadlines ------------------------------------------------------------------------
+
+    /// When the session can no longer be saved: the access token has expired and no refresh
+    /// is possible (no refresh token, or it has expired too).
+    fn session_end_at(&self) -> Option<Millis> {
+        if self.config.cookie_mode {
+            return None;
+        }
+        let access_end = if self.access.is_none() { Millis(0) } else { self.timing?.expires_at };
+        match (&self.refresh, self.refresh_exp) {
+            (None, _) => Some(access_end),
+            (Some(_), None) => None,
+            (Some(_), Some(exp)) => Some(access_end.max(expires_at_from_exp(exp, self.offset))),
+        }
+    }
+
+    /// When the next refresh attempt will start, if one is wanted at all.
+    fn next_refresh_at(&self) -> Option<Millis> {
+        if !self.can_refresh() {
+            return None;
+        }
+        let wanted_from = if !self.waiters.is_empty() {
+            Millis(0)
+        } else if !self.may_refresh_proactively() {
+            return None;
+        } else if self.access.is_none() {
+            Millis(0)
+        } else {
+            self.timing?.refresh_at
+        };
+        let gate = self.retry_at.unwrap_or_default().max(self.breaker.open_until().unwrap_or_default());
+        let at = wanted_from.max(gate);
+        // A refresh token that will have expired by then makes this the session's end instead.
+        let refresh_expired_by_then = !self.config.cookie_mode
+            && self.refresh_exp.is_some_and(|exp| at >= expires_at_from_exp(exp, self.offset));
+        if refresh_expired_by_then {
+            None
+        } else {
+            Some(at)
+        }
+    }
+
+    // ----- waiters --------------------------------------------------------------------------
+
+    fn resolve_all(&mut self, result: Result<String, AuthError>) {
+        for id in self.waiters.take_all() {
+            self.actions.push_back(Action::Resolve { id, result: result.clone() });
+        }
+    }
+
+    /// Requests that only waited because their token was close to expiry go out with it now
+    /// that the refresh has been postponed; 401'd requests keep waiting for a new token.
+    fn release_before_send_waiters(&mut self, now: Millis) {
+        let Some(access) = self.unexpired_access(now).map(str::to_owned) else { return };
+        for id in self.waiters.take(WaitReason::BeforeSend) {
+            self.actions.push_back(Action::Resolve { id, result: Ok(access.clone()) });
+        }
+    }
+
+    /// The breaker just opened: nobody waits through a cooldown.
+    fn fail_waiters_while_open(&mut self, now: Millis, until: Millis) {
+        self.release_before_send_waiters(now);
+        self.resolve_all(Err(AuthError::RefreshUnavailable { retry_at: Some(until) }));
+    }
+
+    /// Waiters outside an active session cannot normally exist; if one does, it must not hang.
+    fn fail_orphaned_waiters(&mut self) {
+        let error = match self.session {
+            Session::LoggedOut(reason) => AuthError::LoggedOut { reason },
+            _ => AuthError::NoSession,
+        };
+        self.resolve_all(Err(error));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,625 @@
+//! The `#[wasm_bindgen]` surface used by `js/index.js`. State lives in `Rc<RefCell<Inner>>`;
+//! every entry point borrows briefly and never across an `.await` or a call that can re-enter
+//! (event dispatch), which is what makes wasm-bindgen#4440 ("recursive use of an object")
+//! impossible here.
+
+use crate::core::jwt::{self, Claims};
+use crate::core::machine::{Action, AuthError, Machine, RequestDecision, SessionStatus, UnauthorizedDecision, WaiterId};
+use crate::core::policy::{classify_refresh, LogoutReason, RefreshResponse};
+use crate::core::breaker::BreakerState;
+use crate::core::time::Millis;
+use crate::core::urls::{UrlClass, UrlRules};
+use crate::web::clock::{jitter, now};
+use crate::web::config;
+use crate::web::events;
+use crate::web::http::{self, RefreshEndpoint};
+use crate::web::lifecycle::{self, Listener};
+use crate::web::storage::TokenStore;
+use crate::web::tabs::{self, LockOutcome, TabChannel, TabMessage};
+use crate::web::timers::Deadline;
+use js_sys::{Function, Object, Promise};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use web_sys::AbortSignal;
+
+/// How a waiting caller wants a failed refresh reported.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WaitKind {
+    /// Queued before sending: a failure rejects with a typed error.
+    BeforeSend,
+    /// Waiting to replay after a 401: a failure resolves `null`, so the caller gets the original
+    /// 401 response, exactly as plain fetch would have returned it.
+    Replay,
+}
+
+struct Waiter {
+    resolve: Function,
+    reject: Function,
+    kind: WaitKind,
+    _abort: Option<Listener>,
+}
+
+struct Inner {
+    machine: Machine,
+    urls: UrlRules,
+    store: TokenStore,
+    endpoint: RefreshEndpoint,
+    fetch: Function,
+    make_error: Function,
+    login_url: Option<String>,
+    login_path: Option<String>,
+    waiters: HashMap<WaiterId, Waiter>,
+    next_id: WaiterId,
+    deadline: Option<Deadline>,
+    listeners: Vec<Listener>,
+    tabs: Option<TabChannel>,
+    tab_lock: Option<String>,
+    /// Set while a logout that another tab started is being applied: that tab already cleared
+    /// the shared storage and announced it, so this one only clears memory and does not echo.
+    remote_origin: Option<String>,
+    destroyed: bool,
+}
+
+type Shared = Rc<RefCell<Inner>>;
+
+#[wasm_bindgen]
+pub struct AuthCore {
+    inner: Shared,
+}
+
+fn error(make_error: &Function, code: &str, message: &str) -> JsValue {
+    make_error
+        .call2(&JsValue::UNDEFINED, &JsValue::from_str(code), &JsValue::from_str(message))
+        .unwrap_or_else(|_| js_sys::Error::new(message).into())
+}
+
+fn auth_error_message(e: &AuthError) -> String {
+    match e {
+        AuthError::RefreshUnavailable { retry_at: Some(at) } => {
+            format!("the token refresh service is unavailable; retrying after {} ms", at.since(now()))
+        }
+        AuthError::RefreshUnavailable { retry_at: None } => "the token refresh service is unavailable".into(),
+        AuthError::LoggedOut { reason } => format!("the session has ended ({})", reason.as_str()),
+        AuthError::NoSession => "there is no session".into(),
+    }
+}
+
+fn abort_reason(signal: &AbortSignal) -> JsValue {
+    let reason = js_sys::Reflect::get(signal, &"reason".into()).unwrap_or(JsValue::UNDEFINED);
+    if !reason.is_undefined() {
+        return reason;
+    }
+    web_sys::DomException::new_with_message_and_name("The operation was aborted.", "AbortError")
+        .map(JsValue::from)
+        .unwrap_or_else(|_| js_sys::Error::new("AbortError").into())
+}
+
+#[wasm_bindgen]
+impl AuthCore {
+    /// `options` is the object normalised by `js/index.js`; `fetch` performs the refresh call;
+    /// `make_error(code, message)` builds the JS error class the package exports.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: &JsValue, fetch: Function, make_error: Function) -> AuthCore {
+        let cfg = config::read(options);
+        let login_path = js_sys::Reflect::get(options, &"loginPath".into()).ok().and_then(|v| v.as_string());
+        let tab_lock = cfg.tab_lock.then(|| format!("authkeeper:refresh:{}", cfg.store.access_key));
+        let inner = Inner {
+            machine: Machine::new(cfg.machine),
+            urls: cfg.urls,
+            store: TokenStore::open(cfg.store),
+            endpoint: cfg.endpoint,
+            fetch,
+            make_error,
+            login_url: cfg.login_url,
+            login_path,
+            waiters: HashMap::new(),
+            next_id: 1,
+            deadline: None,
+            listeners: Vec::new(),
+            tabs: None,
+            tab_lock,
+            remote_origin: None,
+            destroyed: false,
+        };
+        AuthCore { inner: Rc::new(RefCell::new(inner)) }
+    }
+
+    /// Validates the stored tokens (migrating legacy keys) and starts the lifecycle watchers.
+    pub fn start(&self) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let stored = inner.store.load();
+            inner.machine.load(now(), stored.access, stored.refresh);
+            inner.machine.on_visibility(now(), lifecycle::page_visible());
+            let weak = Rc::downgrade(&self.inner);
+            inner.listeners = lifecycle::watch_wakeups(move || {
+                if let Some(rc) = weak.upgrade() {
+                    with_machine(&rc, |m| m.on_visibility(now(), lifecycle::page_visible()));
+                }
+            });
+            let weak = Rc::downgrade(&self.inner);
+            let keys = inner.store.keys();
+            let channel = TabChannel::open(&format!("authkeeper:{}", keys.0), keys, move |message| {
+                if let Some(rc) = weak.upgrade() {
+                    on_tab_message(&rc, message);
+                }
+            });
+            // A memory-storage tab starts empty: ask the other tabs for the session.
+            if inner.store.is_memory() && inner.machine.access_token().is_none() {
+                channel.post_hello();
+            }
+            inner.tabs = Some(channel);
+        }
+        drain(&self.inner);
+    }
+
+    /// The fast path of `auth.fetch`. Returns the bearer to attach (a string), `null` (send
+    /// without a bearer and do not handle a 401), or a Promise of the bearer when the request
+    /// must wait for a refresh (it rejects with a typed error, or the signal's AbortError).
+    #[wasm_bindgen(js_name = beforeSend)]
+    pub fn before_send(&self, origin: &str, path: &str, signal: Option<AbortSignal>) -> JsValue {
+        let class = match self.inner.try_borrow() {
+            Ok(inner) => inner.urls.classify(origin, path),
+            Err(_) => return JsValue::NULL,
+        };
+        self.request(class, signal)
+    }
+
+    /// A valid access token for code that cannot go through `auth.fetch` (WebSockets, SSE):
+    /// waits for a refresh when the current one is expiring. Resolves `null` without a session.
+    #[wasm_bindgen(js_name = accessToken)]
+    pub fn access_token(&self, signal: Option<AbortSignal>) -> JsValue {
+        self.request(UrlClass::Protected, signal)
+    }
+
+    fn request(&self, class: UrlClass, signal: Option<AbortSignal>) -> JsValue {
+        if let Some(signal) = signal.as_ref().filter(|s| s.aborted()) {
+            return Promise::reject(&abort_reason(signal)).into();
+        }
+        let Ok(mut inner) = self.inner.try_borrow_mut() else { return JsValue::NULL };
+        let id = inner.next_id;
+        inner.next_id += 1;
+        match inner.machine.on_request(now(), id, class) {
+            RequestDecision::Send { bearer: Some(token) } => JsValue::from(token),
+            RequestDecision::Send { bearer: None } => JsValue::NULL,
+            RequestDecision::Fail(e) => {
+                let err = error(&inner.make_error, e.code(), &auth_error_message(&e));
+                drop(inner);
+                drain(&self.inner);
+                Promise::reject(&err).into()
+            }
+            RequestDecision::Wait => {
+                drop(inner);
+                let promise = self.wait(id, WaitKind::BeforeSend, signal);
+                drain(&self.inner);
+                promise.into()
+            }
+        }
+    }
+
+    /// After a 401 on a request sent with `sent_bearer`: a string to replay with now, `null` to
+    /// return the 401 as is, or a Promise of either once the (single-flight) refresh settles.
+    #[wasm_bindgen(js_name = onUnauthorized)]
+    pub fn on_unauthorized(&self, origin: &str, path: &str, sent_bearer: &str, signal: Option<AbortSignal>) -> JsValue {
+        let Ok(mut inner) = self.inner.try_borrow_mut() else { return JsValue::NULL };
+        let class = inner.urls.classify(origin, path);
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let decision = inner.machine.on_unauthorized(now(), id, class, sent_bearer);
+        drop(inner);
+        let result = match decision {
+            UnauthorizedDecision::ReturnAsIs => JsValue::NULL,
+            UnauthorizedDecision::Replay { bearer } => JsValue::from(bearer),
+            UnauthorizedDecision::Wait => self.wait(id, WaitKind::Replay, signal).into(),
+        };
+        drain(&self.inner);
+        result
+    }
+
+    fn wait(&self, id: WaiterId, kind: WaitKind, signal: Option<AbortSignal>) -> Promise {
+        let inner_rc = self.inner.clone();
+        Promise::new(&mut |resolve, reject| {
+            let abort = signal.as_ref().and_then(|signal| {
+                let weak = Rc::downgrade(&inner_rc);
+                let s = signal.clone();
+                Listener::new(signal, "abort", move |_| {
+                    if let Some(rc) = weak.upgrade() {
+                        cancel_waiter(&rc, id, abort_reason(&s));
+                    }
+                })
+            });
+            if let Ok(mut inner) = inner_rc.try_borrow_mut() {
+                inner.waiters.insert(id, Waiter { resolve, reject, kind, _abort: abort });
+            }
+        })
+    }
+
+    /// The app's own login succeeded: start a session with these tokens.
+    #[wasm_bindgen(js_name = setTokens)]
+    pub fn set_tokens(&self, access: String, refresh: Option<String>, expires_in: Option<f64>) -> Result<(), JsValue> {
+        let mut inner = self.inner.try_borrow_mut().map_err(|_| JsValue::from_str("busy"))?;
+        let expires_in = expires_in.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+        let result = inner.machine.set_tokens(now(), access, refresh, expires_in);
+        if let Err(e) = result {
+            return Err(error(&inner.make_error, e.code(), &format!("setTokens: the access token is not usable: {e}")));
+        }
+        drop(inner);
+        drain(&self.inner);
+        Ok(())
+    }
+
+    /// Manual logout: clears storage, fires `auth:logout` with reason `manual`.
+    pub fn logout(&self) {
+        with_machine(&self.inner, |m| m.logout(now(), LogoutReason::Manual, None));
+    }
+
+    /// A snapshot for UIs and tests.
+    pub fn state(&self) -> JsValue {
+        let Ok(inner) = self.inner.try_borrow() else { return JsValue::NULL };
+        let t = now();
+        let s = inner.machine.snapshot(t);
+        let millis = |m: Option<Millis>| m.map(|m| JsValue::from_f64(m.0 as f64)).unwrap_or(JsValue::NULL);
+        let (breaker, open_until) = match s.breaker {
+            BreakerState::Closed => ("closed", None),
+            BreakerState::Open { until } => ("open", Some(until)),
+            BreakerState::HalfOpen => ("half_open", None),
+        };
+        let status = match s.status {
+            SessionStatus::Anonymous => "anonymous",
+            SessionStatus::Active => "active",
+            SessionStatus::Refreshing => "refreshing",
+            SessionStatus::LoggedOut => "logged_out",
+        };
+        events::detail(&[
+            ("status", status.into()),
+            ("expiresAt", millis(s.expires_at)),
+            ("breaker", breaker.into()),
+            ("breakerOpenUntil", millis(open_until)),
+            ("refreshInFlight", s.refresh_in_flight.into()),
+            ("waiting", JsValue::from_f64(s.waiting as f64)),
+            ("refreshCount", JsValue::from_f64(s.refresh_count as f64)),
+            ("clockOffset", JsValue::from_f64(s.clock_offset_ms as f64)),
+            ("storage", (if inner.store.is_memory() { "memory" } else { "web" }).into()),
+        ])
+        .into()
+    }
+
+    /// Stops timers and listeners and rejects whatever still waits. The client is unusable after.
+    pub fn destroy(&self) {
+        let waiters = {
+            let Ok(mut inner) = self.inner.try_borrow_mut() else { return };
+            inner.destroyed = true;
+            inner.deadline = None;
+            inner.listeners.clear();
+            inner.tabs = None;
+            std::mem::take(&mut inner.waiters)
+        };
+        let make_error = self.inner.borrow().make_error.clone();
+        for (_, w) in waiters {
+            let _ = w.reject.call1(&JsValue::UNDEFINED, &error(&make_error, "destroyed", "the auth client was destroyed"));
+            defer_drop(w._abort);
+        }
+    }
+}
+
+/// Decodes a JWT's claims without verifying the signature (for display; never trust it).
+#[wasm_bindgen(js_name = decodeJwt)]
+pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
+    match jwt::decode(token) {
+        Ok(claims) => Ok(claims_to_js(&claims)),
+        Err(e) => {
+            let err = js_sys::Error::new(&format!("decodeJwt: {e}"));
+            let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
+            Err(err.into())
+        }
+    }
+}
+
+fn claims_to_js(claims: &Claims) -> JsValue {
+    let obj = Object::new();
+    for (key, value) in &claims.extra {
+        let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(key), &json_to_js(value));
+    }
+    let num = |v: Option<i64>| v.map(|n| JsValue::from_f64(n as f64));
+    let fields = [
+        ("exp", num(claims.exp)),
+        ("iat", num(claims.iat)),
+        ("nbf", num(claims.nbf)),
+        ("sub", claims.sub.as_deref().map(JsValue::from_str)),
+        ("user_id", claims.user_id.as_deref().map(JsValue::from_str)),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(key), &value);
+        }
+    }
+    obj.into()
+}
+
+fn json_to_js(value: &serde_json::Value) -> JsValue {
+    use serde_json::Value;
+    match value {
+        Value::Null => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => JsValue::from_str(s),
+        Value::Array(items) => items.iter().map(json_to_js).collect::<js_sys::Array>().into(),
+        Value::Object(map) => {
+            let obj = Object::new();
+            for (k, v) in map {
+                let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(k), &json_to_js(v));
+            }
+            obj.into()
+        }
+    }
+}
+
+/// Runs `f` on the machine, then carries out what it decided.
+fn with_machine(rc: &Shared, f: impl FnOnce(&mut Machine)) {
+    {
+        let Ok(mut inner) = rc.try_borrow_mut() else { return };
+        if inner.destroyed {
+            return;
+        }
+        f(&mut inner.machine);
+    }
+    drain(rc);
+}
+
+/// Dropping a listener from inside its own callback would free the closure while it runs;
+/// a microtask later it is safe.
+fn defer_drop(listener: Option<Listener>) {
+    if listener.is_some() {
+        wasm_bindgen_futures::spawn_local(async move { drop(listener) });
+    }
+}
+
+fn cancel_waiter(rc: &Shared, id: WaiterId, reason: JsValue) {
+    let waiter = {
+        let Ok(mut inner) = rc.try_borrow_mut() else { return };
+        inner.machine.cancel(id);
+        inner.waiters.remove(&id)
+    };
+    if let Some(w) = waiter {
+        let _ = w.reject.call1(&JsValue::UNDEFINED, &reason);
+        defer_drop(w._abort);
+    }
+    drain(rc);
+}
+
+/// Carries out every action the machine has queued, then re-arms the deadline timer.
+fn drain(rc: &Shared) {
+    loop {
+        let actions: Vec<Action> = {
+            let Ok(mut inner) = rc.try_borrow_mut() else { return };
+            std::iter::from_fn(|| inner.machine.poll_action()).collect()
+        };
+        if actions.is_empty() {
+            break;
+        }
+        for action in actions {
+            perform(rc, action);
+        }
+    }
+    reschedule(rc);
+}
+
+fn perform(rc: &Shared, action: Action) {
+    match action {
+        Action::StartRefresh { refresh_token } => {
+            wasm_bindgen_futures::spawn_local(refresh(rc.clone(), refresh_token));
+        }
+        Action::Resolve { id, result } => {
+            let (waiter, make_error) = {
+                let Ok(mut inner) = rc.try_borrow_mut() else { return };
+                (inner.waiters.remove(&id), inner.make_error.clone())
+            };
+            let Some(w) = waiter else { return };
+            let _ = match (&result, w.kind) {
+                (Ok(token), _) => w.resolve.call1(&JsValue::UNDEFINED, &JsValue::from_str(token)),
+                (Err(_), WaitKind::Replay) => w.resolve.call1(&JsValue::UNDEFINED, &JsValue::NULL),
+                (Err(e), WaitKind::BeforeSend) => {
+                    w.reject.call1(&JsValue::UNDEFINED, &error(&make_error, e.code(), &auth_error_message(e)))
+                }
+            };
+            defer_drop(w._abort);
+        }
+        Action::Persist { access, refresh } => {
+            // Persist only follows this tab's own refresh or setTokens (adopted tokens are not
+            // persisted again), so announcing it cannot echo between tabs.
+            if let Ok(mut inner) = rc.try_borrow_mut() {
+                inner.store.save(&access, refresh.as_deref());
+                if let Some(tabs) = &inner.tabs {
+                    tabs.post_tokens(&access, refresh.as_deref());
+                }
+            }
+        }
+        Action::Clear => {
+            if let Ok(mut inner) = rc.try_borrow_mut() {
+                if inner.remote_origin.is_none() || inner.store.is_memory() {
+                    inner.store.clear();
+                }
+            }
+        }
+        Action::Logout { reason, message } => {
+            let origin = match rc.try_borrow_mut() {
+                Ok(mut inner) => {
+                    let origin = inner.remote_origin.take();
+                    if origin.is_none() {
+                        if let Some(tabs) = &inner.tabs {
+                            tabs.post_logout(reason.as_str(), &message);
+                        }
+                    }
+                    origin
+                }
+                Err(_) => None,
+            };
+            let mut fields = vec![("reason", JsValue::from(reason.as_str())), ("message", message.into())];
+            if let Some(origin) = origin {
+                fields.push(("originReason", origin.into()));
+            }
+            events::dispatch("auth:logout", &events::detail(&fields));
+            redirect_to_login(rc);
+        }
+        Action::Expiring { expires_at } => {
+            let remaining = expires_at.since(now());
+            events::dispatch(
+                "auth:expiring",
+                &events::detail(&[
+                    ("expiresAt", JsValue::from_f64(expires_at.0 as f64)),
+                    ("expiresIn", JsValue::from_f64(remaining as f64)),
+                ]),
+            );
+        }
+        Action::Refreshed { expires_at } => {
+            events::dispatch("auth:refreshed", &events::detail(&[("expiresAt", JsValue::from_f64(expires_at.0 as f64))]));
+        }
+    }
+}
+
+/// Never redirects when the page is already the login page (that would reload it forever).
+fn redirect_to_login(rc: &Shared) {
+    let (url, path) = match rc.try_borrow() {
+        Ok(inner) => (inner.login_url.clone(), inner.login_path.clone()),
+        Err(_) => return,
+    };
+    let (Some(url), Some(window)) = (url, web_sys::window()) else { return };
+    let location = window.location();
+    let here = location.pathname().unwrap_or_default();
+    if path.as_deref().map(|p| p.trim_end_matches('/')) != Some(here.trim_end_matches('/')) {
+        let _ = location.assign(&url);
+    }
+}
+
+/// The refresh, under the cross-tab lock when there is one. Inside the lock the tab first looks
+/// for tokens another tab obtained meanwhile (rotation + blacklisting on the server would reject
+/// our now-stale refresh token and log the user out); the lock is released only after the new
+/// tokens are persisted.
+async fn refresh(rc: Shared, refresh_token: Option<String>) {
+    let (fetch, endpoint, lock, started_with) = match rc.try_borrow() {
+        Ok(inner) if !inner.destroyed => (
+            inner.fetch.clone(),
+            inner.endpoint.clone(),
+            inner.tab_lock.clone(),
+            inner.machine.access_token().map(str::to_owned),
+        ),
+        _ => return,
+    };
+    let _guard = match lock {
+        Some(name) => match tabs::acquire_lock(&name, endpoint.timeout_ms.saturating_add(5_000)).await {
+            LockOutcome::Held(guard) => Some(guard),
+            LockOutcome::Unavailable => None,
+        },
+        None => None,
+    };
+    if adopted_from_other_tab(&rc, started_with.as_deref()) {
+        // Adoption superseded our flight; landing it lets the machine refresh again later
+        // (the report itself is ignored).
+        with_machine(&rc, |m| m.on_refresh_network_error(now(), jitter()));
+        return;
+    }
+    let result = http::call_refresh(&fetch, &endpoint, refresh_token.as_deref()).await;
+    with_machine(&rc, |machine| {
+        let t = now();
+        match result {
+            Ok(raw) => {
+                let response = RefreshResponse {
+                    status: raw.status,
+                    body: raw.body.as_deref().unwrap_or(""),
+                    retry_after: raw.retry_after.as_deref(),
+                    date: raw.date.as_deref(),
+                };
+                machine.on_refresh_outcome(t, classify_refresh(&response, t), jitter());
+            }
+            Err(()) => machine.on_refresh_network_error(t, jitter()),
+        }
+    });
+}
+
+/// True when another tab refreshed while this one waited for the lock: its tokens were written
+/// to storage (or arrived over the channel) and are adopted instead of refreshing again.
+fn adopted_from_other_tab(rc: &Shared, started_with: Option<&str>) -> bool {
+    let adopted = {
+        let Ok(mut inner) = rc.try_borrow_mut() else { return false };
+        if inner.destroyed {
+            return true;
+        }
+        let current = inner.machine.access_token().map(str::to_owned);
+        if current.as_deref() != started_with {
+            // Already adopted over the channel while we waited.
+            true
+        } else if inner.store.is_memory() {
+            false
+        } else {
+            let stored = inner.store.load();
+            match stored.access {
+                Some(access) if Some(access.as_str()) != started_with => {
+                    let t = now();
+                    inner.machine.adopt_tokens(t, access, stored.refresh);
+                    inner.machine.access_token().map(str::to_owned) != current
+                }
+                _ => false,
+            }
+        }
+    };
+    adopted
+}
+
+fn on_tab_message(rc: &Shared, message: TabMessage) {
+    match message {
+        TabMessage::Tokens { access, refresh } => {
+            with_machine(rc, |m| {
+                if m.access_token() != Some(access.as_str()) {
+                    m.adopt_tokens(now(), access, refresh);
+                }
+            });
+        }
+        TabMessage::Logout { reason, message } => {
+            let active = {
+                let Ok(mut inner) = rc.try_borrow_mut() else { return };
+                let status = inner.machine.snapshot(now()).status;
+                let active = matches!(status, SessionStatus::Active | SessionStatus::Refreshing);
+                if active {
+                    inner.remote_origin = Some(reason);
+                }
+                active
+            };
+            if active {
+                let message = if message.is_empty() { None } else { Some(message) };
+                with_machine(rc, |m| m.logout(now(), LogoutReason::Remote, message));
+            }
+        }
+        TabMessage::Hello => {
+            if let Ok(inner) = rc.try_borrow() {
+                if let (Some(tabs), Some(access)) = (&inner.tabs, inner.machine.access_token()) {
+                    tabs.post_tokens(access, inner.machine.refresh_token());
+                }
+            }
+        }
+    }
+}
+
+fn reschedule(rc: &Shared) {
+    let Ok(mut inner) = rc.try_borrow_mut() else { return };
+    let next = if inner.destroyed { None } else { inner.machine.poll_timeout() };
+    if inner.deadline.as_ref().map(|d| d.at) == next {
+        return;
+    }
+    let weak: Weak<RefCell<Inner>> = Rc::downgrade(rc);
+    inner.deadline = next.map(|at| {
+        Deadline::schedule(now(), at, move || {
+            // Run a microtask later: re-arming drops this very timer, which must not happen
+            // while its callback is still on the stack.
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(rc) = weak.upgrade() {
+                    if let Ok(mut inner) = rc.try_borrow_mut() {
+                        inner.deadline = None;
+                    }
+                    with_machine(&rc, |m| m.handle_timeout(now(), jitter()));
+                }
+            });
+        })
+    });
+}

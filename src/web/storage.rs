@@ -1,0 +1,229 @@
+//! Where tokens live: localStorage, sessionStorage or memory. Web Storage throws in private
+//! modes, sandboxed iframes, when disabled or over quota; every such failure degrades this store
+//! to memory (one console warning) instead of breaking the app.
+
+use std::collections::BTreeMap;
+use web_sys::Storage;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Local,
+    Session,
+    Memory,
+}
+
+impl Area {
+    pub fn parse(s: &str) -> Option<Area> {
+        match s {
+            "local" => Some(Area::Local),
+            "session" => Some(Area::Session),
+            "memory" => Some(Area::Memory),
+            _ => None,
+        }
+    }
+}
+
+pub struct StoreConfig {
+    pub area: Area,
+    pub access_key: String,
+    pub refresh_key: String,
+    pub legacy_access: Vec<String>,
+    pub legacy_refresh: Vec<String>,
+    /// Logout also removes keys whose name contains one of these (case-insensitive).
+    pub clear_patterns: Vec<String>,
+    pub clear_session_storage: bool,
+    /// In cookie mode the refresh token is an httpOnly cookie: never read or write one here.
+    pub keep_refresh: bool,
+}
+
+enum Backend {
+    Web(Storage),
+    Memory(BTreeMap<String, String>),
+}
+
+pub struct TokenStore {
+    config: StoreConfig,
+    backend: Backend,
+}
+
+pub struct StoredTokens {
+    pub access: Option<String>,
+    pub refresh: Option<String>,
+}
+
+const PROBE_KEY: &str = "__authkeeper_probe__";
+
+fn web_storage(area: Area) -> Option<Storage> {
+    let window = web_sys::window()?;
+    let storage = match area {
+        Area::Local => window.local_storage(),
+        Area::Session => window.session_storage(),
+        Area::Memory => return None,
+    };
+    let storage = storage.ok().flatten()?;
+    // Some browsers hand out a Storage whose every write throws (old Safari private mode).
+    storage.set_item(PROBE_KEY, "1").ok()?;
+    storage.remove_item(PROBE_KEY).ok()?;
+    Some(storage)
+}
+
+fn warn_degraded(what: &str) {
+    web_sys::console::warn_1(
+        &format!("authkeeper: {what} is unavailable; tokens are kept in memory for this page only").into(),
+    );
+}
+
+impl TokenStore {
+    pub fn open(config: StoreConfig) -> TokenStore {
+        let backend = match config.area {
+            Area::Memory => Backend::Memory(BTreeMap::new()),
+            area => match web_storage(area) {
+                Some(storage) => Backend::Web(storage),
+                None => {
+                    warn_degraded(if area == Area::Local { "localStorage" } else { "sessionStorage" });
+                    Backend::Memory(BTreeMap::new())
+                }
+            },
+        };
+        TokenStore { config, backend }
+    }
+
+    /// The (access, refresh) key names, which also scope the cross-tab channel and lock.
+    pub fn keys(&self) -> (String, String) {
+        (self.config.access_key.clone(), self.config.refresh_key.clone())
+    }
+
+    pub fn is_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
+    fn get(&mut self, key: &str) -> Option<String> {
+        match &self.backend {
+            Backend::Web(storage) => match storage.get_item(key) {
+                Ok(value) => value,
+                Err(_) => {
+                    self.degrade();
+                    None
+                }
+            },
+            Backend::Memory(map) => map.get(key).cloned(),
+        }
+    }
+
+    fn set(&mut self, key: &str, value: &str) {
+        if let Backend::Web(storage) = &self.backend {
+            if storage.set_item(key, value).is_ok() {
+                return;
+            }
+            self.degrade();
+        }
+        if let Backend::Memory(map) = &mut self.backend {
+            map.insert(key.to_owned(), value.to_owned());
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        match &mut self.backend {
+            Backend::Web(storage) => {
+                if storage.remove_item(key).is_err() {
+                    self.degrade();
+                }
+            }
+            Backend::Memory(map) => {
+                map.remove(key);
+            }
+        }
+    }
+
+    /// A storage that starts throwing mid-session (quota, a revoked permission) is abandoned for
+    /// memory, carrying over what it still lets us read.
+    fn degrade(&mut self) {
+        let Backend::Web(storage) = &self.backend else { return };
+        let mut map = BTreeMap::new();
+        for key in [&self.config.access_key, &self.config.refresh_key] {
+            if let Ok(Some(value)) = storage.get_item(key) {
+                map.insert(key.clone(), value);
+            }
+        }
+        warn_degraded("Web Storage");
+        self.backend = Backend::Memory(map);
+    }
+
+    /// Reads the tokens, first moving any found under legacy key names to the configured ones
+    /// (once: the legacy keys are deleted), so an app that renamed its keys keeps its sessions.
+    pub fn load(&mut self) -> StoredTokens {
+        let access_key = self.config.access_key.clone();
+        let refresh_key = self.config.refresh_key.clone();
+        let legacy_access = self.config.legacy_access.clone();
+        let legacy_refresh = self.config.legacy_refresh.clone();
+        self.migrate(&access_key, &legacy_access);
+        let access = self.get(&access_key).filter(|v| !v.is_empty());
+        let refresh = if self.config.keep_refresh {
+            self.migrate(&refresh_key, &legacy_refresh);
+            self.get(&refresh_key).filter(|v| !v.is_empty())
+        } else {
+            None
+        };
+        StoredTokens { access, refresh }
+    }
+
+    fn migrate(&mut self, key: &str, legacy: &[String]) {
+        for old in legacy {
+            if old == key {
+                continue;
+            }
+            if let Some(value) = self.get(old) {
+                if self.get(key).is_none() && !value.is_empty() {
+                    self.set(key, &value);
+                }
+                self.remove(old);
+            }
+        }
+    }
+
+    pub fn save(&mut self, access: &str, refresh: Option<&str>) {
+        let access_key = self.config.access_key.clone();
+        self.set(&access_key, access);
+        if self.config.keep_refresh {
+            if let Some(refresh) = refresh {
+                let refresh_key = self.config.refresh_key.clone();
+                self.set(&refresh_key, refresh);
+            }
+        }
+    }
+
+    /// Logout: the configured and legacy keys, then every key matching a clear pattern in
+    /// localStorage and (when configured) sessionStorage, then memory.
+    pub fn clear(&mut self) {
+        let mut keys: Vec<String> = vec![self.config.access_key.clone(), self.config.refresh_key.clone()];
+        keys.extend(self.config.legacy_access.iter().cloned());
+        keys.extend(self.config.legacy_refresh.iter().cloned());
+        for key in &keys {
+            self.remove(key);
+        }
+        let mut areas = vec![Area::Local];
+        if self.config.clear_session_storage {
+            areas.push(Area::Session);
+        }
+        for area in areas {
+            if let Some(storage) = web_storage(area) {
+                remove_matching(&storage, &keys, &self.config.clear_patterns);
+            }
+        }
+    }
+}
+
+fn remove_matching(storage: &Storage, exact: &[String], patterns: &[String]) {
+    let patterns: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+    let len = storage.length().unwrap_or(0);
+    let doomed: Vec<String> = (0..len)
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|key| {
+            let lower = key.to_ascii_lowercase();
+            exact.contains(key) || patterns.iter().any(|p| !p.is_empty() && lower.contains(p.as_str()))
+        })
+        .collect();
+    for key in doomed {
+        let _ = storage.remove_item(&key);
+    }
+}
