@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 echo "[build] cargo build --release --target wasm32-unknown-unknown"
-wasm_env "$WASM_CARGO" build --quiet --release --target wasm32-unknown-unknown -p authkeeper --lib
+flags=()
+# Building std from source (the Debian route) also lets panics compile to a bare trap: no panic
+# message formatting machinery in the shipped wasm.
+[ "$(cat .wasm-route 2>/dev/null)" = debian ] && flags=(RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort")
+wasm_env "${flags[@]}" "$WASM_CARGO" build --quiet --release --target wasm32-unknown-unknown -p authkeeper --lib
 target_dir="target"; [ "$(cat .wasm-route 2>/dev/null)" = debian ] && target_dir="target/wasm-debian"
 wasm="$target_dir/wasm32-unknown-unknown/release/authkeeper.wasm"
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+say() { echo "[setup] $*"; }
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
@@ -19,7 +19,7 @@ if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | 
   wasm_route="rustup"
 elif [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ] && command -v wasm-ld-22 >/dev/null; then
   wasm_route="debian"
-elif command -v rustup >/dev/null && timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+elif command -v rustup >/dev/null && timeout 20 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
   wasm_route="rustup"
 else
   wasm_route="debian"

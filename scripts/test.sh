@@ -8,6 +8,12 @@ started=$(date +%s)
 bash scripts/setup.sh
 source scripts/env.sh
 
+# The core must stay pure: on the host the browser crates are not even dependencies (they are
+# wasm32-only in Cargo.toml), so this build proves it compiles without them; the grep keeps
+# anyone from gating an import behind cfg(target_arch = "wasm32").
+if grep -rnE '\b(wasm_bindgen|web_sys|js_sys|gloo[a-z_]*)::' src/core; then
+  echo "[test] src/core must not use browser crates" >&2; exit 1
+fi
 echo "[test] host: cargo test --workspace"
 cargo test --workspace --quiet
 

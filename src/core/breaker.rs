@@ -25,6 +25,10 @@ impl Default for BreakerConfig {
     }
 }
 
+/// The shortest cooldown honoured: a zero cooldown would half-open at once after every failed
+/// trial and turn the breaker into the tight loop it exists to prevent.
+pub const MIN_COOLDOWN_MS: u64 = 1_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
     Closed,
@@ -81,7 +85,7 @@ impl Breaker {
     }
 
     fn open(&mut self, now: Millis, floor: u64) -> AfterFailure {
-        let until = now.plus(self.config.cooldown_ms.max(floor));
+        let until = now.plus(self.config.cooldown_ms.max(MIN_COOLDOWN_MS).max(floor));
         self.open_until = Some(until);
         self.failures = 0;
         AfterFailure::Open { until }
@@ -221,6 +225,13 @@ mod tests {
         assert_eq!(b.state(Millis(3)), BreakerState::Closed);
         assert_eq!(b.failing_since(), None);
         assert_eq!(b.on_failure(Millis(400_000), None, 0.0), AfterFailure::RetryAt(Millis(400_250)));
+    }
+
+    #[test]
+    fn a_zero_cooldown_still_waits_the_minimum_before_the_next_trial() {
+        let mut b = Breaker::new(BreakerConfig { max_attempts: 1, cooldown_ms: 0, ..BreakerConfig::default() });
+        assert_eq!(b.on_failure(Millis(0), None, 0.0), AfterFailure::Open { until: Millis(MIN_COOLDOWN_MS) });
+        assert!(!b.allows_attempt(Millis(MIN_COOLDOWN_MS - 1)));
     }
 
     #[test]

@@ -260,7 +260,6 @@ impl AuthCore {
         let Ok(inner) = self.inner.try_borrow() else { return JsValue::NULL };
         let t = now();
         let s = inner.machine.snapshot(t);
-        let millis = |m: Option<Millis>| m.map(|m| JsValue::from_f64(m.0 as f64)).unwrap_or(JsValue::NULL);
         let (breaker, open_until) = match s.breaker {
             BreakerState::Closed => ("closed", None),
             BreakerState::Open { until } => ("open", Some(until)),
@@ -353,6 +352,14 @@ fn json_to_js(value: &serde_json::Value) -> JsValue {
             }
             obj.into()
         }
+    }
+}
+
+/// A time for JS: epoch milliseconds, or `null` when unknown ("never expires until a 401").
+fn millis(m: Option<Millis>) -> JsValue {
+    match m {
+        Some(m) if m != Millis::NEVER => JsValue::from_f64(m.0 as f64),
+        _ => JsValue::NULL,
     }
 }
 
@@ -468,13 +475,13 @@ fn perform(rc: &Shared, action: Action) {
             events::dispatch(
                 "auth:expiring",
                 &events::detail(&[
-                    ("expiresAt", JsValue::from_f64(expires_at.0 as f64)),
+                    ("expiresAt", millis(Some(expires_at))),
                     ("expiresIn", JsValue::from_f64(remaining as f64)),
                 ]),
             );
         }
         Action::Refreshed { expires_at } => {
-            events::dispatch("auth:refreshed", &events::detail(&[("expiresAt", JsValue::from_f64(expires_at.0 as f64))]));
+            events::dispatch("auth:refreshed", &events::detail(&[("expiresAt", millis(Some(expires_at)))]));
         }
     }
 }

@@ -41,7 +41,7 @@ enum Session {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flight {
     Idle,
-    InFlight,
+    Running,
     /// Still outstanding, but its result no longer matters (another tab's tokens were adopted,
     /// the app logged in again, or the session ended). It is ignored when it arrives, and no
     /// new refresh starts before it does: single flight holds even across sessions.
@@ -239,12 +239,12 @@ impl Machine {
             return RequestDecision::Send { bearer: None };
         }
         // The fast path: a usable token and no refresh under way.
-        if self.flight != Flight::InFlight && !self.needs_refresh(now) {
+        if self.flight != Flight::Running && !self.needs_refresh(now) {
             if let Some(access) = &self.access {
                 return RequestDecision::Send { bearer: Some(access.clone()) };
             }
         }
-        if self.flight == Flight::InFlight {
+        if self.flight == Flight::Running {
             self.waiters.add(id, WaitReason::BeforeSend);
             return RequestDecision::Wait;
         }
@@ -288,7 +288,7 @@ impl Machine {
                 return UnauthorizedDecision::Replay { bearer: current.clone() };
             }
         }
-        if self.flight == Flight::InFlight {
+        if self.flight == Flight::Running {
             self.waiters.add(id, WaitReason::AfterUnauthorized);
             return UnauthorizedDecision::Wait;
         }
@@ -331,7 +331,7 @@ impl Machine {
 
     /// Marks the outstanding refresh as reported; `true` if its result should be acted on.
     fn land_flight(&mut self) -> bool {
-        let relevant = self.flight == Flight::InFlight && self.session == Session::Active;
+        let relevant = self.flight == Flight::Running && self.session == Session::Active;
         self.flight = Flight::Idle;
         relevant
     }
@@ -365,10 +365,9 @@ impl Machine {
                 self.retry_at = Some(at);
                 self.release_before_send_waiters(now);
             }
-            AfterFailure::Open { until } => {
-                self.retry_at = None;
-                self.fail_waiters_while_open(now, until);
-            }
+            // Waiters are failed by `advance`, which every event ends with: nobody waits
+            // through a cooldown.
+            AfterFailure::Open { .. } => self.retry_at = None,
             AfterFailure::GiveUp => self.end_session(LogoutReason::RefreshUnavailable, None),
         }
     }
@@ -399,7 +398,7 @@ impl Machine {
             return None;
         }
         let warning = self.timing.filter(|_| !self.warned).map(|t| t.warn_at);
-        let session_end = if self.flight == Flight::InFlight { None } else { self.session_end_at() };
+        let session_end = if self.flight == Flight::Running { None } else { self.session_end_at() };
         let refresh = if self.flight == Flight::Idle { self.next_refresh_at() } else { None };
         [warning, session_end, refresh].into_iter().flatten().min()
     }
@@ -408,7 +407,7 @@ impl Machine {
         let status = match self.session {
             Session::Anonymous => SessionStatus::Anonymous,
             Session::LoggedOut(_) => SessionStatus::LoggedOut,
-            Session::Active if self.flight == Flight::InFlight => SessionStatus::Refreshing,
+            Session::Active if self.flight == Flight::Running => SessionStatus::Refreshing,
             Session::Active => SessionStatus::Active,
         };
         Snapshot {
@@ -433,7 +432,7 @@ impl Machine {
         }
         self.emit_due_warning(now);
         self.forget_expired_refresh(now);
-        if self.flight == Flight::InFlight {
+        if self.flight == Flight::Running {
             return;
         }
         if !self.can_refresh() {
@@ -452,7 +451,7 @@ impl Machine {
             self.fail_waiters_while_open(now, until);
             return;
         }
-        let wanted = !self.waiters.is_empty() || (self.proactive_refresh_due(now) && self.may_refresh_proactively());
+        let wanted = !self.waiters.is_empty() || (self.needs_refresh(now) && self.may_refresh_proactively());
         if wanted && self.retry_at.is_none_or(|at| now >= at) {
             self.start_refresh();
         }
@@ -460,7 +459,7 @@ impl Machine {
 
     fn start_refresh(&mut self) {
         self.retry_at = None;
-        self.flight = Flight::InFlight;
+        self.flight = Flight::Running;
         self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
     }
 
@@ -508,7 +507,7 @@ impl Machine {
     }
 
     fn supersede_flight(&mut self) {
-        if self.flight == Flight::InFlight {
+        if self.flight == Flight::Running {
             self.flight = Flight::Superseded;
         }
     }
@@ -581,10 +580,6 @@ impl Machine {
         self.access.is_none() || self.timing.is_some_and(|t| now >= t.refresh_at)
     }
 
-    fn proactive_refresh_due(&self, now: Millis) -> bool {
-        self.needs_refresh(now)
-    }
-
     fn may_refresh_proactively(&self) -> bool {
         self.visible || self.config.refresh_when_hidden
     }
@@ -634,15 +629,9 @@ impl Machine {
             self.timing?.refresh_at
         };
         let gate = self.retry_at.unwrap_or_default().max(self.breaker.open_until().unwrap_or_default());
-        let at = wanted_from.max(gate);
-        // A refresh token that will have expired by then makes this the session's end instead.
-        let refresh_expired_by_then = !self.config.cookie_mode
-            && self.refresh_exp.is_some_and(|exp| at >= expires_at_from_exp(exp, self.offset));
-        if refresh_expired_by_then {
-            None
-        } else {
-            Some(at)
-        }
+        // If the refresh token has expired by then, `advance` drops it at that moment and the
+        // session's end takes over: still a deadline that gets acted on.
+        Some(wanted_from.max(gate))
     }
 
     // ----- waiters --------------------------------------------------------------------------
@@ -662,7 +651,7 @@ impl Machine {
         }
     }
 
-    /// The breaker just opened: nobody waits through a cooldown.
+    /// The breaker is open: nobody waits through a cooldown, but a still-valid token goes out.
     fn fail_waiters_while_open(&mut self, now: Millis, until: Millis) {
         self.release_before_send_waiters(now);
         self.resolve_all(Err(AuthError::RefreshUnavailable { retry_at: Some(until) }));

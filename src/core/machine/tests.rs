@@ -1,0 +1,716 @@
+//! Unit tests of the machine's individual rules. Whole-story scenarios live in
+//! tests/core_machine_scenarios.rs and randomized simulations in tests/core_machine_props.rs.
+
+use super::*;
+use crate::core::breaker::BreakerConfig;
+use crate::core::jwt::tests::token_with_payload;
+
+const T0: u64 = 1_700_000_000_000;
+const SECS: i64 = 1_700_000_000;
+
+/// A JWT issued at `iat` (server seconds) that lives `life` seconds.
+fn jwt(iat: i64, life: i64) -> String {
+    token_with_payload(&format!(r#"{{"iat":{iat},"exp":{}}}"#, iat + life))
+}
+
+struct Rig {
+    m: Machine,
+    now: Millis,
+}
+
+impl Rig {
+    fn new(config: MachineConfig) -> Rig {
+        Rig { m: Machine::new(config), now: Millis(T0) }
+    }
+
+    fn default() -> Rig {
+        Rig::new(MachineConfig::default())
+    }
+
+    /// A fresh 5-minute session with an opaque refresh token; actions drained.
+    fn logged_in() -> (Rig, String) {
+        let mut rig = Rig::default();
+        let access = jwt(SECS, 300);
+        rig.m.set_tokens(rig.now, access.clone(), Some("R1".into()), None).unwrap();
+        rig.drain();
+        (rig, access)
+    }
+
+    fn drain(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.m.poll_action()).collect()
+    }
+
+    fn at(&mut self, ms: u64) -> Millis {
+        self.now = Millis(T0 + ms);
+        self.now
+    }
+
+    /// The timer fires at `ms` after T0.
+    fn tick(&mut self, ms: u64) {
+        let now = self.at(ms);
+        self.m.handle_timeout(now, 0.0);
+    }
+
+    fn success(&mut self, access: &str, refresh: Option<&str>) {
+        let tokens = FreshTokens { access: access.into(), refresh: refresh.map(Into::into), expires_in: None };
+        self.m.on_refresh_outcome(self.now, RefreshOutcome::Success { tokens, server_offset: None }, 0.0);
+    }
+
+    fn transient(&mut self) {
+        self.m.on_refresh_outcome(self.now, RefreshOutcome::Transient { retry_after_ms: None, detail: "http_500".into() }, 0.0);
+    }
+}
+
+fn starts(actions: &[Action]) -> usize {
+    actions.iter().filter(|a| matches!(a, Action::StartRefresh { .. })).count()
+}
+
+fn logouts(actions: &[Action]) -> Vec<LogoutReason> {
+    actions.iter().filter_map(|a| if let Action::Logout { reason, .. } = a { Some(*reason) } else { None }).collect()
+}
+
+fn resolved(actions: &[Action]) -> Vec<(WaiterId, Result<String, AuthError>)> {
+    actions
+        .iter()
+        .filter_map(|a| if let Action::Resolve { id, result } = a { Some((*id, result.clone())) } else { None })
+        .collect()
+}
+
+fn send(bearer: &str) -> RequestDecision {
+    RequestDecision::Send { bearer: Some(bearer.into()) }
+}
+
+const ANON: RequestDecision = RequestDecision::Send { bearer: None };
+
+// ----- requests ---------------------------------------------------------------------------
+
+#[test]
+fn a_valid_token_goes_out_on_the_fast_path_with_no_actions() {
+    let (mut rig, access) = Rig::logged_in();
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.poll_timeout(), Some(Millis(T0 + 240_000)), "warning at expiry − 60 s");
+}
+
+#[test]
+fn foreign_and_excluded_requests_never_get_the_bearer_nor_a_refresh() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.at(299_000); // inside the leeway
+    for class in [UrlClass::Foreign, UrlClass::Excluded] {
+        assert_eq!(rig.m.on_request(rig.now, 1, class), ANON);
+        assert_eq!(rig.m.on_unauthorized(rig.now, 1, class, &access), UnauthorizedDecision::ReturnAsIs);
+    }
+    assert!(rig.drain().is_empty());
+}
+
+#[test]
+fn without_a_session_protected_requests_go_out_anonymously() {
+    let mut rig = Rig::default();
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), ANON);
+    assert_eq!(rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, ""), UnauthorizedDecision::ReturnAsIs);
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.poll_timeout(), None);
+}
+
+#[test]
+fn a_token_within_the_leeway_makes_requests_wait_for_one_refresh() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.at(251_000); // 5-minute token: leeway is 50 s
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), RequestDecision::Wait);
+    let actions = rig.drain();
+    assert_eq!(
+        actions,
+        vec![
+            Action::Expiring { expires_at: Millis(T0 + 300_000) }, // overdue, so it goes first
+            Action::StartRefresh { refresh_token: Some("R1".into()) },
+        ]
+    );
+    assert_eq!(rig.m.snapshot(rig.now).waiting, 2);
+    assert_eq!(rig.m.poll_timeout(), None, "nothing to do until the refresh reports");
+}
+
+#[test]
+fn while_a_refresh_is_in_flight_even_valid_tokens_wait() {
+    let (mut rig, access) = Rig::logged_in();
+    assert_eq!(rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access), UnauthorizedDecision::Wait);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(starts(&rig.drain()), 1);
+}
+
+#[test]
+fn success_persists_resolves_every_waiter_and_reports_the_new_expiry() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.at(260_000);
+    rig.m.on_request(rig.now, 1, UrlClass::Protected);
+    rig.m.on_request(rig.now, 2, UrlClass::Protected);
+    rig.drain();
+    let fresh = jwt(SECS + 260, 300);
+    rig.success(&fresh, Some("R2"));
+    let actions = rig.drain();
+    assert_eq!(
+        actions,
+        vec![
+            Action::Persist { access: fresh.clone(), refresh: Some("R2".into()) },
+            Action::Refreshed { expires_at: Millis(T0 + 560_000) },
+            Action::Resolve { id: 1, result: Ok(fresh.clone()) },
+            Action::Resolve { id: 2, result: Ok(fresh.clone()) },
+        ]
+    );
+    assert_eq!(rig.m.refresh_token(), Some("R2"));
+    assert_eq!(rig.m.access_token(), Some(fresh.as_str()));
+    assert_eq!(rig.m.snapshot(rig.now).refresh_count, 1);
+}
+
+#[test]
+fn success_without_a_rotated_refresh_keeps_the_old_one() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    rig.success(&jwt(SECS, 300).replace("c2ln", "c2lm"), None);
+    assert_eq!(rig.m.refresh_token(), Some("R1"));
+    assert!(rig.drain().contains(&Action::Persist { access: rig.m.access_token().unwrap().into(), refresh: Some("R1".into()) }));
+}
+
+#[test]
+fn an_opaque_access_token_with_expires_in_is_a_success() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    let tokens = FreshTokens { access: "opaque-access".into(), refresh: None, expires_in: Some(600) };
+    rig.m.on_refresh_outcome(rig.now, RefreshOutcome::Success { tokens, server_offset: None }, 0.0);
+    let actions = rig.drain();
+    assert!(actions.contains(&Action::Refreshed { expires_at: Millis(T0 + 600_000) }));
+    assert!(actions.contains(&Action::Resolve { id: 1, result: Ok("opaque-access".into()) }));
+}
+
+#[test]
+fn an_opaque_access_token_without_expiry_is_used_until_a_401() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    rig.success("opaque-access", None);
+    assert!(rig.drain().contains(&Action::Refreshed { expires_at: Millis::NEVER }));
+    rig.at(10 * 3_600_000);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), send("opaque-access"));
+    assert_eq!(rig.m.poll_timeout(), None);
+}
+
+#[test]
+fn the_clock_offset_comes_from_the_fresh_tokens_iat() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    // The server's clock is 10 minutes ahead of ours.
+    rig.success(&jwt(SECS + 600, 300), None);
+    let snap = rig.m.snapshot(rig.now);
+    assert_eq!(snap.clock_offset_ms, 600_000);
+    assert_eq!(snap.expires_at, Some(Millis(T0 + 300_000)));
+}
+
+#[test]
+fn the_date_header_offset_is_used_when_the_token_has_no_iat() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    let token = token_with_payload(&format!(r#"{{"exp":{}}}"#, SECS - 600 + 300));
+    let tokens = FreshTokens { access: token, refresh: None, expires_in: None };
+    let outcome = RefreshOutcome::Success { tokens, server_offset: Some(ClockOffset(-600_000)) };
+    rig.m.on_refresh_outcome(rig.now, outcome, 0.0);
+    assert_eq!(rig.m.snapshot(rig.now).expires_at, Some(Millis(T0 + 300_000)));
+}
+
+// ----- 401s -------------------------------------------------------------------------------
+
+#[test]
+fn a_401_for_an_old_token_is_replayed_with_the_current_one() {
+    let (mut rig, access) = Rig::logged_in();
+    assert_eq!(
+        rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, "an-older-token"),
+        UnauthorizedDecision::Replay { bearer: access }
+    );
+    assert!(rig.drain().is_empty());
+}
+
+#[test]
+fn a_401_for_the_current_token_starts_one_refresh_and_waits() {
+    let (mut rig, access) = Rig::logged_in();
+    for id in 1..=5 {
+        assert_eq!(rig.m.on_unauthorized(rig.now, id, UrlClass::Protected, &access), UnauthorizedDecision::Wait);
+    }
+    assert_eq!(starts(&rig.drain()), 1);
+}
+
+#[test]
+fn a_401_with_no_way_to_refresh_is_returned_as_is() {
+    let mut rig = Rig::default();
+    let access = jwt(SECS, 300);
+    rig.m.set_tokens(rig.now, access.clone(), None, None).unwrap();
+    rig.drain();
+    assert_eq!(rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access), UnauthorizedDecision::ReturnAsIs);
+    assert!(rig.drain().is_empty());
+}
+
+#[test]
+fn cookie_mode_refreshes_without_holding_a_refresh_token() {
+    let mut rig = Rig::new(MachineConfig { cookie_mode: true, ..MachineConfig::default() });
+    let access = jwt(SECS, 300);
+    rig.m.set_tokens(rig.now, access.clone(), None, None).unwrap();
+    rig.drain();
+    assert_eq!(rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access), UnauthorizedDecision::Wait);
+    assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: None }]);
+}
+
+// ----- no refresh possible ----------------------------------------------------------------
+
+#[test]
+fn without_a_refresh_token_an_expiring_token_is_still_sent_until_it_expires() {
+    let mut rig = Rig::default();
+    let access = jwt(SECS, 300);
+    rig.m.set_tokens(rig.now, access.clone(), None, None).unwrap();
+    rig.drain();
+    rig.at(290_000);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
+    rig.at(300_000);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), ANON);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::SessionExpired]);
+    assert_eq!(rig.m.on_request(rig.now, 3, UrlClass::Protected), ANON);
+    assert!(rig.drain().is_empty());
+}
+
+#[test]
+fn without_a_refresh_token_the_session_ends_at_expiry_by_timer() {
+    let mut rig = Rig::default();
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
+    rig.drain();
+    rig.tick(240_000);
+    assert!(matches!(rig.drain().as_slice(), [Action::Expiring { .. }]));
+    assert_eq!(rig.m.poll_timeout(), Some(Millis(T0 + 300_000)));
+    rig.tick(300_000);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::SessionExpired]);
+    assert_eq!(rig.m.poll_timeout(), None);
+}
+
+#[test]
+fn an_expired_refresh_jwt_is_not_sent_and_the_session_expires() {
+    let mut rig = Rig::default();
+    let refresh = jwt(SECS, 100); // expires before the 300 s access token
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some(refresh), None).unwrap();
+    rig.drain();
+    rig.at(260_000);
+    assert!(matches!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Send { bearer: Some(_) }));
+    assert_eq!(starts(&rig.drain()), 0);
+    assert_eq!(rig.m.refresh_token(), None);
+    rig.tick(260_000);
+    assert_eq!(starts(&rig.drain()), 0);
+    assert_eq!(rig.m.poll_timeout(), Some(Millis(T0 + 300_000)), "the session ends at access expiry");
+}
+
+// ----- transient failures -----------------------------------------------------------------
+
+#[test]
+fn a_transient_failure_schedules_a_retry_that_the_timer_starts() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    rig.transient();
+    assert!(rig.drain().is_empty(), "the 401'd request keeps waiting");
+    assert_eq!(rig.m.poll_timeout(), Some(Millis(T0 + 250)), "500 ms base with jitter 0 → 250 ms");
+    rig.tick(249);
+    assert_eq!(starts(&rig.drain()), 0);
+    rig.tick(250);
+    assert_eq!(starts(&rig.drain()), 1);
+}
+
+#[test]
+fn during_a_backoff_a_still_valid_token_is_sent_rather_than_held() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.at(260_000);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    rig.drain();
+    rig.transient();
+    assert_eq!(resolved(&rig.drain()), vec![(1, Ok(access.clone()))]);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), send(&access));
+}
+
+#[test]
+fn during_a_backoff_an_expired_token_waits_for_the_retry() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.at(300_000);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    rig.drain();
+    rig.transient();
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(starts(&rig.drain()), 0);
+    assert_eq!(rig.m.snapshot(rig.now).waiting, 2);
+}
+
+#[test]
+fn an_open_breaker_fails_expired_requests_fast_and_lets_valid_tokens_through() {
+    let config = MachineConfig {
+        breaker: BreakerConfig { cooldown_ms: 600_000, give_up_after_ms: 3_600_000, ..BreakerConfig::default() },
+        ..MachineConfig::default()
+    };
+    let mut rig = Rig::new(config);
+    let access = jwt(SECS, 300);
+    rig.m.set_tokens(rig.now, access.clone(), Some("R".into()), None).unwrap();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    rig.transient(); // retry at +250 ms
+    rig.tick(250);
+    rig.transient(); // retry at +750 ms
+    rig.tick(750);
+    assert_eq!(starts(&rig.drain()), 2);
+    rig.transient(); // third failure: open for the 10-minute cooldown
+    let until = Millis(T0 + 750 + 600_000);
+    assert_eq!(rig.m.snapshot(rig.now).breaker, BreakerState::Open { until });
+    assert_eq!(resolved(&rig.drain()), vec![(1, Err(AuthError::RefreshUnavailable { retry_at: Some(until) }))]);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), send(&access), "not expired yet");
+    assert_eq!(rig.m.on_unauthorized(rig.now, 3, UrlClass::Protected, &access), UnauthorizedDecision::ReturnAsIs);
+    rig.at(300_000);
+    assert_eq!(
+        rig.m.on_request(rig.now, 4, UrlClass::Protected),
+        RequestDecision::Fail(AuthError::RefreshUnavailable { retry_at: Some(until) })
+    );
+    assert_eq!(starts(&rig.drain()), 0);
+    // The cooldown over, the timer makes one trial.
+    rig.tick(300_000); // consumes the overdue (and now pointless) expiring warning
+    assert_eq!(rig.m.poll_timeout(), Some(until));
+    rig.tick(750 + 600_000);
+    assert_eq!(rig.m.snapshot(rig.now).breaker, BreakerState::HalfOpen);
+    assert_eq!(starts(&rig.drain()), 1);
+}
+
+#[test]
+fn giving_up_logs_out_with_refresh_unavailable_once() {
+    let config = MachineConfig {
+        breaker: BreakerConfig { give_up_after_ms: 1_000, ..BreakerConfig::default() },
+        ..MachineConfig::default()
+    };
+    let mut rig = Rig::new(config);
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R".into()), None).unwrap();
+    rig.at(300_000);
+    rig.m.on_request(rig.now, 1, UrlClass::Protected);
+    rig.drain();
+    rig.transient();
+    rig.tick(301_000);
+    rig.drain();
+    rig.transient();
+    let actions = rig.drain();
+    assert_eq!(logouts(&actions), vec![LogoutReason::RefreshUnavailable]);
+    assert_eq!(resolved(&actions), vec![(1, Err(AuthError::LoggedOut { reason: LogoutReason::RefreshUnavailable }))]);
+    assert_eq!(actions.first(), Some(&Action::Clear));
+}
+
+#[test]
+fn a_refresh_token_expiring_during_failures_ends_with_refresh_unavailable() {
+    let mut rig = Rig::default();
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some(jwt(SECS, 301)), None).unwrap();
+    rig.at(300_000);
+    rig.m.on_request(rig.now, 1, UrlClass::Protected);
+    rig.drain();
+    rig.at(301_000);
+    rig.transient();
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::RefreshUnavailable]);
+}
+
+#[test]
+fn a_network_error_counts_as_a_transient_failure() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    rig.m.on_refresh_network_error(rig.now, 0.0);
+    assert_eq!(rig.m.poll_timeout(), Some(Millis(T0 + 250)));
+    assert!(!rig.m.snapshot(rig.now).refresh_in_flight);
+}
+
+#[test]
+fn a_report_without_a_refresh_in_flight_is_ignored() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_refresh_network_error(rig.now, 0.0);
+    rig.success("unexpected", None);
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.access_token(), Some(access.as_str()));
+}
+
+// ----- definitive failures and logout -----------------------------------------------------
+
+#[test]
+fn a_definitive_failure_clears_logs_out_once_and_fails_every_waiter() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.m.on_request(rig.now, 2, UrlClass::Protected);
+    rig.drain();
+    let outcome = RefreshOutcome::Definitive { reason: LogoutReason::UserNotFound, message: "User not found".into() };
+    rig.m.on_refresh_outcome(rig.now, outcome, 0.0);
+    let err = Err(AuthError::LoggedOut { reason: LogoutReason::UserNotFound });
+    assert_eq!(
+        rig.drain(),
+        vec![
+            Action::Clear,
+            Action::Logout { reason: LogoutReason::UserNotFound, message: "User not found".into() },
+            Action::Resolve { id: 1, result: err.clone() },
+            Action::Resolve { id: 2, result: err },
+        ]
+    );
+    assert_eq!(rig.m.access_token(), None);
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::LoggedOut);
+    // Nothing afterwards starts a refresh or logs out again.
+    assert_eq!(rig.m.on_request(rig.now, 3, UrlClass::Protected), ANON);
+    assert_eq!(rig.m.on_unauthorized(rig.now, 4, UrlClass::Protected, &access), UnauthorizedDecision::ReturnAsIs);
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    rig.m.on_visibility(rig.now, true);
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.poll_timeout(), None);
+}
+
+#[test]
+fn set_tokens_after_a_logout_starts_a_new_session() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.logout(rig.now, LogoutReason::Manual, Some("bye".into()));
+    assert_eq!(rig.drain(), vec![Action::Clear, Action::Logout { reason: LogoutReason::Manual, message: "bye".into() }]);
+    let access = jwt(SECS, 300);
+    rig.m.set_tokens(rig.now, access.clone(), Some("R9".into()), None).unwrap();
+    assert_eq!(rig.drain(), vec![Action::Persist { access: access.clone(), refresh: Some("R9".into()) }]);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
+    rig.m.logout(rig.now, LogoutReason::Remote, None);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::Remote]);
+}
+
+#[test]
+fn manual_logout_fails_waiters_and_ignores_the_in_flight_refresh() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    let actions = rig.drain();
+    assert_eq!(resolved(&actions), vec![(1, Err(AuthError::LoggedOut { reason: LogoutReason::Manual }))]);
+    assert!(actions.contains(&Action::Logout { reason: LogoutReason::Manual, message: "You have signed out.".into() }));
+    rig.success(&jwt(SECS, 300), None);
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.access_token(), None);
+}
+
+#[test]
+fn set_tokens_rejects_a_malformed_access_token_and_changes_nothing() {
+    let (mut rig, access) = Rig::logged_in();
+    assert_eq!(rig.m.set_tokens(rig.now, "garbage".into(), None, None), Err(JwtError::SegmentCount(1)));
+    assert_eq!(rig.m.set_tokens(rig.now, String::new(), None, Some(60)), Err(JwtError::Empty));
+    assert_eq!(rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("a.!!.c".into()), None), Err(JwtError::Base64));
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.access_token(), Some(access.as_str()));
+    assert_eq!(rig.m.set_tokens(rig.now, "opaque".into(), None, Some(60)), Ok(()));
+}
+
+// ----- other tabs -------------------------------------------------------------------------
+
+#[test]
+fn adopted_tokens_release_waiters_and_the_in_flight_result_is_ignored() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.drain();
+    let theirs = jwt(SECS, 300).replace("c2ln", "dGhl");
+    rig.m.adopt_tokens(rig.now, theirs.clone(), Some("R-theirs".into()));
+    let actions = rig.drain();
+    assert!(!actions.iter().any(|a| matches!(a, Action::Persist { .. })));
+    assert_eq!(resolved(&actions), vec![(1, Ok(theirs.clone()))]);
+    // Our refresh still runs: a 401 for their token must wait for it, not start a second one.
+    assert_eq!(rig.m.on_unauthorized(rig.now, 2, UrlClass::Protected, &theirs), UnauthorizedDecision::Wait);
+    assert_eq!(starts(&rig.drain()), 0);
+    rig.success("ours", Some("R-ours"));
+    let actions = rig.drain();
+    assert_eq!(rig.m.access_token(), Some(theirs.as_str()), "our late result is ignored");
+    assert_eq!(rig.m.refresh_token(), Some("R-theirs"));
+    assert_eq!(actions, vec![Action::StartRefresh { refresh_token: Some("R-theirs".into()) }]);
+}
+
+#[test]
+fn adopting_the_same_tokens_again_does_nothing() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.adopt_tokens(rig.now, access, None);
+    assert!(rig.drain().is_empty());
+}
+
+#[test]
+fn adopting_tokens_revives_a_logged_out_tab() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.logout(rig.now, LogoutReason::Remote, None);
+    rig.drain();
+    let access = jwt(SECS, 300);
+    rig.m.adopt_tokens(rig.now, access.clone(), Some("R".into()));
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Active);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
+}
+
+#[test]
+fn a_cancelled_waiter_is_never_resolved() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    rig.m.on_unauthorized(rig.now, 2, UrlClass::Protected, &access);
+    rig.m.cancel(1);
+    rig.drain();
+    rig.success(&jwt(SECS, 300).replace("c2ln", "bmV3"), None);
+    let ids: Vec<WaiterId> = resolved(&rig.drain()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec![2]);
+}
+
+// ----- timers -----------------------------------------------------------------------------
+
+#[test]
+fn the_proactive_refresh_fires_at_expiry_minus_leeway_when_visible() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.tick(240_000);
+    assert_eq!(rig.drain(), vec![Action::Expiring { expires_at: Millis(T0 + 300_000) }]);
+    assert_eq!(rig.m.poll_timeout(), Some(Millis(T0 + 250_000)));
+    rig.tick(250_000);
+    assert_eq!(starts(&rig.drain()), 1);
+    assert_eq!(rig.m.poll_timeout(), None, "nothing to do until the refresh reports");
+}
+
+#[test]
+fn a_hidden_tab_defers_the_proactive_refresh_until_visible() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.on_visibility(rig.now, false);
+    rig.tick(240_000);
+    rig.drain();
+    assert_eq!(rig.m.poll_timeout(), None, "no refresh deadline while hidden");
+    rig.tick(280_000);
+    assert_eq!(starts(&rig.drain()), 0);
+    rig.at(281_000);
+    rig.m.on_visibility(rig.now, true);
+    assert_eq!(starts(&rig.drain()), 1);
+}
+
+#[test]
+fn a_hidden_tab_still_refreshes_when_a_request_needs_it() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.on_visibility(rig.now, false);
+    rig.at(280_000);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(starts(&rig.drain()), 1);
+}
+
+#[test]
+fn refresh_when_hidden_keeps_the_proactive_timer() {
+    let mut rig = Rig::new(MachineConfig { refresh_when_hidden: true, ..MachineConfig::default() });
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R".into()), None).unwrap();
+    rig.m.on_visibility(rig.now, false);
+    rig.tick(250_000);
+    assert_eq!(starts(&rig.drain()), 1);
+}
+
+#[test]
+fn the_expiring_warning_fires_once_per_token_and_not_after_expiry() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.on_visibility(rig.now, false);
+    rig.tick(240_000);
+    rig.tick(241_000);
+    let expiring = rig.drain().iter().filter(|a| matches!(a, Action::Expiring { .. })).count();
+    assert_eq!(expiring, 1);
+
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.on_visibility(rig.now, false);
+    rig.tick(400_000); // woke up after a sleep
+    assert!(!rig.drain().iter().any(|a| matches!(a, Action::Expiring { .. })));
+}
+
+#[test]
+fn a_configured_leeway_is_used() {
+    let mut rig = Rig::new(MachineConfig { leeway_ms: Some(10_000), ..MachineConfig::default() });
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R".into()), None).unwrap();
+    rig.at(289_999);
+    assert!(matches!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Send { bearer: Some(_) }));
+    rig.at(290_000);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), RequestDecision::Wait);
+}
+
+// ----- start-up ---------------------------------------------------------------------------
+
+#[test]
+fn loading_no_tokens_is_anonymous_and_silent() {
+    let mut rig = Rig::default();
+    rig.m.load(rig.now, None, Some(String::new()));
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Anonymous);
+    assert_eq!(rig.m.poll_timeout(), None);
+}
+
+#[test]
+fn loading_a_malformed_access_token_clears_it_as_invalid() {
+    for access in ["garbage", "undefined", "a.b", "h.!!.s", &token_with_payload(r#"{"exp":"x"}"#)] {
+        let mut rig = Rig::default();
+        rig.m.load(rig.now, Some(access.into()), Some("R".into()));
+        assert_eq!(rig.drain(), vec![
+            Action::Clear,
+            Action::Logout { reason: LogoutReason::InvalidToken, message: LogoutReason::InvalidToken.default_message().into() }
+        ], "{access}");
+    }
+}
+
+#[test]
+fn loading_a_malformed_refresh_jwt_clears_it_as_invalid() {
+    let mut rig = Rig::default();
+    rig.m.load(rig.now, Some(jwt(SECS, 300)), Some("x.!!.y".into()));
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::InvalidToken]);
+}
+
+#[test]
+fn loading_a_valid_access_token_makes_the_session_active_with_timers() {
+    let mut rig = Rig::default();
+    rig.m.load(rig.now, Some(jwt(SECS - 60, 300)), Some("R".into()));
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Active);
+    assert_eq!(rig.m.poll_timeout(), Some(Millis(T0 + 180_000)));
+}
+
+#[test]
+fn loading_an_expired_access_with_a_usable_refresh_starts_a_refresh() {
+    for refresh in ["opaque".to_string(), jwt(SECS - 3_600, 86_400)] {
+        let mut rig = Rig::default();
+        rig.m.load(rig.now, Some(jwt(SECS - 600, 300)), Some(refresh.clone()));
+        assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: Some(refresh) }]);
+    }
+    let mut rig = Rig::new(MachineConfig { cookie_mode: true, ..MachineConfig::default() });
+    rig.m.load(rig.now, Some(jwt(SECS - 600, 300)), None);
+    assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: None }]);
+}
+
+#[test]
+fn loading_only_a_refresh_token_starts_a_refresh() {
+    let mut rig = Rig::default();
+    rig.m.load(rig.now, None, Some("R".into()));
+    assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: Some("R".into()) }]);
+}
+
+#[test]
+fn loading_expired_access_and_refresh_logs_out_as_session_expired() {
+    let mut rig = Rig::default();
+    rig.m.load(rig.now, Some(jwt(SECS - 600, 300)), Some(jwt(SECS - 86_400, 3_600)));
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::SessionExpired]);
+    let mut rig = Rig::default();
+    rig.m.load(rig.now, Some(jwt(SECS - 600, 300)), None);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::SessionExpired]);
+}
+
+#[test]
+fn a_stored_token_issued_in_the_future_reveals_a_slow_clock() {
+    let mut rig = Rig::default();
+    // Our clock is 10 minutes behind: the token was issued "10 minutes from now".
+    rig.m.load(rig.now, Some(jwt(SECS + 600, 300)), Some("R".into()));
+    let snap = rig.m.snapshot(rig.now);
+    assert_eq!(snap.clock_offset_ms, 600_000);
+    assert_eq!(snap.expires_at, Some(Millis(T0 + 300_000)));
+}
+
+#[test]
+fn snapshot_reports_status_waiting_and_breaker() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
+    let snap = rig.m.snapshot(rig.now);
+    assert_eq!(snap.status, SessionStatus::Refreshing);
+    assert!(snap.refresh_in_flight);
+    assert_eq!(snap.waiting, 1);
+    assert_eq!(snap.breaker, BreakerState::Closed);
+    assert!(!format!("{:?}", rig.m).contains(&access));
+}
