@@ -105,6 +105,20 @@ function normalise(options) {
   };
 }
 
+/**
+ * Origin and path of a request URL. Parsing a relative URL against the page costs more than
+ * the rest of the fast path together, so the common case (an absolute path with nothing the
+ * URL parser would rewrite: no dot segments, backslashes or escapes) is read directly.
+ */
+function locate(url) {
+  if (url[0] === '/' && url[1] !== '/' && !/\/\.|[\\%]/.test(url)) {
+    const end = url.search(/[?#]/);
+    return { origin: location.origin, path: end === -1 ? url : url.slice(0, end) };
+  }
+  const { origin, pathname } = new URL(url, location.href);
+  return { origin, path: pathname };
+}
+
 let wasmReady;
 
 /**
@@ -121,44 +135,45 @@ export async function createAuthClient(options) {
   core.start();
   let nextId = 0;
 
-  const send = (request, bearer) => {
-    const headers = new Headers(request.headers);
-    headers.set('Authorization', `Bearer ${bearer}`);
-    return realFetch(new Request(request, { headers }));
-  };
-
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
-    const request = new Request(input, init);
+    const isRequest = input instanceof Request;
+    // Per fetch, init.headers replaces a Request's own headers rather than merging.
+    const headers = new Headers(init?.headers ?? (isRequest ? input.headers : undefined));
     // The caller manages its own credentials for this request.
-    if (request.headers.has('Authorization')) return realFetch(request);
-    const { origin, pathname } = new URL(request.url);
+    if (headers.has('Authorization')) return realFetch(input, init);
+    const { origin, path } = locate(isRequest ? input.url : String(input));
+    const signal = init?.signal ?? (isRequest ? input.signal : undefined);
     const id = ++nextId;
-    let bearer = core.beforeSend(origin, pathname, request.signal);
-    if (bearer === null) return realFetch(request);
+    let bearer = core.beforeSend(origin, path, signal);
+    if (bearer === null) return realFetch(input, init);
     if (typeof bearer !== 'string') {
-      trace({ id, url: request.url, phase: 'queued' });
+      trace({ id, url: path, phase: 'queued' });
       bearer = await bearer;
     }
-    // Clone before the first send so a 401 can be replayed with the same body. A streaming
-    // body cannot be replayed without buffering it all: such a request returns its 401.
-    const replayable = request.body === null || !(init?.body instanceof ReadableStream);
-    const replay = request.body === null ? request : replayable ? request.clone() : null;
-    trace({ id, url: request.url, phase: 'sent' });
-    const response = await send(request, bearer);
+    // What to replay after a 401. A URL input's init (string, Blob, FormData, URLSearchParams,
+    // ArrayBuffer body) can simply be sent again; a Request's body is a stream, so it is cloned
+    // before the first send. A ReadableStream body cannot be replayed without buffering it all:
+    // such a request returns its 401.
+    const streaming = init?.body instanceof ReadableStream;
+    const replay = streaming ? null : isRequest && input.body !== null ? input.clone() : input;
+    headers.set('Authorization', `Bearer ${bearer}`);
+    trace({ id, url: path, phase: 'sent' });
+    const response = await realFetch(input, { ...init, headers });
     if (response.status !== 401 || replay === null) {
-      trace({ id, url: request.url, phase: 'done', status: response.status });
+      trace({ id, url: path, phase: 'done', status: response.status });
       return response;
     }
-    trace({ id, url: request.url, phase: '401' });
-    let fresh = core.onUnauthorized(origin, pathname, bearer, request.signal);
+    trace({ id, url: path, phase: '401' });
+    let fresh = core.onUnauthorized(origin, path, bearer, signal);
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
-      trace({ id, url: request.url, phase: 'done', status: 401 });
+      trace({ id, url: path, phase: 'done', status: 401 });
       return response;
     }
-    const second = await send(replay, fresh);
-    trace({ id, url: request.url, phase: 'replayed', status: second.status });
+    headers.set('Authorization', `Bearer ${fresh}`);
+    const second = await realFetch(replay, { ...init, headers });
+    trace({ id, url: path, phase: 'replayed', status: second.status });
     return second;
   }
 

@@ -14,9 +14,32 @@ pub fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// An error answer (status + JSON body) that handlers can propagate with `?`.
+/// Kept small (unlike `Response`) so `Result<_, ApiError>` stays cheap to pass around.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, body: Value) -> Self {
+        ApiError { status, body }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_response(self.status, self.body)
+    }
+}
+
 /// 400 for anything malformed the client sent (bad JSON, bad fields, bad multipart).
-pub fn bad_request(detail: impl Into<String>) -> Response {
-    json_response(StatusCode::BAD_REQUEST, json!({ "error": "bad_request", "detail": detail.into() }))
+pub fn bad_request(detail: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        json!({ "error": "bad_request", "detail": detail.into() }),
+    )
 }
 
 /// The raw request body. Unlike axum's `Bytes` extractor, a failure (too large, broken
@@ -24,19 +47,22 @@ pub fn bad_request(detail: impl Into<String>) -> Response {
 pub struct RawBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for RawBody {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Bytes::from_request(req, state).await {
             Ok(b) => Ok(RawBody(b)),
-            Err(e) => Err(json_response(e.status(), json!({ "error": "bad_request", "detail": e.body_text() }))),
+            Err(e) => Err(ApiError::new(
+                e.status(),
+                json!({ "error": "bad_request", "detail": e.body_text() }),
+            )),
         }
     }
 }
 
 /// Parse an optional JSON object body: an empty (or whitespace-only) body is `None`, as
 /// SPA clients and the cookie flow often send no body; anything else must be an object.
-pub fn parse_json_object(body: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, Response> {
+pub fn parse_json_object(body: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -70,7 +96,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim_matches('"'))
 }
 
-pub fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -90,12 +116,21 @@ mod tests {
     #[test]
     fn reads_bearer_and_cookies() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc.def.ghi"));
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; refresh_token=xyz"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc.def.ghi"),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; refresh_token=xyz"),
+        );
         assert_eq!(bearer(&h), Some("abc.def.ghi"));
         assert_eq!(cookie(&h, "refresh_token"), Some("xyz"));
         assert_eq!(cookie(&h, "missing"), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic Zm9v"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic Zm9v"),
+        );
         assert_eq!(bearer(&h), None);
     }
 

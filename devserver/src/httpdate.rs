@@ -47,7 +47,9 @@ fn split(ms: i64) -> Parts {
 /// `Sun, 06 Nov 1994 08:49:37 GMT`
 pub fn imf_fixdate(ms: i64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let p = split(ms);
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
@@ -76,7 +78,10 @@ mod tests {
 
     #[test]
     fn rfc_example() {
-        assert_eq!(imf_fixdate(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            imf_fixdate(784_111_777_000),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
         assert_eq!(iso8601(784_111_777_123), "1994-11-06T08:49:37.123Z");
     }
 
@@ -84,6 +89,9 @@ mod tests {
     fn epoch_and_leap_day() {
         assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         // 2024-02-29T12:00:00Z
-        assert_eq!(imf_fixdate(1_709_208_000_000), "Thu, 29 Feb 2024 12:00:00 GMT");
+        assert_eq!(
+            imf_fixdate(1_709_208_000_000),
+            "Thu, 29 Feb 2024 12:00:00 GMT"
+        );
     }
 }

@@ -40,7 +40,11 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { host: "127.0.0.1".into(), port: 8787, root: PathBuf::from(".") }
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 8787,
+            root: PathBuf::from("."),
+        }
     }
 }
 
@@ -92,7 +96,10 @@ fn router(app: Arc<App>) -> Router {
         .merge(routes::admin::router())
         .fallback(static_files::fallback)
         .layer(DefaultBodyLimit::max(http::BODY_LIMIT))
-        .layer(axum::middleware::map_response_with_state(app.clone(), common_headers))
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            common_headers,
+        ))
         .with_state(app)
 }
 

@@ -27,11 +27,18 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<ServerConfig, String
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
         }
-        let mut value = || inline.clone().or_else(|| args.next()).ok_or(format!("{flag} needs a value"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{flag} needs a value"))
+        };
         match flag.as_str() {
             "--port" => {
                 let v = value()?;
-                config.port = v.parse().map_err(|_| format!("--port: {v:?} is not a port number (0-65535)"))?;
+                config.port = v
+                    .parse()
+                    .map_err(|_| format!("--port: {v:?} is not a port number (0-65535)"))?;
             }
             "--host" => config.host = value()?,
             "--root" => config.root = PathBuf::from(value()?),
@@ -77,12 +84,18 @@ async fn main() -> ExitCode {
         }
     };
     if !config.root.join("www").is_dir() {
-        eprintln!("authkeeper-devserver: warning: {} has no www/ directory", config.root.display());
+        eprintln!(
+            "authkeeper-devserver: warning: {} has no www/ directory",
+            config.root.display()
+        );
     }
     let (addr, mut handle) = match serve(config.clone()).await {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("authkeeper-devserver: cannot listen on {}:{}: {e}", config.host, config.port);
+            eprintln!(
+                "authkeeper-devserver: cannot listen on {}:{}: {e}",
+                config.host, config.port
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -109,15 +122,25 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> impl Iterator<Item = String> {
-        list.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter()
+        list.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
     fn defaults_and_flags() {
         let c = parse_args(args(&[])).expect("defaults");
-        assert_eq!((c.host.as_str(), c.port, c.root.clone()), ("127.0.0.1", 8787, PathBuf::from(".")));
-        let c = parse_args(args(&["--port", "0", "--host=0.0.0.0", "--root", "/x"])).expect("flags");
-        assert_eq!((c.host.as_str(), c.port, c.root), ("0.0.0.0", 0, PathBuf::from("/x")));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.root.clone()),
+            ("127.0.0.1", 8787, PathBuf::from("."))
+        );
+        let c =
+            parse_args(args(&["--port", "0", "--host=0.0.0.0", "--root", "/x"])).expect("flags");
+        assert_eq!(
+            (c.host.as_str(), c.port, c.root),
+            ("0.0.0.0", 0, PathBuf::from("/x"))
+        );
         assert!(parse_args(args(&["--port", "99999"])).is_err());
         assert!(parse_args(args(&["--port"])).is_err());
         assert!(parse_args(args(&["--bogus"])).is_err());

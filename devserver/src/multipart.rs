@@ -29,7 +29,10 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > haystack.len() {
         return None;
     }
-    haystack[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    haystack[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 /// Skip one line break (CRLF, or a bare LF from lenient clients).
@@ -100,7 +103,8 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, &'stat
         pos = skip_newline(body, pos).ok_or("expected a line break after the boundary")?;
 
         let headers_end = find(body, b"\r\n\r\n", pos).ok_or("part headers not terminated")?;
-        let headers = std::str::from_utf8(&body[pos..headers_end]).map_err(|_| "part headers are not UTF-8")?;
+        let headers = std::str::from_utf8(&body[pos..headers_end])
+            .map_err(|_| "part headers are not UTF-8")?;
         let disposition = headers
             .split("\r\n")
             .filter_map(|l| l.split_once(':'))
@@ -112,7 +116,11 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, &'stat
 
         let data_start = headers_end + 4;
         let data_end = find(body, &inner_delim, data_start).ok_or("missing closing boundary")?;
-        parts.push(Part { name, filename, data: &body[data_start..data_end] });
+        parts.push(Part {
+            name,
+            filename,
+            data: &body[data_start..data_end],
+        });
         pos = data_end + inner_delim.len();
     }
 }
@@ -123,8 +131,14 @@ mod tests {
 
     #[test]
     fn boundary_from_content_type() {
-        assert_eq!(boundary("multipart/form-data; boundary=abc").as_deref(), Some("abc"));
-        assert_eq!(boundary("Multipart/Form-Data; charset=utf-8; boundary=\"x y\"").as_deref(), Some("x y"));
+        assert_eq!(
+            boundary("multipart/form-data; boundary=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            boundary("Multipart/Form-Data; charset=utf-8; boundary=\"x y\"").as_deref(),
+            Some("x y")
+        );
         assert_eq!(boundary("application/json"), None);
         assert_eq!(boundary("multipart/form-data"), None);
     }
@@ -146,7 +160,11 @@ Content-Disposition: form-data; name=\"file\"; filename=\"a;b.csv\"\r\nContent-T
     #[test]
     fn rejects_garbage() {
         assert!(parse(b"nothing here", "XX").is_err());
-        assert!(parse(b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated", "XX").is_err());
+        assert!(parse(
+            b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
+            "XX"
+        )
+        .is_err());
         assert!(parse(b"--XX\r\nX-Other: 1\r\n\r\nv\r\n--XX--", "XX").is_err());
     }
 

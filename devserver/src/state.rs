@@ -28,7 +28,11 @@ pub struct App {
 
 impl App {
     pub fn new(root: std::path::PathBuf) -> Self {
-        App { state: Mutex::new(State::default()), root, secret: crate::tokens::random_secret() }
+        App {
+            state: Mutex::new(State::default()),
+            root,
+            secret: crate::tokens::random_secret(),
+        }
     }
 
     /// Lock the state. A poisoned mutex (a panic in another handler) is recovered rather than
@@ -58,7 +62,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { access_ttl: 30, refresh_ttl: 3600, rotate: true, blacklist: true }
+        Config {
+            access_ttl: 30,
+            refresh_ttl: 3600,
+            rotate: true,
+            blacklist: true,
+        }
     }
 }
 
@@ -96,7 +105,12 @@ pub struct Faults {
 
 impl Default for Faults {
     fn default() -> Self {
-        Faults { kind: FaultKind::None, retry_after: DEFAULT_RETRY_AFTER, hang_ms: DEFAULT_HANG_MS, times: None }
+        Faults {
+            kind: FaultKind::None,
+            retry_after: DEFAULT_RETRY_AFTER,
+            hang_ms: DEFAULT_HANG_MS,
+            times: None,
+        }
     }
 }
 
@@ -115,7 +129,9 @@ impl Faults {
         let action = match self.kind {
             FaultKind::None => return FaultAction::None,
             FaultKind::Error500 => FaultAction::Error500,
-            FaultKind::TooMany429 => FaultAction::TooMany429 { retry_after: self.retry_after },
+            FaultKind::TooMany429 => FaultAction::TooMany429 {
+                retry_after: self.retry_after,
+            },
             FaultKind::Hang => FaultAction::Hang { ms: self.hang_ms },
         };
         if let Some(left) = self.times {
@@ -202,7 +218,12 @@ impl Default for State {
 }
 
 fn default_user(id: u64) -> User {
-    User { id, username: USERNAME.into(), password: PASSWORD.into(), active: true }
+    User {
+        id,
+        username: USERNAME.into(),
+        password: PASSWORD.into(),
+        active: true,
+    }
 }
 
 /// Real wall-clock time in milliseconds since the Unix epoch.
@@ -247,7 +268,9 @@ impl State {
     fn seed_trades(&mut self) {
         let user_id = self.user.id;
         let created_at = crate::httpdate::iso8601(self.now_ms());
-        for (symbol, side, qty, price) in [("AAPL", "buy", 10.0, 189.5), ("MSFT", "sell", 5.0, 412.25)] {
+        for (symbol, side, qty, price) in
+            [("AAPL", "buy", 10.0, 189.5), ("MSFT", "sell", 5.0, 412.25)]
+        {
             let id = self.next_trade_id;
             self.next_trade_id += 1;
             self.trades.push(Trade {
@@ -285,7 +308,11 @@ mod tests {
 
     #[test]
     fn fault_with_times_clears_itself() {
-        let mut f = Faults { kind: FaultKind::Error500, times: Some(2), ..Faults::default() };
+        let mut f = Faults {
+            kind: FaultKind::Error500,
+            times: Some(2),
+            ..Faults::default()
+        };
         assert_eq!(f.take(), FaultAction::Error500);
         assert_eq!(f.take(), FaultAction::Error500);
         assert_eq!(f.take(), FaultAction::None);
@@ -294,7 +321,11 @@ mod tests {
 
     #[test]
     fn fault_without_times_persists() {
-        let mut f = Faults { kind: FaultKind::TooMany429, retry_after: 3, ..Faults::default() };
+        let mut f = Faults {
+            kind: FaultKind::TooMany429,
+            retry_after: 3,
+            ..Faults::default()
+        };
         for _ in 0..5 {
             assert_eq!(f.take(), FaultAction::TooMany429 { retry_after: 3 });
         }
@@ -319,7 +350,10 @@ mod tests {
         s.user.active = false;
         s.clock_skew_seconds = 5;
         s.reset();
-        assert_eq!((s.user.id, s.user.active, s.clock_skew_seconds), (1, true, 0));
+        assert_eq!(
+            (s.user.id, s.user.active, s.clock_skew_seconds),
+            (1, true, 0)
+        );
         assert!(s.issued.contains("j"));
         s.recreate_user();
         assert_eq!(s.user.id, 3);

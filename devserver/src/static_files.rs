@@ -16,7 +16,11 @@ use crate::http::json_response;
 use crate::state::App;
 
 pub fn content_type(path: &Path) -> &'static str {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -75,7 +79,12 @@ pub fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not Found\n").into_response()
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Not Found\n",
+    )
+        .into_response()
 }
 
 /// Router fallback: unknown API/admin paths get a JSON 404 (clients parse those), other
@@ -86,7 +95,11 @@ pub async fn fallback(State(app): State<Arc<App>>, method: Method, uri: Uri) -> 
         return json_response(StatusCode::NOT_FOUND, json!({ "detail": "Not found." }));
     }
     if method != Method::GET && method != Method::HEAD {
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+        )
+            .into_response();
     }
     let Some(file) = resolve(&app.root, path) else {
         return not_found();
@@ -97,7 +110,12 @@ pub async fn fallback(State(app): State<Arc<App>>, method: Method, uri: Uri) -> 
         tokio::task::spawn_blocking(move || std::fs::read(file)).await
     };
     match read {
-        Ok(Ok(bytes)) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type(&file))], bytes).into_response(),
+        Ok(Ok(bytes)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type(&file))],
+            bytes,
+        )
+            .into_response(),
         _ => not_found(),
     }
 }
@@ -110,11 +128,26 @@ mod tests {
     fn maps_prefixes_and_index() {
         let root = Path::new("/r");
         assert_eq!(resolve(root, "/"), Some(PathBuf::from("/r/www/index.html")));
-        assert_eq!(resolve(root, "/app.css"), Some(PathBuf::from("/r/www/app.css")));
-        assert_eq!(resolve(root, "/pkg/authkeeper_bg.wasm"), Some(PathBuf::from("/r/pkg/authkeeper_bg.wasm")));
-        assert_eq!(resolve(root, "/js/index.mjs"), Some(PathBuf::from("/r/js/index.mjs")));
-        assert_eq!(resolve(root, "/sub/"), Some(PathBuf::from("/r/www/sub/index.html")));
-        assert_eq!(resolve(root, "/a%20b.txt"), Some(PathBuf::from("/r/www/a b.txt")));
+        assert_eq!(
+            resolve(root, "/app.css"),
+            Some(PathBuf::from("/r/www/app.css"))
+        );
+        assert_eq!(
+            resolve(root, "/pkg/authkeeper_bg.wasm"),
+            Some(PathBuf::from("/r/pkg/authkeeper_bg.wasm"))
+        );
+        assert_eq!(
+            resolve(root, "/js/index.mjs"),
+            Some(PathBuf::from("/r/js/index.mjs"))
+        );
+        assert_eq!(
+            resolve(root, "/sub/"),
+            Some(PathBuf::from("/r/www/sub/index.html"))
+        );
+        assert_eq!(
+            resolve(root, "/a%20b.txt"),
+            Some(PathBuf::from("/r/www/a b.txt"))
+        );
     }
 
     #[test]
@@ -130,7 +163,10 @@ mod tests {
     #[test]
     fn content_types() {
         assert_eq!(content_type(Path::new("a.wasm")), "application/wasm");
-        assert_eq!(content_type(Path::new("a.MJS")), "text/javascript; charset=utf-8");
+        assert_eq!(
+            content_type(Path::new("a.MJS")),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(content_type(Path::new("a.svg")), "image/svg+xml");
     }
 }

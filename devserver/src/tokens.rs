@@ -88,7 +88,13 @@ fn mac(secret: &[u8; 32]) -> HmacSha256 {
 }
 
 /// Issue a token of `kind` for `user_id`, valid from `now` (server clock, seconds) for `ttl`.
-pub fn issue(secret: &[u8; 32], kind: TokenType, user_id: u64, now: i64, ttl: i64) -> (String, Claims) {
+pub fn issue(
+    secret: &[u8; 32],
+    kind: TokenType,
+    user_id: u64,
+    now: i64,
+    ttl: i64,
+) -> (String, Claims) {
     let claims = Claims {
         token_type: kind.as_str().to_string(),
         exp: now + ttl,
@@ -101,7 +107,11 @@ pub fn issue(secret: &[u8; 32], kind: TokenType, user_id: u64, now: i64, ttl: i6
 
 pub fn sign(secret: &[u8; 32], claims: &Claims) -> String {
     let payload = serde_json::to_vec(claims).unwrap_or_default();
-    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(payload));
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(HEADER),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
     let mut m = mac(secret);
     m.update(signing_input.as_bytes());
     let sig = m.finalize().into_bytes();
@@ -110,23 +120,37 @@ pub fn sign(secret: &[u8; 32], claims: &Claims) -> String {
 
 /// Verify signature, algorithm, token type and expiry against the server clock `now_ms`.
 /// A token is expired once `now >= exp` (PyJWT's rule with zero leeway).
-pub fn verify(secret: &[u8; 32], token: &str, expected: TokenType, now_ms: i64) -> Result<Claims, TokenError> {
+pub fn verify(
+    secret: &[u8; 32],
+    token: &str,
+    expected: TokenType,
+    now_ms: i64,
+) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(TokenError::Malformed);
     };
-    let header = URL_SAFE_NO_PAD.decode(h).map_err(|_| TokenError::Malformed)?;
-    let header: serde_json::Value = serde_json::from_slice(&header).map_err(|_| TokenError::Malformed)?;
+    let header = URL_SAFE_NO_PAD
+        .decode(h)
+        .map_err(|_| TokenError::Malformed)?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|_| TokenError::Malformed)?;
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(TokenError::Malformed);
     }
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Malformed)?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| TokenError::Malformed)?;
     let mut m = mac(secret);
     m.update(h.as_bytes());
     m.update(b".");
     m.update(p.as_bytes());
     m.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
-    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| TokenError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(p)
+        .map_err(|_| TokenError::Malformed)?;
     let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
     if claims.token_type != expected.as_str() {
         return Err(TokenError::WrongType);
@@ -147,7 +171,10 @@ mod tests {
     fn roundtrip() {
         let key = random_secret();
         let (tok, claims) = issue(&key, TokenType::Refresh, 7, NOW, 60);
-        assert_eq!(verify(&key, &tok, TokenType::Refresh, NOW * 1000), Ok(claims.clone()));
+        assert_eq!(
+            verify(&key, &tok, TokenType::Refresh, NOW * 1000),
+            Ok(claims.clone())
+        );
         assert_eq!(claims.exp, NOW + 60);
         assert_eq!(claims.jti.len(), 32);
     }
@@ -156,13 +183,31 @@ mod tests {
     fn rejects_wrong_type_expired_tampered_and_garbage() {
         let key = random_secret();
         let (tok, _) = issue(&key, TokenType::Access, 1, NOW, 30);
-        assert_eq!(verify(&key, &tok, TokenType::Refresh, NOW * 1000), Err(TokenError::WrongType));
-        assert_eq!(verify(&key, &tok, TokenType::Access, (NOW + 30) * 1000), Err(TokenError::Expired));
+        assert_eq!(
+            verify(&key, &tok, TokenType::Refresh, NOW * 1000),
+            Err(TokenError::WrongType)
+        );
+        assert_eq!(
+            verify(&key, &tok, TokenType::Access, (NOW + 30) * 1000),
+            Err(TokenError::Expired)
+        );
         let other = random_secret();
-        assert_eq!(verify(&other, &tok, TokenType::Access, NOW * 1000), Err(TokenError::BadSignature));
-        assert_eq!(verify(&key, "abc", TokenType::Access, 0), Err(TokenError::Malformed));
-        assert_eq!(verify(&key, "a.b.c", TokenType::Access, 0), Err(TokenError::Malformed));
-        assert_eq!(verify(&key, "", TokenType::Access, 0), Err(TokenError::Malformed));
+        assert_eq!(
+            verify(&other, &tok, TokenType::Access, NOW * 1000),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            verify(&key, "abc", TokenType::Access, 0),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            verify(&key, "a.b.c", TokenType::Access, 0),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            verify(&key, "", TokenType::Access, 0),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

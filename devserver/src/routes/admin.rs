@@ -12,8 +12,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{Map, Value};
 
-use crate::http::{bad_request, json_response, parse_json_object, RawBody};
-use crate::state::{App, Counters, FaultKind, Faults, State as Db, DEFAULT_HANG_MS, DEFAULT_RETRY_AFTER};
+use crate::http::{bad_request, json_response, parse_json_object, ApiError, RawBody};
+use crate::state::{
+    App, Counters, FaultKind, Faults, State as Db, DEFAULT_HANG_MS, DEFAULT_RETRY_AFTER,
+};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -39,32 +41,41 @@ fn mutate(app: &App, f: impl FnOnce(&mut Db)) -> Response {
     state_response(&db)
 }
 
-fn object_body(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, Response> {
+fn object_body(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
     let map = parse_json_object(body)?.unwrap_or_default();
     if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(bad_request(format!("unknown field {k:?}; allowed: {}", allowed.join(", "))));
+        return Err(bad_request(format!(
+            "unknown field {k:?}; allowed: {}",
+            allowed.join(", ")
+        )));
     }
     Ok(map)
 }
 
-fn int_field(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, Response> {
+fn int_field(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| bad_request(format!("{key}: must be an integer"))),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| bad_request(format!("{key}: must be an integer"))),
     }
 }
 
-fn non_negative(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, Response> {
+fn non_negative(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, ApiError> {
     match int_field(map, key)? {
         Some(n) if n < 0 => Err(bad_request(format!("{key}: must be >= 0"))),
         other => Ok(other.map(|n| n as u64)),
     }
 }
 
-fn bool_field(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, Response> {
+fn bool_field(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(|| bad_request(format!("{key}: must be a boolean"))),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| bad_request(format!("{key}: must be a boolean"))),
     }
 }
 
@@ -72,28 +83,20 @@ async fn state(State(app): State<Arc<App>>) -> Response {
     state_response(&app.lock())
 }
 
-async fn config(State(app): State<Arc<App>>, RawBody(body): RawBody) -> Response {
-    let parsed = (|| {
-        let map = object_body(&body, &["access_ttl", "refresh_ttl", "rotate", "blacklist"])?;
-        // TTLs may be 0 or negative on purpose: that issues already-expired tokens.
-        Ok::<_, Response>((
-            int_field(&map, "access_ttl")?,
-            int_field(&map, "refresh_ttl")?,
-            bool_field(&map, "rotate")?,
-            bool_field(&map, "blacklist")?,
-        ))
-    })();
-    let (access_ttl, refresh_ttl, rotate, blacklist) = match parsed {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
-    mutate(&app, |db| {
+async fn config(State(app): State<Arc<App>>, RawBody(body): RawBody) -> Result<Response, ApiError> {
+    let map = object_body(&body, &["access_ttl", "refresh_ttl", "rotate", "blacklist"])?;
+    // TTLs may be 0 or negative on purpose: that issues already-expired tokens.
+    let access_ttl = int_field(&map, "access_ttl")?;
+    let refresh_ttl = int_field(&map, "refresh_ttl")?;
+    let rotate = bool_field(&map, "rotate")?;
+    let blacklist = bool_field(&map, "blacklist")?;
+    Ok(mutate(&app, |db| {
         let c = &mut db.config;
         c.access_ttl = access_ttl.unwrap_or(c.access_ttl);
         c.refresh_ttl = refresh_ttl.unwrap_or(c.refresh_ttl);
         c.rotate = rotate.unwrap_or(c.rotate);
         c.blacklist = blacklist.unwrap_or(c.blacklist);
-    })
+    }))
 }
 
 async fn user_delete(State(app): State<Arc<App>>) -> Response {
@@ -108,7 +111,7 @@ async fn user_activate(State(app): State<Arc<App>>) -> Response {
     mutate(&app, |db| db.user.active = true)
 }
 
-fn parse_fault(body: &[u8]) -> Result<Faults, Response> {
+fn parse_fault(body: &[u8]) -> Result<Faults, ApiError> {
     let map = object_body(body, &["refresh", "retry_after", "hang_ms", "times"])?;
     // Accept "500" and 500 alike.
     let kind = match map.get("refresh") {
@@ -121,7 +124,11 @@ fn parse_fault(body: &[u8]) -> Result<Faults, Response> {
         "500" => FaultKind::Error500,
         "429" => FaultKind::TooMany429,
         "hang" => FaultKind::Hang,
-        _ => return Err(bad_request("refresh: must be one of \"none\", \"500\", \"429\", \"hang\"")),
+        _ => {
+            return Err(bad_request(
+                "refresh: must be one of \"none\", \"500\", \"429\", \"hang\"",
+            ))
+        }
     };
     let times = non_negative(&map, "times")?;
     // Setting a fault replaces the previous one entirely; `times: 0` applies to nothing.
@@ -136,27 +143,23 @@ fn parse_fault(body: &[u8]) -> Result<Faults, Response> {
     })
 }
 
-async fn fault(State(app): State<Arc<App>>, RawBody(body): RawBody) -> Response {
-    match parse_fault(&body) {
-        Ok(f) => mutate(&app, |db| db.faults = f),
-        Err(res) => res,
-    }
+async fn fault(State(app): State<Arc<App>>, RawBody(body): RawBody) -> Result<Response, ApiError> {
+    let faults = parse_fault(&body)?;
+    Ok(mutate(&app, |db| db.faults = faults))
 }
 
-async fn clock(State(app): State<Arc<App>>, RawBody(body): RawBody) -> Response {
-    let skew = object_body(&body, &["skew_seconds"]).and_then(|map| match map.get("skew_seconds") {
+async fn clock(State(app): State<Arc<App>>, RawBody(body): RawBody) -> Result<Response, ApiError> {
+    let map = object_body(&body, &["skew_seconds"])?;
+    let skew = match map.get("skew_seconds") {
         // Fractional seconds are rounded: tokens carry whole seconds anyway.
         Some(Value::Number(n)) => n
             .as_f64()
             .filter(|f| f.is_finite() && f.abs() < 1e12)
             .map(|f| f.round() as i64)
-            .ok_or_else(|| bad_request("skew_seconds: out of range")),
-        _ => Err(bad_request("skew_seconds: a number is required")),
-    });
-    match skew {
-        Ok(s) => mutate(&app, |db| db.clock_skew_seconds = s),
-        Err(res) => res,
-    }
+            .ok_or_else(|| bad_request("skew_seconds: out of range"))?,
+        _ => return Err(bad_request("skew_seconds: a number is required")),
+    };
+    Ok(mutate(&app, |db| db.clock_skew_seconds = skew))
 }
 
 async fn counters_reset(State(app): State<Arc<App>>) -> Response {

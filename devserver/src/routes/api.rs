@@ -10,7 +10,9 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::http::{bad_request, bearer, header_str, json_response, parse_json_object, RawBody};
+use crate::http::{
+    bad_request, bearer, header_str, json_response, parse_json_object, ApiError, RawBody,
+};
 use crate::multipart;
 use crate::state::{App, Trade};
 use crate::tokens::{self, TokenType};
@@ -25,8 +27,8 @@ pub fn router() -> Router<Arc<App>> {
 }
 
 /// DRF + SimpleJWT's answer to a missing, malformed, expired or orphaned access token.
-fn unauthorized() -> Response {
-    json_response(
+fn unauthorized() -> ApiError {
+    ApiError::new(
         StatusCode::UNAUTHORIZED,
         json!({ "detail": "Given token not valid for any token type", "code": "token_not_valid" }),
     )
@@ -34,7 +36,7 @@ fn unauthorized() -> Response {
 
 /// Count the call and check the bearer: a valid access token of the current, active user.
 /// Returns the user id.
-fn authenticate(app: &App, headers: &HeaderMap) -> Result<u64, Response> {
+fn authenticate(app: &App, headers: &HeaderMap) -> Result<u64, ApiError> {
     let mut db = app.lock();
     db.counters.api_calls += 1;
     let ok = bearer(headers)
@@ -50,14 +52,14 @@ fn authenticate(app: &App, headers: &HeaderMap) -> Result<u64, Response> {
     }
 }
 
-async fn list_trades(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let user_id = match authenticate(&app, &headers) {
-        Ok(id) => id,
-        Err(res) => return res,
-    };
+async fn list_trades(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user_id = authenticate(&app, &headers)?;
     let db = app.lock();
     let trades: Vec<&Trade> = db.trades.iter().filter(|t| t.user_id == user_id).collect();
-    json_response(StatusCode::OK, json!(trades))
+    Ok(json_response(StatusCode::OK, json!(trades)))
 }
 
 /// A positive finite number, given as a JSON number or a numeric string (DRF's DecimalField
@@ -77,33 +79,41 @@ fn mock_price(symbol: &str) -> f64 {
     100.0 + f64::from(sum % 400)
 }
 
-async fn create_trade(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    let user_id = match authenticate(&app, &headers) {
-        Ok(id) => id,
-        Err(res) => return res,
-    };
-    let body = match parse_json_object(&body) {
-        Ok(Some(b)) => b,
-        Ok(None) => return bad_request("JSON body required: {symbol, side, qty, price?}"),
-        Err(res) => return res,
-    };
+/// Handlers take the body as a `Result` so authentication (and its counters) runs first,
+/// even when the body itself is unusable.
+async fn create_trade(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Result<Response, ApiError> {
+    let user_id = authenticate(&app, &headers)?;
+    let body = parse_json_object(&body?.0)?
+        .ok_or_else(|| bad_request("JSON body required: {symbol, side, qty, price?}"))?;
     let symbol = match body.get("symbol").and_then(Value::as_str).map(str::trim) {
         Some(s) if !s.is_empty() && s.len() <= 16 => s.to_ascii_uppercase(),
-        _ => return bad_request("symbol: a non-empty string of at most 16 characters is required"),
+        _ => {
+            return Err(bad_request(
+                "symbol: a non-empty string of at most 16 characters is required",
+            ))
+        }
     };
-    let side = match body.get("side").and_then(Value::as_str).map(str::to_ascii_lowercase) {
+    let side = match body
+        .get("side")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+    {
         Some(s) if s == "buy" || s == "sell" => s,
-        _ => return bad_request("side: must be \"buy\" or \"sell\""),
+        _ => return Err(bad_request("side: must be \"buy\" or \"sell\"")),
     };
-    let Some(qty) = body.get("qty").and_then(positive_number) else {
-        return bad_request("qty: a positive number is required");
-    };
+    let qty = body
+        .get("qty")
+        .and_then(positive_number)
+        .ok_or_else(|| bad_request("qty: a positive number is required"))?;
     let price = match body.get("price") {
         None | Some(Value::Null) => mock_price(&symbol),
-        Some(v) => match positive_number(v) {
-            Some(p) => p,
-            None => return bad_request("price: must be a positive number"),
-        },
+        Some(v) => {
+            positive_number(v).ok_or_else(|| bad_request("price: must be a positive number"))?
+        }
     };
 
     let mut db = app.lock();
@@ -118,38 +128,50 @@ async fn create_trade(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(b
     };
     db.next_trade_id += 1;
     db.trades.push(trade.clone());
-    json_response(StatusCode::CREATED, json!(trade))
+    Ok(json_response(StatusCode::CREATED, json!(trade)))
 }
 
-async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    if let Err(res) = authenticate(&app, &headers) {
-        return res;
-    }
-    let Some(boundary) = header_str(&headers, header::CONTENT_TYPE).and_then(multipart::boundary) else {
-        return bad_request("Content-Type must be multipart/form-data with a boundary");
-    };
-    let parts = match multipart::parse(&body, &boundary) {
-        Ok(p) => p,
-        Err(e) => return bad_request(format!("Malformed multipart body: {e}")),
-    };
+async fn upload(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Result<Response, ApiError> {
+    authenticate(&app, &headers)?;
+    let RawBody(body) = body?;
+    let boundary = header_str(&headers, header::CONTENT_TYPE)
+        .and_then(multipart::boundary)
+        .ok_or_else(|| bad_request("Content-Type must be multipart/form-data with a boundary"))?;
+    let parts = multipart::parse(&body, &boundary)
+        .map_err(|e| bad_request(format!("Malformed multipart body: {e}")))?;
     let mut fields = serde_json::Map::new();
     let mut files = Vec::new();
     for part in parts {
         match part.filename {
-            Some(filename) => files.push(json!({ "field": part.name, "filename": filename, "size": part.data.len() })),
+            Some(filename) => files
+                .push(json!({ "field": part.name, "filename": filename, "size": part.data.len() })),
             None => {
-                fields.insert(part.name, Value::String(String::from_utf8_lossy(part.data).into_owned()));
+                fields.insert(
+                    part.name,
+                    Value::String(String::from_utf8_lossy(part.data).into_owned()),
+                );
             }
         }
     }
-    json_response(StatusCode::CREATED, json!({ "fields": fields, "files": files }))
+    Ok(json_response(
+        StatusCode::CREATED,
+        json!({ "fields": fields, "files": files }),
+    ))
 }
 
-async fn echo(State(app): State<Arc<App>>, method: Method, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    if let Err(res) = authenticate(&app, &headers) {
-        return res;
-    }
-    json_response(
+async fn echo(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Result<Response, ApiError> {
+    authenticate(&app, &headers)?;
+    let RawBody(body) = body?;
+    Ok(json_response(
         StatusCode::OK,
         json!({
             "method": method.as_str(),
@@ -157,7 +179,7 @@ async fn echo(State(app): State<Arc<App>>, method: Method, headers: HeaderMap, R
             "body": String::from_utf8_lossy(&body),
             "authorization": header_str(&headers, header::AUTHORIZATION),
         }),
-    )
+    ))
 }
 
 async fn public(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {

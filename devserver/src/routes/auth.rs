@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use crate::http::{bad_request, cookie, json_response, parse_json_object, with_header, RawBody};
+use crate::http::{
+    bad_request, cookie, json_response, parse_json_object, with_header, ApiError, RawBody,
+};
 use crate::state::{App, FaultAction, State as Db};
 use crate::tokens::{self, TokenType};
 
@@ -49,11 +51,19 @@ struct Issued {
 }
 
 fn set_refresh_cookie(res: Response, token: &str) -> Response {
-    with_header(res, header::SET_COOKIE, &format!("{REFRESH_COOKIE}={token}; {COOKIE_ATTRS}"))
+    with_header(
+        res,
+        header::SET_COOKIE,
+        &format!("{REFRESH_COOKIE}={token}; {COOKIE_ATTRS}"),
+    )
 }
 
 fn clear_refresh_cookie(res: Response) -> Response {
-    with_header(res, header::SET_COOKIE, &format!("{REFRESH_COOKIE}=; {COOKIE_ATTRS}; Max-Age=0"))
+    with_header(
+        res,
+        header::SET_COOKIE,
+        &format!("{REFRESH_COOKIE}=; {COOKIE_ATTRS}; Max-Age=0"),
+    )
 }
 
 /// Shape the success body (and cookie) for the contract.
@@ -88,11 +98,24 @@ fn issued_response(contract: Contract, issued: Issued) -> Response {
 }
 
 fn issue_access(app: &App, db: &Db, user_id: u64) -> String {
-    tokens::issue(&app.secret, TokenType::Access, user_id, db.now_secs(), db.config.access_ttl).0
+    tokens::issue(
+        &app.secret,
+        TokenType::Access,
+        user_id,
+        db.now_secs(),
+        db.config.access_ttl,
+    )
+    .0
 }
 
 fn issue_refresh(app: &App, db: &mut Db, user_id: u64) -> String {
-    let (token, claims) = tokens::issue(&app.secret, TokenType::Refresh, user_id, db.now_secs(), db.config.refresh_ttl);
+    let (token, claims) = tokens::issue(
+        &app.secret,
+        TokenType::Refresh,
+        user_id,
+        db.now_secs(),
+        db.config.refresh_ttl,
+    );
     db.issued.insert(claims.jti);
     token
 }
@@ -110,7 +133,7 @@ fn string_field(body: Option<&Map<String, Value>>, name: &str) -> Option<String>
 // ---------------------------------------------------------------------------------------
 // Login
 
-fn parse_mode(query: Option<&str>) -> Result<Contract, Response> {
+fn parse_mode(query: Option<&str>) -> Result<Contract, ApiError> {
     let mode = query
         .unwrap_or("")
         .split('&')
@@ -121,42 +144,53 @@ fn parse_mode(query: Option<&str>) -> Result<Contract, Response> {
         None | Some("") | Some("simplejwt") => Ok(Contract::SimpleJwt),
         Some("oauth") => Ok(Contract::OAuth),
         Some("cookie") => Ok(Contract::Cookie),
-        Some(other) => Err(bad_request(format!("unknown mode {other:?}; use simplejwt, oauth or cookie"))),
+        Some(other) => Err(bad_request(format!(
+            "unknown mode {other:?}; use simplejwt, oauth or cookie"
+        ))),
     }
 }
 
-async fn login(State(app): State<Arc<App>>, RawQuery(query): RawQuery, RawBody(body): RawBody) -> Response {
+async fn login(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+    body: Result<RawBody, ApiError>,
+) -> Result<Response, ApiError> {
+    // Counted before any validation: every login request is a login call.
     app.lock().counters.login_calls += 1;
-    let contract = match parse_mode(query.as_deref()) {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
-    let body = match parse_json_object(&body) {
-        Ok(b) => b,
-        Err(res) => return res,
-    };
-    let (Some(username), Some(password)) = (string_field(body.as_ref(), "username"), string_field(body.as_ref(), "password"))
-    else {
-        return bad_request("username and password are required");
+    let RawBody(body) = body?;
+    let contract = parse_mode(query.as_deref())?;
+    let body = parse_json_object(&body)?;
+    let (Some(username), Some(password)) = (
+        string_field(body.as_ref(), "username"),
+        string_field(body.as_ref(), "password"),
+    ) else {
+        return Err(bad_request("username and password are required"));
     };
 
     let mut db = app.lock();
     let user = db.user.clone();
     // An inactive user gets the same 401 as bad credentials (SimpleJWT does not tell them apart).
     if username != user.username || password != user.password || !user.active {
-        return json_response(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             json!({
                 "detail": "No active account found with the given credentials",
                 "code": "authentication_failed",
             }),
-        );
+        ));
     }
     let access = issue_access(&app, &db, user.id);
     let refresh = issue_refresh(&app, &mut db, user.id);
     let expires_in = db.config.access_ttl;
     drop(db);
-    issued_response(contract, Issued { access, refresh: Some(refresh), expires_in })
+    Ok(issued_response(
+        contract,
+        Issued {
+            access,
+            refresh: Some(refresh),
+            expires_in,
+        },
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -171,7 +205,7 @@ enum RefreshError {
 }
 
 impl RefreshError {
-    fn into_response(self) -> Response {
+    fn into_error(self) -> ApiError {
         let (status, body) = match self {
             RefreshError::Missing => (
                 StatusCode::BAD_REQUEST,
@@ -183,9 +217,10 @@ impl RefreshError {
             ),
             // SimpleJWT's own shape, deliberately without `action`: the SDK must recognise
             // `code: token_not_valid` on its own.
-            RefreshError::Blacklisted => {
-                (StatusCode::UNAUTHORIZED, json!({ "detail": "Token is blacklisted", "code": "token_not_valid" }))
-            }
+            RefreshError::Blacklisted => (
+                StatusCode::UNAUTHORIZED,
+                json!({ "detail": "Token is blacklisted", "code": "token_not_valid" }),
+            ),
             RefreshError::UserNotFound => (
                 StatusCode::UNAUTHORIZED,
                 json!({
@@ -199,15 +234,21 @@ impl RefreshError {
                 json!({ "error": "user_inactive", "detail": "User account is inactive", "action": "clear_tokens" }),
             ),
         };
-        json_response(status, body)
+        ApiError::new(status, body)
     }
 }
 
 /// Validate a presented refresh token and issue new tokens, in the contract's order:
 /// missing → invalid/expired → blacklisted → user gone → user inactive.
 /// Runs entirely under the state lock so concurrent reuse of one token is serialised.
-fn validate_and_rotate(app: &App, db: &mut Db, token: Option<String>) -> Result<Issued, RefreshError> {
-    let token = token.filter(|t| !t.trim().is_empty()).ok_or(RefreshError::Missing)?;
+fn validate_and_rotate(
+    app: &App,
+    db: &mut Db,
+    token: Option<String>,
+) -> Result<Issued, RefreshError> {
+    let token = token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(RefreshError::Missing)?;
     let claims = tokens::verify(&app.secret, token.trim(), TokenType::Refresh, db.now_ms())
         .map_err(|_| RefreshError::Invalid)?;
     if !db.issued.contains(&claims.jti) {
@@ -234,32 +275,47 @@ fn validate_and_rotate(app: &App, db: &mut Db, token: Option<String>) -> Result<
     } else {
         None
     };
-    Ok(Issued { access, refresh, expires_in: db.config.access_ttl })
+    Ok(Issued {
+        access,
+        refresh,
+        expires_in: db.config.access_ttl,
+    })
 }
 
 /// Django's production 500 page: HTML, not JSON, so clients must cope with non-JSON errors.
 const DJANGO_500: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n";
 
-async fn refresh(app: Arc<App>, contract: Contract, headers: HeaderMap, body: &[u8]) -> Response {
+async fn refresh(
+    app: Arc<App>,
+    contract: Contract,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
     // 1. Fault injection comes before anything else, and consumes one of its `times`.
+    // Counted under one lock so an observer never sees a call without its outcome.
     let fault = {
         let mut db = app.lock();
         db.counters.refresh_calls += 1;
-        db.faults.take()
+        let fault = db.faults.take();
+        if matches!(
+            fault,
+            FaultAction::Error500 | FaultAction::TooMany429 { .. }
+        ) {
+            db.counters.refresh_failed += 1;
+        }
+        fault
     };
     match fault {
         FaultAction::None => {}
         FaultAction::Error500 => {
-            app.lock().counters.refresh_failed += 1;
-            let res = axum::response::IntoResponse::into_response((
+            return (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
                 DJANGO_500,
-            ));
-            return res;
+            )
+                .into_response();
         }
         FaultAction::TooMany429 { retry_after } => {
-            app.lock().counters.refresh_failed += 1;
             let res = json_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({
@@ -275,16 +331,22 @@ async fn refresh(app: Arc<App>, contract: Contract, headers: HeaderMap, body: &[
 
     let token = match contract {
         Contract::Cookie => cookie(&headers, REFRESH_COOKIE).map(str::to_string),
-        Contract::SimpleJwt | Contract::OAuth => match parse_json_object(body) {
-            Ok(map) => {
-                let field = if contract == Contract::OAuth { "refresh_token" } else { "refresh" };
-                string_field(map.as_ref(), field)
+        Contract::SimpleJwt | Contract::OAuth => {
+            match body.and_then(|RawBody(b)| parse_json_object(&b)) {
+                Ok(map) => {
+                    let field = if contract == Contract::OAuth {
+                        "refresh_token"
+                    } else {
+                        "refresh"
+                    };
+                    string_field(map.as_ref(), field)
+                }
+                Err(e) => {
+                    app.lock().counters.refresh_failed += 1;
+                    return e.into_response();
+                }
             }
-            Err(res) => {
-                app.lock().counters.refresh_failed += 1;
-                return res;
-            }
-        },
+        }
     };
 
     let mut db = app.lock();
@@ -297,22 +359,34 @@ async fn refresh(app: Arc<App>, contract: Contract, headers: HeaderMap, body: &[
         Err(e) => {
             db.counters.refresh_failed += 1;
             drop(db);
-            e.into_response()
+            e.into_error().into_response()
         }
     }
 }
 
-async fn refresh_simplejwt(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    refresh(app, Contract::SimpleJwt, headers, &body).await
+async fn refresh_simplejwt(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
+    refresh(app, Contract::SimpleJwt, headers, body).await
 }
 
-async fn refresh_oauth(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
+async fn refresh_oauth(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
     // `grant_type` may be present ("refresh_token") and is ignored.
-    refresh(app, Contract::OAuth, headers, &body).await
+    refresh(app, Contract::OAuth, headers, body).await
 }
 
-async fn refresh_cookie(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    refresh(app, Contract::Cookie, headers, &body).await
+async fn refresh_cookie(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Response {
+    refresh(app, Contract::Cookie, headers, body).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -321,21 +395,27 @@ async fn refresh_cookie(State(app): State<Arc<App>>, headers: HeaderMap, RawBody
 /// Blacklists the presented refresh token (body `{refresh}` / `{refresh_token}`, or the
 /// cookie) and clears the cookie. Lenient on purpose: an invalid or absent token still
 /// answers 200, since the client is logging out either way.
-async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-    let body = match parse_json_object(&body) {
-        Ok(b) => b,
-        Err(res) => return res,
-    };
+async fn logout(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let body = parse_json_object(&body)?;
     let token = string_field(body.as_ref(), "refresh")
         .or_else(|| string_field(body.as_ref(), "refresh_token"))
         .or_else(|| cookie(&headers, REFRESH_COOKIE).map(str::to_string));
     if let Some(token) = token {
         let mut db = app.lock();
-        if let Ok(claims) = tokens::verify(&app.secret, token.trim(), TokenType::Refresh, db.now_ms()) {
+        if let Ok(claims) =
+            tokens::verify(&app.secret, token.trim(), TokenType::Refresh, db.now_ms())
+        {
             db.blacklist.insert(claims.jti);
         }
     }
-    clear_refresh_cookie(json_response(StatusCode::OK, json!({})))
+    Ok(clear_refresh_cookie(json_response(
+        StatusCode::OK,
+        json!({}),
+    )))
 }
 
 fn count_leaked_bearer(app: &App, headers: &HeaderMap) {
@@ -344,27 +424,39 @@ fn count_leaked_bearer(app: &App, headers: &HeaderMap) {
     }
 }
 
-async fn register(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
+async fn register(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Result<Response, ApiError> {
     count_leaked_bearer(&app, &headers);
-    if let Err(res) = parse_json_object(&body) {
-        return res;
-    }
-    json_response(StatusCode::CREATED, json!({ "detail": "registered" }))
+    parse_json_object(&body?.0)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        json!({ "detail": "registered" }),
+    ))
 }
 
 const VALID_OTP: &str = "123456";
 
-async fn verify_otp(State(app): State<Arc<App>>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
+async fn verify_otp(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Result<Response, ApiError> {
     count_leaked_bearer(&app, &headers);
-    let body = match parse_json_object(&body) {
-        Ok(b) => b,
-        Err(res) => return res,
-    };
+    let body = parse_json_object(&body?.0)?;
     // Accept the code as a string or a number; anything else is simply a wrong code.
     if string_field(body.as_ref(), "otp").as_deref() == Some(VALID_OTP) {
-        json_response(StatusCode::OK, json!({ "detail": "verified" }))
+        Ok(json_response(
+            StatusCode::OK,
+            json!({ "detail": "verified" }),
+        ))
     } else {
-        json_response(StatusCode::UNAUTHORIZED, json!({ "detail": "Invalid OTP" }))
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            json!({ "detail": "Invalid OTP" }),
+        ))
     }
 }
 
@@ -375,7 +467,10 @@ mod tests {
     #[test]
     fn mode_parsing() {
         assert_eq!(parse_mode(None).ok(), Some(Contract::SimpleJwt));
-        assert_eq!(parse_mode(Some("a=1&mode=oauth")).ok(), Some(Contract::OAuth));
+        assert_eq!(
+            parse_mode(Some("a=1&mode=oauth")).ok(),
+            Some(Contract::OAuth)
+        );
         assert_eq!(parse_mode(Some("mode=cookie")).ok(), Some(Contract::Cookie));
         assert!(parse_mode(Some("mode=bogus")).is_err());
     }
