@@ -2,23 +2,12 @@
 //! cannot check the signature (it has no key) and does not need to; it only wants to know when
 //! the token expires. The server remains the judge of validity.
 
-use base64::alphabet::URL_SAFE;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use crate::core::json::{base64url_decode, Json};
 use std::fmt;
 
 /// Longer tokens are refused before any decoding: real JWTs are a few KB at most, and a
 /// corrupted storage entry must not cost a megabyte of base64 work.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// base64url, accepting both the unpadded form JWTs use and padded variants some encoders emit.
-const BASE64URL: GeneralPurpose = GeneralPurpose::new(
-    &URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// The claims authkeeper reads, plus everything else kept as JSON for the app.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,7 +20,8 @@ pub struct Claims {
     pub sub: Option<String>,
     /// SimpleJWT's `user_id`: a number or a string in the JSON, kept as text.
     pub user_id: Option<String>,
-    pub extra: BTreeMap<String, Value>,
+    /// Every other claim, in document order.
+    pub extra: Vec<(String, Json)>,
 }
 
 /// Why a token is not a readable JWT. Messages never contain the token itself.
@@ -53,19 +43,24 @@ impl JwtError {
     pub fn code(&self) -> &'static str {
         "malformed_token"
     }
+
+    /// A fixed message (no formatting machinery reaches the wasm through it).
+    pub fn message(&self) -> &'static str {
+        match self {
+            JwtError::Empty => "the token is empty",
+            JwtError::TooLarge => "the token is longer than 16 KiB",
+            JwtError::SegmentCount(_) => "a JWT has 3 dot-separated segments",
+            JwtError::Base64 => "the token payload is not base64url",
+            JwtError::NotJson => "the token payload is not JSON",
+            JwtError::NotObject => "the token payload is not a JSON object",
+            JwtError::BadClaim(_) => "a time claim (exp, iat, nbf) is not a number",
+        }
+    }
 }
 
 impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JwtError::Empty => write!(f, "the token is empty"),
-            JwtError::TooLarge => write!(f, "the token is longer than {MAX_TOKEN_LEN} bytes"),
-            JwtError::SegmentCount(n) => write!(f, "a JWT has 3 segments, this token has {n}"),
-            JwtError::Base64 => write!(f, "the token payload is not base64url"),
-            JwtError::NotJson => write!(f, "the token payload is not JSON"),
-            JwtError::NotObject => write!(f, "the token payload is not a JSON object"),
-            JwtError::BadClaim(name) => write!(f, "the token claim `{name}` is not a number"),
-        }
+        f.write_str(self.message())
     }
 }
 
@@ -87,58 +82,83 @@ pub fn decode(token: &str) -> Result<Claims, JwtError> {
     else {
         return Err(JwtError::SegmentCount(token.split('.').count()));
     };
-    let bytes = BASE64URL.decode(payload).map_err(|_| JwtError::Base64)?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|_| JwtError::NotJson)?;
-    let Value::Object(map) = value else {
-        return Err(JwtError::NotObject);
-    };
-    claims_from(map)
+    let bytes = base64url_decode(payload).ok_or(JwtError::Base64)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| JwtError::NotJson)?;
+    match Json::parse(text).ok_or(JwtError::NotJson)? {
+        Json::Obj(members) => claims_from(members),
+        _ => Err(JwtError::NotObject),
+    }
 }
 
-fn claims_from(mut map: Map<String, Value>) -> Result<Claims, JwtError> {
-    let exp = time_claim(map.remove("exp"), "exp")?;
-    let iat = time_claim(map.remove("iat"), "iat")?;
-    let nbf = time_claim(map.remove("nbf"), "nbf")?;
-    let sub = identity_claim(&mut map, "sub");
-    let user_id = identity_claim(&mut map, "user_id");
-    Ok(Claims { exp, iat, nbf, sub, user_id, extra: map.into_iter().collect() })
+fn take(members: &mut Vec<(String, Json)>, name: &str) -> Option<Json> {
+    // The last occurrence wins (as in JSON.parse); earlier duplicates are dropped with it.
+    let mut found = None;
+    members.retain_mut(|(k, v)| {
+        if k == name {
+            found = Some(std::mem::replace(v, Json::Null));
+            false
+        } else {
+            true
+        }
+    });
+    found
+}
+
+fn claims_from(mut members: Vec<(String, Json)>) -> Result<Claims, JwtError> {
+    let exp = time_claim(take(&mut members, "exp"), "exp")?;
+    let iat = time_claim(take(&mut members, "iat"), "iat")?;
+    let nbf = time_claim(take(&mut members, "nbf"), "nbf")?;
+    let sub = identity_claim(&mut members, "sub");
+    let user_id = identity_claim(&mut members, "user_id");
+    Ok(Claims { exp, iat, nbf, sub, user_id, extra: members })
 }
 
 /// NumericDate: integers, or floats (some issuers emit `1700000000.123`), truncated to seconds.
 /// `null` is treated as absent; anything else would make the expiry meaningless.
-fn time_claim(value: Option<Value>, name: &'static str) -> Result<Option<i64>, JwtError> {
+fn time_claim(value: Option<Json>, name: &'static str) -> Result<Option<i64>, JwtError> {
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                Ok(Some(i))
-            } else if let Some(u) = n.as_u64() {
-                Ok(Some(i64::try_from(u).unwrap_or(i64::MAX)))
-            } else {
-                // `as` saturates for out-of-range floats; JSON has no NaN or infinity.
-                n.as_f64().map(|f| Some(f.trunc() as i64)).ok_or(JwtError::BadClaim(name))
-            }
-        }
+        None | Some(Json::Null) => Ok(None),
+        // `as` saturates for out-of-range floats; JSON has no NaN or infinity.
+        Some(Json::Num(n)) => Ok(Some(n.trunc() as i64)),
         Some(_) => Err(JwtError::BadClaim(name)),
     }
 }
 
 /// Identity claims are informational only, so an unexpected type is left in `extra` rather
 /// than rejecting an otherwise usable token.
-fn identity_claim(map: &mut Map<String, Value>, name: &str) -> Option<String> {
-    let text = match map.get(name)? {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+fn identity_claim(members: &mut Vec<(String, Json)>, name: &str) -> Option<String> {
+    let text = match members.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)? {
+        Json::Str(s) => s.clone(),
+        Json::Num(n) if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => integer_text(*n as i64),
         _ => return None,
     };
-    map.remove(name);
+    take(members, name);
     Some(text)
+}
+
+/// Decimal text of an integer, without the formatting machinery.
+fn integer_text(n: i64) -> String {
+    let mut digits = Vec::new();
+    let mut rest = n.unsigned_abs();
+    loop {
+        digits.push(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        digits.push(b'-');
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
 
     pub(crate) fn token_with_payload(payload: &str) -> String {
         format!("eyJhbGciOiJIUzI1NiJ9.{}.c2lnbmF0dXJl", URL_SAFE_NO_PAD.encode(payload))
@@ -153,8 +173,7 @@ pub(crate) mod tests {
         assert_eq!(claims.nbf, Some(1_699_999_990));
         assert_eq!(claims.sub.as_deref(), Some("alice"));
         assert_eq!(claims.user_id.as_deref(), Some("42"));
-        assert_eq!(claims.extra.get("role"), Some(&Value::String("admin".into())));
-        assert!(!claims.extra.contains_key("exp"));
+        assert_eq!(claims.extra, vec![("role".to_owned(), Json::Str("admin".into()))]);
     }
 
     #[test]

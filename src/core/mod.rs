@@ -4,6 +4,7 @@
 //! and is tested on the host with a virtual clock. The web layer (`src/web/`) only translates.
 //!
 //! - `time`: the client-clock newtype and the setTimeout clamp.
+//! - `json`: a small bounded JSON reader and base64url (serde_json was a third of the wasm).
 //! - `jwt`: decoding a token's claims (no signature check: the server does that).
 //! - `expiry`: clock-skew estimation and the expiry/leeway arithmetic.
 //! - `policy`: what a refresh response means (success, log out, or try again).
@@ -13,6 +14,7 @@
 
 pub mod breaker;
 pub mod expiry;
+pub mod json;
 pub mod jwt;
 pub mod machine;
 pub mod policy;

@@ -6,7 +6,7 @@
 
 use crate::core::expiry::{offset_from_date_header, parse_http_date, ClockOffset};
 use crate::core::time::Millis;
-use serde_json::{Map, Value};
+use crate::core::json::Json;
 use std::fmt;
 
 /// Why a session ended; `as_str` is the `reason` in the `auth:logout` event.
@@ -141,26 +141,38 @@ pub fn classify_refresh(resp: &RefreshResponse, now: Millis) -> RefreshOutcome {
         }
         // 408, 429, 5xx, and anything unexpected (404/405 from a wrong refresh URL, a proxy's
         // 3xx): none says anything about the session, so none ends it.
-        status => RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail: format!("http_{status}") },
+        status => RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail: unexpected_status(status) },
     }
 }
 
-fn json_object(body: &str) -> Option<Map<String, Value>> {
+/// `http_<status>` for the transient detail, without the formatting machinery.
+fn unexpected_status(status: u16) -> String {
+    let mut detail = String::from("http_");
+    let mut started = false;
+    for unit in [10_000, 1_000, 100, 10, 1] {
+        let digit = (status / unit % 10) as u8;
+        started |= digit != 0 || unit == 1;
+        if started {
+            detail.push(char::from(b'0' + digit));
+        }
+    }
+    detail
+}
+
+/// The body as a JSON object (`Json::Obj`), or `None`.
+fn json_object(body: &str) -> Option<Json> {
     if body.len() > MAX_BODY_BYTES {
         return None;
     }
-    match serde_json::from_str(body) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
+    Json::parse(body).filter(|v| matches!(v, Json::Obj(_)))
 }
 
-fn non_empty_string<'a>(map: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| map.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
+fn non_empty_string<'a>(map: &'a Json, keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|k| map.get(k).and_then(Json::as_str).filter(|s| !s.is_empty()))
 }
 
 /// SimpleJWT (`access`, `refresh`) or OAuth (`access_token`, `refresh_token`, `expires_in`).
-fn fresh_tokens(map: &Map<String, Value>) -> Option<FreshTokens> {
+fn fresh_tokens(map: &Json) -> Option<FreshTokens> {
     let access = non_empty_string(map, &["access", "access_token"])?.to_owned();
     let refresh = non_empty_string(map, &["refresh", "refresh_token"]).map(str::to_owned);
     let expires_in = map.get("expires_in").and_then(seconds);
@@ -168,20 +180,20 @@ fn fresh_tokens(map: &Map<String, Value>) -> Option<FreshTokens> {
 }
 
 /// A non-negative number of seconds; some servers send it as a numeric string.
-fn seconds(value: &Value) -> Option<u64> {
+fn seconds(value: &Json) -> Option<u64> {
     match value {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        Value::String(s) => s.trim().parse().ok(),
+        Json::Num(n) => (*n >= 0.0).then_some(*n as u64),
+        Json::Str(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
 /// The reason in a 400/401/403 body. Everything unrecognised is `InvalidToken`: the refresh
 /// endpoint refused this token, and asking again with the same token cannot help.
-fn rejection_reason(map: &Map<String, Value>) -> LogoutReason {
+fn rejection_reason(map: &Json) -> LogoutReason {
     let named = ["error", "code"]
         .iter()
-        .filter_map(|k| map.get(*k).and_then(Value::as_str))
+        .filter_map(|k| map.get(k).and_then(Json::as_str))
         .find_map(|s| match s {
             "user_not_found" => Some(LogoutReason::UserNotFound),
             "user_inactive" => Some(LogoutReason::UserInactive),
@@ -193,14 +205,14 @@ fn rejection_reason(map: &Map<String, Value>) -> LogoutReason {
         return reason;
     }
     // DRF field validation: `{"refresh": ["This field is required."]}` (or "may not be blank").
-    if ["refresh", "refresh_token"].iter().any(|k| map.get(*k).is_some_and(Value::is_array)) {
+    if ["refresh", "refresh_token"].iter().any(|k| matches!(map.get(k), Some(Json::Arr(_)))) {
         return LogoutReason::RefreshTokenRequired;
     }
     LogoutReason::InvalidToken
 }
 
 /// `detail` (DRF), `message`, or OAuth's `error_description`, cut to a displayable length.
-fn server_message(map: &Map<String, Value>) -> Option<String> {
+fn server_message(map: &Json) -> Option<String> {
     let text = non_empty_string(map, &["detail", "message", "error_description"])?;
     Some(text.chars().take(MAX_MESSAGE_CHARS).collect())
 }

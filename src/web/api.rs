@@ -3,6 +3,7 @@
 //! (event dispatch), which is what makes wasm-bindgen#4440 ("recursive use of an object")
 //! impossible here.
 
+use crate::core::json::Json;
 use crate::core::jwt::{self, Claims};
 use crate::core::machine::{Action, AuthError, Machine, RequestDecision, SessionStatus, UnauthorizedDecision, WaiterId};
 use crate::core::policy::{classify_refresh, LogoutReason, RefreshResponse};
@@ -19,7 +20,6 @@ use crate::web::tabs::{self, LockOutcome, TabChannel, TabMessage};
 use crate::web::timers::Deadline;
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
@@ -50,7 +50,8 @@ struct Inner {
     make_error: Function,
     login_url: Option<String>,
     login_path: Option<String>,
-    waiters: HashMap<WaiterId, Waiter>,
+    /// Few at a time and short-lived: a Vec is smaller in wasm than a map and as fast here.
+    waiters: Vec<(WaiterId, Waiter)>,
     next_id: WaiterId,
     deadline: Option<Deadline>,
     listeners: Vec<Listener>,
@@ -77,13 +78,17 @@ fn error(make_error: &Function, code: &str, message: &str) -> JsValue {
 
 fn auth_error_message(e: &AuthError) -> String {
     match e {
-        AuthError::RefreshUnavailable { retry_at: Some(at) } => {
-            format!("the token refresh service is unavailable; retrying after {} ms", at.since(now()))
+        AuthError::RefreshUnavailable { .. } => {
+            "the token refresh service is unavailable; retry after auth.state().breakerOpenUntil".into()
         }
-        AuthError::RefreshUnavailable { retry_at: None } => "the token refresh service is unavailable".into(),
-        AuthError::LoggedOut { reason } => format!("the session has ended ({})", reason.as_str()),
+        AuthError::LoggedOut { reason } => "the session has ended: ".to_owned() + reason.as_str(),
         AuthError::NoSession => "there is no session".into(),
     }
+}
+
+fn take_waiter(waiters: &mut Vec<(WaiterId, Waiter)>, id: WaiterId) -> Option<Waiter> {
+    let index = waiters.iter().position(|(w, _)| *w == id)?;
+    Some(waiters.swap_remove(index).1)
 }
 
 fn abort_reason(signal: &AbortSignal) -> JsValue {
@@ -104,7 +109,7 @@ impl AuthCore {
     pub fn new(options: &JsValue, fetch: Function, make_error: Function) -> AuthCore {
         let cfg = config::read(options);
         let login_path = js_sys::Reflect::get(options, &"loginPath".into()).ok().and_then(|v| v.as_string());
-        let tab_lock = cfg.tab_lock.then(|| format!("authkeeper:refresh:{}", cfg.store.access_key));
+        let tab_lock = cfg.tab_lock.then(|| "authkeeper:refresh:".to_owned() + &cfg.store.access_key);
         let inner = Inner {
             machine: Machine::new(cfg.machine),
             urls: cfg.urls,
@@ -114,7 +119,7 @@ impl AuthCore {
             make_error,
             login_url: cfg.login_url,
             login_path,
-            waiters: HashMap::new(),
+            waiters: Vec::new(),
             next_id: 1,
             deadline: None,
             listeners: Vec::new(),
@@ -141,7 +146,7 @@ impl AuthCore {
             });
             let weak = Rc::downgrade(&self.inner);
             let keys = inner.store.keys();
-            let channel = TabChannel::open(&format!("authkeeper:{}", keys.0), keys, move |message| {
+            let channel = TabChannel::open(&("authkeeper:".to_owned() + &keys.0), keys, move |message| {
                 if let Some(rc) = weak.upgrade() {
                     on_tab_message(&rc, message);
                 }
@@ -231,7 +236,7 @@ impl AuthCore {
                 })
             });
             if let Ok(mut inner) = inner_rc.try_borrow_mut() {
-                inner.waiters.insert(id, Waiter { resolve, reject, kind, _abort: abort });
+                inner.waiters.push((id, Waiter { resolve, reject, kind, _abort: abort }));
             }
         })
     }
@@ -243,7 +248,7 @@ impl AuthCore {
         let expires_in = expires_in.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
         let result = inner.machine.set_tokens(now(), access, refresh, expires_in);
         if let Err(e) = result {
-            return Err(error(&inner.make_error, e.code(), &format!("setTokens: the access token is not usable: {e}")));
+            return Err(error(&inner.make_error, e.code(), &("setTokens: the access token is not usable: ".to_owned() + e.message())));
         }
         drop(inner);
         drain(&self.inner);
@@ -309,7 +314,7 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
     match jwt::decode(token) {
         Ok(claims) => Ok(claims_to_js(&claims)),
         Err(e) => {
-            let err = js_sys::Error::new(&format!("decodeJwt: {e}"));
+            let err = js_sys::Error::new(&("decodeJwt: ".to_owned() + e.message()));
             let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
             Err(err.into())
         }
@@ -337,15 +342,14 @@ fn claims_to_js(claims: &Claims) -> JsValue {
     obj.into()
 }
 
-fn json_to_js(value: &serde_json::Value) -> JsValue {
-    use serde_json::Value;
+fn json_to_js(value: &Json) -> JsValue {
     match value {
-        Value::Null => JsValue::NULL,
-        Value::Bool(b) => JsValue::from_bool(*b),
-        Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => JsValue::from_str(s),
-        Value::Array(items) => items.iter().map(json_to_js).collect::<js_sys::Array>().into(),
-        Value::Object(map) => {
+        Json::Null => JsValue::NULL,
+        Json::Bool(b) => JsValue::from_bool(*b),
+        Json::Num(n) => JsValue::from_f64(*n),
+        Json::Str(s) => JsValue::from_str(s),
+        Json::Arr(items) => items.iter().map(json_to_js).collect::<js_sys::Array>().into(),
+        Json::Obj(map) => {
             let obj = Object::new();
             for (k, v) in map {
                 let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(k), &json_to_js(v));
@@ -387,7 +391,7 @@ fn cancel_waiter(rc: &Shared, id: WaiterId, reason: JsValue) {
     let waiter = {
         let Ok(mut inner) = rc.try_borrow_mut() else { return };
         inner.machine.cancel(id);
-        inner.waiters.remove(&id)
+        take_waiter(&mut inner.waiters, id)
     };
     if let Some(w) = waiter {
         let _ = w.reject.call1(&JsValue::UNDEFINED, &reason);
@@ -421,7 +425,7 @@ fn perform(rc: &Shared, action: Action) {
         Action::Resolve { id, result } => {
             let (waiter, make_error) = {
                 let Ok(mut inner) = rc.try_borrow_mut() else { return };
-                (inner.waiters.remove(&id), inner.make_error.clone())
+                (take_waiter(&mut inner.waiters, id), inner.make_error.clone())
             };
             let Some(w) = waiter else { return };
             let _ = match (&result, w.kind) {
