@@ -4,7 +4,7 @@ export type LogoutReason =
 
 export type ErrorCode =
   | 'invalid_option' | 'refresh_unavailable' | 'logged_out' | 'no_session' | 'destroyed'
-  | 'malformed_token' | (string & {});
+  | 'malformed_token' | 'not_ready' | (string & {});
 
 export class AuthkeeperError extends Error {
   readonly name: 'AuthkeeperError' | 'RefreshUnavailable';
@@ -31,6 +31,7 @@ export interface RetryOptions {
 
 export interface TraceEntry {
   id: number;
+  /** The request's path (no origin, no query string: those may carry secrets). */
   url: string;
   phase: 'queued' | 'sent' | '401' | 'replayed' | 'done';
   status?: number;
@@ -93,6 +94,7 @@ export interface JwtClaims {
 }
 
 export function createAuthClient(options: AuthClientOptions): Promise<AuthClient>;
+/** Needs the wasm module: call it after `createAuthClient()` has resolved (else `not_ready`). */
 export function decodeJwt(token: string): JwtClaims;
 
 export interface LogoutDetail {

@@ -14,13 +14,18 @@ wasm_env "${flags[@]}" "$WASM_CARGO" build --quiet --release --target wasm32-unk
 target_dir="target"; [ "$(cat .wasm-route 2>/dev/null)" = debian ] && target_dir="target/wasm-debian"
 wasm="$target_dir/wasm32-unknown-unknown/release/authkeeper.wasm"
 
+# Built next to pkg/ and swapped in at the end, so a demo or test server running meanwhile
+# never sees a half-written package.
+out=$(mktemp -d pkg.build.XXXXXX)
+trap 'rm -rf "$out"' EXIT
 echo "[build] wasm-bindgen --target web → pkg/"
-rm -rf pkg && mkdir -p pkg
-wasm-bindgen --target web --out-dir pkg --out-name authkeeper --no-typescript "$wasm"
+wasm-bindgen --target web --out-dir "$out" --out-name authkeeper --no-typescript "$wasm"
 
 echo "[build] wasm-opt -Oz"
-node node_modules/binaryen/bin/wasm-opt pkg/authkeeper_bg.wasm -Oz --strip-debug --strip-producers \
+node node_modules/binaryen/bin/wasm-opt "$out/authkeeper_bg.wasm" -Oz --strip-debug --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
-  --enable-multivalue --enable-mutable-globals -o pkg/authkeeper_bg.wasm
+  --enable-multivalue --enable-mutable-globals -o "$out/authkeeper_bg.wasm"
+mkdir -p pkg
+mv -f "$out"/* pkg/
 
 node scripts/size.mjs

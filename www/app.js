@@ -8,6 +8,7 @@
 //   accessTtl=<s> refreshTtl=<s>     POST /__admin/config on load (server token lifetimes)
 //   leeway=<ms> expiringWarning=<ms> refreshTimeout=<ms> refreshWhenHidden=1
 //   maxAttempts= baseDelay= maxDelay= cooldown= giveUpAfter=   the client's `retry` options (ms)
+//   tabLock=0                        disable the cross-tab refresh lock (tests only)
 //   poll=<ms>                        start with "poll the API" on, at this interval (0 = off)
 import { createAuthClient, decodeJwt, isAuthkeeperError } from 'authkeeper';
 
@@ -99,7 +100,8 @@ function clientOptions(m) {
     refreshFormat: preset.refreshFormat,
     refreshMode: preset.refreshMode,
     storage: params.get('storage') ?? 'local',
-    skipRefreshFor: ['/login', '/register', '/verify-otp', '/logout'],
+    // The package's defaults plus this backend's other anonymous endpoints: no bearer, no refresh.
+    skipRefreshFor: ['/login', '/register', '/verify-otp', '/logout', '/api/public/'],
     expiringWarning: num('expiringWarning') ?? 10_000,
     retry,
     onTrace,
@@ -108,6 +110,8 @@ function clientOptions(m) {
   if (num('leeway') !== undefined) options.leeway = num('leeway');
   if (num('refreshTimeout') !== undefined) options.refreshTimeout = num('refreshTimeout');
   if (flag('refreshWhenHidden') !== undefined) options.refreshWhenHidden = flag('refreshWhenHidden');
+  // tabLock=0 turns the cross-tab refresh lock off: only for the test that proves it matters.
+  if (flag('tabLock') !== undefined) options.tabLock = flag('tabLock');
   return options;
 }
 
@@ -192,9 +196,12 @@ window.addEventListener('auth:expiring', (e) => {
 window.addEventListener('auth:refreshed', (e) => {
   const prev = currentExpiresAt;
   const now = Date.now();
-  logEvent('auth:refreshed', e.detail,
-    `new expiry ${clock(e.detail.expiresAt)}${prev ? ` · refreshed ${((prev - now) / 1000).toFixed(1)} s before the old one` : ''}`,
-    { prevExpiresAt: prev });
+  const margin = prev ? prev - now : null;
+  const when = margin === null ? ''
+    : margin >= 0 ? ` · ${(margin / 1000).toFixed(1)} s before the old one expired`
+      : ` · ${(-margin / 1000).toFixed(1)} s after the old one expired (requests waited)`;
+  logEvent('auth:refreshed', e.detail, `new expiry ${clock(e.detail.expiresAt)}${when}`, { prevExpiresAt: prev });
+  pollServer();
   tokenLifetime = e.detail.expiresAt - now;
   currentExpiresAt = e.detail.expiresAt;
   showTokenClaims();
@@ -203,6 +210,7 @@ window.addEventListener('auth:refreshed', (e) => {
 window.addEventListener('auth:logout', (e) => {
   const { reason, message } = e.detail ?? {};
   logEvent('auth:logout', e.detail, `${reason}${message ? ` — ${message}` : ''}`);
+  pollServer();
   currentExpiresAt = null;
   showLogin({ reason, message });
 });
@@ -553,7 +561,8 @@ const actions = {
   async corrupt() {
     const keep = MODES[mode].refreshMode === 'cookie' ? 'accessToken' : 'refreshToken';
     const storage = params.get('storage') === 'session' ? sessionStorage : localStorage;
-    storage.setItem(keep, `garbage.${Math.random().toString(36).slice(2)}.!!`);
+    // Opaque garbage (no dots): it cannot be judged locally, so the server rejects it.
+    storage.setItem(keep, `garbage-${Math.random().toString(36).slice(2)}`);
     await makeClient(mode);
     const s = auth.state();
     setResult(`Wrote garbage into ${params.get('storage') === 'session' ? 'sessionStorage' : 'localStorage'}.${keep} and re-created the client (status: ${s.status}).`
@@ -692,6 +701,7 @@ async function run(name, arg) {
   } catch (e) {
     setResult(`${name}: ${describeError(e)}`, { kind: 'bad', action: name });
   } finally {
+    await pollServer();
     button?.classList.remove('busy');
   }
 }

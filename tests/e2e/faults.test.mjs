@@ -46,9 +46,12 @@ test('refresh answers 500 until the budget is spent: the breaker opens (visible)
   const c = await server.counters();
   assert.equal(c.refresh_calls, 3, 'exactly one half-open trial');
   await waitFor(async () => (await authState(page)).breaker === 'closed');
+  // The page (polling auth.state() every 250 ms) showed the whole cycle.
+  await waitFor(() => page.$eval(byTestId('breaker'), (n) => n.dataset.value === 'closed'));
   const history = await page.evaluate(() => window.demo.breakerHistory.map((h) => h.breaker));
   assert.ok(history.includes('open'), `breaker history ${history}`);
   assert.equal(history.at(-1), 'closed');
+  assert.equal((await page.$$('[data-testid="event-log"] [data-event="breaker"]')).length, history.length, 'breaker changes are on the event log');
   assert.equal((await logouts(page)).length, 0);
   assert.equal(await visibleView(page), 'app');
   // The session is usable again: the app's polling gets through with a fresh token.
@@ -78,7 +81,7 @@ test('refresh answers 500 forever: exactly one refresh_unavailable logout, then 
   assert.equal(stored.accessToken, undefined);
   assert.equal(stored.refreshToken, undefined);
 
-  await sleep(2500);
+  await sleep(1500);
   assert.equal((await server.counters()).refresh_calls, c.refresh_calls, 'no refresh after giving up');
   assert.equal((await logouts(page)).length, 1);
 });

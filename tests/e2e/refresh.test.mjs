@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useDemo, waitFor, login, logouts, events, local, byTestId, clickAction, authState, lastResult, setHidden,
+  useDemo, waitFor, waitForBoot, login, logouts, events, local, byTestId, clickAction, authState, lastResult, setHidden,
+  visibleView,
 } from './support.mjs';
 
 const demo = useDemo();
@@ -12,36 +13,43 @@ const traces = (page, phase) => page.evaluate((p) => window.demo.trace.filter((t
 
 test('idle session: the token is refreshed proactively before it expires; the polling app never sees a 401', async () => {
   const { server } = demo;
-  await server.config({ access_ttl: 4 });
-  const page = await demo.open();
+  await server.config({ access_ttl: 3 });
+  const page = await demo.open({ expiringWarning: 2000 });
   await login(page);
   const start = await server.counters();
   assert.equal(start.api_calls, 1, 'one call: the trades list');
 
   // Fully idle: no API traffic at all, the timer alone renews the token.
-  const first = await waitFor(async () => { const c = await server.counters(); return c.refresh_ok >= 1 && c; }, { timeout: 8000 });
+  const first = await waitFor(async () => { const c = await server.counters(); return c.refresh_ok >= 1 && c; }, { timeout: 8000, interval: 20 });
   assert.equal(first.api_calls, 1, 'the refresh did not need an API call to trigger it');
   assert.equal(first.refresh_calls, 1, 'one refresh per expiry');
 
-  // Now the app keeps calling (every 500 ms) across two more expiries.
+  // Now the app keeps calling (every 1 s) across two more expiries.
   await page.check(byTestId('autopoll'));
   await waitFor(async () => (await server.counters()).refresh_ok >= 3, { timeout: 12_000 });
   await page.uncheck(byTestId('autopoll'));
   const c = await server.counters();
-  assert.ok(c.api_calls >= 6, `the app kept calling (${c.api_calls} calls)`);
+  assert.ok(c.api_calls >= 4, `the app kept calling (${c.api_calls} calls)`);
   assert.equal(c.api_401s, 0, 'no request ever carried an expired token');
   assert.equal(c.refresh_failed, 0);
   assert.ok(c.refresh_calls <= 4, `no extra refreshes (${c.refresh_calls})`);
 
+  // auth:expiring (2 s before expiry) came before the proactive refresh (1 s before).
+  const [expiring] = await events(page, 'auth:expiring');
+  assert.ok(expiring, 'auth:expiring fired');
+  assert.ok(expiring.detail.expiresIn > 0 && expiring.detail.expiresIn <= 2000, `expiresIn ${expiring.detail.expiresIn}`);
   const refreshed = await events(page, 'auth:refreshed');
+  assert.ok(expiring.at <= refreshed[0].at, 'the warning precedes the refresh');
   assert.ok(refreshed.length >= 3);
   for (const e of refreshed) {
     assert.ok(e.prevExpiresAt && e.at < e.prevExpiresAt, `refreshed before the old token expired (${e.prevExpiresAt - e.at} ms left)`);
     assert.ok(e.detail.expiresAt > e.at, 'the new expiry is in the future');
   }
   assert.equal((await logouts(page)).length, 0);
-  assert.equal(Number(await page.textContent(byTestId('refresh-count'))), (await authState(page)).refreshCount);
-  assert.ok((await authState(page)).refreshCount >= 3, 'the page shows the refresh count');
+  assert.ok((await authState(page)).refreshCount >= 3);
+  // The session panel (auth.state() every 250 ms) shows the same count.
+  await waitFor(async () => Number(await page.textContent(byTestId('refresh-count'))) === (await authState(page)).refreshCount,
+    { timeout: 2000, message: 'the page shows the refresh count' });
   assert.deepEqual(demo.pageErrors, []);
 });
 
@@ -181,7 +189,13 @@ test('cookie mode: a full session with the refresh token only in an httpOnly coo
   const cookies = await demo.context.cookies();
   assert.ok(cookies.some((c) => c.name === 'refresh_token' && c.httpOnly), 'the browser holds the httpOnly refresh cookie');
 
-  await waitFor(async () => (await server.counters()).refresh_ok >= 2, { timeout: 10_000 });
+  await waitFor(async () => (await server.counters()).refresh_ok >= 1, { timeout: 10_000 });
+  // A reload resumes the session from the stored access token; the cookie keeps refreshing it.
+  await page.reload();
+  await waitForBoot(page);
+  assert.equal(await visibleView(page), 'app', 'the session survived the reload');
+  const ok = (await server.counters()).refresh_ok;
+  await waitFor(async () => (await server.counters()).refresh_ok >= ok + 1, { timeout: 10_000 });
   await page.click(byTestId('btn-create-trade'));
   await waitFor(async () => (await lastResult(page)).action === 'create-trade');
   assert.equal((await lastResult(page)).status, '201');

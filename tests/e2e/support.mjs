@@ -5,7 +5,7 @@
 // the file, resets the server (/__admin/reset) and opens a fresh browser context before each
 // test, and tears everything down after.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,12 +38,23 @@ export async function waitFor(fn, { timeout = 10_000, interval = 50, message } =
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Builds the dev server if needed, starts it on port 0 and resolves once it listens. */
+/** The newest modification time of the files under `dir` (the dev server's sources). */
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the dev server if it is missing or older than its sources, starts it on port 0 and
+ * resolves once it listens. */
 export async function startDevServer() {
   if (!existsSync(join(ROOT, 'pkg', 'authkeeper.js'))) {
     throw new Error('pkg/ is missing: run `npm run build` before the end-to-end tests');
   }
-  if (!existsSync(BIN) || process.env.AUTHKEEPER_E2E_REBUILD) {
+  if (!existsSync(BIN) || newestMtime(join(ROOT, 'devserver')) > statSync(BIN).mtimeMs || process.env.AUTHKEEPER_E2E_REBUILD) {
     const built = spawnSync('cargo', ['build', '--quiet', '-p', 'authkeeper-devserver'], { cwd: ROOT, stdio: 'inherit' });
     if (built.status !== 0) throw new Error('cargo build -p authkeeper-devserver failed');
   }
