@@ -28,6 +28,9 @@ const makeError = (code, message) =>
 
 /** Decodes a JWT's claims without verifying it (display only). Throws AuthkeeperError. */
 export function decodeJwt(token) {
+  // The wasm module loads in createAuthClient; before that a call would fail inside the glue
+  // with a message that blames the token.
+  if (!wasmLoaded) throw new AuthkeeperError('not_ready', 'decodeJwt: the wasm module is not loaded yet; await createAuthClient() first');
   try {
     return decodeJwtWasm(String(token));
   } catch (e) {
@@ -120,6 +123,7 @@ function locate(url) {
 }
 
 let wasmReady;
+let wasmLoaded = false;
 
 /**
  * Creates the client: validates options, loads the wasm module once per page, validates the
@@ -129,6 +133,7 @@ export async function createAuthClient(options) {
   const config = normalise(options);
   wasmReady ??= init(config.wasmUrl ? { module_or_path: config.wasmUrl } : undefined);
   await wasmReady;
+  wasmLoaded = true;
   const realFetch = config.fetch ?? globalThis.fetch.bind(globalThis);
   const trace = config.onTrace ?? (() => {});
   const core = new AuthCore(config, realFetch, makeError);

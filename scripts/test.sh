@@ -22,7 +22,7 @@ for t in tests/web_*.rs; do [ -e "$t" ] && web_tests+=(--test "$(basename "$t" .
 if [ ${#web_tests[@]} -gt 0 ]; then
   echo "[test] browser: wasm-bindgen-test in headless Chromium (${#web_tests[@]} files)"
   wasm_env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
-    WASM_BINDGEN_TEST_TIMEOUT=120 "$WASM_CARGO" test --quiet --target wasm32-unknown-unknown -p authkeeper "${web_tests[@]}"
+    WASM_BINDGEN_TEST_TIMEOUT=120 "$WASM_CARGO" test --target wasm32-unknown-unknown -p authkeeper "${web_tests[@]}"
 fi
 
 bash scripts/build.sh

@@ -53,15 +53,23 @@ pub struct StoredTokens {
 
 const PROBE_KEY: &str = "__authkeeper_probe__";
 
-fn web_storage(area: Area) -> Option<Storage> {
+/// The area's Storage object, if the page may touch it at all (the getter throws where storage
+/// is disabled or the document is sandboxed). Reads and removals may still work when writes do not.
+fn raw_storage(area: Area) -> Option<Storage> {
     let window = web_sys::window()?;
     let storage = match area {
         Area::Local => window.local_storage(),
         Area::Session => window.session_storage(),
         Area::Memory => return None,
     };
-    let storage = storage.ok().flatten()?;
-    // Some browsers hand out a Storage whose every write throws (old Safari private mode).
+    storage.ok().flatten()
+}
+
+/// A Storage that also accepts writes.
+fn web_storage(area: Area) -> Option<Storage> {
+    let storage = raw_storage(area)?;
+    // Some browsers hand out a Storage whose every write throws (old Safari private mode, or a
+    // full quota).
     storage.set_item(PROBE_KEY, "1").ok()?;
     storage.remove_item(PROBE_KEY).ok()?;
     Some(storage)
@@ -81,7 +89,9 @@ impl TokenStore {
                 Some(storage) => Backend::Web(storage),
                 None => {
                     warn_degraded(if area == Area::Local { "localStorage" } else { "sessionStorage" });
-                    Backend::Memory(BTreeMap::new())
+                    // Unwritable is not unreadable (a full quota): the session stored there
+                    // earlier is still this page's session.
+                    Backend::Memory(readable_tokens(area, &config))
                 }
             },
         };
@@ -201,16 +211,37 @@ impl TokenStore {
         for key in &keys {
             self.remove(key);
         }
-        let mut areas = vec![Area::Local];
+        // Removal needs no write access: a store that degraded to memory (quota) must still
+        // remove the tokens it had persisted before, or they outlive the logout.
+        let mut areas = vec![(Area::Local, true)];
         if self.config.clear_session_storage {
-            areas.push(Area::Session);
+            areas.push((Area::Session, true));
+        } else if self.config.area == Area::Session {
+            areas.push((Area::Session, false));
         }
-        for area in areas {
-            if let Some(storage) = web_storage(area) {
-                remove_matching(&storage, &keys, &self.config.clear_patterns);
+        for (area, with_patterns) in areas {
+            if let Some(storage) = raw_storage(area) {
+                let patterns: &[String] = if with_patterns { &self.config.clear_patterns } else { &[] };
+                remove_matching(&storage, &keys, patterns);
             }
         }
     }
+}
+
+/// The configured and legacy keys that can still be read from an unwritable area.
+fn readable_tokens(area: Area, config: &StoreConfig) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let Some(storage) = raw_storage(area) else { return map };
+    let keys = [&config.access_key, &config.refresh_key]
+        .into_iter()
+        .chain(&config.legacy_access)
+        .chain(&config.legacy_refresh);
+    for key in keys {
+        if let Ok(Some(value)) = storage.get_item(key) {
+            map.insert(key.clone(), value);
+        }
+    }
+    map
 }
 
 fn remove_matching(storage: &Storage, exact: &[String], patterns: &[String]) {

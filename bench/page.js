@@ -1,0 +1,261 @@
+// In-page routines of the bench, imported by page.evaluate from bench/page.html. Nothing here
+// asserts on time: each routine returns numbers and the node side prints them.
+import { createInterceptor } from './handwritten.js';
+
+const REFRESH_PATH = '/api/auth/token/refresh/';
+const API_PATH = '/api/items/1';
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const authkeeper = () => import('/js/index.js');
+
+function storeTokens({ access, refresh }) {
+  localStorage.setItem('accessToken', access);
+  localStorage.setItem('refreshToken', refresh);
+}
+
+/**
+ * A fetch stub that answers 200 at once. It only inspects the request when `check` is on (the
+ * untimed sanity pass), so the timed loops measure the interceptors, not the stub.
+ */
+function okStub() {
+  const stub = (input, init) => {
+    if (stub.check) {
+      stub.seen.push(input instanceof Request ? input.headers.get('authorization') : new Headers(init?.headers).get('authorization'));
+    }
+    return Promise.resolve(new Response(null, { status: 200 }));
+  };
+  stub.check = false;
+  stub.seen = [];
+  return stub;
+}
+
+/**
+ * Section 2: sequential requests through each contender, warm-up first, then `rounds` rounds
+ * whose order rotates so drift hits every contender alike. Returns µs per request per round.
+ */
+export async function overhead({ mode, tokens, n, rounds, warmup, budgetMs = Infinity }) {
+  const { createAuthClient } = await authkeeper();
+  storeTokens(tokens);
+  const stub = mode === 'stub' ? okStub() : null;
+  const base = stub ?? globalThis.fetch.bind(globalThis);
+  const auth = await createAuthClient({ refreshUrl: REFRESH_PATH, ...(stub ? { fetch: stub } : {}) });
+  const hand = createInterceptor({ fetch: base, ...tokens, refreshUrl: REFRESH_PATH });
+  const bearer = `Bearer ${tokens.access}`;
+  const contenders = [
+    ['raw fetch', (u) => base(u, { headers: { Authorization: bearer } })],
+    ['hand-written', hand],
+    ['authkeeper', auth.fetch],
+  ];
+  const consume = mode === 'http';
+  let failures = 0;
+  async function run(f, count) {
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) {
+      const r = await f(API_PATH);
+      if (r.status !== 200) failures++;
+      if (consume) await r.arrayBuffer();
+    }
+    return ((performance.now() - t0) * 1000) / count;
+  }
+  // Untimed sanity pass: every contender attaches the bearer and gets a 200.
+  const sanity = {};
+  for (const [name, f] of contenders) {
+    if (stub) { stub.check = true; stub.seen.length = 0; }
+    const r = await f(API_PATH);
+    if (consume) await r.arrayBuffer();
+    sanity[name] = { status: r.status, bearer: stub ? stub.seen[0] === bearer : true };
+    if (stub) stub.check = false;
+  }
+  let warmUs = 0;
+  for (const [, f] of contenders) warmUs += (await run(f, warmup)) / contenders.length;
+  // A loaded machine can make real HTTP requests 10× slower: keep the section within budget.
+  n = Math.max(Math.min(n, 50), Math.min(n, Math.floor((budgetMs * 1000) / (warmUs * rounds * contenders.length))));
+  failures = 0;
+  const samples = Object.fromEntries(contenders.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let j = 0; j < contenders.length; j++) {
+      const [name, f] = contenders[(round + j) % contenders.length];
+      samples[name].push(await run(f, n));
+    }
+  }
+  auth.destroy();
+  return { n, warmUs, samples, medians: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])), failures, sanity };
+}
+
+/**
+ * Section 2b, where the time goes: auth.fetch, the hand-written interceptor and the raw stub call
+ * end to end in one page, the wasm boundary call of the fast path on its own (an AuthCore built
+ * straight from the glue: memory storage, no tab lock), and for reference the Fetch API
+ * primitives an interceptor may spend its time in. Isolated loops are kinder to caches than
+ * real requests: indicative only.
+ */
+export async function breakdown({ tokens, n, rounds }) {
+  const stub = okStub();
+  storeTokens(tokens);
+  const { createAuthClient } = await authkeeper();
+  const auth = await createAuthClient({ refreshUrl: REFRESH_PATH, fetch: stub });
+  const hand = createInterceptor({ fetch: stub, ...tokens, refreshUrl: REFRESH_PATH });
+  const bearer = `Bearer ${tokens.access}`;
+  const origin = location.origin;
+  const glue = await import('/pkg/authkeeper.js');
+  const core = new glue.AuthCore(
+    { refreshUrl: origin + REFRESH_PATH, refreshOrigin: origin, refreshPath: REFRESH_PATH, pageOrigin: origin, storage: 'memory', tabLock: false },
+    stub, (code, message) => Object.assign(new Error(message), { code }),
+  );
+  core.start();
+  core.setTokens(tokens.access, tokens.refresh, undefined);
+  const req = new Request(API_PATH);
+  const signal = new AbortController().signal;
+  const wasmOk = core.beforeSend(origin, API_PATH, signal) === tokens.access;
+  let sink;
+  const whole = [
+    ['auth.fetch(url), awaited', () => auth.fetch(API_PATH)],
+    ['hand-written(url), awaited', () => hand(API_PATH)],
+    ['raw stub(url, { headers }), awaited', () => stub(API_PATH, { headers: { Authorization: bearer } })],
+  ];
+  const steps = [
+    ...(wasmOk ? [['core.beforeSend(origin, path, signal): the wasm call', () => { sink = core.beforeSend(origin, API_PATH, signal); }]] : []),
+    ['core.beforeSend(origin, path) without a signal', () => { sink = core.beforeSend(origin, API_PATH, undefined); }],
+    ['primitive: new Request(url)', () => { sink = new Request(API_PATH); }],
+    ['primitive: new URL(url, location.href)', () => { sink = new URL(API_PATH, location.href).pathname; }],
+    ['primitive: new Headers() + set(Authorization)', () => { const h = new Headers(undefined); h.set('Authorization', bearer); sink = h; }],
+    ['primitive: new Request(request, { headers })', () => { sink = new Request(req, { headers: { Authorization: bearer } }); }],
+    ['primitive: an object literal + call of a no-op', () => { sink = ((x) => x)({ id: 1, url: API_PATH, phase: 'sent' }); }],
+  ];
+  const samples = Object.fromEntries([...whole, ...steps].map(([name]) => [name, []]));
+  for (const [, f] of whole) for (let i = 0; i < 1000; i++) await f();
+  for (const [, f] of steps) for (let i = 0; i < 1000; i++) f();
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, f] of whole) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await f();
+      samples[name].push(((performance.now() - t0) * 1000) / n);
+    }
+    for (const [name, f] of steps) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) f();
+      samples[name].push(((performance.now() - t0) * 1000) / n);
+    }
+  }
+  core.destroy();
+  auth.destroy();
+  void sink;
+  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  return { m, wasmOk };
+}
+
+/**
+ * Section 3: `n` concurrent requests meet a token the server no longer accepts, through a
+ * harness StubBackend (it counts refresh calls exactly). `scenario`: 'expired' (the stored access
+ * token's exp is in the past: the client can know) or 'revoked' (exp in the future, the server
+ * answers 401). Drain = from the refresh response leaving the stub to the last request settling.
+ * Runs twice in the page: 'cold' is the page's first refresh (wasm functions compile lazily on
+ * first call, JS on first run), 'warm' a second client after it (own keys and stub backend).
+ */
+export async function coalesce({ variant, scenario, n, refreshDelay }) {
+  const harness = await import('/tests/js/harness.js');
+  const once = async (keys) => {
+    const backend = new harness.StubBackend({ refreshPath: REFRESH_PATH });
+    backend.refreshDelay = refreshDelay;
+    const tokens = backend.login();
+    backend.validAccess.clear();
+    const access = scenario === 'expired' ? harness.accessToken(-60) : tokens.access;
+    let refreshedAt = null;
+    backend.onRefresh = (call) => {
+      const response = backend.refreshOk(call);
+      refreshedAt = performance.now();
+      return response;
+    };
+    let f;
+    let auth = null;
+    if (variant === 'authkeeper') {
+      const { createAuthClient } = await authkeeper();
+      localStorage.setItem(keys.access, access);
+      localStorage.setItem(keys.refresh, tokens.refresh);
+      auth = await createAuthClient({ refreshUrl: REFRESH_PATH, fetch: backend.fetch, keys });
+      f = auth.fetch;
+    } else {
+      f = createInterceptor({ fetch: backend.fetch, access, refresh: tokens.refresh, refreshUrl: REFRESH_PATH });
+    }
+    let lastAt = 0;
+    const done = (status) => { lastAt = performance.now(); return status; };
+    const t0 = performance.now();
+    const statuses = await Promise.all(Array.from({ length: n }, (_, i) =>
+      f(`/api/items/${i}`).then((r) => done(r.status), (e) => done(`${e?.name}: ${e?.message}`))));
+    auth?.destroy();
+    return {
+      refreshCalls: backend.refreshCalls.length,
+      apiCalls: backend.calls.length - backend.refreshCalls.length,
+      ok: statuses.filter((s) => s === 200).length,
+      other: [...new Set(statuses.filter((s) => s !== 200))].slice(0, 3),
+      drainMs: refreshedAt === null ? null : lastAt - refreshedAt,
+      totalMs: lastAt - t0,
+    };
+  };
+  const cold = await once({ access: 'accessToken', refresh: 'refreshToken' });
+  const warm = await once({ access: 'warmAccess', refresh: 'warmRefresh' });
+  return { cold, warm };
+}
+
+/** Section 3, several tabs: make this tab's client (real fetch to the bench server). */
+export async function tabPrepare({ variant, tokens }) {
+  if (variant === 'authkeeper') {
+    const { createAuthClient } = await authkeeper();
+    window.benchClient = (await createAuthClient({ refreshUrl: REFRESH_PATH })).fetch;
+  } else {
+    window.benchClient = createInterceptor({ ...tokens, refreshUrl: REFRESH_PATH });
+  }
+  const r = await window.benchClient(API_PATH);
+  await r.arrayBuffer();
+  return r.status;
+}
+
+/** Section 3, several tabs: `n` concurrent requests from this tab; statuses and timings. */
+export async function tabFire({ n }) {
+  const t0 = performance.now();
+  const statuses = await Promise.all(Array.from({ length: n }, (_, i) =>
+    window.benchClient(`/api/items/${i}`).then(async (r) => { await r.arrayBuffer(); return r.status; }, (e) => `${e?.name}: ${e?.message}`)));
+  return { ok: statuses.filter((s) => s === 200).length, other: [...new Set(statuses.filter((s) => s !== 200))].slice(0, 3), ms: performance.now() - t0 };
+}
+
+/**
+ * Section 5: heap (after gc(); needs --js-flags=--expose-gc and precise memory info) and, for
+ * authkeeper, the wasm linear memory and externref table, after each checkpoint of requests.
+ */
+export async function memory({ variant, tokens, checkpoints }) {
+  const stub = okStub();
+  storeTokens(tokens);
+  let f;
+  let wasm = null;
+  if (variant === 'authkeeper') {
+    const { createAuthClient } = await authkeeper();
+    f = (await createAuthClient({ refreshUrl: REFRESH_PATH, fetch: stub })).fetch;
+    // The glue is a module singleton: init() again returns the instance js/index.js created.
+    wasm = await (await import('/pkg/authkeeper.js')).default();
+  } else {
+    f = createInterceptor({ fetch: stub, ...tokens, refreshUrl: REFRESH_PATH });
+  }
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
+  };
+  const snapshot = async (requests) => {
+    await settle();
+    return {
+      requests,
+      heap: performance.memory.usedJSHeapSize,
+      wasm: wasm ? wasm.memory.buffer.byteLength : null,
+      externrefs: wasm?.__wbindgen_externrefs ? wasm.__wbindgen_externrefs.length : null,
+    };
+  };
+  const out = [await snapshot(0)];
+  let sent = 0;
+  let failures = 0;
+  for (const target of checkpoints) {
+    while (sent < target) {
+      const r = await f(API_PATH);
+      if (r.status !== 200) failures++;
+      sent++;
+    }
+    out.push(await snapshot(sent));
+  }
+  return { points: out, failures };
+}

@@ -1,0 +1,74 @@
+// Section 1, shipped size: authkeeper's files as the npm package ships them, then every
+// contender bundled the same way with esbuild (ESM, minified, browser platform, one entry that
+// imports and uses the main class), gzip -9 and brotli -q 11 per file as a browser fetches it.
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+import { build } from 'esbuild';
+import { ROOT } from './server.mjs';
+
+const gz = (b) => gzipSync(b, { level: 9 }).length;
+const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+const measure = (buf) => ({ raw: buf.length, gz: gz(buf), br: br(buf) });
+const add = (...xs) => xs.reduce((t, x) => ({ raw: t.raw + x.raw, gz: t.gz + x.gz, br: t.br + x.br }), { raw: 0, gz: 0, br: 0 });
+const version = (name) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+
+/** The entries of bench/entries/, as `name → bundle label`. The startup section reuses them. */
+export const CONTENDERS = [
+  { id: 'authkeeper', label: () => 'authkeeper (JS, esbuild) + wasm' },
+  { id: 'handwritten', label: () => 'hand-written interceptor (bench/handwritten.js)' },
+  { id: 'oidc-client-ts', label: () => `oidc-client-ts ${version('oidc-client-ts')} (UserManager)` },
+  { id: 'supabase-auth-js', label: () => `@supabase/auth-js ${version('@supabase/auth-js')} (GoTrueClient)` },
+  { id: 'axios-auth-refresh', label: () => `axios ${version('axios')} + axios-auth-refresh ${version('axios-auth-refresh')}` },
+];
+
+/** Bundles every entry into `outDir` (served to the startup section) and measures them. */
+export async function sizeSection({ snapshot, outDir }) {
+  mkdirSync(outDir, { recursive: true });
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const shipped = pkg.files.filter((f) => /\.(js|mjs|wasm)$/.test(f));
+  const skipped = pkg.files.filter((f) => !shipped.includes(f));
+  const rows = [];
+  const fmt = (label, m, ratio = '') => [label, m.raw, m.gz, m.br, ratio];
+
+  const parts = shipped.map((f) => ({ f, m: measure(readFileSync(join(snapshot, f))) }));
+  for (const { f, m } of parts) rows.push(fmt(`authkeeper as shipped: ${f}`, m));
+  const shippedTotal = add(...parts.map((p) => p.m));
+  rows.push(fmt('**authkeeper as shipped: total**', shippedTotal));
+  const wasm = parts.find((p) => p.f.endsWith('.wasm'))?.m ?? { raw: 0, gz: 0, br: 0 };
+
+  // Bundle the package from the bench's snapshot, not from the live working tree.
+  const snapshotPlugin = {
+    name: 'authkeeper-snapshot',
+    setup(b) {
+      b.onResolve({ filter: /\/js\/index\.js$/ }, () => ({ path: join(snapshot, 'js/index.js') }));
+    },
+  };
+  const bundles = {};
+  for (const c of CONTENDERS) {
+    const outfile = join(outDir, `${c.id}.js`);
+    await build({
+      entryPoints: [join(ROOT, 'bench/entries', `${c.id}.js`)],
+      bundle: true, format: 'esm', minify: true, platform: 'browser', target: 'es2022',
+      define: { 'process.env.NODE_ENV': '"production"' },
+      legalComments: 'none', logLevel: 'error', outfile, plugins: [snapshotPlugin],
+    });
+    bundles[c.id] = measure(readFileSync(outfile));
+  }
+  const ak = add(bundles.authkeeper, wasm);
+  rows.push(fmt('authkeeper bundled: JS (index.js + glue, esbuild)', bundles.authkeeper));
+  rows.push(fmt('authkeeper bundled: wasm', wasm));
+  rows.push(fmt('**authkeeper bundled: JS + wasm**', ak, '1.00×'));
+  for (const c of CONTENDERS.slice(1)) {
+    rows.push(fmt(c.label(), bundles[c.id], `${(bundles[c.id].gz / ak.gz).toFixed(2)}×`));
+  }
+  return {
+    title: '1. Shipped size (bytes)',
+    columns: ['what', 'bytes', 'gzip -9', 'brotli -11', 'gzip vs authkeeper'],
+    rows,
+    notes: [
+      `authkeeper "as shipped" = the runtime files of package.json \`files\` (${shipped.join(', ')}), unminified, each compressed on its own${skipped.length ? `; ${skipped.join(', ')} (types) never reach a browser` : ''}.`,
+      'Bundled = esbuild --bundle --format=esm --minify --platform=browser of bench/entries/<name>.js, one entry that imports and uses the main class.',
+    ],
+  };
+}

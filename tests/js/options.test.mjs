@@ -1,0 +1,172 @@
+// The public surface: options validated at creation with errors that name the option,
+// setTokens validation, decodeJwt, destroy().
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser } from './support.mjs';
+
+const browser = useBrowser();
+
+test('bad options are rejected at creation with invalid_option and a message naming the option', async () => {
+  const page = await browser.page();
+  // Built in the page: NaN, Infinity and RegExps do not survive the trip as arguments.
+  const results = await page.evaluate(async () => {
+    const { createAuthClient, isAuthkeeperError } = window.authkeeper;
+    const base = { refreshUrl: '/api/auth/token/refresh/' };
+    const cases = [
+      ['options', null],
+      ['refreshUrl', {}],
+      ['refreshUrl', { refreshUrl: '' }],
+      ['refreshUrl', { refreshUrl: 'http://[::1' }],
+      ['storage', { ...base, storage: 'disk' }],
+      ['refreshMode', { ...base, refreshMode: 'header' }],
+      ['refreshFormat', { ...base, refreshFormat: 'jwt' }],
+      ['keys.access', { ...base, keys: { access: '' } }],
+      ['legacyKeys.refresh', { ...base, legacyKeys: { refresh: 'refresh_token' } }],
+      ['apiOrigins', { ...base, apiOrigins: 'https://api.example.com' }],
+      ['apiOrigins', { ...base, apiOrigins: ['api.example.com'] }],
+      ['skipRefreshFor', { ...base, skipRefreshFor: '/login' }],
+      ['leeway', { ...base, leeway: -5 }],
+      ['expiringWarning', { ...base, expiringWarning: '60s' }],
+      ['refreshTimeout', { ...base, refreshTimeout: Infinity }],
+      ['retry.maxAttempts', { ...base, retry: { maxAttempts: 0 } }],
+      ['retry.baseDelay', { ...base, retry: { baseDelay: -1 } }],
+      ['retry.giveUpAfter', { ...base, retry: { giveUpAfter: NaN } }],
+      ['refreshWhenHidden', { ...base, refreshWhenHidden: 'yes' }],
+      ['clearPatterns', { ...base, clearPatterns: [/token/] }],
+      ['fetch', { ...base, fetch: 'window.fetch' }],
+      ['onTrace', { ...base, onTrace: {} }],
+    ];
+    const out = [];
+    for (const [name, options] of cases) {
+      try {
+        await createAuthClient(options);
+        out.push({ name, created: true });
+      } catch (e) {
+        out.push({ name, errorName: e.name, code: e.code, message: e.message, guard: isAuthkeeperError(e), isError: e instanceof Error });
+      }
+    }
+    return out;
+  });
+  assert.equal(results.length, 22);
+  for (const r of results) {
+    assert.equal(r.code, 'invalid_option', `${r.name}: ${JSON.stringify(r)}`);
+    assert.equal(r.errorName, 'AuthkeeperError');
+    assert.equal(r.guard, true);
+    assert.equal(r.isError, true);
+    assert.ok(r.message.includes(`\`${r.name}\``), `message names ${r.name}: ${r.message}`);
+  }
+});
+
+test('valid options with every default overridden create a working client', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(async () => {
+    const { createAuthClient } = window.authkeeper;
+    const backend = new window.harness.StubBackend();
+    const trace = [];
+    const auth = await createAuthClient({
+      refreshUrl: `${location.origin}/api/auth/token/refresh/`, storage: 'session', keys: { access: 'a', refresh: 'r' },
+      legacyKeys: { access: [], refresh: [] }, refreshMode: 'body', refreshFormat: 'simplejwt', apiOrigins: ['https://api.example.com/'],
+      skipRefreshFor: ['/login'], loginUrl: null, leeway: 1000, expiringWarning: 0, refreshWhenHidden: true, refreshTimeout: 5000,
+      retry: { maxAttempts: 1, baseDelay: 0, maxDelay: 0, cooldown: 0, giveUpAfter: 0 }, clearPatterns: [], clearSessionStorage: false,
+      tabLock: false, fetch: backend.fetch, onTrace: (e) => trace.push(e.phase),
+    });
+    auth.setTokens(backend.login());
+    backend.revokeAccess();
+    const res = await auth.fetch('/api/items/');
+    return { status: res.status, trace, refreshCalls: backend.refreshCalls.length };
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.refreshCalls, 1);
+  assert.deepEqual(r.trace, ['sent', '401', 'replayed']);
+});
+
+test('setTokens rejects bad input with a typed error and leaves the session unchanged', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(async () => {
+    const { createAuthClient } = window.authkeeper;
+    const backend = new window.harness.StubBackend();
+    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
+    const tokens = backend.login();
+    auth.setTokens(tokens);
+    const attempts = [
+      () => auth.setTokens({ access: '' }),
+      () => auth.setTokens({ access: 42 }),
+      () => auth.setTokens({ access: tokens.access, refresh: 7 }),
+      () => auth.setTokens({ access: 'opaque-without-expires-in' }),
+      () => auth.setTokens({ access: 'eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln', refresh: tokens.refresh }),
+    ];
+    const errors = attempts.map((f) => { try { f(); return null; } catch (e) { return { code: e.code, name: e.name, message: e.message }; } });
+    await auth.fetch('/api/items/');
+    return { errors, bearer: backend.calls.at(-1).authorization === `Bearer ${tokens.access}`, stored: localStorage.getItem('accessToken') === tokens.access };
+  });
+  assert.deepEqual(r.errors.map((e) => e?.code), ['invalid_option', 'invalid_option', 'invalid_option', 'malformed_token', 'malformed_token']);
+  assert.ok(r.errors.every((e) => e.name === 'AuthkeeperError'));
+  assert.match(r.errors[0].message, /setTokens\.access/);
+  assert.match(r.errors[2].message, /setTokens\.refresh/);
+  assert.equal(r.bearer, true);
+  assert.equal(r.stored, true);
+});
+
+test('decodeJwt before createAuthClient throws not_ready instead of blaming the token', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(() => {
+    try {
+      window.authkeeper.decodeJwt(window.harness.accessToken(60));
+      return { decoded: true };
+    } catch (e) {
+      return { name: e.name, code: e.code, message: e.message };
+    }
+  });
+  assert.equal(r.code, 'not_ready');
+  assert.equal(r.name, 'AuthkeeperError');
+  assert.match(r.message, /createAuthClient/);
+});
+
+test('decodeJwt returns the claims of a token and throws AuthkeeperError malformed_token on garbage', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(async () => {
+    const { decodeJwt, AuthkeeperError, createAuthClient } = window.authkeeper;
+    await createAuthClient({ refreshUrl: '/r', tabLock: false });
+    const token = window.harness.makeJwt({ exp: 1_900_000_000, iat: 1_899_999_700, sub: 'ann', user_id: '7', scope: ['read'], nested: { a: 1 } });
+    const claims = decodeJwt(token);
+    const bad = ['', 'garbage', 'a.b', 'x.!!!.y', `${token}.extra`, window.harness.makeJwt([1, 2]), null, undefined, 42].map((input) => {
+      try {
+        decodeJwt(input);
+        return { input: String(input), decoded: true };
+      } catch (e) {
+        return { input: String(input), code: e.code, name: e.name, instance: e instanceof AuthkeeperError, message: e.message };
+      }
+    });
+    return { claims, bad };
+  });
+  assert.deepEqual(r.claims, { exp: 1_900_000_000, iat: 1_899_999_700, sub: 'ann', user_id: '7', scope: ['read'], nested: { a: 1 } });
+  for (const b of r.bad) {
+    assert.equal(b.code, 'malformed_token', JSON.stringify(b));
+    assert.equal(b.name, 'AuthkeeperError');
+    assert.equal(b.instance, true);
+    assert.ok(b.message.length > 0);
+  }
+});
+
+test('destroy() rejects waiting requests with code destroyed and stops the client refreshing', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(async () => {
+    const { createAuthClient } = window.authkeeper;
+    const { StubBackend, accessToken, sleep } = window.harness;
+    const backend = new StubBackend({ accessTtl: 2 });
+    const tokens = backend.login();
+    localStorage.setItem('accessToken', accessToken(-60));
+    localStorage.setItem('refreshToken', tokens.refresh);
+    backend.refreshDelay = 200;
+    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
+    const p = auth.fetch('/api/items/').then(() => null, (e) => ({ code: e.code, name: e.name }));
+    auth.destroy();
+    const error = await p;
+    // The in-flight refresh lands on a destroyed client; its 2 s token must not schedule more.
+    await sleep(2_000);
+    return { error, refreshCalls: backend.refreshCalls.length, apiCalls: backend.calls.filter((c) => c.path === '/api/items/').length };
+  });
+  assert.deepEqual(r.error, { code: 'destroyed', name: 'AuthkeeperError' });
+  assert.equal(r.refreshCalls, 1);
+  assert.equal(r.apiCalls, 0);
+});
