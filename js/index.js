@@ -113,10 +113,12 @@ function normalise(options) {
  * the rest of the fast path together, so the common case (an absolute path with nothing the
  * URL parser would rewrite: no dot segments, backslashes or escapes) is read directly.
  */
-function locate(url) {
+function locate(url, pageOrigin) {
   if (url[0] === '/' && url[1] !== '/' && !/\/\.|[\\%]/.test(url)) {
     const end = url.search(/[?#]/);
-    return { origin: location.origin, path: end === -1 ? url : url.slice(0, end) };
+    // The page origin comes from the options, read once: the Location getter costs more than
+    // the rest of this function.
+    return { origin: pageOrigin, path: end === -1 ? url : url.slice(0, end) };
   }
   const { origin, pathname } = new URL(url, location.href);
   return { origin, path: pathname };
@@ -135,10 +137,19 @@ export async function createAuthClient(options) {
   await wasmReady;
   wasmLoaded = true;
   const realFetch = config.fetch ?? globalThis.fetch.bind(globalThis);
-  const trace = config.onTrace ?? (() => {});
+  // Without onTrace the fast path allocates no trace entries at all.
+  const onTrace = config.onTrace;
+  const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
   const core = new AuthCore(config, realFetch, makeError);
   core.start();
   let nextId = 0;
+  // The core answers `true` while the bearer is the one it handed over last time.
+  let lastBearer = null;
+  const bearerFrom = (answer) => {
+    if (answer === true) return lastBearer;
+    if (typeof answer === 'string') lastBearer = answer;
+    return answer;
+  };
 
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
@@ -147,13 +158,13 @@ export async function createAuthClient(options) {
     const headers = new Headers(init?.headers ?? (isRequest ? input.headers : undefined));
     // The caller manages its own credentials for this request.
     if (headers.has('Authorization')) return realFetch(input, init);
-    const { origin, path } = locate(isRequest ? input.url : String(input));
+    const { origin, path } = locate(isRequest ? input.url : String(input), config.pageOrigin);
     const signal = init?.signal ?? (isRequest ? input.signal : undefined);
     const id = ++nextId;
-    let bearer = core.beforeSend(origin, path, signal);
+    let bearer = bearerFrom(core.beforeSend(origin, path, signal));
     if (bearer === null) return realFetch(input, init);
     if (typeof bearer !== 'string') {
-      trace({ id, url: path, phase: 'queued' });
+      trace?.(id, path, 'queued');
       bearer = await bearer;
     }
     // What to replay after a 401. A URL input's init (string, Blob, FormData, URLSearchParams,
@@ -163,22 +174,22 @@ export async function createAuthClient(options) {
     const streaming = init?.body instanceof ReadableStream;
     const replay = streaming ? null : isRequest && input.body !== null ? input.clone() : input;
     headers.set('Authorization', `Bearer ${bearer}`);
-    trace({ id, url: path, phase: 'sent' });
+    trace?.(id, path, 'sent');
     const response = await realFetch(input, { ...init, headers });
     if (response.status !== 401 || replay === null) {
-      trace({ id, url: path, phase: 'done', status: response.status });
+      trace?.(id, path, 'done', response.status);
       return response;
     }
-    trace({ id, url: path, phase: '401' });
+    trace?.(id, path, '401');
     let fresh = core.onUnauthorized(origin, path, bearer, signal);
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
-      trace({ id, url: path, phase: 'done', status: 401 });
+      trace?.(id, path, 'done', 401);
       return response;
     }
     headers.set('Authorization', `Bearer ${fresh}`);
     const second = await realFetch(replay, { ...init, headers });
-    trace({ id, url: path, phase: 'replayed', status: second.status });
+    trace?.(id, path, 'replayed', second.status);
     return second;
   }
 
@@ -192,7 +203,7 @@ export async function createAuthClient(options) {
     },
     /** A valid access token (refreshing first if needed), or null without a session. */
     async getAccessToken({ signal } = {}) {
-      const token = core.accessToken(signal);
+      const token = bearerFrom(core.accessToken(signal));
       return token === null || typeof token === 'string' ? token : await token;
     },
     logout() { core.logout(); },

@@ -60,6 +60,9 @@ struct Inner {
     /// Set while a logout that another tab started is being applied: that tab already cleared
     /// the shared storage and announced it, so this one only clears memory and does not echo.
     remote_origin: Option<String>,
+    /// The bearer last handed to JS by `request`: while it is unchanged JS is told `true`
+    /// ("the one you have") instead of receiving the whole token again on every request.
+    published: Option<String>,
     destroyed: bool,
 }
 
@@ -126,6 +129,7 @@ impl AuthCore {
             tabs: None,
             tab_lock,
             remote_origin: None,
+            published: None,
             destroyed: false,
         };
         AuthCore { inner: Rc::new(RefCell::new(inner)) }
@@ -160,9 +164,10 @@ impl AuthCore {
         drain(&self.inner);
     }
 
-    /// The fast path of `auth.fetch`. Returns the bearer to attach (a string), `null` (send
-    /// without a bearer and do not handle a 401), or a Promise of the bearer when the request
-    /// must wait for a refresh (it rejects with a typed error, or the signal's AbortError).
+    /// The fast path of `auth.fetch`. Returns the bearer to attach (a string, or `true` for
+    /// "the same string as last time"), `null` (send without a bearer and do not handle a 401),
+    /// or a Promise of the bearer when the request must wait for a refresh (it rejects with a
+    /// typed error, or the signal's AbortError).
     #[wasm_bindgen(js_name = beforeSend)]
     pub fn before_send(&self, origin: &str, path: &str, signal: Option<AbortSignal>) -> JsValue {
         let class = match self.inner.try_borrow() {
@@ -187,7 +192,15 @@ impl AuthCore {
         let id = inner.next_id;
         inner.next_id += 1;
         match inner.machine.on_request(now(), id, class) {
-            RequestDecision::Send { bearer: Some(token) } => JsValue::from(token),
+            RequestDecision::Send { bearer: Some(token) } => {
+                if inner.published.as_deref() == Some(token.as_str()) {
+                    JsValue::TRUE
+                } else {
+                    let value = JsValue::from_str(&token);
+                    inner.published = Some(token);
+                    value
+                }
+            }
             RequestDecision::Send { bearer: None } => JsValue::NULL,
             RequestDecision::Fail(e) => {
                 let err = error(&inner.make_error, e.code(), &auth_error_message(&e));
