@@ -2,7 +2,6 @@
 //! modes, sandboxed iframes, when disabled or over quota; every such failure degrades this store
 //! to memory (one console warning) instead of breaking the app.
 
-use std::collections::BTreeMap;
 use web_sys::Storage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +35,26 @@ pub struct StoreConfig {
     pub keep_refresh: bool,
 }
 
+/// A handful of keys at most: a Vec of pairs, which is far smaller in wasm than a BTreeMap.
+#[derive(Default)]
+struct MemoryMap(Vec<(String, String)>);
+
+impl MemoryMap {
+    fn get(&self, key: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    fn insert(&mut self, key: String, value: String) {
+        self.remove(&key);
+        self.0.push((key, value));
+    }
+    fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+}
+
 enum Backend {
     Web(Storage),
-    Memory(BTreeMap<String, String>),
+    Memory(MemoryMap),
 }
 
 pub struct TokenStore {
@@ -77,14 +93,14 @@ fn web_storage(area: Area) -> Option<Storage> {
 
 fn warn_degraded(what: &str) {
     web_sys::console::warn_1(
-        &format!("authkeeper: {what} is unavailable; tokens are kept in memory for this page only").into(),
+        &("authkeeper: ".to_owned() + what + " is unavailable; tokens are kept in memory for this page only").into(),
     );
 }
 
 impl TokenStore {
     pub fn open(config: StoreConfig) -> TokenStore {
         let backend = match config.area {
-            Area::Memory => Backend::Memory(BTreeMap::new()),
+            Area::Memory => Backend::Memory(MemoryMap::default()),
             area => match web_storage(area) {
                 Some(storage) => Backend::Web(storage),
                 None => {
@@ -149,7 +165,7 @@ impl TokenStore {
     /// memory, carrying over what it still lets us read.
     fn degrade(&mut self) {
         let Backend::Web(storage) = &self.backend else { return };
-        let mut map = BTreeMap::new();
+        let mut map = MemoryMap::default();
         for key in [&self.config.access_key, &self.config.refresh_key] {
             if let Ok(Some(value)) = storage.get_item(key) {
                 map.insert(key.clone(), value);
@@ -229,8 +245,8 @@ impl TokenStore {
 }
 
 /// The configured and legacy keys that can still be read from an unwritable area.
-fn readable_tokens(area: Area, config: &StoreConfig) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
+fn readable_tokens(area: Area, config: &StoreConfig) -> MemoryMap {
+    let mut map = MemoryMap::default();
     let Some(storage) = raw_storage(area) else { return map };
     let keys = [&config.access_key, &config.refresh_key]
         .into_iter()
