@@ -23,7 +23,7 @@ export interface RetryOptions {
   baseDelay?: number;
   /** Backoff cap, ms. Default 30000. */
   maxDelay?: number;
-  /** How long the breaker stays open before one trial, ms. Default 30000. */
+  /** How long the breaker stays open before one trial, ms (at least 1000). Default 30000. */
   cooldown?: number;
   /** Give up (auth:logout, reason refresh_unavailable) after failing this long, ms. Default 300000. */
   giveUpAfter?: number;

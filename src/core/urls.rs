@@ -55,7 +55,7 @@ impl UrlRules {
         if !ours {
             return UrlClass::Foreign;
         }
-        if self.is_refresh_url(origin, path) || self.skip_refresh_for.iter().any(|s| path.contains(s.as_str())) {
+        if self.is_refresh_url(origin, path) || self.skip_refresh_for.iter().any(|s| matches_segments(path, s)) {
             return UrlClass::Excluded;
         }
         UrlClass::Protected
@@ -66,6 +66,21 @@ impl UrlRules {
             && self.refresh_origin.eq_ignore_ascii_case(origin)
             && normalised_path(&self.refresh_path) == normalised_path(path)
     }
+}
+
+/// `pattern` occurs in `path` and ends where a path segment ends: "/login" matches
+/// "/api/auth/login/" and "/login", but not "/api/users/login-history/" (a plain substring
+/// test would strip the bearer from that unrelated endpoint).
+fn matches_segments(path: &str, pattern: &str) -> bool {
+    let mut from = 0;
+    while let Some(found) = path.get(from..).and_then(|rest| rest.find(pattern)) {
+        let end = from + found + pattern.len();
+        if pattern.ends_with('/') || matches!(path.as_bytes().get(end), None | Some(b'/' | b'?' | b'#' | b'.')) {
+            return true;
+        }
+        from += found + 1;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -116,6 +131,16 @@ mod tests {
         assert_eq!(r.classify(PAGE, "/api/auth/login/"), UrlClass::Excluded);
         assert_eq!(r.classify(API, "/register"), UrlClass::Excluded);
         assert_eq!(r.classify(PAGE, "/api/auth/verify-otp/?code=1"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/api/login.json"), UrlClass::Excluded);
+    }
+
+    #[test]
+    fn skip_refresh_for_matches_whole_path_segments_only() {
+        let r = rules();
+        assert_eq!(r.classify(PAGE, "/api/users/login-history/"), UrlClass::Protected);
+        assert_eq!(r.classify(PAGE, "/api/registered-devices/"), UrlClass::Protected);
+        // A later occurrence on a boundary still counts.
+        assert_eq!(r.classify(PAGE, "/login-history/login/"), UrlClass::Excluded);
     }
 
     #[test]

@@ -140,8 +140,11 @@ impl AuthCore {
         {
             let mut inner = self.inner.borrow_mut();
             let stored = inner.store.load();
-            inner.machine.load(now(), stored.access, stored.refresh);
+            // Visibility first: a tab restored in the background with an expired token waits
+            // until it is shown or a request needs the token, instead of refreshing at once
+            // (ten restored tabs would otherwise queue ten refreshes on the lock).
             inner.machine.on_visibility(now(), lifecycle::page_visible());
+            inner.machine.load(now(), stored.access, stored.refresh);
             let weak = Rc::downgrade(&self.inner);
             inner.listeners = lifecycle::watch_wakeups(move || {
                 if let Some(rc) = weak.upgrade() {

@@ -114,6 +114,27 @@ test('a logout never redirects when the page already is the login page', async (
   assert.match(result.href, /\/tests\/js\/fixture\.html$/);
 });
 
+test('a logout redirects to loginUrl once the session has ended', async () => {
+  const page = await browser.page();
+  const landed = page.waitForURL(/\/tests\/js\/login\.html\?next=%2Fdashboard$/, { timeout: 10_000 });
+  await page.evaluate(async () => {
+    const { createAuthClient } = window.authkeeper;
+    const { StubBackend, json } = window.harness;
+    const backend = new StubBackend();
+    const tokens = backend.login();
+    const auth = await createAuthClient({
+      refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false,
+      loginUrl: '/tests/js/login.html?next=%2Fdashboard',
+    });
+    auth.setTokens(tokens);
+    backend.revokeAccess();
+    backend.onRefresh = () => json(401, { error: 'user_inactive', detail: 'User account is inactive', action: 'clear_tokens' });
+    // The navigation may tear the page down before this settles.
+    auth.fetch('/api/profile/').catch(() => {});
+  });
+  await landed;
+});
+
 test('logout() clears the configured, legacy and matching keys in both storages, keeps unrelated keys, and fires one manual logout', async () => {
   const page = await browser.page();
   const result = await page.evaluate(async () => {
