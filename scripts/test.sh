@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - started ))s"; }
 bash scripts/setup.sh
+echo "[test] setup done at $(elapsed)"
 source scripts/env.sh
 
 # The core must stay pure: on the host the browser crates are not even dependencies (they are
@@ -25,12 +27,15 @@ if [ ${#web_tests[@]} -gt 0 ]; then
     WASM_BINDGEN_TEST_TIMEOUT=120 "$WASM_CARGO" test --target wasm32-unknown-unknown -p authkeeper "${web_tests[@]}"
 fi
 
+echo "[test] host and wasm tests done at $(elapsed)"
 bash scripts/build.sh
+echo "[test] build done at $(elapsed)"
 
 for suite in tests/js tests/e2e; do
   if compgen -G "$suite/*.test.mjs" >/dev/null; then
     echo "[test] $suite (Playwright + Chromium)"
     node --test --test-concurrency=1 "$suite"/*.test.mjs
+    echo "[test] $suite done at $(elapsed)"
   fi
 done
 echo "[test] all passed in $(( $(date +%s) - started ))s"
