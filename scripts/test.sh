@@ -22,7 +22,7 @@ cargo test --workspace --quiet
 web_tests=()
 for t in tests/web_*.rs; do [ -e "$t" ] && web_tests+=(--test "$(basename "$t" .rs)"); done
 if [ ${#web_tests[@]} -gt 0 ]; then
-  echo "[test] browser: wasm-bindgen-test in headless Chromium (${#web_tests[@]} files)"
+  echo "[test] browser: wasm-bindgen-test in headless Chromium ($(( ${#web_tests[@]} / 2 )) files)"
   wasm_env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
     WASM_BINDGEN_TEST_TIMEOUT=120 "$WASM_CARGO" test --target wasm32-unknown-unknown -p authkeeper "${web_tests[@]}"
 fi
