@@ -27,7 +27,7 @@ impl Millis {
 /// Browsers store setTimeout delays as a signed 32-bit integer; anything larger fires at once.
 pub const MAX_TIMER_DELAY_MS: u64 = 2_147_483_647;
 
-/// A delay that setTimeout (and gloo's `Timeout::new(u32)`) will honour: far deadlines become
+/// A delay that setTimeout (and the web layer's u32 timer API) will honour: far deadlines become
 /// "in about 24.8 days", after which the caller simply asks `poll_timeout` again.
 pub fn clamp_timer_delay(ms: u64) -> u32 {
     // MAX_TIMER_DELAY_MS < u32::MAX, so the conversion cannot fail after the clamp.
