@@ -115,6 +115,12 @@ impl Srv {
             .await
     }
 
+    /// An authenticated POST of a raw body with its content type.
+    async fn post_auth(&self, path: &str, token: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Resp {
+        self.send(self.client.post(self.url(path)).bearer_auth(token).header(CONTENT_TYPE, content_type).body(body))
+            .await
+    }
+
     async fn admin(&self, path: &str, body: Value) -> Value {
         let r = self.post(&format!("/__admin/{path}"), body).await;
         assert_eq!(r.status, StatusCode::OK, "admin {path}: {}", r.text);
@@ -757,15 +763,7 @@ async fn paper_trades_list_and_create() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(r.json()["error"], "bad_request");
     }
-    let r = srv
-        .send(
-            srv.client
-                .post(srv.url("/api/paper-trades/"))
-                .bearer_auth(&access)
-                .header(CONTENT_TYPE, "application/json")
-                .body("{nope"),
-        )
-        .await;
+    let r = srv.post_auth("/api/paper-trades/", &access, "application/json", "{nope").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     srv.stop().await;
 }
@@ -775,15 +773,7 @@ async fn echo_reports_method_body_and_authorization() {
     let srv = start().await;
     let (access, _) = srv.login().await;
     let body = r#"{"symbol":"AAPL","note":"héllo"}"#;
-    let r = srv
-        .send(
-            srv.client
-                .post(srv.url("/api/echo/"))
-                .bearer_auth(&access)
-                .header(CONTENT_TYPE, "application/json")
-                .body(body),
-        )
-        .await;
+    let r = srv.post_auth("/api/echo/", &access, "application/json", body).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json(),
@@ -813,43 +803,19 @@ async fn upload_lists_fields_and_files() {
     let body = "--BOUNDARY\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nmy trades\r\n\
 --BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"trades.csv\"\r\nContent-Type: text/csv\r\n\r\n\
 symbol,qty\r\nAAPL,1\r\n--BOUNDARY--\r\n";
-    let r = srv
-        .send(
-            srv.client
-                .post(srv.url("/api/paper-trades/upload/"))
-                .bearer_auth(&access)
-                .header(CONTENT_TYPE, "multipart/form-data; boundary=BOUNDARY")
-                .body(body),
-        )
-        .await;
+    let r = srv.post_auth("/api/paper-trades/upload/", &access, "multipart/form-data; boundary=BOUNDARY", body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(
         r.json(),
         json!({"fields": {"note": "my trades"}, "files": [{"field": "file", "filename": "trades.csv", "size": 18}]})
     );
 
-    let r = srv
-        .send(
-            srv.client
-                .post(srv.url("/api/paper-trades/upload/"))
-                .bearer_auth(&access)
-                .header(CONTENT_TYPE, "text/plain")
-                .body("x"),
-        )
-        .await;
+    let r = srv.post_auth("/api/paper-trades/upload/", &access, "text/plain", "x").await;
     assert_eq!(
         (r.status, r.json()["error"].clone()),
         (StatusCode::BAD_REQUEST, json!("bad_request"))
     );
-    let r = srv
-        .send(
-            srv.client
-                .post(srv.url("/api/paper-trades/upload/"))
-                .bearer_auth(&access)
-                .header(CONTENT_TYPE, "multipart/form-data; boundary=B")
-                .body("--B\r\nno headers end"),
-        )
-        .await;
+    let r = srv.post_auth("/api/paper-trades/upload/", &access, "multipart/form-data; boundary=B", "--B\r\nno headers end").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     srv.stop().await;
 }

@@ -164,15 +164,11 @@ impl TokenStore {
     /// A storage that starts throwing mid-session (quota, a revoked permission) is abandoned for
     /// memory, carrying over what it still lets us read.
     fn degrade(&mut self) {
-        let Backend::Web(storage) = &self.backend else { return };
-        let mut map = MemoryMap::default();
-        for key in [&self.config.access_key, &self.config.refresh_key] {
-            if let Ok(Some(value)) = storage.get_item(key) {
-                map.insert(key.clone(), value);
-            }
+        if !matches!(self.backend, Backend::Web(_)) {
+            return;
         }
         warn_degraded("Web Storage");
-        self.backend = Backend::Memory(map);
+        self.backend = Backend::Memory(readable_tokens(self.config.area, &self.config));
     }
 
     /// Reads the tokens, first moving any found under legacy key names to the configured ones
@@ -244,7 +240,7 @@ impl TokenStore {
     }
 }
 
-/// The configured and legacy keys that can still be read from an unwritable area.
+/// The configured and legacy keys that can still be read from an area that refuses writes.
 fn readable_tokens(area: Area, config: &StoreConfig) -> MemoryMap {
     let mut map = MemoryMap::default();
     let Some(storage) = raw_storage(area) else { return map };

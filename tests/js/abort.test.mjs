@@ -121,10 +121,7 @@ test('a request waiting to be replayed after its 401 also leaves at once when ab
   const r = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
     const { StubBackend, errorInfo, waitFor } = window.harness;
-    const backend = new StubBackend();
-    const tokens = backend.login();
-    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
-    auth.setTokens(tokens);
+    const { backend, tokens, auth } = await window.harness.signedIn();
     backend.revokeAccess();
     backend.refreshDelay = 400;
     const controller = new AbortController();

@@ -229,3 +229,14 @@ export async function outcome(promise) {
 }
 
 export { json };
+
+/** A stub backend, a client on it (no cross-tab lock: one page per test) and a live session. */
+export async function signedIn(options = {}) {
+  const backend = new StubBackend();
+  const tokens = backend.login();
+  const auth = await window.authkeeper.createAuthClient({
+    refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false, ...options,
+  });
+  auth.setTokens(tokens);
+  return { backend, tokens, auth };
+}

@@ -27,10 +27,7 @@ for (const { status, body, reason, message } of REJECTIONS) {
       const { createAuthClient } = window.authkeeper;
       const { StubBackend, recordEvents, json, sleep } = window.harness;
       const events = recordEvents();
-      const backend = new StubBackend();
-      const tokens = backend.login();
-      const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
-      auth.setTokens(tokens);
+      const { backend, tokens, auth } = await window.harness.signedIn();
       localStorage.setItem('access_token', 'legacy-left-behind');
       backend.revokeAccess();
       backend.onRefresh = () => (typeof body === 'string'
@@ -141,10 +138,7 @@ test('logout() clears the configured, legacy and matching keys in both storages,
     const { createAuthClient } = window.authkeeper;
     const { StubBackend, recordEvents, sleep } = window.harness;
     const events = recordEvents();
-    const backend = new StubBackend();
-    const tokens = backend.login();
-    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
-    auth.setTokens(tokens);
+    const { backend, tokens, auth } = await window.harness.signedIn();
     // Written by the app (or an older version of it) after start-up.
     const local = {
       access_token: 'legacy-a', refresh_token: 'legacy-r', csrfToken: 'c', authState: '{"in":true}', user_profile: '{"id":1}',

@@ -41,10 +41,7 @@ test('twenty concurrent 401s for a token the server revoked make one refresh cal
   const page = await browser.page();
   const result = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
-    const backend = new window.harness.StubBackend();
-    const tokens = backend.login();
-    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
-    auth.setTokens(tokens);
+    const { backend, tokens, auth } = await window.harness.signedIn();
     // Valid by its exp, but the server no longer accepts it.
     backend.revokeAccess();
     backend.refreshDelay = 30;
@@ -140,10 +137,7 @@ test('a hundred requests on a valid token go straight out with no refresh', asyn
   const page = await browser.page();
   const result = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
-    const backend = new window.harness.StubBackend();
-    const tokens = backend.login();
-    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
-    auth.setTokens(tokens);
+    const { backend, tokens, auth } = await window.harness.signedIn();
     const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => auth.fetch(`/api/items/${i}`)));
     return {
       statuses: [...new Set(responses.map((r) => r.status))],
