@@ -53,8 +53,17 @@ export interface AuthClientOptions {
   refreshWhenHidden?: boolean;
   refreshTimeout?: number;
   retry?: RetryOptions;
-  clearPatterns?: string[];
-  clearSessionStorage?: boolean;
+  /** What a logout removes besides the configured and legacy token keys. */
+  clear?: {
+    /** localStorage (and, with sessionStorage: 'matching', sessionStorage) keys containing one of these, case-insensitive. Default ['token', 'auth', 'user']. */
+    patterns?: string[];
+    /** 'all' (default): the whole of sessionStorage; 'matching': keys matching `patterns`; 'none': only the token keys. */
+    sessionStorage?: 'all' | 'matching' | 'none';
+  };
+  /** OAuth public client id, sent with the refresh grant (refreshFormat: 'oauth'). */
+  clientId?: string | null;
+  /** OAuth scope to request with the refresh grant. */
+  scope?: string | null;
   /** Refresh under a cross-tab Web Lock. Default true; false exists for tests only. */
   tabLock?: boolean;
   fetch?: typeof fetch;

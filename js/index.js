@@ -52,8 +52,9 @@ const DEFAULTS = {
   refreshWhenHidden: false,
   refreshTimeout: 10_000,
   retry: { maxAttempts: 3, baseDelay: 500, maxDelay: 30_000, cooldown: 30_000, giveUpAfter: 300_000 },
-  clearPatterns: ['token', 'auth', 'user'],
-  clearSessionStorage: true,
+  clear: { patterns: ['token', 'auth', 'user'], sessionStorage: 'all' },
+  clientId: null,
+  scope: null,
   tabLock: true,
 };
 
@@ -68,6 +69,7 @@ function normalise(options) {
   o.keys = { ...DEFAULTS.keys, ...options.keys };
   o.legacyKeys = { ...DEFAULTS.legacyKeys, ...options.legacyKeys };
   o.retry = { ...DEFAULTS.retry, ...options.retry };
+  o.clear = { ...DEFAULTS.clear, ...options.clear };
   const base = globalThis.location?.href;
   if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', 'a URL string', o.refreshUrl);
   let refresh;
@@ -84,12 +86,14 @@ function normalise(options) {
     try { return new URL(origin).origin; } catch { throw bad('apiOrigins', 'absolute URLs such as "https://api.example.com"', origin); }
   });
   if (!isStrings(o.skipRefreshFor)) throw bad('skipRefreshFor', 'an array of path strings', o.skipRefreshFor);
-  if (!isStrings(o.clearPatterns)) throw bad('clearPatterns', 'an array of strings', o.clearPatterns);
+  if (!isStrings(o.clear.patterns)) throw bad('clear.patterns', 'an array of strings', o.clear.patterns);
+  if (!['all', 'matching', 'none'].includes(o.clear.sessionStorage)) throw bad('clear.sessionStorage', "'all', 'matching' or 'none'", o.clear.sessionStorage);
+  for (const k of ['clientId', 'scope']) if (o[k] !== null && (typeof o[k] !== 'string' || o[k] === '')) throw bad(k, 'null or a non-empty string', o[k]);
   if (o.leeway !== null && !isMillis(o.leeway)) throw bad('leeway', 'null or milliseconds', o.leeway);
   for (const k of ['expiringWarning', 'refreshTimeout']) if (!isMillis(o[k])) throw bad(k, 'milliseconds', o[k]);
   for (const k of Object.keys(DEFAULTS.retry)) if (!isMillis(o.retry[k])) throw bad(`retry.${k}`, 'a non-negative number', o.retry[k]);
   if (o.retry.maxAttempts < 1) throw bad('retry.maxAttempts', 'at least 1', o.retry.maxAttempts);
-  for (const k of ['refreshWhenHidden', 'clearSessionStorage', 'tabLock']) if (typeof o[k] !== 'boolean') throw bad(k, 'a boolean', o[k]);
+  for (const k of ['refreshWhenHidden', 'tabLock']) if (typeof o[k] !== 'boolean') throw bad(k, 'a boolean', o[k]);
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw bad('fetch', 'a function', o.fetch);
   if (o.onTrace !== undefined && typeof o.onTrace !== 'function') throw bad('onTrace', 'a function', o.onTrace);
   let login = null;

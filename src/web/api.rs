@@ -13,7 +13,7 @@ use crate::core::urls::{UrlClass, UrlRules};
 use crate::web::clock::{jitter, now};
 use crate::web::config;
 use crate::web::events;
-use crate::web::http::{self, RefreshEndpoint};
+use crate::web::http::{self, RefreshEndpoint, TransportError};
 use crate::web::lifecycle::{self, Listener};
 use crate::web::storage::TokenStore;
 use crate::web::tabs::{self, LockOutcome, TabChannel, TabMessage};
@@ -308,15 +308,16 @@ impl AuthCore {
 
     /// Stops timers and listeners and rejects whatever still waits. The client is unusable after.
     pub fn destroy(&self) {
-        let waiters = {
+        // Never a panicking borrow: a console hook or listener that re-enters while this runs
+        // must not leave the client half-destroyed.
+        let (waiters, make_error) = {
             let Ok(mut inner) = self.inner.try_borrow_mut() else { return };
             inner.destroyed = true;
             inner.deadline = None;
             inner.listeners.clear();
             inner.tabs = None;
-            std::mem::take(&mut inner.waiters)
+            (std::mem::take(&mut inner.waiters), inner.make_error.clone())
         };
-        let make_error = self.inner.borrow().make_error.clone();
         for (_, w) in waiters {
             let _ = w.reject.call1(&JsValue::UNDEFINED, &error(&make_error, "destroyed", "the auth client was destroyed"));
             defer_drop(w._abort);
@@ -337,8 +338,14 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
     }
 }
 
+/// A plain data object: no prototype, so a `"__proto__"` claim is an ordinary property rather
+/// than a prototype swap.
+fn data_object() -> Object {
+    Object::create(JsValue::NULL.unchecked_ref())
+}
+
 fn claims_to_js(claims: &Claims) -> JsValue {
-    let obj = Object::new();
+    let obj = data_object();
     for (key, value) in &claims.extra {
         let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(key), &json_to_js(value));
     }
@@ -366,7 +373,7 @@ fn json_to_js(value: &Json) -> JsValue {
         Json::Str(s) => JsValue::from_str(s),
         Json::Arr(items) => items.iter().map(json_to_js).collect::<js_sys::Array>().into(),
         Json::Obj(map) => {
-            let obj = Object::new();
+            let obj = data_object();
             for (k, v) in map {
                 let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(k), &json_to_js(v));
             }
@@ -465,9 +472,8 @@ fn perform(rc: &Shared, action: Action) {
         }
         Action::Clear => {
             if let Ok(mut inner) = rc.try_borrow_mut() {
-                if inner.remote_origin.is_none() || inner.store.is_memory() {
-                    inner.store.clear();
-                }
+                let shared = inner.remote_origin.is_none();
+                inner.store.clear(shared);
             }
         }
         Action::Logout { reason, message } => {
@@ -560,7 +566,13 @@ async fn refresh(rc: Shared, refresh_token: Option<String>) {
                 };
                 machine.on_refresh_outcome(t, classify_refresh(&response, t), jitter());
             }
-            Err(()) => machine.on_refresh_network_error(t, jitter()),
+            Err(TransportError::Redirected) => {
+                web_sys::console::warn_1(
+                    &"authkeeper: the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL".into(),
+                );
+                machine.on_refresh_network_error(t, jitter())
+            }
+            Err(TransportError::Network) => machine.on_refresh_network_error(t, jitter()),
         }
     });
 }

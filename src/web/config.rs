@@ -6,7 +6,7 @@ use crate::core::breaker::BreakerConfig;
 use crate::core::machine::MachineConfig;
 use crate::core::urls::UrlRules;
 use crate::web::http::{BodyFormat, RefreshEndpoint};
-use crate::web::storage::{Area, StoreConfig};
+use crate::web::storage::{Area, SessionClear, StoreConfig};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
 
@@ -60,6 +60,8 @@ pub fn read(options: &JsValue) -> ClientConfig {
     let legacy = Options(&legacy);
     let retry = o.nested("retry");
     let retry = Options(&retry);
+    let clear = o.nested("clear");
+    let clear = Options(&clear);
 
     let cookie_mode = o.string("refreshMode").as_deref() == Some("cookie");
     let refresh_url = o.string("refreshUrl").unwrap_or_default();
@@ -96,8 +98,8 @@ pub fn read(options: &JsValue) -> ClientConfig {
         refresh_key: keys.string("refresh").unwrap_or_else(|| "refreshToken".into()),
         legacy_access: strings_or(legacy.strings("access"), &["access_token"]),
         legacy_refresh: strings_or(legacy.strings("refresh"), &["refresh_token"]),
-        clear_patterns: strings_or(o.strings("clearPatterns"), &["token", "auth", "user"]),
-        clear_session_storage: o.flag("clearSessionStorage", true),
+        clear_patterns: strings_or(clear.strings("patterns"), &["token", "auth", "user"]),
+        clear_session: clear.string("sessionStorage").as_deref().and_then(SessionClear::parse).unwrap_or(SessionClear::All),
         keep_refresh: !cookie_mode,
     };
     let endpoint = RefreshEndpoint {
@@ -105,6 +107,8 @@ pub fn read(options: &JsValue) -> ClientConfig {
         format: if o.string("refreshFormat").as_deref() == Some("oauth") { BodyFormat::OAuth } else { BodyFormat::SimpleJwt },
         cookie_mode,
         timeout_ms: o.millis("refreshTimeout").map(|v| v.min(u64::from(u32::MAX)) as u32).unwrap_or(10_000),
+        client_id: o.string("clientId").filter(|s| !s.is_empty()),
+        scope: o.string("scope").filter(|s| !s.is_empty()),
     };
     ClientConfig {
         machine,

@@ -22,6 +22,29 @@ impl Area {
     }
 }
 
+/// What a logout removes from sessionStorage besides the configured and legacy keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionClear {
+    /// Everything (seed 000's behaviour, the default): an app's per-tab data of the user who
+    /// just left must not survive the logout.
+    All,
+    /// The keys matching the clear patterns, as in localStorage.
+    Matching,
+    /// Only the configured and legacy token keys.
+    None,
+}
+
+impl SessionClear {
+    pub fn parse(s: &str) -> Option<SessionClear> {
+        match s {
+            "all" => Some(SessionClear::All),
+            "matching" => Some(SessionClear::Matching),
+            "none" => Some(SessionClear::None),
+            _ => None,
+        }
+    }
+}
+
 pub struct StoreConfig {
     pub area: Area,
     pub access_key: String,
@@ -30,7 +53,7 @@ pub struct StoreConfig {
     pub legacy_refresh: Vec<String>,
     /// Logout also removes keys whose name contains one of these (case-insensitive).
     pub clear_patterns: Vec<String>,
-    pub clear_session_storage: bool,
+    pub clear_session: SessionClear,
     /// In cookie mode the refresh token is an httpOnly cookie: never read or write one here.
     pub keep_refresh: bool,
 }
@@ -214,27 +237,34 @@ impl TokenStore {
         }
     }
 
-    /// Logout: the configured and legacy keys, then every key matching a clear pattern in
-    /// localStorage and (when configured) sessionStorage, then memory.
-    pub fn clear(&mut self) {
+    /// Logout: the configured and legacy keys, every localStorage key matching a clear pattern,
+    /// and sessionStorage as configured. `shared: false` (another tab's logout, which already
+    /// cleared localStorage) leaves localStorage alone, so a newer login written there since is
+    /// not wiped; this tab's own sessionStorage and memory are still cleared.
+    pub fn clear(&mut self, shared: bool) {
         let mut keys: Vec<String> = vec![self.config.access_key.clone(), self.config.refresh_key.clone()];
         keys.extend(self.config.legacy_access.iter().cloned());
         keys.extend(self.config.legacy_refresh.iter().cloned());
-        for key in &keys {
-            self.remove(key);
+        let tokens_are_shared = self.config.area == Area::Local && !self.is_memory();
+        if shared || !tokens_are_shared {
+            for key in &keys {
+                self.remove(key);
+            }
         }
         // Removal needs no write access: a store that degraded to memory (quota) must still
         // remove the tokens it had persisted before, or they outlive the logout.
-        let mut areas = vec![(Area::Local, true)];
-        if self.config.clear_session_storage {
-            areas.push((Area::Session, true));
-        } else if self.config.area == Area::Session {
-            areas.push((Area::Session, false));
+        if shared {
+            if let Some(storage) = raw_storage(Area::Local) {
+                remove_matching(&storage, &keys, &self.config.clear_patterns);
+            }
         }
-        for (area, with_patterns) in areas {
-            if let Some(storage) = raw_storage(area) {
-                let patterns: &[String] = if with_patterns { &self.config.clear_patterns } else { &[] };
-                remove_matching(&storage, &keys, patterns);
+        if let Some(storage) = raw_storage(Area::Session) {
+            match self.config.clear_session {
+                SessionClear::All => {
+                    let _ = storage.clear();
+                }
+                SessionClear::Matching => remove_matching(&storage, &keys, &self.config.clear_patterns),
+                SessionClear::None => remove_matching(&storage, &keys, &[]),
             }
         }
     }

@@ -61,29 +61,31 @@ test('cookie mode refreshes an expired stored access token on start-up without a
   assert.equal(r.state, 'active');
 });
 
-test('the OAuth format sends {grant_type, refresh_token} and handles {access_token, refresh_token, expires_in}', async () => {
+test('the OAuth format sends the RFC 6749 §6 form (grant_type, refresh_token, client_id, scope) and handles {access_token, refresh_token, expires_in}', async () => {
   const page = await browser.page();
   const r = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
     const { StubBackend } = window.harness;
     const backend = new StubBackend({ format: 'oauth' });
     const tokens = backend.login();
-    const auth = await createAuthClient({ refreshUrl: '/oauth/token', fetch: backend.fetch, tabLock: false, refreshFormat: 'oauth' });
+    const auth = await createAuthClient({
+      refreshUrl: '/oauth/token', fetch: backend.fetch, tabLock: false, refreshFormat: 'oauth', clientId: 'spa client', scope: 'read write',
+    });
     backend.refreshPath = '/oauth/token';
     auth.setTokens(tokens);
     backend.revokeAccess();
     const res = await auth.fetch('/api/items/', { method: 'POST', body: '{"x":1}' });
     const [call] = backend.refreshCalls;
     return {
-      status: res.status, body: JSON.parse(call.body), contentType: call.contentType, initial: tokens.refresh,
+      status: res.status, body: call.body, contentType: call.contentType, initial: tokens.refresh,
       storedRefresh: localStorage.getItem('refreshToken'), storedAccess: localStorage.getItem('accessToken'),
       valid: { access: [...backend.validAccess][0], refresh: [...backend.validRefresh][0] },
       replayBearer: backend.calls.at(-1).authorization,
     };
   });
   assert.equal(r.status, 200);
-  assert.deepEqual(r.body, { grant_type: 'refresh_token', refresh_token: r.initial });
-  assert.equal(r.contentType, 'application/json');
+  assert.equal(r.body, `grant_type=refresh_token&refresh_token=${encodeURIComponent(r.initial)}&client_id=spa+client&scope=read+write`);
+  assert.equal(r.contentType, 'application/x-www-form-urlencoded');
   assert.equal(r.storedAccess, r.valid.access);
   assert.equal(r.storedRefresh, r.valid.refresh, 'the rotated refresh_token is stored');
   assert.notEqual(r.storedRefresh, r.initial);

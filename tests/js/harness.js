@@ -118,6 +118,7 @@ export class StubBackend {
       contentType,
       headers: Object.fromEntries(request.headers),
       credentials: request.credentials,
+      redirect: request.redirect,
       body: request.body === null ? null : await request.text(),
       parts,
     };
@@ -146,9 +147,14 @@ export class StubBackend {
 
   /** The refresh token the client presented (by body, per format), or undefined. */
   presented(call) {
+    // Like a real OAuth server (RFC 6749 §6), the oauth format accepts only form-encoded bodies.
+    if (this.format === 'oauth') {
+      if (call.contentType !== 'application/x-www-form-urlencoded') return undefined;
+      const form = new URLSearchParams(call.body || '');
+      return form.get('grant_type') === 'refresh_token' ? form.get('refresh_token') ?? undefined : undefined;
+    }
     try {
-      const body = JSON.parse(call.body || '{}');
-      return this.format === 'oauth' ? body.refresh_token : body.refresh;
+      return JSON.parse(call.body || '{}').refresh;
     } catch {
       return undefined;
     }

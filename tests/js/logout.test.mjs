@@ -132,7 +132,7 @@ test('a logout redirects to loginUrl once the session has ended', async () => {
   await landed;
 });
 
-test('logout() clears the configured, legacy and matching keys in both storages, keeps unrelated keys, and fires one manual logout', async () => {
+test('logout() clears the configured, legacy and matching localStorage keys and the whole of sessionStorage (seed 000), keeps unrelated localStorage keys, and fires one manual logout', async () => {
   const page = await browser.page();
   const result = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
@@ -160,7 +160,7 @@ test('logout() clears the configured, legacy and matching keys in both storages,
     };
   });
   assert.deepEqual(result.local, ['cart', 'i18n.lang', 'theme']);
-  assert.deepEqual(result.session, ['draft', 'wizardStep']);
+  assert.deepEqual(result.session, []);
   assert.equal(result.logouts.length, 1);
   assert.equal(result.logouts[0].reason, 'manual');
   assert.ok(result.logouts[0].message.length > 0);
@@ -170,14 +170,14 @@ test('logout() clears the configured, legacy and matching keys in both storages,
   assert.equal(result.refreshCalls, 0);
 });
 
-test('logout() honours custom clearPatterns and clearSessionStorage: false', async () => {
+test("logout() honours custom clear.patterns and clear.sessionStorage: 'none'", async () => {
   const page = await browser.page();
   const result = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
     const backend = new window.harness.StubBackend();
     const auth = await createAuthClient({
       refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false,
-      keys: { access: 'myAccess', refresh: 'myRefresh' }, clearPatterns: ['secret'], clearSessionStorage: false,
+      keys: { access: 'myAccess', refresh: 'myRefresh' }, clear: { patterns: ['secret'], sessionStorage: 'none' },
     });
     auth.setTokens(backend.login());
     localStorage.setItem('apiSecret', 's');
@@ -208,4 +208,20 @@ test('setTokens after a logout starts a new session that refreshes normally', as
     return { status: res.status, refreshCalls: backend.refreshCalls.length, logouts: events.logout.length, refreshed: events.refreshed.length, state: auth.state().status };
   });
   assert.deepEqual(result, { status: 200, refreshCalls: 1, logouts: 1, refreshed: 1, state: 'active' });
+});
+
+test("clear.sessionStorage: 'matching' clears only the matching sessionStorage keys", async () => {
+  const page = await browser.page();
+  const result = await page.evaluate(async () => {
+    const { createAuthClient } = window.authkeeper;
+    const backend = new window.harness.StubBackend();
+    const auth = await createAuthClient({
+      refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false, clear: { sessionStorage: 'matching' },
+    });
+    auth.setTokens(backend.login());
+    for (const [k, v] of Object.entries({ idToken: 'x', userPrefs: '{}', draft: 'hello' })) sessionStorage.setItem(k, v);
+    auth.logout();
+    return { session: Object.keys(sessionStorage).sort() };
+  });
+  assert.deepEqual(result.session, ['draft']);
 });

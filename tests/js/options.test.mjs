@@ -32,7 +32,9 @@ test('bad options are rejected at creation with invalid_option and a message nam
       ['retry.baseDelay', { ...base, retry: { baseDelay: -1 } }],
       ['retry.giveUpAfter', { ...base, retry: { giveUpAfter: NaN } }],
       ['refreshWhenHidden', { ...base, refreshWhenHidden: 'yes' }],
-      ['clearPatterns', { ...base, clearPatterns: [/token/] }],
+      ['clear.patterns', { ...base, clear: { patterns: [/token/] } }],
+      ['clear.sessionStorage', { ...base, clear: { sessionStorage: true } }],
+      ['clientId', { ...base, clientId: 42 }],
       ['fetch', { ...base, fetch: 'window.fetch' }],
       ['onTrace', { ...base, onTrace: {} }],
     ];
@@ -47,7 +49,7 @@ test('bad options are rejected at creation with invalid_option and a message nam
     }
     return out;
   });
-  assert.equal(results.length, 22);
+  assert.equal(results.length, 24);
   for (const r of results) {
     assert.equal(r.code, 'invalid_option', `${r.name}: ${JSON.stringify(r)}`);
     assert.equal(r.errorName, 'AuthkeeperError');
@@ -67,7 +69,7 @@ test('valid options with every default overridden create a working client', asyn
       refreshUrl: `${location.origin}/api/auth/token/refresh/`, storage: 'session', keys: { access: 'a', refresh: 'r' },
       legacyKeys: { access: [], refresh: [] }, refreshMode: 'body', refreshFormat: 'simplejwt', apiOrigins: ['https://api.example.com/'],
       skipRefreshFor: ['/login'], loginUrl: null, leeway: 1000, expiringWarning: 0, refreshWhenHidden: true, refreshTimeout: 5000,
-      retry: { maxAttempts: 1, baseDelay: 0, maxDelay: 0, cooldown: 0, giveUpAfter: 0 }, clearPatterns: [], clearSessionStorage: false,
+      retry: { maxAttempts: 1, baseDelay: 0, maxDelay: 0, cooldown: 0, giveUpAfter: 0 }, clear: { patterns: [], sessionStorage: 'none' }, clientId: 'spa', scope: 'read',
       tabLock: false, fetch: backend.fetch, onTrace: (e) => trace.push(e.phase),
     });
     auth.setTokens(backend.login());
