@@ -4,6 +4,12 @@
 //! end every session on the first blip. So: a few quick retries with exponential backoff and
 //! jitter, then the breaker opens and requests fail fast; after a cooldown one trial goes
 //! through (half-open); after the give-up window the session is declared unsaveable.
+//!
+//! The give-up window measures a *continuing* outage. Failures belong to one streak only while
+//! each follows the moment the policy allowed it (the end of its backoff or cooldown) without
+//! a quiet gap; after a longer silence (a hidden tab nobody used, a laptop asleep) nothing is
+//! known about the time in between, so the next failure starts a new streak instead of ending
+//! a session whose refresh token is still good on the first blip.
 
 use crate::core::time::Millis;
 
@@ -15,7 +21,7 @@ pub struct BreakerConfig {
     pub max_delay_ms: u64,
     /// How long the breaker stays open before allowing one trial.
     pub cooldown_ms: u64,
-    /// Failures lasting this long (since the first of the streak) end the session.
+    /// Failures lasting this long (since the first of an unbroken streak) end the session.
     pub give_up_after_ms: u64,
 }
 
@@ -28,6 +34,13 @@ impl Default for BreakerConfig {
 /// The shortest cooldown honoured: a zero cooldown would half-open at once after every failed
 /// trial and turn the breaker into the tight loop it exists to prevent.
 pub const MIN_COOLDOWN_MS: u64 = 1_000;
+
+/// The shortest silence that breaks a failure streak, whatever the configuration. A retry goes
+/// out the moment its backoff or cooldown allows whenever something wants a token (a visible
+/// tab, a waiting request); its failure is reported up to a refresh timeout later (10 s by
+/// default), and a background tab's timers may fire up to a minute late (Chrome's intensive
+/// throttling). A streak broken by less than that would never reach the give-up window.
+pub const MIN_QUIET_GAP_MS: u64 = 60_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
@@ -54,11 +67,14 @@ pub struct Breaker {
     streak_start: Option<Millis>,
     /// Set while open or half-open.
     open_until: Option<Millis>,
+    /// When the policy allowed the next attempt after the last failure (the end of its backoff
+    /// or cooldown): silence beyond this, longer than `quiet_gap_ms`, breaks the streak.
+    next_allowed: Option<Millis>,
 }
 
 impl Breaker {
     pub fn new(config: BreakerConfig) -> Self {
-        Breaker { config, failures: 0, streak_start: None, open_until: None }
+        Breaker { config, failures: 0, streak_start: None, open_until: None, next_allowed: None }
     }
 
     pub fn config(&self) -> &BreakerConfig {
@@ -67,21 +83,53 @@ impl Breaker {
 
     /// `jitter` is a uniform random number in [0, 1); out-of-range values are clamped.
     pub fn on_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) -> AfterFailure {
+        if self.next_allowed.is_some_and(|allowed| now.since(allowed) > self.quiet_gap_ms()) {
+            self.start_new_streak();
+        }
         let streak_start = *self.streak_start.get_or_insert(now);
         if now.since(streak_start) >= self.config.give_up_after_ms {
             return AfterFailure::GiveUp;
         }
         // Retry-After is a floor: the server knows better than our backoff curve.
         let floor = retry_after_ms.unwrap_or(0);
-        if self.open_until.is_some() {
+        let after = if self.open_until.is_some() {
             // The half-open trial failed (or a late failure arrived while open): reopen.
-            return self.open(now, floor);
+            self.open(now, floor)
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            if self.failures >= self.config.max_attempts.max(1) {
+                self.open(now, floor)
+            } else {
+                AfterFailure::RetryAt(now.plus(self.backoff_ms(self.failures, jitter).max(floor)))
+            }
+        };
+        self.next_allowed = match after {
+            AfterFailure::RetryAt(at) | AfterFailure::Open { until: at } => Some(at),
+            AfterFailure::GiveUp => None,
+        };
+        after
+    }
+
+    /// How much silence past the allowed moment breaks a streak: the policy's own longest
+    /// waits (a cooldown plus a maximal backoff), and never less than `MIN_QUIET_GAP_MS`.
+    fn quiet_gap_ms(&self) -> u64 {
+        self.config
+            .cooldown_ms
+            .max(MIN_COOLDOWN_MS)
+            .saturating_add(self.config.max_delay_ms)
+            .max(MIN_QUIET_GAP_MS)
+    }
+
+    /// After a quiet gap the old streak says nothing about the present: the give-up window
+    /// restarts from this failure, and a breaker the old streak left open (its cooldown long
+    /// over) closes, so the new streak gets its quick retries before the breaker opens again.
+    /// A closed breaker keeps its count: `max_attempts` failures without a success in between
+    /// always open it (at worst one cooldown early), a promise the property tests hold it to.
+    fn start_new_streak(&mut self) {
+        self.streak_start = None;
+        if self.open_until.take().is_some() {
+            self.failures = 0;
         }
-        self.failures = self.failures.saturating_add(1);
-        if self.failures >= self.config.max_attempts.max(1) {
-            return self.open(now, floor);
-        }
-        AfterFailure::RetryAt(now.plus(self.backoff_ms(self.failures, jitter).max(floor)))
     }
 
     fn open(&mut self, now: Millis, floor: u64) -> AfterFailure {
@@ -106,6 +154,7 @@ impl Breaker {
         self.failures = 0;
         self.streak_start = None;
         self.open_until = None;
+        self.next_allowed = None;
     }
 
     pub fn state(&self, now: Millis) -> BreakerState {
@@ -120,7 +169,8 @@ impl Breaker {
         !matches!(self.state(now), BreakerState::Open { .. })
     }
 
-    /// When the current failure streak began; `None` while healthy.
+    /// When the current failure streak began; `None` while healthy. (A streak that a quiet gap
+    /// has broken is only replaced at the next failure.)
     pub fn failing_since(&self) -> Option<Millis> {
         self.streak_start
     }
@@ -206,13 +256,87 @@ mod tests {
         assert_eq!(b.on_failure(Millis(0), Some(90_000), 0.0), AfterFailure::Open { until: Millis(90_000) });
     }
 
+    /// Fails at every moment the breaker allows, `latency_ms` after it, until it gives up.
+    fn fail_continuously(b: &mut Breaker, start: Millis, latency_ms: u64) -> Millis {
+        let mut now = start;
+        for _ in 0..10_000 {
+            match b.on_failure(now, None, 0.0) {
+                AfterFailure::RetryAt(at) | AfterFailure::Open { until: at } => now = at.plus(latency_ms),
+                AfterFailure::GiveUp => return now,
+            }
+        }
+        panic!("never gave up");
+    }
+
     #[test]
     fn failures_lasting_the_give_up_window_give_up() {
         let mut b = breaker();
         b.on_failure(Millis(1_000), None, 0.0);
-        assert_ne!(b.on_failure(Millis(300_999), None, 0.0), AfterFailure::GiveUp);
-        assert_eq!(b.on_failure(Millis(301_000), None, 0.0), AfterFailure::GiveUp);
+        b.on_failure(Millis(1_250), None, 0.0);
+        b.on_failure(Millis(1_750), None, 0.0); // open until 31_750
+        for trial in 1..=9 {
+            // Each failed trial reopens for the cooldown: 61_750, 91_750 … 301_750.
+            let now = Millis(1_750 + trial * 30_000);
+            assert_eq!(b.on_failure(now, None, 0.0), AfterFailure::Open { until: now.plus(30_000) });
+        }
         assert_eq!(b.failing_since(), Some(Millis(1_000)));
+        assert_eq!(b.on_failure(Millis(301_750), None, 0.0), AfterFailure::GiveUp);
+    }
+
+    #[test]
+    fn a_continuing_outage_gives_up_even_when_each_answer_is_slow() {
+        // A hung refresh call reports its failure a refresh timeout after it started.
+        let mut b = breaker();
+        let gave_up = fail_continuously(&mut b, Millis(0), 10_000);
+        assert!((300_000..340_000).contains(&gave_up.0), "{gave_up:?}");
+        assert_eq!(b.failing_since(), Some(Millis(0)));
+    }
+
+    #[test]
+    fn the_streak_survives_silence_up_to_the_quiet_gap_and_no_longer() {
+        let config = BreakerConfig { give_up_after_ms: 100_000, ..BreakerConfig::default() };
+        assert_eq!(Breaker::new(config.clone()).quiet_gap_ms(), 60_000);
+        // Retried a quiet gap after the moment the backoff allowed: still the same streak.
+        let mut b = Breaker::new(config.clone());
+        assert_eq!(b.on_failure(Millis(0), None, 0.0), AfterFailure::RetryAt(Millis(250)));
+        assert_eq!(b.on_failure(Millis(60_250), None, 0.0), AfterFailure::RetryAt(Millis(60_750)));
+        assert_eq!(b.failing_since(), Some(Millis(0)));
+        assert_eq!(b.on_failure(Millis(100_000), None, 0.0), AfterFailure::GiveUp);
+        // One millisecond more and the streak is broken: the window restarts there.
+        let mut b = Breaker::new(config);
+        b.on_failure(Millis(0), None, 0.0);
+        b.on_failure(Millis(60_251), None, 0.0);
+        assert_eq!(b.failing_since(), Some(Millis(60_251)));
+        assert_ne!(b.on_failure(Millis(100_000), None, 0.0), AfterFailure::GiveUp);
+    }
+
+    #[test]
+    fn the_quiet_gap_scales_with_the_policy_waits() {
+        let config = BreakerConfig { cooldown_ms: 120_000, max_delay_ms: 60_000, ..BreakerConfig::default() };
+        assert_eq!(Breaker::new(config).quiet_gap_ms(), 180_000);
+        let config = BreakerConfig { cooldown_ms: 0, max_delay_ms: 0, ..BreakerConfig::default() };
+        assert_eq!(Breaker::new(config).quiet_gap_ms(), MIN_QUIET_GAP_MS);
+    }
+
+    #[test]
+    fn a_long_retry_after_is_not_a_quiet_gap() {
+        // The server asked for an hour: the trial an hour later continues the streak.
+        let config = BreakerConfig { max_attempts: 1, give_up_after_ms: 3_600_000, ..BreakerConfig::default() };
+        let mut b = Breaker::new(config);
+        assert_eq!(b.on_failure(Millis(0), Some(3_600_000), 0.0), AfterFailure::Open { until: Millis(3_600_000) });
+        assert_eq!(b.on_failure(Millis(3_600_500), None, 0.0), AfterFailure::GiveUp);
+    }
+
+    #[test]
+    fn a_quiet_gap_in_a_closed_breaker_keeps_the_attempt_count() {
+        let mut b = breaker();
+        b.on_failure(Millis(0), None, 0.0);
+        b.on_failure(Millis(250), None, 0.0);
+        // Hours later, a third failure without a success in between: the breaker opens (the
+        // budget promise), but the give-up window starts afresh.
+        let later = Millis(3_600_000);
+        assert_eq!(b.on_failure(later, None, 0.0), AfterFailure::Open { until: later.plus(30_000) });
+        assert_eq!(b.failing_since(), Some(later));
     }
 
     #[test]
@@ -238,6 +362,21 @@ mod tests {
     fn zero_max_attempts_behaves_as_one() {
         let mut b = Breaker::new(BreakerConfig { max_attempts: 0, ..BreakerConfig::default() });
         assert_eq!(b.on_failure(Millis(0), None, 0.0), AfterFailure::Open { until: Millis(30_000) });
+    }
+
+    #[test]
+    fn a_failure_after_a_long_quiet_gap_starts_a_new_streak_instead_of_giving_up() {
+        let mut b = breaker();
+        for t in [0, 250, 750] {
+            b.on_failure(Millis(t), None, 0.0);
+        }
+        assert_eq!(b.open_until(), Some(Millis(30_750)));
+        // Two hours later (a hidden tab shown again) the half-open trial meets one 503.
+        let later = Millis(2 * 3_600_000);
+        assert!(b.allows_attempt(later));
+        assert_eq!(b.on_failure(later, None, 0.0), AfterFailure::RetryAt(later.plus(250)));
+        assert_eq!(b.failing_since(), Some(later));
+        assert_eq!(b.state(later), BreakerState::Closed);
     }
 
     #[test]
