@@ -23,12 +23,32 @@ fn denoised(offset_ms: i64) -> ClockOffset {
     }
 }
 
-/// For a token issued just now, the server's clock read `iat` a moment ago.
+/// Device clocks are seen hours off (a wrong time zone set as UTC, a laptop that slept through
+/// a DST change), not days. A measured offset beyond this is a unit or encoding error, not a
+/// clock: an `iat` in milliseconds reads as a server ~54,000 years ahead, and believing it would
+/// make every refresh token look expired. Such a measurement is ignored.
+pub const MAX_PLAUSIBLE_OFFSET_MS: i64 = 24 * 60 * 60 * 1_000;
+
+/// A measured offset beyond `MAX_PLAUSIBLE_OFFSET_MS` (either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImplausibleOffset(pub i64);
+
+/// The gate every measured offset passes before it is adopted.
+pub fn plausible_offset(offset: ClockOffset) -> Result<ClockOffset, ImplausibleOffset> {
+    if offset.0.saturating_abs() <= MAX_PLAUSIBLE_OFFSET_MS {
+        Ok(offset)
+    } else {
+        Err(ImplausibleOffset(offset.0))
+    }
+}
+
+/// For a token issued just now, the server's clock read `iat` a moment ago. A raw
+/// measurement: adopt it only through `plausible_offset`.
 pub fn offset_from_iat(iat_secs: i64, now: Millis) -> ClockOffset {
     denoised(iat_secs.saturating_mul(1_000).saturating_sub(to_i64(now.0)))
 }
 
-/// The same estimate from a response's `Date` header.
+/// The same estimate from a response's `Date` header (also raw: see `plausible_offset`).
 pub fn offset_from_date_header(date: &str, now: Millis) -> Option<ClockOffset> {
     let server_now = parse_http_date(date)?;
     Some(denoised(to_i64(server_now.0).saturating_sub(to_i64(now.0))))
@@ -194,6 +214,27 @@ mod tests {
         assert_eq!(offset_from_date_header(date, Millis(784_111_777_900)), Some(ClockOffset(0)));
         assert_eq!(offset_from_date_header(date, Millis(784_111_777_000 - 60_000)), Some(ClockOffset(60_000)));
         assert_eq!(offset_from_date_header("nonsense", Millis(0)), None);
+    }
+
+    #[test]
+    fn offsets_up_to_a_day_either_way_are_plausible() {
+        for ms in [0, 600_000, -600_000, MAX_PLAUSIBLE_OFFSET_MS, -MAX_PLAUSIBLE_OFFSET_MS] {
+            assert_eq!(plausible_offset(ClockOffset(ms)), Ok(ClockOffset(ms)));
+        }
+        for ms in [MAX_PLAUSIBLE_OFFSET_MS + 1, -MAX_PLAUSIBLE_OFFSET_MS - 1, i64::MAX, i64::MIN] {
+            assert_eq!(plausible_offset(ClockOffset(ms)), Err(ImplausibleOffset(ms)));
+        }
+    }
+
+    #[test]
+    fn an_iat_in_milliseconds_is_an_implausible_offset() {
+        let now = Millis(1_700_000_000_000);
+        let offset = offset_from_iat(1_700_000_000_000, now);
+        assert!(offset.0 > 50_000 * 365 * 86_400_000, "{offset:?}");
+        assert_eq!(plausible_offset(offset), Err(ImplausibleOffset(offset.0)));
+        // A Date header from another decade is no better.
+        let date = offset_from_date_header("Sun, 06 Nov 1994 08:49:37 GMT", now).unwrap();
+        assert!(plausible_offset(date).is_err());
     }
 
     #[test]

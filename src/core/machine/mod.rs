@@ -17,10 +17,10 @@ mod token;
 mod waiters;
 
 pub use config::MachineConfig;
-pub use output::{Action, AuthError, RequestDecision, SessionStatus, Snapshot, UnauthorizedDecision, WaiterId};
+pub use output::{Action, AuthError, RequestDecision, SessionStatus, Snapshot, UnauthorizedDecision, WaiterId, Warning};
 
 use crate::core::breaker::{AfterFailure, Breaker, BreakerState};
-use crate::core::expiry::{expires_at_from_exp, offset_from_iat, ClockOffset};
+use crate::core::expiry::{expires_at_from_exp, ClockOffset};
 use crate::core::jwt::{self, Claims, JwtError};
 use crate::core::policy::{FreshTokens, LogoutReason, RefreshOutcome};
 use crate::core::time::Millis;
@@ -67,6 +67,7 @@ pub struct Machine {
     breaker: Breaker,
     waiters: Waiters,
     actions: VecDeque<Action>,
+    warnings: VecDeque<Warning>,
     refresh_count: u64,
 }
 
@@ -108,6 +109,7 @@ impl Machine {
             breaker,
             waiters: Waiters::default(),
             actions: VecDeque::new(),
+            warnings: VecDeque::new(),
             refresh_count: 0,
         }
     }
@@ -130,13 +132,8 @@ impl Machine {
             self.end_session(LogoutReason::InvalidToken, None);
             return;
         };
-        if let Some(iat) = claims.as_ref().and_then(|c| c.iat) {
-            // A stored token may be old, so its iat only proves a lower bound: if it was
-            // issued "in the future", the client clock is behind by at least that much.
-            let lower_bound = offset_from_iat(iat, now);
-            if lower_bound.0 > self.offset.0 {
-                self.offset = lower_bound;
-            }
+        if let Some(lower_bound) = token::stored_offset(now, claims.as_ref(), self.offset, &mut self.warnings) {
+            self.offset = lower_bound;
         }
         self.refresh = refresh;
         self.refresh_exp = refresh_exp.flatten();
@@ -171,7 +168,7 @@ impl Machine {
         self.observe_offset(now, claims.as_ref(), None);
         self.refresh = refresh.clone();
         self.refresh_exp = refresh_exp;
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in, Provenance::JustIssued);
+        self.install_access(now, access.clone(), claims.as_ref(), expires_in, Provenance::Login);
         self.actions.push_back(Action::Persist { access: access.clone(), refresh });
         self.resolve_all(Ok(access));
         self.advance(now);
@@ -391,6 +388,11 @@ impl Machine {
         self.actions.pop_front()
     }
 
+    /// A diagnostic for the console (never a token); drain it like `poll_action`.
+    pub fn poll_warning(&mut self) -> Option<Warning> {
+        self.warnings.pop_front()
+    }
+
     /// When `handle_timeout` must next be called. Every deadline returned is one that
     /// `handle_timeout` acts on and then drops, so a past deadline is never returned twice.
     pub fn poll_timeout(&self) -> Option<Millis> {
@@ -540,11 +542,10 @@ impl Machine {
     }
 
     /// For a token issued just now, `iat` says what the server's clock read; the response's
-    /// `Date` header is the fallback. Without either the last estimate stands.
+    /// `Date` header is the fallback. Without either the last estimate stands, and so it does
+    /// against an absurd measurement (with a warning).
     fn observe_offset(&mut self, now: Millis, claims: Option<&Claims>, server_offset: Option<ClockOffset>) {
-        if let Some(iat) = claims.and_then(|c| c.iat) {
-            self.offset = offset_from_iat(iat, now);
-        } else if let Some(offset) = server_offset {
+        if let Some(offset) = token::fresh_offset(now, claims, server_offset, &mut self.warnings) {
             self.offset = offset;
         }
     }

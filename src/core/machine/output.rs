@@ -78,6 +78,16 @@ pub enum Action {
     Refreshed { expires_at: Millis },
 }
 
+/// A diagnostic for the developer (console.warn, the trace hook), drained with
+/// `Machine::poll_warning`: something a server sent was wrong and has been worked around.
+/// Never contains a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// Stable: `implausible_clock_offset`.
+    pub code: &'static str,
+    pub message: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionStatus {
     Anonymous,

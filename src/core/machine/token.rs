@@ -1,12 +1,19 @@
-//! When a held access token needs attention, and what a refresh token tells us about itself.
+//! When a held access token needs attention, what a refresh token tells us about itself, and
+//! what a token (or a response) tells us about the device clock.
 
-use crate::core::expiry::{default_leeway_ms, expires_at_from_exp, expires_at_from_expires_in, refresh_at, ClockOffset};
+use super::output::Warning;
+use crate::core::expiry::{
+    default_leeway_ms, expires_at_from_exp, expires_at_from_expires_in, offset_from_iat, plausible_offset, refresh_at,
+    ClockOffset, ImplausibleOffset,
+};
 use crate::core::jwt::{self, Claims, JwtError, MAX_TOKEN_LEN};
 use crate::core::time::Millis;
+use std::collections::VecDeque;
 
 /// A freshly issued token whose expiry appears closer than this is contradicting the server
 /// that just issued it: our clock estimate must be wrong, so the expiry is not trusted (a
 /// 401 will tell us instead). This is what stops a skewed clock from refreshing in a loop.
+/// It does not apply to a login's token whose own `iat` set the clock offset: see `timing`.
 pub(super) const MIN_FRESH_LIFETIME_MS: u64 = 1_000;
 
 /// The three instants of a token's life, all on the client clock.
@@ -22,7 +29,9 @@ pub(super) struct Timing {
 /// Where a token came from decides how far its claims can be trusted against our clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Provenance {
-    /// From the server a moment ago (refresh, login, another tab's refresh).
+    /// From the app's own login call a moment ago (`set_tokens`).
+    Login,
+    /// From the server a moment ago (a refresh, or another tab's tokens).
     JustIssued,
     /// From storage at start-up: it may be hours old.
     Stored,
@@ -43,7 +52,16 @@ pub(super) fn timing(
     rules: &TimingRules,
 ) -> Option<Timing> {
     let exp = claims.and_then(|c| c.exp);
-    let believable = |at: Millis| provenance == Provenance::Stored || at > now.plus(MIN_FRESH_LIFETIME_MS);
+    // A login's token whose own iat set the clock offset has its expiry measured on the
+    // server's clock, skew included: if that is already past, the token is dead and the session
+    // refreshes before sending it. Other fresh tokens keep the MIN_FRESH_LIFETIME_MS rule: a
+    // token without iat (nothing measured the skew), or a refresh's answer (believing a server
+    // that hands out dead tokens would refresh again at once, in a loop).
+    let skew_measured_by_this_token = provenance == Provenance::Login
+        && claims.and_then(|c| c.iat).is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
+    let believable = |at: Millis| {
+        provenance == Provenance::Stored || skew_measured_by_this_token || at > now.plus(MIN_FRESH_LIFETIME_MS)
+    };
     let expires_at = exp
         .map(|exp| expires_at_from_exp(exp, rules.offset))
         .filter(|at| believable(*at))
@@ -64,6 +82,89 @@ pub(super) fn timing(
     let refresh_at = refresh_at(expires_at, leeway_ms);
     let warn_at = if lifetime_ms > rules.warning_ms { expires_at.minus(rules.warning_ms) } else { refresh_at };
     Some(Timing { expires_at, refresh_at, warn_at })
+}
+
+/// What a token issued a moment ago says about the clock offset through its `iat`, or else the
+/// response's `Date` header; `None` leaves the previous estimate standing. A measurement beyond
+/// `MAX_PLAUSIBLE_OFFSET_MS` is ignored with a warning and the next source is tried.
+pub(super) fn fresh_offset(
+    now: Millis,
+    claims: Option<&Claims>,
+    date_offset: Option<ClockOffset>,
+    warnings: &mut VecDeque<Warning>,
+) -> Option<ClockOffset> {
+    let from_iat = claims.and_then(|c| c.iat).map(|iat| (offset_from_iat(iat, now), OffsetSource::Iat));
+    let from_date = date_offset.map(|offset| (offset, OffsetSource::DateHeader));
+    for (offset, source) in from_iat.into_iter().chain(from_date) {
+        match plausible_offset(offset) {
+            Ok(offset) => return Some(offset),
+            Err(absurd) => warnings.push_back(implausible_offset_warning(source, absurd)),
+        }
+    }
+    None
+}
+
+/// A stored token may be old, so its `iat` only proves a lower bound: if it was issued "in the
+/// future", the client clock is behind by at least that much. `Some` when that raises
+/// `current`; an absurd lower bound is ignored with a warning (an old `iat` is just old).
+pub(super) fn stored_offset(
+    now: Millis,
+    claims: Option<&Claims>,
+    current: ClockOffset,
+    warnings: &mut VecDeque<Warning>,
+) -> Option<ClockOffset> {
+    let lower_bound = offset_from_iat(claims?.iat?, now);
+    if lower_bound.0 <= current.0 {
+        return None;
+    }
+    match plausible_offset(lower_bound) {
+        Ok(offset) => Some(offset),
+        Err(absurd) => {
+            warnings.push_back(implausible_offset_warning(OffsetSource::Iat, absurd));
+            None
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OffsetSource {
+    Iat,
+    DateHeader,
+}
+
+/// The warning code for an ignored clock measurement.
+pub(super) const IMPLAUSIBLE_CLOCK_OFFSET: &str = "implausible_clock_offset";
+
+/// Built without `format!`, which the shipped wasm does without.
+fn implausible_offset_warning(source: OffsetSource, ImplausibleOffset(offset_ms): ImplausibleOffset) -> Warning {
+    let mut message = String::from(match source {
+        OffsetSource::Iat => "ignored the clock offset measured from the token's iat",
+        OffsetSource::DateHeader => "ignored the clock offset measured from the refresh response's Date header",
+    });
+    message.push_str(": the server's clock would be ");
+    push_decimal(&mut message, offset_ms.unsigned_abs() / 3_600_000);
+    message.push_str(if offset_ms > 0 { " h ahead" } else { " h behind" });
+    message.push_str(" (more than 24 h");
+    if source == OffsetSource::Iat {
+        message.push_str(": is iat in milliseconds instead of seconds?");
+    }
+    message.push_str("); the previous estimate stands");
+    Warning { code: IMPLAUSIBLE_CLOCK_OFFSET, message }
+}
+
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `n % 10` is a single digit.
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// A refresh token's expiry (server clock, seconds), when it is a JWT that has one.
@@ -155,12 +256,218 @@ mod tests {
     }
 
     #[test]
+    fn a_login_token_expired_by_its_own_iat_is_expired() {
+        // The offset in force is the one this token's iat measured: its expiry is believable.
+        let c = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
+        let t = timing(NOW, Some(&c), None, Provenance::Login, &rules(0, None)).unwrap();
+        assert_eq!(t.expires_at, NOW.minus(60_000));
+        assert!(t.refresh_at <= NOW);
+        // Client 10 minutes ahead, iat measured it: still expired a minute ago.
+        let client_now = NOW.plus(600_000);
+        let t = timing(client_now, Some(&c), None, Provenance::Login, &rules(-600_000, None)).unwrap();
+        assert_eq!(t.expires_at, client_now.minus(60_000));
+    }
+
+    #[test]
+    fn without_a_measurement_by_its_own_iat_a_dead_looking_fresh_token_keeps_the_old_rule() {
+        let expired = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
+        // A refresh's answer: believing it would refresh again at once.
+        assert_eq!(timing(NOW, Some(&expired), None, Provenance::JustIssued, &rules(0, None)), None);
+        // The offset in force is not this token's (its iat was implausible, or another one).
+        assert_eq!(timing(NOW, Some(&expired), None, Provenance::Login, &rules(600_000, None)), None);
+        let ms_iat = claims(Some(NOW_SECS - 60), Some(NOW_SECS * 1_000));
+        assert_eq!(timing(NOW, Some(&ms_iat), None, Provenance::Login, &rules(0, None)), None);
+        // No iat at all.
+        assert_eq!(timing(NOW, Some(&claims(Some(NOW_SECS - 60), None)), None, Provenance::Login, &rules(0, None)), None);
+    }
+
+    #[test]
+    fn fresh_offsets_come_from_iat_then_date_and_absurd_ones_are_ignored_with_a_warning() {
+        let mut warnings = VecDeque::new();
+        let behind = claims(Some(NOW_SECS + 600), Some(NOW_SECS + 600));
+        let date = Some(ClockOffset(-60_000));
+        assert_eq!(fresh_offset(NOW, Some(&behind), date, &mut warnings), Some(ClockOffset(600_000)));
+        assert_eq!(fresh_offset(NOW, Some(&claims(None, None)), date, &mut warnings), date);
+        assert_eq!(fresh_offset(NOW, None, None, &mut warnings), None);
+        assert!(warnings.is_empty());
+
+        // An iat in milliseconds: ignored, the Date header is used instead.
+        let ms_iat = claims(Some(NOW_SECS + 300), Some(NOW_SECS * 1_000));
+        assert_eq!(fresh_offset(NOW, Some(&ms_iat), date, &mut warnings), date);
+        assert_eq!(warnings.len(), 1);
+        let w = warnings.pop_front().unwrap();
+        assert_eq!(w.code, "implausible_clock_offset");
+        assert!(w.message.starts_with("ignored the clock offset measured from the token's iat"), "{}", w.message);
+        assert!(w.message.contains("471750000 h ahead"), "{}", w.message);
+        assert!(w.message.contains("milliseconds"), "{}", w.message);
+        // Both absurd: two warnings, the previous estimate stands.
+        let decade_behind = Some(ClockOffset(-10 * 365 * 86_400_000));
+        assert_eq!(fresh_offset(NOW, Some(&ms_iat), decade_behind, &mut warnings), None);
+        assert_eq!(warnings.len(), 2);
+        assert!(warnings[1].message.contains("Date header: the server's clock would be 87600 h behind"), "{}", warnings[1].message);
+    }
+
+    #[test]
+    fn a_stored_iat_only_raises_the_offset_and_an_absurd_one_is_ignored_with_a_warning() {
+        let mut warnings = VecDeque::new();
+        let future = claims(None, Some(NOW_SECS + 600));
+        assert_eq!(stored_offset(NOW, Some(&future), ClockOffset(0), &mut warnings), Some(ClockOffset(600_000)));
+        assert_eq!(stored_offset(NOW, Some(&future), ClockOffset(900_000), &mut warnings), None);
+        // An old token is just old, however old: no warning.
+        let old = claims(None, Some(NOW_SECS - 30 * 86_400));
+        assert_eq!(stored_offset(NOW, Some(&old), ClockOffset(0), &mut warnings), None);
+        assert!(warnings.is_empty());
+        let ms_iat = claims(None, Some(NOW_SECS * 1_000));
+        assert_eq!(stored_offset(NOW, Some(&ms_iat), ClockOffset(0), &mut warnings), None);
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn decimals_are_rendered_without_format() {
+        for n in [0u64, 7, 10, 1_234_567, u64::MAX] {
+            let mut s = String::new();
+            push_decimal(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+    }
+
+    #[test]
     fn the_clock_offset_moves_the_expiry_onto_the_client_clock() {
         // Client 10 minutes ahead of the server (offset −10 min).
         let c = claims(Some(NOW_SECS + 300), Some(NOW_SECS));
         let client_now = NOW.plus(600_000);
         let t = timing(client_now, Some(&c), None, Provenance::JustIssued, &rules(-600_000, None)).unwrap();
         assert_eq!(t.expires_at, client_now.plus(300_000));
+    }
+
+    /// The whole machine, driven as the web layer drives it.
+    mod machine {
+        use super::{NOW, NOW_SECS};
+        use crate::core::expiry::ClockOffset;
+        use crate::core::jwt::tests::token_with_payload;
+        use crate::core::machine::{Action, Machine, MachineConfig, RequestDecision};
+        use crate::core::policy::{FreshTokens, RefreshOutcome};
+        use crate::core::urls::UrlClass;
+
+        fn drain(m: &mut Machine) -> Vec<Action> {
+            std::iter::from_fn(|| m.poll_action()).collect()
+        }
+
+        fn starts(actions: &[Action]) -> usize {
+            actions.iter().filter(|a| matches!(a, Action::StartRefresh { .. })).count()
+        }
+
+        fn token(iat: Option<i64>, exp: i64) -> String {
+            match iat {
+                Some(iat) => token_with_payload(&format!(r#"{{"iat":{iat},"exp":{exp}}}"#)),
+                None => token_with_payload(&format!(r#"{{"exp":{exp}}}"#)),
+            }
+        }
+
+        #[test]
+        fn set_tokens_with_a_token_expired_by_its_own_iat_refreshes_before_sending() {
+            // Expired on arrival even on the server's clock, which its iat tells us.
+            let mut m = Machine::new(MachineConfig::default());
+            m.set_tokens(NOW, token(Some(NOW_SECS), NOW_SECS - 60), Some("R".into()), None).unwrap();
+            // A visible tab refreshes at once; the 20 requests wait for it, none is sent.
+            let mut started = starts(&drain(&mut m));
+            for id in 1..=20 {
+                assert_eq!(m.on_request(NOW, id, UrlClass::Protected), RequestDecision::Wait, "request {id}");
+            }
+            started += starts(&drain(&mut m));
+            assert_eq!(started, 1, "one refresh for the 20 requests");
+        }
+
+        #[test]
+        fn a_hidden_tab_given_a_dead_token_refreshes_at_the_first_request() {
+            let mut m = Machine::new(MachineConfig::default());
+            m.on_visibility(NOW, false);
+            m.set_tokens(NOW, token(Some(NOW_SECS), NOW_SECS - 60), Some("R".into()), None).unwrap();
+            assert_eq!(starts(&drain(&mut m)), 0, "hidden: no proactive refresh");
+            assert_eq!(m.on_request(NOW, 1, UrlClass::Protected), RequestDecision::Wait);
+            assert_eq!(starts(&drain(&mut m)), 1);
+        }
+
+        #[test]
+        fn set_tokens_without_iat_keeps_the_old_rule_for_a_token_that_looks_expired() {
+            // Nothing tells the skew: a fresh token that looks expired means our clock is off.
+            let mut m = Machine::new(MachineConfig::default());
+            let access = token(None, NOW_SECS - 60);
+            m.set_tokens(NOW, access.clone(), Some("R".into()), None).unwrap();
+            drain(&mut m);
+            assert_eq!(m.on_request(NOW, 1, UrlClass::Protected), RequestDecision::Send { bearer: Some(access) });
+        }
+
+        #[test]
+        fn a_refresh_answering_an_already_expired_token_does_not_refresh_in_a_loop() {
+            let mut m = Machine::new(MachineConfig::default());
+            m.set_tokens(NOW, token(Some(NOW_SECS), NOW_SECS - 60), Some("R".into()), None).unwrap();
+            assert_eq!(m.on_request(NOW, 1, UrlClass::Protected), RequestDecision::Wait);
+            assert_eq!(starts(&drain(&mut m)), 1);
+            // The server's refresh hands out tokens dead on arrival too (a misconfigured
+            // lifetime): used until a 401 says otherwise, never refreshed again at once.
+            let broken = token(Some(NOW_SECS), NOW_SECS - 60);
+            let tokens = FreshTokens { access: broken.clone(), refresh: None, expires_in: None };
+            m.on_refresh_outcome(NOW, RefreshOutcome::Success { tokens, server_offset: None }, 0.0);
+            assert_eq!(starts(&drain(&mut m)), 0);
+            assert_eq!(m.poll_timeout(), None);
+            assert_eq!(m.on_request(NOW, 2, UrlClass::Protected), RequestDecision::Send { bearer: Some(broken) });
+        }
+
+        /// A 5-minute access token whose iat is in milliseconds, and a day-long refresh JWT.
+        fn millisecond_iat_session() -> (String, String) {
+            let access = token(Some(NOW_SECS * 1_000), NOW_SECS + 300);
+            let refresh = token(Some(NOW_SECS), NOW_SECS + 86_400);
+            (access, refresh)
+        }
+
+        fn assert_clock_not_poisoned(m: &mut Machine, access: &str) {
+            let warning = m.poll_warning().expect("a warning for the console");
+            assert_eq!(warning.code, "implausible_clock_offset");
+            assert_eq!(m.poll_warning(), None);
+            assert_eq!(m.snapshot(NOW).clock_offset_ms, 0, "the absurd offset is ignored");
+            assert!(m.refresh_token().is_some(), "the refresh token is still valid");
+            assert_eq!(m.on_request(NOW, 1, UrlClass::Protected), RequestDecision::Send { bearer: Some(access.into()) });
+            // At expiry the session is refreshed as usual.
+            let later = NOW.plus(300_000);
+            assert_eq!(m.on_request(later, 2, UrlClass::Protected), RequestDecision::Wait);
+            assert_eq!(starts(&drain(m)), 1);
+        }
+
+        #[test]
+        fn an_iat_in_milliseconds_does_not_poison_the_clock_at_login() {
+            let (access, refresh) = millisecond_iat_session();
+            let mut m = Machine::new(MachineConfig::default());
+            m.set_tokens(NOW, access.clone(), Some(refresh), None).unwrap();
+            drain(&mut m);
+            assert_clock_not_poisoned(&mut m, &access);
+        }
+
+        #[test]
+        fn an_iat_in_milliseconds_does_not_poison_the_clock_at_start_up() {
+            let (access, refresh) = millisecond_iat_session();
+            let mut m = Machine::new(MachineConfig::default());
+            m.load(NOW, Some(access.clone()), Some(refresh));
+            drain(&mut m);
+            assert_clock_not_poisoned(&mut m, &access);
+        }
+
+        #[test]
+        fn an_absurd_date_header_does_not_poison_the_clock() {
+            let mut m = Machine::new(MachineConfig::default());
+            let refresh = token(Some(NOW_SECS), NOW_SECS + 86_400);
+            let first = token(None, NOW_SECS + 300);
+            m.set_tokens(NOW, first.clone(), Some(refresh), None).unwrap();
+            m.on_unauthorized(NOW, 1, UrlClass::Protected, &first);
+            assert_eq!(starts(&drain(&mut m)), 1);
+            // A server whose Date header is ten years off, and a token without iat.
+            let access = token(None, NOW_SECS + 300);
+            let tokens = FreshTokens { access: access.clone(), refresh: None, expires_in: None };
+            let ten_years = ClockOffset(10 * 365 * 86_400_000);
+            m.on_refresh_outcome(NOW, RefreshOutcome::Success { tokens, server_offset: Some(ten_years) }, 0.0);
+            drain(&mut m);
+            assert_clock_not_poisoned(&mut m, &access);
+        }
     }
 
     #[test]
