@@ -9,7 +9,8 @@
 
 use authkeeper::core::breaker::{BreakerConfig, BreakerState};
 use authkeeper::core::machine::{
-    Action, AuthError, Machine, MachineConfig, RequestDecision, SessionStatus, UnauthorizedDecision, WaiterId,
+    Action, AuthError, Machine, MachineConfig, RequestDecision, SessionStatus, Stored, TabMessage, UnauthorizedDecision,
+    WaiterId,
 };
 use authkeeper::core::policy::{classify_refresh, LogoutReason, RefreshOutcome, RefreshResponse};
 use authkeeper::core::time::Millis;
@@ -296,7 +297,13 @@ impl Sim {
                 self.old_bearer = self.m.access_token().map(str::to_owned).or(self.old_bearer.take());
                 let access = self.mint(*life_secs, 0);
                 let refresh = if *rotate { self.refresh_token(RefreshKind::Opaque) } else { None };
-                self.m.adopt_tokens(self.now, access, refresh);
+                // Another tab's login (a newer generation) when this one is not live, else its refresh.
+                let generation = if matches!(status, SessionStatus::Anonymous | SessionStatus::LoggedOut) {
+                    self.m.generation() + 1
+                } else {
+                    self.m.generation()
+                };
+                self.m.on_tab_message(self.now, TabMessage::Tokens { access, refresh, generation }, Stored::default());
                 if matches!(status, SessionStatus::Anonymous | SessionStatus::LoggedOut) {
                     self.new_session();
                 } else {
@@ -408,7 +415,7 @@ impl Sim {
                 Action::Persist { access, .. } => {
                     prop_assert_eq!(Some(access.as_str()), self.m.access_token());
                 }
-                Action::Clear | Action::Expiring { .. } | Action::Refreshed { .. } => {}
+                Action::Clear { .. } | Action::AcquireLock | Action::ReleaseLock | Action::ReadStored | Action::Broadcast(_) | Action::Expiring { .. } | Action::Refreshed { .. } => {}
             }
         }
         prop_assert_eq!(snapshot.waiting, self.waiting.len());
@@ -530,6 +537,7 @@ fn config() -> impl Strategy<Value = MachineConfig> {
                 cooldown_ms: b.3,
                 give_up_after_ms: b.4,
             },
+            ..MachineConfig::default()
         })
 }
 

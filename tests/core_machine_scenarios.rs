@@ -3,7 +3,9 @@
 //! refresh call and event. Each test counts what matters (refresh calls, logouts, bearers).
 
 use authkeeper::core::breaker::{BreakerConfig, BreakerState};
-use authkeeper::core::machine::{Action, AuthError, Machine, MachineConfig, RequestDecision, UnauthorizedDecision, WaiterId};
+use authkeeper::core::machine::{
+    Action, AuthError, Machine, MachineConfig, RequestDecision, Stored, TabMessage, UnauthorizedDecision, WaiterId,
+};
 use authkeeper::core::policy::{classify_refresh, LogoutReason, RefreshResponse};
 use authkeeper::core::time::Millis;
 use authkeeper::core::urls::{UrlClass, UrlRules};
@@ -174,7 +176,7 @@ fn a_401_refreshes_once_and_the_replay_carries_the_new_bearer() {
     assert_eq!(w.refresh_calls, vec![(w.now, Some("R0".to_string()))]);
     w.answer(200, r#"{"access":"NEW.ACCESS.TOKEN","refresh":"R1"}"#, None);
     assert_eq!(w.resolved.get(&1), Some(&Ok("NEW.ACCESS.TOKEN".to_string())));
-    assert!(w.events.contains(&Action::Persist { access: "NEW.ACCESS.TOKEN".into(), refresh: Some("R1".into()) }));
+    assert!(w.events.contains(&Action::Persist { access: "NEW.ACCESS.TOKEN".into(), refresh: Some("R1".into()), generation: w.m.generation() }));
     assert_eq!(w.m.refresh_token(), Some("R1"), "rotation replaced the refresh token");
 }
 
@@ -188,8 +190,8 @@ fn a_definitive_refresh_failure_logs_out_exactly_once_and_never_refreshes_again(
     w.pump();
     w.answer(401, r#"{"detail":"User not found","code":"user_not_found","action":"clear_tokens"}"#, None);
     assert_eq!(w.logouts(), vec![LogoutReason::UserNotFound]);
-    assert!(w.events.contains(&Action::Clear));
-    assert!(w.events.contains(&Action::Logout { reason: LogoutReason::UserNotFound, message: "User not found".into() }));
+    assert!(w.events.contains(&Action::Clear { shared: true }));
+    assert!(w.events.contains(&Action::Logout { reason: LogoutReason::UserNotFound, message: "User not found".into(), origin: None }));
     assert!(w.resolved.values().all(|r| r == &Err(AuthError::LoggedOut { reason: LogoutReason::UserNotFound })));
     assert_eq!(w.resolved.len(), 3);
 
@@ -407,7 +409,7 @@ fn startup_with_corrupted_tokens_clears_them_as_invalid_token() {
     let mut w = World::new(MachineConfig::default());
     w.m.load(w.now, Some("[object Object]".into()), Some("undefined".into()));
     w.pump();
-    assert_eq!(w.events[0], Action::Clear);
+    assert_eq!(w.events[0], Action::Clear { shared: true });
     assert_eq!(w.logouts(), vec![LogoutReason::InvalidToken]);
     assert_eq!(w.request(1), RequestDecision::Send { bearer: None });
 }
@@ -431,7 +433,8 @@ fn another_tabs_refresh_is_adopted_and_ours_is_ignored() {
     w.m.on_unauthorized(w.now, 1, UrlClass::Protected, &old);
     w.pump();
     let theirs = w.mint(300);
-    w.m.adopt_tokens(w.now, theirs.clone(), Some("R-theirs".into()));
+    let generation = w.m.generation();
+    w.m.on_tab_message(w.now, TabMessage::Tokens { access: theirs.clone(), refresh: Some("R-theirs".into()), generation }, Stored::default());
     w.pump();
     assert_eq!(w.resolved.get(&1), Some(&Ok(theirs.clone())));
     assert!(!w.events.iter().any(|a| matches!(a, Action::Persist { .. })), "the other tab already persisted");

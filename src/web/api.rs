@@ -5,7 +5,7 @@
 
 use crate::core::json::Json;
 use crate::core::jwt::{self, Claims};
-use crate::core::machine::{Action, AuthError, Machine, RequestDecision, SessionStatus, UnauthorizedDecision, WaiterId};
+use crate::core::machine::{Action, AuthError, Machine, RequestDecision, SessionStatus, TabMessage, UnauthorizedDecision, WaiterId};
 use crate::core::policy::{classify_refresh, LogoutReason, RefreshResponse};
 use crate::core::breaker::BreakerState;
 use crate::core::time::Millis;
@@ -16,7 +16,7 @@ use crate::web::events;
 use crate::web::http::{self, RefreshEndpoint, TransportError};
 use crate::web::lifecycle::{self, Listener};
 use crate::web::storage::TokenStore;
-use crate::web::tabs::{self, LockOutcome, TabChannel, TabMessage};
+use crate::web::tabs::{self, LockGuard, LockOutcome, TabChannel};
 use crate::web::timers::Deadline;
 use js_sys::{Function, Object, Promise};
 use std::cell::RefCell;
@@ -56,10 +56,9 @@ struct Inner {
     deadline: Option<Deadline>,
     listeners: Vec<Listener>,
     tabs: Option<TabChannel>,
-    tab_lock: Option<String>,
-    /// Set while a logout that another tab started is being applied: that tab already cleared
-    /// the shared storage and announced it, so this one only clears memory and does not echo.
-    remote_origin: Option<String>,
+    /// The cross-tab lock's name, and the lock while this tab holds it.
+    lock_name: String,
+    lock: Option<LockGuard>,
     /// The bearer last handed to JS by `request`: while it is unchanged JS is told `true`
     /// ("the one you have") instead of receiving the whole token again on every request.
     published: Option<String>,
@@ -110,13 +109,15 @@ impl AuthCore {
     /// `make_error(code, message)` builds the JS error class the package exports.
     #[wasm_bindgen(constructor)]
     pub fn new(options: &JsValue, fetch: Function, make_error: Function) -> AuthCore {
-        let cfg = config::read(options);
+        let mut cfg = config::read(options);
         let login_path = js_sys::Reflect::get(options, &"loginPath".into()).ok().and_then(|v| v.as_string());
-        let tab_lock = cfg.tab_lock.then(|| "authkeeper:refresh:".to_owned() + &cfg.store.access_key);
+        let lock_name = "authkeeper:refresh:".to_owned() + &cfg.store.access_key;
+        let store = TokenStore::open(cfg.store);
+        cfg.machine.memory_storage = store.is_memory();
         let inner = Inner {
             machine: Machine::new(cfg.machine),
             urls: cfg.urls,
-            store: TokenStore::open(cfg.store),
+            store,
             endpoint: cfg.endpoint,
             fetch,
             make_error,
@@ -127,8 +128,8 @@ impl AuthCore {
             deadline: None,
             listeners: Vec::new(),
             tabs: None,
-            tab_lock,
-            remote_origin: None,
+            lock_name,
+            lock: None,
             published: None,
             destroyed: false,
         };
@@ -144,7 +145,7 @@ impl AuthCore {
             // until it is shown or a request needs the token, instead of refreshing at once
             // (ten restored tabs would otherwise queue ten refreshes on the lock).
             inner.machine.on_visibility(now(), lifecycle::page_visible());
-            inner.machine.load(now(), stored.access, stored.refresh);
+            inner.machine.load_stored(now(), stored);
             let weak = Rc::downgrade(&self.inner);
             inner.listeners = lifecycle::watch_wakeups(move || {
                 if let Some(rc) = weak.upgrade() {
@@ -152,16 +153,18 @@ impl AuthCore {
                 }
             });
             let weak = Rc::downgrade(&self.inner);
+            let weak_store = Rc::downgrade(&self.inner);
             let keys = inner.store.keys();
-            let channel = TabChannel::open(&("authkeeper:".to_owned() + &keys.0), keys, move |message| {
+            let read_generation = move || {
+                let rc = weak_store.upgrade();
+                let generation = rc.as_ref().and_then(|rc| rc.try_borrow_mut().ok().map(|mut inner| inner.store.generation()));
+                generation.unwrap_or(0)
+            };
+            let channel = TabChannel::open(&("authkeeper:".to_owned() + &keys.0), keys, read_generation, move |message| {
                 if let Some(rc) = weak.upgrade() {
                     on_tab_message(&rc, message);
                 }
             });
-            // A memory-storage tab starts empty: ask the other tabs for the session.
-            if inner.store.is_memory() && inner.machine.access_token().is_none() {
-                channel.post_hello();
-            }
             inner.tabs = Some(channel);
         }
         drain(&self.inner);
@@ -316,6 +319,7 @@ impl AuthCore {
             inner.deadline = None;
             inner.listeners.clear();
             inner.tabs = None;
+            inner.lock = None;
             (std::mem::take(&mut inner.waiters), inner.make_error.clone())
         };
         for (_, w) in waiters {
@@ -460,38 +464,36 @@ fn perform(rc: &Shared, action: Action) {
             };
             defer_drop(w._abort);
         }
-        Action::Persist { access, refresh } => {
-            // Persist only follows this tab's own refresh or setTokens (adopted tokens are not
-            // persisted again), so announcing it cannot echo between tabs.
-            if let Ok(mut inner) = rc.try_borrow_mut() {
-                inner.store.save(&access, refresh.as_deref());
-                if let Some(tabs) = &inner.tabs {
-                    tabs.post_tokens(&access, refresh.as_deref());
-                }
+        Action::AcquireLock => {
+            wasm_bindgen_futures::spawn_local(acquire_lock(rc.clone()));
+        }
+        Action::ReleaseLock => {
+            let guard = rc.try_borrow_mut().ok().and_then(|mut inner| inner.lock.take());
+            drop(guard);
+        }
+        Action::ReadStored => {
+            let Some(stored) = rc.try_borrow_mut().ok().map(|mut inner| inner.store.load()) else { return };
+            with_machine(rc, |m| m.on_stored(now(), stored));
+        }
+        Action::Broadcast(message) => {
+            if let Some(tabs) = rc.try_borrow().ok().as_ref().and_then(|inner| inner.tabs.as_ref()) {
+                tabs.post(&message);
             }
         }
-        Action::Clear => {
+        Action::Persist { access, refresh, generation } => {
             if let Ok(mut inner) = rc.try_borrow_mut() {
-                let shared = inner.remote_origin.is_none();
+                inner.store.save(&access, refresh.as_deref(), generation);
+            }
+        }
+        Action::Clear { shared } => {
+            if let Ok(mut inner) = rc.try_borrow_mut() {
                 inner.store.clear(shared);
             }
         }
-        Action::Logout { reason, message } => {
-            let origin = match rc.try_borrow_mut() {
-                Ok(mut inner) => {
-                    let origin = inner.remote_origin.take();
-                    if origin.is_none() {
-                        if let Some(tabs) = &inner.tabs {
-                            tabs.post_logout(reason.as_str(), &message);
-                        }
-                    }
-                    origin
-                }
-                Err(_) => None,
-            };
+        Action::Logout { reason, message, origin } => {
             let mut fields = vec![("reason", JsValue::from(reason.as_str())), ("message", message.into())];
             if let Some(origin) = origin {
-                fields.push(("originReason", origin.into()));
+                fields.push(("originReason", origin.as_str().into()));
             }
             events::dispatch("auth:logout", &events::detail(&fields));
             redirect_to_login(rc);
@@ -526,33 +528,35 @@ fn redirect_to_login(rc: &Shared) {
     }
 }
 
-/// The refresh, under the cross-tab lock when there is one. Inside the lock the tab first looks
-/// for tokens another tab obtained meanwhile (rotation + blacklisting on the server would reject
-/// our now-stale refresh token and log the user out); the lock is released only after the new
-/// tokens are persisted.
-async fn refresh(rc: Shared, refresh_token: Option<String>) {
-    let (fetch, endpoint, lock, started_with) = match rc.try_borrow() {
-        Ok(inner) if !inner.destroyed => (
-            inner.fetch.clone(),
-            inner.endpoint.clone(),
-            inner.tab_lock.clone(),
-            inner.machine.access_token().map(str::to_owned),
-        ),
+/// Waits for the cross-tab lock and reports the outcome, with what storage holds once it is
+/// granted (another tab may have refreshed meanwhile: the core decides whether to adopt).
+async fn acquire_lock(rc: Shared) {
+    let (name, max_wait) = match rc.try_borrow() {
+        Ok(inner) if !inner.destroyed => (inner.lock_name.clone(), inner.endpoint.timeout_ms.saturating_add(5_000)),
         _ => return,
     };
-    let _guard = match lock {
-        Some(name) => match tabs::acquire_lock(&name, endpoint.timeout_ms.saturating_add(5_000)).await {
-            LockOutcome::Held(guard) => Some(guard),
-            LockOutcome::Unavailable => None,
-        },
-        None => None,
-    };
-    if adopted_from_other_tab(&rc, started_with.as_deref()) {
-        // Adoption superseded our flight; landing it lets the machine refresh again later
-        // (the report itself is ignored).
-        with_machine(&rc, |m| m.on_refresh_network_error(now(), jitter()));
-        return;
+    match tabs::acquire_lock(&name, max_wait).await {
+        LockOutcome::Held(guard) => {
+            let stored = {
+                let Ok(mut inner) = rc.try_borrow_mut() else { return };
+                if inner.destroyed {
+                    return;
+                }
+                inner.lock = Some(guard);
+                inner.store.load()
+            };
+            with_machine(&rc, |m| m.on_lock_granted(now(), stored));
+        }
+        LockOutcome::Unavailable => with_machine(&rc, |m| m.on_lock_unavailable(now())),
     }
+}
+
+/// The refresh HTTP call, reported to the core.
+async fn refresh(rc: Shared, refresh_token: Option<String>) {
+    let (fetch, endpoint) = match rc.try_borrow() {
+        Ok(inner) if !inner.destroyed => (inner.fetch.clone(), inner.endpoint.clone()),
+        _ => return,
+    };
     let result = http::call_refresh(&fetch, &endpoint, refresh_token.as_deref()).await;
     with_machine(&rc, |machine| {
         let t = now();
@@ -577,67 +581,10 @@ async fn refresh(rc: Shared, refresh_token: Option<String>) {
     });
 }
 
-/// True when another tab refreshed while this one waited for the lock: its tokens were written
-/// to storage (or arrived over the channel) and are adopted instead of refreshing again.
-fn adopted_from_other_tab(rc: &Shared, started_with: Option<&str>) -> bool {
-    let adopted = {
-        let Ok(mut inner) = rc.try_borrow_mut() else { return false };
-        if inner.destroyed {
-            return true;
-        }
-        let current = inner.machine.access_token().map(str::to_owned);
-        if current.as_deref() != started_with {
-            // Already adopted over the channel while we waited.
-            true
-        } else if inner.store.is_memory() {
-            false
-        } else {
-            let stored = inner.store.load();
-            match stored.access {
-                Some(access) if Some(access.as_str()) != started_with => {
-                    let t = now();
-                    inner.machine.adopt_tokens(t, access, stored.refresh);
-                    inner.machine.access_token().map(str::to_owned) != current
-                }
-                _ => false,
-            }
-        }
-    };
-    adopted
-}
-
+/// Another tab spoke: the core decides, knowing what this tab's storage holds now.
 fn on_tab_message(rc: &Shared, message: TabMessage) {
-    match message {
-        TabMessage::Tokens { access, refresh } => {
-            with_machine(rc, |m| {
-                if m.access_token() != Some(access.as_str()) {
-                    m.adopt_tokens(now(), access, refresh);
-                }
-            });
-        }
-        TabMessage::Logout { reason, message } => {
-            let active = {
-                let Ok(mut inner) = rc.try_borrow_mut() else { return };
-                let status = inner.machine.snapshot(now()).status;
-                let active = matches!(status, SessionStatus::Active | SessionStatus::Refreshing);
-                if active {
-                    inner.remote_origin = Some(reason);
-                }
-                active
-            };
-            if active {
-                let message = if message.is_empty() { None } else { Some(message) };
-                with_machine(rc, |m| m.logout(now(), LogoutReason::Remote, message));
-            }
-        }
-        TabMessage::Hello => {
-            if let Ok(inner) = rc.try_borrow() {
-                if let (Some(tabs), Some(access)) = (&inner.tabs, inner.machine.access_token()) {
-                    tabs.post_tokens(access, inner.machine.refresh_token());
-                }
-            }
-        }
-    }
+    let Some(stored) = rc.try_borrow_mut().ok().map(|mut inner| inner.store.load()) else { return };
+    with_machine(rc, |m| m.on_tab_message(now(), message, stored));
 }
 
 fn reschedule(rc: &Shared) {

@@ -3,7 +3,7 @@
 //! instead of failing: validation with named errors is the JS layer's job.
 
 use crate::core::breaker::BreakerConfig;
-use crate::core::machine::MachineConfig;
+use crate::core::machine::{MachineConfig, TabScope};
 use crate::core::urls::UrlRules;
 use crate::web::http::{BodyFormat, RefreshEndpoint};
 use crate::web::storage::{Area, SessionClear, StoreConfig};
@@ -16,8 +16,6 @@ pub struct ClientConfig {
     pub store: StoreConfig,
     pub endpoint: RefreshEndpoint,
     pub login_url: Option<String>,
-    /// Off only in tests that prove the lock is what prevents cross-tab refresh races.
-    pub tab_lock: bool,
 }
 
 struct Options<'a>(&'a JsValue);
@@ -84,6 +82,9 @@ pub fn read(options: &JsValue) -> ClientConfig {
         refresh_when_hidden: o.flag("refreshWhenHidden", machine_defaults.refresh_when_hidden),
         cookie_mode,
         breaker,
+        tabs: if o.string("storage").as_deref() == Some("session") { TabScope::PerTab } else { TabScope::Shared },
+        tab_lock: o.flag("tabLock", true),
+        memory_storage: false,
     };
     let urls = UrlRules::new(
         page_origin,
@@ -116,6 +117,5 @@ pub fn read(options: &JsValue) -> ClientConfig {
         store,
         endpoint,
         login_url: o.string("loginUrl").filter(|s| !s.is_empty()),
-        tab_lock: o.flag("tabLock", true),
     }
 }

@@ -2,6 +2,7 @@
 //! modes, sandboxed iframes, when disabled or over quota; every such failure degrades this store
 //! to memory (one console warning) instead of breaking the app.
 
+use crate::core::machine::{Generation, Stored};
 use web_sys::Storage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,10 +86,6 @@ pub struct TokenStore {
     backend: Backend,
 }
 
-pub struct StoredTokens {
-    pub access: Option<String>,
-    pub refresh: Option<String>,
-}
 
 const PROBE_KEY: &str = "__authkeeper_probe__";
 
@@ -194,9 +191,19 @@ impl TokenStore {
         self.backend = Backend::Memory(readable_tokens(self.config.area, &self.config));
     }
 
+    /// Where the session generation is kept, next to the access token.
+    fn generation_key(&self) -> String {
+        self.config.access_key.clone() + ":generation"
+    }
+
+    pub fn generation(&mut self) -> Generation {
+        let key = self.generation_key();
+        self.get(&key).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
     /// Reads the tokens, first moving any found under legacy key names to the configured ones
     /// (once: the legacy keys are deleted), so an app that renamed its keys keeps its sessions.
-    pub fn load(&mut self) -> StoredTokens {
+    pub fn load(&mut self) -> Stored {
         let access_key = self.config.access_key.clone();
         let refresh_key = self.config.refresh_key.clone();
         let legacy_access = self.config.legacy_access.clone();
@@ -209,7 +216,8 @@ impl TokenStore {
         } else {
             None
         };
-        StoredTokens { access, refresh }
+        let generation = self.generation();
+        Stored { access, refresh, generation }
     }
 
     fn migrate(&mut self, key: &str, legacy: &[String]) {
@@ -226,15 +234,19 @@ impl TokenStore {
         }
     }
 
-    pub fn save(&mut self, access: &str, refresh: Option<&str>) {
+    /// The access token is written last: the `storage` event fallback watches its key and
+    /// reads the others when it changes.
+    pub fn save(&mut self, access: &str, refresh: Option<&str>, generation: Generation) {
+        let key = self.generation_key();
+        self.set(&key, &decimal(generation));
         let access_key = self.config.access_key.clone();
-        self.set(&access_key, access);
         if self.config.keep_refresh {
             if let Some(refresh) = refresh {
                 let refresh_key = self.config.refresh_key.clone();
                 self.set(&refresh_key, refresh);
             }
         }
+        self.set(&access_key, access);
     }
 
     /// Logout: the configured and legacy keys, every localStorage key matching a clear pattern,
@@ -242,7 +254,7 @@ impl TokenStore {
     /// cleared localStorage) leaves localStorage alone, so a newer login written there since is
     /// not wiped; this tab's own sessionStorage and memory are still cleared.
     pub fn clear(&mut self, shared: bool) {
-        let mut keys: Vec<String> = vec![self.config.access_key.clone(), self.config.refresh_key.clone()];
+        let mut keys: Vec<String> = vec![self.config.access_key.clone(), self.config.refresh_key.clone(), self.generation_key()];
         keys.extend(self.config.legacy_access.iter().cloned());
         keys.extend(self.config.legacy_refresh.iter().cloned());
         let tokens_are_shared = self.config.area == Area::Local && !self.is_memory();
@@ -268,6 +280,20 @@ impl TokenStore {
             }
         }
     }
+}
+
+/// `n` in decimal, without pulling the formatting machinery into the wasm.
+fn decimal(mut n: u64) -> String {
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
 }
 
 /// The configured and legacy keys that can still be read from an area that refuses writes.

@@ -2,6 +2,8 @@
 //! propagation of new tokens and logouts (BroadcastChannel, with the `storage` event as the
 //! fallback where BroadcastChannel is missing).
 
+use crate::core::machine::{Generation, TabMessage};
+use crate::core::policy::LogoutReason;
 use crate::web::lifecycle::Listener;
 use crate::web::timers::Deadline;
 use crate::web::clock;
@@ -84,13 +86,6 @@ pub async fn acquire_lock(name: &str, max_wait_ms: u32) -> LockOutcome {
     LockOutcome::Unavailable
 }
 
-pub enum TabMessage {
-    Tokens { access: String, refresh: Option<String> },
-    Logout { reason: String, message: String },
-    /// A new tab asks for the session (memory storage keeps tokens out of Web Storage).
-    Hello,
-}
-
 pub struct TabChannel {
     channel: Option<BroadcastChannel>,
     _listener: Option<Listener>,
@@ -99,11 +94,13 @@ pub struct TabChannel {
 fn parse_message(data: &JsValue) -> Option<TabMessage> {
     let kind = field(data, "type")?.as_string()?;
     let text = |name: &str| field(data, name).and_then(|v| v.as_string());
+    let generation = field(data, "generation").and_then(|v| v.as_f64()).filter(|g| g.is_finite() && *g >= 0.0).map(|g| g as Generation);
     match kind.as_str() {
-        "tokens" => Some(TabMessage::Tokens { access: text("access")?, refresh: text("refresh") }),
+        "tokens" => Some(TabMessage::Tokens { access: text("access")?, refresh: text("refresh"), generation: generation? }),
         "logout" => Some(TabMessage::Logout {
-            reason: text("reason").unwrap_or_default(),
+            reason: LogoutReason::parse(&text("reason")?)?,
             message: text("message").unwrap_or_default(),
+            generation: generation?,
         }),
         "hello" => Some(TabMessage::Hello),
         _ => None,
@@ -116,6 +113,7 @@ impl TabChannel {
     pub fn open(
         name: &str,
         watched_keys: (String, String),
+        read_generation: impl Fn() -> Generation + 'static,
         on_message: impl Fn(TabMessage) + 'static,
     ) -> TabChannel {
         if let Ok(channel) = BroadcastChannel::new(name) {
@@ -134,35 +132,42 @@ impl TabChannel {
                 if e.key().as_deref() != Some(access_key.as_str()) {
                     return;
                 }
+                let generation = read_generation();
                 match e.new_value().filter(|v| !v.is_empty()) {
                     Some(access) => {
                         let refresh = e.storage_area().and_then(|s| s.get_item(&refresh_key).ok().flatten());
-                        on_message(TabMessage::Tokens { access, refresh });
+                        on_message(TabMessage::Tokens { access, refresh, generation });
                     }
-                    None => on_message(TabMessage::Logout { reason: String::new(), message: String::new() }),
+                    // The keys were removed: whoever did it logged the session out.
+                    None => on_message(TabMessage::Logout {
+                        reason: LogoutReason::Remote,
+                        message: String::new(),
+                        generation: Generation::MAX,
+                    }),
                 }
             })
         });
         TabChannel { channel: None, _listener: listener }
     }
 
-    fn post(&self, fields: &[(&str, JsValue)]) {
-        if let Some(channel) = &self.channel {
-            let _ = channel.post_message(&crate::web::events::detail(fields));
-        }
-    }
-
-    pub fn post_tokens(&self, access: &str, refresh: Option<&str>) {
-        let refresh = refresh.map(JsValue::from_str).unwrap_or(JsValue::NULL);
-        self.post(&[("type", "tokens".into()), ("access", access.into()), ("refresh", refresh)]);
-    }
-
-    pub fn post_logout(&self, reason: &str, message: &str) {
-        self.post(&[("type", "logout".into()), ("reason", reason.into()), ("message", message.into())]);
-    }
-
-    pub fn post_hello(&self) {
-        self.post(&[("type", "hello".into())]);
+    pub fn post(&self, message: &TabMessage) {
+        let Some(channel) = &self.channel else { return };
+        let fields: Vec<(&str, JsValue)> = match message {
+            TabMessage::Tokens { access, refresh, generation } => vec![
+                ("type", "tokens".into()),
+                ("access", access.as_str().into()),
+                ("refresh", refresh.as_deref().map(JsValue::from_str).unwrap_or(JsValue::NULL)),
+                ("generation", JsValue::from_f64(*generation as f64)),
+            ],
+            TabMessage::Logout { reason, message, generation } => vec![
+                ("type", "logout".into()),
+                ("reason", reason.as_str().into()),
+                ("message", message.as_str().into()),
+                ("generation", JsValue::from_f64(*generation as f64)),
+            ],
+            TabMessage::Hello => vec![("type", "hello".into())],
+        };
+        let _ = channel.post_message(&crate::web::events::detail(&fields));
     }
 }
 

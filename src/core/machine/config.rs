@@ -16,6 +16,24 @@ pub struct MachineConfig {
     /// The refresh token is an httpOnly cookie: the machine can refresh without holding one.
     pub cookie_mode: bool,
     pub breaker: BreakerConfig,
+    /// How this tab relates to the other tabs of the browser.
+    pub tabs: TabScope,
+    /// Refresh under the cross-tab lock (`AcquireLock` before every refresh call).
+    pub tab_lock: bool,
+    /// Tokens live in this page's memory only: a tab that starts without them asks the others.
+    pub memory_storage: bool,
+}
+
+/// Which other tabs' sessions this tab follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TabScope {
+    /// localStorage or memory: one session for the whole browser. Another tab's newer login or
+    /// refresh is adopted, its logout ends this tab's session too.
+    Shared,
+    /// sessionStorage: each tab keeps its own identity. Only a tab of the very same session (a
+    /// duplicated tab starts with a copy of sessionStorage) is followed, so that the two do not
+    /// log each other out through rotation; another login never switches this tab's user.
+    PerTab,
 }
 
 impl Default for MachineConfig {
@@ -26,6 +44,9 @@ impl Default for MachineConfig {
             refresh_when_hidden: false,
             cookie_mode: false,
             breaker: BreakerConfig::default(),
+            tabs: TabScope::Shared,
+            tab_lock: false,
+            memory_storage: false,
         }
     }
 }

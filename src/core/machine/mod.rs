@@ -13,11 +13,16 @@
 
 mod config;
 mod output;
+mod tabs;
 mod token;
 mod waiters;
 
-pub use config::MachineConfig;
-pub use output::{Action, AuthError, RequestDecision, SessionStatus, Snapshot, UnauthorizedDecision, WaiterId, Warning};
+pub use config::{MachineConfig, TabScope};
+pub use output::{
+    Action, AuthError, Generation, RequestDecision, SessionStatus, Snapshot, Stored, TabMessage, UnauthorizedDecision,
+    WaiterId, Warning,
+};
+pub use tabs::{LOCK_HOLD_MS, REFUSAL_GRACE_MS};
 
 use crate::core::breaker::{AfterFailure, Breaker, BreakerState};
 use crate::core::expiry::{expires_at_from_exp, ClockOffset};
@@ -27,6 +32,7 @@ use crate::core::time::Millis;
 use crate::core::urls::UrlClass;
 use std::collections::VecDeque;
 use std::fmt;
+use tabs::{Lock, Refusal};
 use token::{Provenance, Timing, TimingRules};
 use waiters::{WaitReason, Waiters};
 
@@ -69,6 +75,13 @@ pub struct Machine {
     actions: VecDeque<Action>,
     warnings: VecDeque<Warning>,
     refresh_count: u64,
+    /// The generation of the current (or last) session.
+    generation: Generation,
+    /// The highest generation seen anywhere: a new login must be above it.
+    newest_generation: Generation,
+    lock: Lock,
+    /// A refusal waiting for the other tabs (the flight stays `Running` meanwhile).
+    refusal: Option<Refusal>,
 }
 
 impl fmt::Debug for Machine {
@@ -83,6 +96,9 @@ impl fmt::Debug for Machine {
             .field("retry_at", &self.retry_at)
             .field("breaker", &self.breaker)
             .field("waiting", &self.waiters.len())
+            .field("generation", &self.generation)
+            .field("lock", &self.lock)
+            .field("refusal", &self.refusal.as_ref().map(|r| r.reason))
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +127,10 @@ impl Machine {
             actions: VecDeque::new(),
             warnings: VecDeque::new(),
             refresh_count: 0,
+            generation: 0,
+            newest_generation: 0,
+            lock: Lock::Free,
+            refusal: None,
         }
     }
 
@@ -165,11 +185,14 @@ impl Machine {
 
         self.reset_session();
         self.session = Session::Active;
+        // Above every generation seen: this login supersedes whatever any tab knew before.
+        self.generation = now.0.max(self.newest_generation.saturating_add(1));
+        self.newest_generation = self.generation;
         self.observe_offset(now, claims.as_ref(), None);
         self.refresh = refresh.clone();
         self.refresh_exp = refresh_exp;
         self.install_access(now, access.clone(), claims.as_ref(), expires_in, Provenance::Login);
-        self.actions.push_back(Action::Persist { access: access.clone(), refresh });
+        self.announce_tokens();
         self.resolve_all(Ok(access));
         self.advance(now);
         Ok(())
@@ -177,9 +200,10 @@ impl Machine {
 
     /// Tokens another tab obtained (refresh or login): like a successful refresh without the
     /// `Persist` (that tab already wrote storage). A refresh of ours still in flight is
-    /// ignored when it reports. Revives a logged-out or anonymous tab (the user logged in
-    /// elsewhere). Tokens that cannot be used are ignored.
-    pub fn adopt_tokens(&mut self, now: Millis, access: String, refresh: Option<String>) {
+    /// ignored when it reports. Revives a logged-out or anonymous tab when the caller (the
+    /// generation rules in `tabs.rs`) found them to be a newer login. Tokens that cannot be used
+    /// are ignored.
+    fn adopt_tokens(&mut self, now: Millis, access: String, refresh: Option<String>) {
         let claims = match jwt::decode(&access) {
             Ok(claims) => Some(claims),
             Err(JwtError::Empty | JwtError::TooLarge) => return,
@@ -226,6 +250,11 @@ impl Machine {
 
     pub fn refresh_token(&self) -> Option<&str> {
         self.refresh.as_deref()
+    }
+
+    /// The generation of the current (or last) session.
+    pub fn generation(&self) -> Generation {
+        self.generation
     }
 
     // ----- requests -------------------------------------------------------------------------
@@ -311,9 +340,23 @@ impl Machine {
             return;
         }
         match outcome {
-            RefreshOutcome::Success { tokens, server_offset } => self.on_refreshed(now, tokens, server_offset),
-            RefreshOutcome::Definitive { reason, message } => self.end_session(reason, Some(message)),
-            RefreshOutcome::Transient { retry_after_ms, .. } => self.on_transient_failure(now, retry_after_ms, jitter),
+            RefreshOutcome::Success { tokens, server_offset } => {
+                self.on_refreshed(now, tokens, server_offset);
+                self.hold_lock_after_success(now);
+            }
+            RefreshOutcome::Definitive { reason, message } if self.refusal_needs_confirmation(reason) => {
+                self.release_lock();
+                self.flight = Flight::Running;
+                self.refusal = Some(Refusal { until: now.plus(REFUSAL_GRACE_MS), reason, message, asked: false });
+            }
+            RefreshOutcome::Definitive { reason, message } => {
+                self.release_lock();
+                self.end_session(reason, Some(message));
+            }
+            RefreshOutcome::Transient { retry_after_ms, .. } => {
+                self.release_lock();
+                self.on_transient_failure(now, retry_after_ms, jitter);
+            }
         }
         self.advance(now);
     }
@@ -323,13 +366,17 @@ impl Machine {
         if self.land_flight() {
             self.on_transient_failure(now, None, jitter);
         }
+        self.release_lock();
         self.advance(now);
     }
 
     /// Marks the outstanding refresh as reported; `true` if its result should be acted on.
     fn land_flight(&mut self) -> bool {
-        let relevant = self.flight == Flight::Running && self.session == Session::Active;
+        let relevant = self.flight == Flight::Running && self.session == Session::Active && self.refusal.is_none();
         self.flight = Flight::Idle;
+        if !relevant {
+            self.release_lock();
+        }
         relevant
     }
 
@@ -345,9 +392,18 @@ impl Machine {
         self.breaker.on_success();
         self.retry_at = None;
         self.refresh_count = self.refresh_count.saturating_add(1);
-        self.actions.push_back(Action::Persist { access: access.clone(), refresh: self.refresh.clone() });
+        self.announce_tokens();
         self.actions.push_back(Action::Refreshed { expires_at: self.expires_at_or_never() });
         self.resolve_all(Ok(access));
+    }
+
+    /// Our own new tokens (login or refresh): to storage, then to the other tabs.
+    fn announce_tokens(&mut self) {
+        let Some(access) = self.access.clone() else { return };
+        let refresh = self.refresh.clone();
+        let generation = self.generation;
+        self.actions.push_back(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation });
+        self.actions.push_back(Action::Broadcast(TabMessage::Tokens { access, refresh, generation }));
     }
 
     fn on_transient_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) {
@@ -396,13 +452,14 @@ impl Machine {
     /// When `handle_timeout` must next be called. Every deadline returned is one that
     /// `handle_timeout` acts on and then drops, so a past deadline is never returned twice.
     pub fn poll_timeout(&self) -> Option<Millis> {
+        let tabs = self.tab_deadline();
         if self.session != Session::Active {
-            return None;
+            return tabs;
         }
         let warning = self.timing.filter(|_| !self.warned).map(|t| t.warn_at);
         let session_end = if self.flight == Flight::Running { None } else { self.session_end_at() };
         let refresh = if self.flight == Flight::Idle { self.next_refresh_at() } else { None };
-        [warning, session_end, refresh].into_iter().flatten().min()
+        [warning, session_end, refresh, tabs].into_iter().flatten().min()
     }
 
     pub fn snapshot(&self, now: Millis) -> Snapshot {
@@ -428,6 +485,7 @@ impl Machine {
     /// Acts on everything due at `now`: the expiring warning, an expired session, a refresh
     /// that is wanted and allowed. Called at the end of every event.
     fn advance(&mut self, now: Millis) {
+        self.advance_tabs(now);
         if self.session != Session::Active {
             self.fail_orphaned_waiters();
             return;
@@ -462,7 +520,7 @@ impl Machine {
     fn start_refresh(&mut self) {
         self.retry_at = None;
         self.flight = Flight::Running;
-        self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+        self.begin_refresh_call();
     }
 
     fn emit_due_warning(&mut self, now: Millis) {
@@ -477,12 +535,23 @@ impl Machine {
         }
     }
 
-    /// Ends the session: Clear + Logout (once), every waiter fails, tokens and timers go.
+    /// Ends the session: Clear + Logout (once) + telling the other tabs, every waiter fails,
+    /// tokens and timers go.
     fn end_session(&mut self, reason: LogoutReason, message: Option<String>) {
+        self.end_session_as(reason, message, None, true);
+    }
+
+    /// `origin` is set for a logout another tab started (which is not announced back, so
+    /// logouts never echo); `shared` says whether the storage all tabs share is cleared too.
+    fn end_session_as(&mut self, reason: LogoutReason, message: Option<String>, origin: Option<LogoutReason>, shared: bool) {
         if !matches!(self.session, Session::LoggedOut(_)) {
             let message = message.unwrap_or_else(|| reason.default_message().to_owned());
-            self.actions.push_back(Action::Clear);
-            self.actions.push_back(Action::Logout { reason, message });
+            self.actions.push_back(Action::Clear { shared });
+            if origin.is_none() {
+                let generation = self.generation;
+                self.actions.push_back(Action::Broadcast(TabMessage::Logout { reason, message: message.clone(), generation }));
+            }
+            self.actions.push_back(Action::Logout { reason, message, origin });
         }
         self.session = Session::LoggedOut(reason);
         self.access = None;
@@ -509,6 +578,11 @@ impl Machine {
     }
 
     fn supersede_flight(&mut self) {
+        // A refusal on hold already has its answer: nothing more will report.
+        if self.refusal.take().is_some() {
+            self.flight = Flight::Idle;
+            return;
+        }
         if self.flight == Flight::Running {
             self.flight = Flight::Superseded;
         }

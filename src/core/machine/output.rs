@@ -9,6 +9,29 @@ use std::fmt;
 /// Identifies one intercepted request while it waits (chosen by the web layer).
 pub type WaiterId = u64;
 
+/// Orders sessions across tabs: every login gets a generation above any seen before, a refresh
+/// keeps it. A message from an older generation than this tab's is stale (tokens obtained before
+/// a logout can never undo it).
+pub type Generation = u64;
+
+/// What tabs tell each other. Each one carries the generation of the session it is about.
+#[derive(Clone, PartialEq)]
+pub enum TabMessage {
+    Tokens { access: String, refresh: Option<String>, generation: Generation },
+    Logout { reason: LogoutReason, message: String, generation: Generation },
+    /// A tab without tokens asks for the session (memory storage keeps them out of Web Storage).
+    Hello,
+}
+
+/// What this tab's storage holds, as the web layer read it when asked.
+#[derive(Clone, Default, PartialEq)]
+pub struct Stored {
+    pub access: Option<String>,
+    pub refresh: Option<String>,
+    /// `0` when none was stored (a session written by an older version, or by the app).
+    pub generation: Generation,
+}
+
 /// Why a request failed instead of going out; `code()` is the JS error's stable `code`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AuthError {
@@ -63,14 +86,25 @@ pub enum UnauthorizedDecision {
 pub enum Action {
     /// Perform the refresh HTTP call and report back (never emitted while one is in flight).
     StartRefresh { refresh_token: Option<String> },
+    /// Request the cross-tab refresh lock; report `on_lock_granted` (with what storage holds
+    /// once it is granted) or `on_lock_unavailable`.
+    AcquireLock,
+    /// Release the cross-tab lock.
+    ReleaseLock,
+    /// Read storage and report it with `on_stored`.
+    ReadStored,
+    /// Post this to the other tabs.
+    Broadcast(TabMessage),
     /// A queued request may go with this bearer, or fails.
     Resolve { id: WaiterId, result: Result<String, AuthError> },
-    /// Write the tokens to storage (also after rotation).
-    Persist { access: String, refresh: Option<String> },
-    /// Clear storage.
-    Clear,
-    /// Dispatch `auth:logout` (at most once per session).
-    Logout { reason: LogoutReason, message: String },
+    /// Write the tokens and their session generation to storage (also after rotation).
+    Persist { access: String, refresh: Option<String>, generation: Generation },
+    /// Clear what a logout clears. `shared: false` leaves the storage that all tabs share
+    /// alone (another tab's logout already cleared it, or a newer session lives there now).
+    Clear { shared: bool },
+    /// Dispatch `auth:logout` (at most once per session). `origin` is the reason another tab
+    /// gave when this logout is `Remote`.
+    Logout { reason: LogoutReason, message: String, origin: Option<LogoutReason> },
     /// Dispatch `auth:expiring` (once per token).
     Expiring { expires_at: Millis },
     /// Dispatch `auth:refreshed`. `expires_at` is `Millis::NEVER` for a token whose expiry is
@@ -121,6 +155,33 @@ fn redact<T>(token: &Option<T>) -> Option<Redacted> {
     token.as_ref().map(|_| Redacted)
 }
 
+impl fmt::Debug for TabMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TabMessage::Tokens { refresh, generation, .. } => f
+                .debug_struct("Tokens")
+                .field("access", &Redacted)
+                .field("refresh", &redact(refresh))
+                .field("generation", generation)
+                .finish(),
+            TabMessage::Logout { reason, generation, .. } => {
+                f.debug_struct("Logout").field("reason", reason).field("generation", generation).finish()
+            }
+            TabMessage::Hello => f.write_str("Hello"),
+        }
+    }
+}
+
+impl fmt::Debug for Stored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stored")
+            .field("access", &redact(&self.access))
+            .field("refresh", &redact(&self.refresh))
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
 impl fmt::Debug for RequestDecision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -151,12 +212,19 @@ impl fmt::Debug for Action {
                 let result: Result<Redacted, &AuthError> = result.as_ref().map(|_| Redacted);
                 f.debug_struct("Resolve").field("id", id).field("result", &result).finish()
             }
-            Action::Persist { refresh, .. } => {
-                f.debug_struct("Persist").field("access", &Redacted).field("refresh", &redact(refresh)).finish()
-            }
-            Action::Clear => f.write_str("Clear"),
-            Action::Logout { reason, message } => {
-                f.debug_struct("Logout").field("reason", reason).field("message", message).finish()
+            Action::AcquireLock => f.write_str("AcquireLock"),
+            Action::ReleaseLock => f.write_str("ReleaseLock"),
+            Action::ReadStored => f.write_str("ReadStored"),
+            Action::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
+            Action::Persist { refresh, generation, .. } => f
+                .debug_struct("Persist")
+                .field("access", &Redacted)
+                .field("refresh", &redact(refresh))
+                .field("generation", generation)
+                .finish(),
+            Action::Clear { shared } => f.debug_struct("Clear").field("shared", shared).finish(),
+            Action::Logout { reason, message, origin } => {
+                f.debug_struct("Logout").field("reason", reason).field("message", message).field("origin", origin).finish()
             }
             Action::Expiring { expires_at } => f.debug_struct("Expiring").field("expires_at", expires_at).finish(),
             Action::Refreshed { expires_at } => f.debug_struct("Refreshed").field("expires_at", expires_at).finish(),
@@ -176,7 +244,9 @@ mod tests {
             format!("{:?}", UnauthorizedDecision::Replay { bearer: secret.clone() }),
             format!("{:?}", Action::StartRefresh { refresh_token: Some(secret.clone()) }),
             format!("{:?}", Action::Resolve { id: 7, result: Ok(secret.clone()) }),
-            format!("{:?}", Action::Persist { access: secret.clone(), refresh: Some(secret.clone()) }),
+            format!("{:?}", Action::Persist { access: secret.clone(), refresh: Some(secret.clone()), generation: 1 }),
+            format!("{:?}", Action::Broadcast(TabMessage::Tokens { access: secret.clone(), refresh: Some(secret.clone()), generation: 1 })),
+            format!("{:?}", Stored { access: Some(secret.clone()), refresh: Some(secret.clone()), generation: 1 }),
         ];
         for out in outputs {
             assert!(!out.contains("SECRET"), "{out}");

@@ -36,8 +36,16 @@ impl Rig {
         (rig, access)
     }
 
+    /// This tab's own effects; what it tells the other tabs is checked in `tabs` tests.
     fn drain(&mut self) -> Vec<Action> {
-        std::iter::from_fn(|| self.m.poll_action()).collect()
+        std::iter::from_fn(|| self.m.poll_action()).filter(|a| !matches!(a, Action::Broadcast(_))).collect()
+    }
+
+    /// Another tab's tokens: a refresh of this session while it is live, else a newer login.
+    fn adopt(&mut self, access: String, refresh: Option<String>) {
+        let live = matches!(self.m.snapshot(self.now).status, SessionStatus::Active | SessionStatus::Refreshing);
+        let generation = if live { self.m.generation() } else { self.m.generation() + 1 };
+        self.m.on_tab_message(self.now, TabMessage::Tokens { access, refresh, generation }, Stored::default());
     }
 
     fn at(&mut self, ms: u64) -> Millis {
@@ -151,7 +159,7 @@ fn success_persists_resolves_every_waiter_and_reports_the_new_expiry() {
     assert_eq!(
         actions,
         vec![
-            Action::Persist { access: fresh.clone(), refresh: Some("R2".into()) },
+            Action::Persist { access: fresh.clone(), refresh: Some("R2".into()), generation: rig.m.generation() },
             Action::Refreshed { expires_at: Millis(T0 + 560_000) },
             Action::Resolve { id: 1, result: Ok(fresh.clone()) },
             Action::Resolve { id: 2, result: Ok(fresh.clone()) },
@@ -169,7 +177,7 @@ fn success_without_a_rotated_refresh_keeps_the_old_one() {
     rig.drain();
     rig.success(&jwt(SECS, 300).replace("c2ln", "c2lm"), None);
     assert_eq!(rig.m.refresh_token(), Some("R1"));
-    assert!(rig.drain().contains(&Action::Persist { access: rig.m.access_token().unwrap().into(), refresh: Some("R1".into()) }));
+    assert!(rig.drain().contains(&Action::Persist { access: rig.m.access_token().unwrap().into(), refresh: Some("R1".into()), generation: rig.m.generation() }));
 }
 
 #[test]
@@ -400,7 +408,7 @@ fn giving_up_logs_out_with_refresh_unavailable_once() {
     let actions = rig.drain();
     assert_eq!(logouts(&actions), vec![LogoutReason::RefreshUnavailable]);
     assert_eq!(resolved(&actions), vec![(1, Err(AuthError::LoggedOut { reason: LogoutReason::RefreshUnavailable }))]);
-    assert_eq!(actions.first(), Some(&Action::Clear));
+    assert_eq!(actions.first(), Some(&Action::Clear { shared: true }));
 }
 
 #[test]
@@ -448,8 +456,8 @@ fn a_definitive_failure_clears_logs_out_once_and_fails_every_waiter() {
     assert_eq!(
         rig.drain(),
         vec![
-            Action::Clear,
-            Action::Logout { reason: LogoutReason::UserNotFound, message: "User not found".into() },
+            Action::Clear { shared: true },
+            Action::Logout { reason: LogoutReason::UserNotFound, message: "User not found".into(), origin: None },
             Action::Resolve { id: 1, result: err.clone() },
             Action::Resolve { id: 2, result: err },
         ]
@@ -469,10 +477,10 @@ fn a_definitive_failure_clears_logs_out_once_and_fails_every_waiter() {
 fn set_tokens_after_a_logout_starts_a_new_session() {
     let (mut rig, _) = Rig::logged_in();
     rig.m.logout(rig.now, LogoutReason::Manual, Some("bye".into()));
-    assert_eq!(rig.drain(), vec![Action::Clear, Action::Logout { reason: LogoutReason::Manual, message: "bye".into() }]);
+    assert_eq!(rig.drain(), vec![Action::Clear { shared: true }, Action::Logout { reason: LogoutReason::Manual, message: "bye".into(), origin: None }]);
     let access = jwt(SECS, 300);
     rig.m.set_tokens(rig.now, access.clone(), Some("R9".into()), None).unwrap();
-    assert_eq!(rig.drain(), vec![Action::Persist { access: access.clone(), refresh: Some("R9".into()) }]);
+    assert_eq!(rig.drain(), vec![Action::Persist { access: access.clone(), refresh: Some("R9".into()), generation: rig.m.generation() }]);
     assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
     rig.m.logout(rig.now, LogoutReason::Remote, None);
     assert_eq!(logouts(&rig.drain()), vec![LogoutReason::Remote]);
@@ -486,7 +494,7 @@ fn manual_logout_fails_waiters_and_ignores_the_in_flight_refresh() {
     rig.m.logout(rig.now, LogoutReason::Manual, None);
     let actions = rig.drain();
     assert_eq!(resolved(&actions), vec![(1, Err(AuthError::LoggedOut { reason: LogoutReason::Manual }))]);
-    assert!(actions.contains(&Action::Logout { reason: LogoutReason::Manual, message: "You have signed out.".into() }));
+    assert!(actions.contains(&Action::Logout { reason: LogoutReason::Manual, message: "You have signed out.".into(), origin: None }));
     rig.success(&jwt(SECS, 300), None);
     assert!(rig.drain().is_empty());
     assert_eq!(rig.m.access_token(), None);
@@ -511,7 +519,7 @@ fn adopted_tokens_release_waiters_and_the_in_flight_result_is_ignored() {
     rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
     rig.drain();
     let theirs = jwt(SECS, 300).replace("c2ln", "dGhl");
-    rig.m.adopt_tokens(rig.now, theirs.clone(), Some("R-theirs".into()));
+    rig.adopt(theirs.clone(), Some("R-theirs".into()));
     let actions = rig.drain();
     assert!(!actions.iter().any(|a| matches!(a, Action::Persist { .. })));
     assert_eq!(resolved(&actions), vec![(1, Ok(theirs.clone()))]);
@@ -528,7 +536,7 @@ fn adopted_tokens_release_waiters_and_the_in_flight_result_is_ignored() {
 #[test]
 fn adopting_the_same_tokens_again_does_nothing() {
     let (mut rig, access) = Rig::logged_in();
-    rig.m.adopt_tokens(rig.now, access, None);
+    rig.adopt(access, None);
     assert!(rig.drain().is_empty());
 }
 
@@ -538,7 +546,7 @@ fn adopting_tokens_revives_a_logged_out_tab() {
     rig.m.logout(rig.now, LogoutReason::Remote, None);
     rig.drain();
     let access = jwt(SECS, 300);
-    rig.m.adopt_tokens(rig.now, access.clone(), Some("R".into()));
+    rig.adopt(access.clone(), Some("R".into()));
     assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Active);
     assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
 }
@@ -642,8 +650,8 @@ fn loading_a_malformed_access_token_clears_it_as_invalid() {
         let mut rig = Rig::default();
         rig.m.load(rig.now, Some(access.into()), Some("R".into()));
         assert_eq!(rig.drain(), vec![
-            Action::Clear,
-            Action::Logout { reason: LogoutReason::InvalidToken, message: LogoutReason::InvalidToken.default_message().into() }
+            Action::Clear { shared: true },
+            Action::Logout { reason: LogoutReason::InvalidToken, message: LogoutReason::InvalidToken.default_message().into(), origin: None }
         ], "{access}");
     }
 }

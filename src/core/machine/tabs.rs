@@ -1,0 +1,236 @@
+//! The machine among other tabs: one refresh for the whole browser, sessions ordered by
+//! generation, and refusals that are checked against what the other tabs know before they end
+//! the session.
+//!
+//! Why each rule exists (all seen against djangorestframework-simplejwt with rotation and
+//! blacklisting, three tabs of one browser):
+//! - A Web Lock is handed to the next tab at once, but a localStorage write reaches the other
+//!   tabs' renderers a few milliseconds later. So the tab that refreshed keeps the lock for
+//!   `LOCK_HOLD_MS` after persisting and announcing the new tokens: the next holder then reads
+//!   (or has been told) the new refresh token instead of presenting the rotated-away one.
+//! - If a refusal comes back anyway, the refresh token we sent may simply be stale: for
+//!   `REFUSAL_GRACE_MS` the machine waits for a newer token from the other tabs, then reads
+//!   storage once more, and only then ends the session.
+//! - A logout is never undone by tokens of the session it ended: tokens are adopted only from
+//!   a newer generation (a newer login), or from the same generation while it is still live.
+
+use super::{Flight, Machine, Session};
+use crate::core::machine::config::TabScope;
+use crate::core::machine::output::{Action, Generation, Stored, TabMessage};
+use crate::core::policy::LogoutReason;
+use crate::core::time::Millis;
+
+/// How long the refreshing tab keeps the lock after announcing new tokens: far above the few
+/// milliseconds a storage write or channel message takes to reach the other tabs.
+pub const LOCK_HOLD_MS: u64 = 300;
+/// How long a refusal of our refresh token waits for a newer token from another tab.
+pub const REFUSAL_GRACE_MS: u64 = 1_500;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lock {
+    Free,
+    /// Asked for; `on_lock_granted` or `on_lock_unavailable` will follow.
+    Wanted,
+    /// Ours. `release_at` is set once our refresh has settled.
+    Held { release_at: Option<Millis> },
+}
+
+/// A refusal of our refresh token, held back while the other tabs get a chance to show that
+/// the token was merely stale.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Refusal {
+    pub until: Millis,
+    pub reason: LogoutReason,
+    pub message: String,
+    /// `ReadStored` has been asked for; the session ends (or continues) on `on_stored`.
+    pub asked: bool,
+}
+
+impl Machine {
+    /// Start-up with what storage holds (tokens and the generation of their session).
+    pub fn load_stored(&mut self, now: Millis, stored: Stored) {
+        self.generation = stored.generation;
+        self.newest_generation = self.newest_generation.max(stored.generation);
+        self.load(now, stored.access, stored.refresh);
+        if self.config.memory_storage && self.access.is_none() && self.session != Session::LoggedOut(LogoutReason::InvalidToken) {
+            self.actions.push_back(Action::Broadcast(TabMessage::Hello));
+        }
+    }
+
+    /// Something another tab said. `stored` is what this tab's storage holds right now.
+    pub fn on_tab_message(&mut self, now: Millis, message: TabMessage, stored: Stored) {
+        match message {
+            TabMessage::Tokens { access, refresh, generation } => self.on_tab_tokens(now, access, refresh, generation),
+            TabMessage::Logout { reason, message, generation } => {
+                let ours = match self.config.tabs {
+                    TabScope::Shared => generation >= self.generation,
+                    TabScope::PerTab => generation == self.generation,
+                };
+                if self.session == Session::Active && ours {
+                    // Clear the shared storage again only if nothing newer has been written there
+                    // since: our own late write must go, another tab's new login must stay.
+                    let shared = self.config.tabs == TabScope::Shared && stored.generation <= generation;
+                    let message = (!message.is_empty()).then_some(message);
+                    self.end_session_as(LogoutReason::Remote, message, Some(reason), shared);
+                }
+            }
+            TabMessage::Hello => {
+                if let (Session::Active, Some(access)) = (self.session, &self.access) {
+                    let tokens = TabMessage::Tokens {
+                        access: access.clone(),
+                        refresh: self.refresh.clone(),
+                        generation: self.generation,
+                    };
+                    self.actions.push_back(Action::Broadcast(tokens));
+                }
+            }
+        }
+        self.advance(now);
+    }
+
+    /// Tokens another tab obtained: adopted when they belong to a newer session, or are a newer
+    /// state of this very session. Never after this session's logout.
+    fn on_tab_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, generation: Generation) {
+        self.newest_generation = self.newest_generation.max(generation);
+        let live = self.session == Session::Active;
+        let same_session = generation == self.generation && live;
+        let differs = self.access.as_deref() != Some(access.as_str()) || (refresh.is_some() && refresh != self.refresh);
+        let wanted = match self.config.tabs {
+            TabScope::Shared => generation > self.generation || (same_session && differs),
+            TabScope::PerTab => same_session && differs && generation != 0,
+        };
+        if wanted {
+            self.generation = generation;
+            self.adopt_tokens(now, access, refresh);
+        }
+    }
+
+    /// Storage as read when the lock was granted: if another tab refreshed meanwhile, its
+    /// tokens are adopted and no refresh call is made.
+    pub fn on_lock_granted(&mut self, now: Millis, stored: Stored) {
+        if self.lock != Lock::Wanted {
+            // Granted after we stopped waiting: give it back.
+            self.actions.push_back(Action::ReleaseLock);
+            return;
+        }
+        self.lock = Lock::Held { release_at: None };
+        if self.flight != Flight::Running || self.session != Session::Active {
+            // The refresh became moot while we waited (tokens adopted, logout, new login).
+            self.flight = Flight::Idle;
+            self.release_lock();
+            self.advance(now);
+            return;
+        }
+        if self.adopt_if_newer(now, stored) {
+            self.flight = Flight::Idle;
+            self.release_lock();
+        } else {
+            self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+        }
+        self.advance(now);
+    }
+
+    /// No Web Locks in this browser, or the wait exceeded its bound: refresh without the lock.
+    pub fn on_lock_unavailable(&mut self, now: Millis) {
+        if self.lock != Lock::Wanted {
+            return;
+        }
+        self.lock = Lock::Free;
+        if self.flight == Flight::Running && self.session == Session::Active {
+            self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+        } else {
+            self.flight = Flight::Idle;
+        }
+        self.advance(now);
+    }
+
+    /// Storage as read on `ReadStored`, at the end of a refusal's grace period.
+    pub fn on_stored(&mut self, now: Millis, stored: Stored) {
+        let Some(refusal) = self.refusal.take_if(|r| r.asked) else { return };
+        if !self.adopt_if_newer(now, stored) {
+            self.flight = Flight::Idle;
+            self.end_session(refusal.reason, Some(refusal.message));
+        }
+        self.advance(now);
+    }
+
+    /// Adopts stored tokens that another tab of this session wrote after ours.
+    fn adopt_if_newer(&mut self, now: Millis, stored: Stored) -> bool {
+        let Some(access) = stored.access else { return false };
+        let same_scope = match self.config.tabs {
+            TabScope::Shared => stored.generation >= self.generation,
+            TabScope::PerTab => stored.generation == self.generation,
+        };
+        let newer = stored.refresh.as_ref().is_some_and(|r| Some(r) != self.refresh.as_ref())
+            || (self.config.cookie_mode && Some(&access) != self.access.as_ref());
+        if !(same_scope && newer) {
+            return false;
+        }
+        self.generation = stored.generation;
+        self.adopt_tokens(now, access, stored.refresh);
+        true
+    }
+
+    /// Where the machine would emit `StartRefresh`: under the lock when there is one.
+    pub(super) fn begin_refresh_call(&mut self) {
+        match self.lock {
+            _ if !self.config.tab_lock => {
+                self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() })
+            }
+            Lock::Held { .. } => {
+                self.lock = Lock::Held { release_at: None };
+                self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+            }
+            Lock::Wanted => {}
+            Lock::Free => {
+                self.lock = Lock::Wanted;
+                self.actions.push_back(Action::AcquireLock);
+            }
+        }
+    }
+
+    /// After a successful refresh: keep the lock until the other tabs have surely seen it.
+    pub(super) fn hold_lock_after_success(&mut self, now: Millis) {
+        if let Lock::Held { .. } = self.lock {
+            self.lock = Lock::Held { release_at: Some(now.plus(LOCK_HOLD_MS)) };
+        }
+    }
+
+    pub(super) fn release_lock(&mut self) {
+        if let Lock::Held { .. } = self.lock {
+            self.actions.push_back(Action::ReleaseLock);
+            self.lock = Lock::Free;
+        }
+    }
+
+    /// Refusals of a token that might merely be stale wait for the other tabs first. Verdicts
+    /// about the user (not found, inactive) and single-tab setups end the session at once.
+    pub(super) fn refusal_needs_confirmation(&self, reason: LogoutReason) -> bool {
+        self.config.tab_lock && matches!(reason, LogoutReason::InvalidToken | LogoutReason::RefreshTokenRequired)
+    }
+
+    /// The lock and refusal deadlines, for `poll_timeout`.
+    pub(super) fn tab_deadline(&self) -> Option<Millis> {
+        let release = match self.lock {
+            Lock::Held { release_at } => release_at,
+            _ => None,
+        };
+        let refusal = self.refusal.as_ref().filter(|r| !r.asked).map(|r| r.until);
+        [release, refusal].into_iter().flatten().min()
+    }
+
+    /// Acts on the lock and refusal deadlines that are due.
+    pub(super) fn advance_tabs(&mut self, now: Millis) {
+        if let Lock::Held { release_at: Some(at) } = self.lock {
+            if now >= at {
+                self.release_lock();
+            }
+        }
+        if let Some(refusal) = self.refusal.as_mut() {
+            if !refusal.asked && now >= refusal.until {
+                refusal.asked = true;
+                self.actions.push_back(Action::ReadStored);
+            }
+        }
+    }
+}
