@@ -432,6 +432,9 @@ fn drain(rc: &Shared) {
     loop {
         let actions: Vec<Action> = {
             let Ok(mut inner) = rc.try_borrow_mut() else { return };
+            while let Some(warning) = inner.machine.poll_warning() {
+                web_sys::console::warn_1(&("authkeeper: ".to_owned() + &warning.message).into());
+            }
             std::iter::from_fn(|| inner.machine.poll_action()).collect()
         };
         if actions.is_empty() {
