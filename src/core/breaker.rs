@@ -5,6 +5,12 @@
 //! jitter, then the breaker opens and requests fail fast; after a cooldown one trial goes
 //! through (half-open); after the give-up window the session is declared unsaveable.
 //!
+//! The cooldowns of one outage are spread by decorrelated jitter, between the configured
+//! cooldown and `MAX_COOLDOWN_FACTOR` times it. Clients whose breakers open together (a whole
+//! user base meeting the same outage) then do not come back in lockstep: with a fixed 30 s
+//! cooldown, 100,000 clients try once per 30 s each, and the recovery herd reaches 8x the steady
+//! refresh rate of 5-minute tokens; spread this way it stays under 3x (`benches/herd.rs`).
+//!
 //! The give-up window measures a *continuing* outage. Failures belong to one streak only while
 //! each follows the moment the policy allowed it (the end of its backoff or cooldown) without
 //! a quiet gap; after a longer silence (a hidden tab nobody used, a laptop asleep) nothing is
@@ -19,7 +25,8 @@ pub struct BreakerConfig {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub max_delay_ms: u64,
-    /// How long the breaker stays open before allowing one trial.
+    /// How long the breaker stays open, at least, before allowing one trial (see
+    /// `MAX_COOLDOWN_FACTOR` for the spread).
     pub cooldown_ms: u64,
     /// Failures lasting this long (since the first of an unbroken streak) end the session.
     pub give_up_after_ms: u64,
@@ -34,6 +41,11 @@ impl Default for BreakerConfig {
 /// The shortest cooldown honoured: a zero cooldown would half-open at once after every failed
 /// trial and turn the breaker into the tight loop it exists to prevent.
 pub const MIN_COOLDOWN_MS: u64 = 1_000;
+
+/// Cooldowns grow, with decorrelated jitter, up to this many times the configured one: while the
+/// endpoint stays down, a client tries once every 2-4 cooldowns (2 minutes at most by default)
+/// rather than every cooldown.
+pub const MAX_COOLDOWN_FACTOR: u64 = 4;
 
 /// The shortest silence that breaks a failure streak, whatever the configuration. A retry goes
 /// out the moment its backoff or cooldown allows whenever something wants a token (a visible
@@ -70,11 +82,13 @@ pub struct Breaker {
     /// When the policy allowed the next attempt after the last failure (the end of its backoff
     /// or cooldown): silence beyond this, longer than `quiet_gap_ms`, breaks the streak.
     next_allowed: Option<Millis>,
+    /// The last cooldown of this streak (0 before the first), which the next one grows from.
+    last_cooldown_ms: u64,
 }
 
 impl Breaker {
     pub fn new(config: BreakerConfig) -> Self {
-        Breaker { config, failures: 0, streak_start: None, open_until: None, next_allowed: None }
+        Breaker { config, failures: 0, streak_start: None, open_until: None, next_allowed: None, last_cooldown_ms: 0 }
     }
 
     pub fn config(&self) -> &BreakerConfig {
@@ -94,11 +108,11 @@ impl Breaker {
         let floor = retry_after_ms.unwrap_or(0);
         let after = if self.open_until.is_some() {
             // The half-open trial failed (or a late failure arrived while open): reopen.
-            self.open(now, floor)
+            self.open(now, floor, jitter)
         } else {
             self.failures = self.failures.saturating_add(1);
             if self.failures >= self.config.max_attempts.max(1) {
-                self.open(now, floor)
+                self.open(now, floor, jitter)
             } else {
                 AfterFailure::RetryAt(now.plus(self.backoff_ms(self.failures, jitter).max(floor)))
             }
@@ -127,16 +141,32 @@ impl Breaker {
     /// always open it (at worst one cooldown early), a promise the property tests hold it to.
     fn start_new_streak(&mut self) {
         self.streak_start = None;
+        self.last_cooldown_ms = 0;
         if self.open_until.take().is_some() {
             self.failures = 0;
         }
     }
 
-    fn open(&mut self, now: Millis, floor: u64) -> AfterFailure {
-        let until = now.plus(self.config.cooldown_ms.max(MIN_COOLDOWN_MS).max(floor));
+    fn open(&mut self, now: Millis, floor: u64, jitter: f64) -> AfterFailure {
+        let cooldown = self.next_cooldown_ms(jitter);
+        self.last_cooldown_ms = cooldown;
+        let until = now.plus(cooldown.max(floor));
         self.open_until = Some(until);
         self.failures = 0;
         AfterFailure::Open { until }
+    }
+
+    /// Decorrelated jitter ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015):
+    /// uniform between the configured cooldown and three times the previous one, capped at
+    /// `MAX_COOLDOWN_FACTOR` cooldowns. Never shorter than the configured cooldown, so the
+    /// "one trial per cooldown" bound holds; a jitter of 0 gives exactly the cooldown.
+    fn next_cooldown_ms(&self, jitter: f64) -> u64 {
+        let base = self.config.cooldown_ms.max(MIN_COOLDOWN_MS);
+        let previous = self.last_cooldown_ms.max(base);
+        let span = previous.saturating_mul(3).saturating_sub(base);
+        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        // `as` saturates; the product is at most `span`.
+        base.saturating_add((span as f64 * jitter) as u64).min(base.saturating_mul(MAX_COOLDOWN_FACTOR))
     }
 
     /// Exponential from `base_delay_ms`, capped at `max_delay_ms`, scaled by a factor in
@@ -155,6 +185,7 @@ impl Breaker {
         self.streak_start = None;
         self.open_until = None;
         self.next_allowed = None;
+        self.last_cooldown_ms = 0;
     }
 
     pub fn state(&self, now: Millis) -> BreakerState {
@@ -377,6 +408,92 @@ mod tests {
         assert_eq!(b.on_failure(later, None, 0.0), AfterFailure::RetryAt(later.plus(250)));
         assert_eq!(b.failing_since(), Some(later));
         assert_eq!(b.state(later), BreakerState::Closed);
+    }
+
+    /// The default policy with no give-up window, to watch the cooldowns for as long as needed.
+    fn patient() -> Breaker {
+        Breaker::new(BreakerConfig { give_up_after_ms: u64::MAX, ..BreakerConfig::default() })
+    }
+
+    /// Opens a default breaker at 0 with this jitter; returns the cooldown.
+    fn first_cooldown(b: &mut Breaker, jitter: f64) -> u64 {
+        b.on_failure(Millis(0), None, 0.0);
+        b.on_failure(Millis(0), None, 0.0);
+        match b.on_failure(Millis(0), None, jitter) {
+            AfterFailure::Open { until } => until.0,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Fails the half-open trial at `now` with this jitter; returns the new cooldown.
+    fn reopen(b: &mut Breaker, now: u64, jitter: f64) -> u64 {
+        match b.on_failure(Millis(now), None, jitter) {
+            AfterFailure::Open { until } => until.0 - now,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cooldowns_spread_with_decorrelated_jitter_up_to_four_cooldowns() {
+        let mut b = patient();
+        // Between the cooldown and three times the previous one (the cooldown itself at first).
+        assert_eq!(first_cooldown(&mut b, 0.5), 60_000);
+        assert_eq!(reopen(&mut b, 60_000, 0.5), 105_000); // 30 s + ½ (3 × 60 s − 30 s)
+        assert_eq!(reopen(&mut b, 165_000, 0.5), 120_000); // 172.5 s, capped at 4 × 30 s
+        assert_eq!(reopen(&mut b, 285_000, 0.0), 30_000); // never below the cooldown
+        assert_eq!(reopen(&mut b, 315_000, 0.999), 89_940); // grows again from 30 s
+    }
+
+    #[test]
+    fn a_jitter_of_zero_keeps_the_configured_cooldown() {
+        let mut b = patient();
+        assert_eq!(first_cooldown(&mut b, 0.0), 30_000);
+        for trial in 1..10 {
+            assert_eq!(reopen(&mut b, trial * 30_000, 0.0), 30_000);
+        }
+    }
+
+    #[test]
+    fn cooldowns_stay_between_one_and_four_cooldowns_whatever_the_jitter() {
+        for jitter in [f64::NAN, f64::INFINITY, -1.0, 0.0, 0.3, 0.999_999, 1.0, 7.0] {
+            let mut b = patient();
+            let mut now = first_cooldown(&mut b, jitter);
+            assert!((30_000..=120_000).contains(&now), "{jitter}: {now}");
+            for _ in 0..8 {
+                let cooldown = reopen(&mut b, now, jitter);
+                assert!((30_000..=120_000).contains(&cooldown), "{jitter}: {cooldown}");
+                now += cooldown;
+            }
+        }
+        // A short cooldown is raised to the minimum before it is spread.
+        let mut b = Breaker::new(BreakerConfig { max_attempts: 1, cooldown_ms: 0, ..BreakerConfig::default() });
+        assert_eq!(b.on_failure(Millis(0), None, 1.0), AfterFailure::Open { until: Millis(3_000) });
+    }
+
+    #[test]
+    fn the_spread_restarts_with_each_streak() {
+        let mut b = breaker();
+        first_cooldown(&mut b, 1.0);
+        reopen(&mut b, 90_000, 1.0);
+        b.on_success();
+        assert_eq!(first_cooldown(&mut b, 0.5), 60_000, "after a success");
+        // After a quiet gap: the new streak's first cooldown grows from the configured one.
+        let mut b = breaker();
+        first_cooldown(&mut b, 1.0);
+        assert_eq!(reopen(&mut b, 90_000, 1.0), 120_000);
+        let later = 3_600_000;
+        assert_eq!(b.on_failure(Millis(later), None, 0.0), AfterFailure::RetryAt(Millis(later + 250)));
+        b.on_failure(Millis(later + 250), None, 0.0);
+        assert_eq!(reopen(&mut b, later + 750, 0.5), 60_000);
+    }
+
+    #[test]
+    fn retry_after_still_floors_a_spread_cooldown() {
+        let mut b = patient();
+        first_cooldown(&mut b, 0.0);
+        assert_eq!(b.on_failure(Millis(30_000), Some(600_000), 1.0), AfterFailure::Open { until: Millis(630_000) });
+        // The spread grows from the policy's own cooldown (90 s), not from the server's 10 min.
+        assert_eq!(reopen(&mut b, 630_000, 1.0), 120_000);
     }
 
     #[test]
