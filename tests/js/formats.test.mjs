@@ -35,8 +35,9 @@ test('cookie mode sends the refresh with no body and credentials: include, and n
     };
   });
   assert.deepEqual(r.results, [200, 200]);
-  assert.deepEqual(r.keysAfterLogin, ['accessToken']);
-  assert.deepEqual(r.keys, ['accessToken']);
+  // The access token and its session generation; never a refresh token.
+  assert.deepEqual(r.keysAfterLogin, ['accessToken', 'accessToken:generation']);
+  assert.deepEqual(r.keys, ['accessToken', 'accessToken:generation']);
   assert.equal(r.leaked, false);
   assert.equal(r.refreshCalls.length, 2);
   for (const call of r.refreshCalls) assert.deepEqual(call, { body: null, credentials: 'include', contentType: null, method: 'POST' });

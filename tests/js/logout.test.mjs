@@ -187,7 +187,7 @@ test("logout() honours custom clear.patterns and clear.sessionStorage: 'none'", 
     auth.logout();
     return { before, local: Object.keys(localStorage).sort(), session: Object.keys(sessionStorage).sort() };
   });
-  assert.deepEqual(result.before, ['apiSecret', 'myAccess', 'myRefresh', 'userName']);
+  assert.deepEqual(result.before, ['apiSecret', 'myAccess', 'myAccess:generation', 'myRefresh', 'userName']);
   assert.deepEqual(result.local, ['userName']);
   assert.deepEqual(result.session, ['sessionSecret']);
 });

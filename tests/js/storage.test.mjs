@@ -310,6 +310,6 @@ test("storage: 'session' keeps tokens in sessionStorage and storage: 'memory' wr
     }
     return out;
   });
-  assert.deepEqual(r.session, { status: 200, local: [], session: ['sessionA', 'sessionR'], sessionAccessIsFresh: true, kind: 'web' });
+  assert.deepEqual(r.session, { status: 200, local: [], session: ['sessionA', 'sessionA:generation', 'sessionR'], sessionAccessIsFresh: true, kind: 'web' });
   assert.deepEqual(r.memory, { status: 200, local: [], session: [], sessionAccessIsFresh: false, kind: 'memory' });
 });
