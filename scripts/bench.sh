@@ -25,4 +25,8 @@ if [ ! -f pkg/authkeeper_bg.wasm ] || [ ! -f pkg/authkeeper.js ]; then
   fi
 fi
 
-exec node bench/run.mjs "$@"
+node bench/run.mjs "$@"
+
+# The thundering herd on paper: 100,000 cores through a 10-minute refresh outage (host, release).
+echo "[bench] cargo bench --bench herd"
+cargo bench --quiet --bench herd
