@@ -45,6 +45,7 @@ export interface AuthClientOptions {
   refreshMode?: 'body' | 'cookie';
   refreshFormat?: 'simplejwt' | 'oauth';
   apiOrigins?: string[];
+  /** Path fragments that never get the bearer, matched up to a segment end on the path as fetch sends it (non-ASCII percent-encoded). */
   skipRefreshFor?: string[];
   loginUrl?: string | null;
   /** Refresh this many ms before expiry; null = derived from the token lifetime. */
@@ -85,11 +86,18 @@ export interface AuthState {
 }
 
 export interface AuthClient {
+  /**
+   * fetch's signature and semantics. The bearer goes only to the page's origin and `apiOrigins`,
+   * decided on the URL as fetch resolves it (against `document.baseURI`, after the URL parser's
+   * clean-up), for strings, URL objects and Requests of any realm. After `destroy()` it rejects
+   * with an AuthkeeperError `code: 'destroyed'`.
+   */
   fetch: typeof fetch;
   setTokens(tokens: { access: string; refresh?: string | null; expiresIn?: number | null }): void;
   getAccessToken(options?: { signal?: AbortSignal }): Promise<string | null>;
   logout(): void;
   state(): AuthState;
+  /** Stops timers and listeners; waiting requests and every later `fetch` reject with `code: 'destroyed'`. */
   destroy(): void;
 }
 

@@ -106,27 +106,86 @@ function normalise(options) {
     refreshUrl: refresh.href,
     refreshOrigin: refresh.origin,
     refreshPath: refresh.pathname,
+    skipRefreshFor: o.skipRefreshFor.map(asInPath),
     pageOrigin: globalThis.location?.origin ?? refresh.origin,
     loginUrl: login?.href ?? null,
     loginPath: login?.pathname ?? null,
   };
 }
 
+// Paths are compared as fetch sends them, after the URL parser. The parser percent-encodes
+// these in a path (non-ASCII as UTF-8), drops tabs and newlines, and reads "\" as "/".
+const REWRITTEN_IN_PATH = /[^\x21-\x7e]+|["<>\\^`{|}]+/g;
+
 /**
- * Origin and path of a request URL. Parsing a relative URL against the page costs more than
- * the rest of the fast path together, so the common case (an absolute path with nothing the
- * URL parser would rewrite: no dot segments, backslashes or escapes) is read directly.
+ * A `skipRefreshFor` fragment as the URL parser writes it in a path ("/über" → "/%C3%BCber"),
+ * so that it compares with request paths. Only the runs of characters the parser rewrites are
+ * passed through it (between two letters: no dot segment, "?", "#" or "//" can form), so a
+ * plain ASCII fragment is kept exactly as given.
+ */
+const asInPath = (fragment) =>
+  fragment.replace(REWRITTEN_IN_PATH, (run) => new URL(`/a${run}z`, 'http://x').pathname.slice(2, -1));
+
+/**
+ * An absolute path that the URL parser keeps byte for byte: RFC 3986 path characters only (no
+ * escapes, "\", controls, spaces or anything it percent-encodes), not "//" (another host).
+ * Sticky: `lastIndex` ends where the path does; what follows must be the end, "?" or "#".
+ */
+const PLAIN_PATH = /\/(?!\/)[\w\-.~!$&'()*+,;=:@/]*/y;
+
+// The base URL fetch resolves relative URLs against (document.baseURI: a <base> element counts,
+// and one can be inserted at any time), and the origin an absolute path lands on there. A
+// worker has no <base>: its location, read once.
+const doc = globalThis.document;
+const workerBase = doc ? undefined : globalThis.location?.href;
+let knownBase;
+let knownBaseOrigin = null;
+
+/**
+ * Origin and path of a request URL exactly as fetch will resolve it: against the document's base
+ * URL, after the URL parser's clean-up (tabs and newlines removed, "\" read as "/", dot segments
+ * resolved, characters percent-encoded). `null` when it does not parse: fetch will reject it.
+ * Parsing costs more than the rest of the fast path together, so the common case, an absolute
+ * path the parser keeps byte for byte while the base URL is on the page's origin, is read directly.
  */
 function locate(url, pageOrigin) {
-  if (url[0] === '/' && url[1] !== '/' && !/\/\.|[\\%]/.test(url)) {
-    const end = url.search(/[?#]/);
-    // The page origin comes from the options, read once: the Location getter costs more than
-    // the rest of this function.
-    return { origin: pageOrigin, path: end === -1 ? url : url.slice(0, end) };
+  const base = doc ? doc.baseURI : workerBase;
+  if (base !== knownBase) {
+    knownBase = base;
+    try { knownBaseOrigin = new URL('/', base).origin; } catch { knownBaseOrigin = null; }
   }
-  const { origin, pathname } = new URL(url, location.href);
-  return { origin, path: pathname };
+  if (knownBaseOrigin === pageOrigin) {
+    PLAIN_PATH.lastIndex = 0;
+    if (PLAIN_PATH.test(url)) {
+      const end = PLAIN_PATH.lastIndex;
+      const next = url.charCodeAt(end); // NaN at the end of the string
+      if (end === url.length || next === 63 /* ? */ || next === 35 /* # */) {
+        const path = end === url.length ? url : url.slice(0, end);
+        if (!path.includes('/.')) return { origin: pageOrigin, path };
+      }
+    }
+  }
+  try {
+    const { origin, pathname } = new URL(url, base);
+    return { origin, path: pathname };
+  } catch {
+    return null;
+  }
 }
+
+/**
+ * Origin and path of a URL the parser already wrote (a Request's `url`): on the page's origin
+ * the path is read directly, as it is already in the form fetch sends.
+ */
+function locateSerialized(url, pageOrigin) {
+  if (url.startsWith(pageOrigin) && url.charCodeAt(pageOrigin.length) === 47 /* / */) {
+    const end = url.slice(pageOrigin.length).search(/[?#]/);
+    return { origin: pageOrigin, path: url.slice(pageOrigin.length, end === -1 ? undefined : pageOrigin.length + end) };
+  }
+  return locate(url, pageOrigin);
+}
+
+const toStringTag = Object.prototype.toString;
 
 let wasmReady;
 let wasmLoaded = false;
@@ -147,6 +206,8 @@ export async function createAuthClient(options) {
   const core = new AuthCore(config, realFetch, makeError);
   core.start();
   let nextId = 0;
+  // Set by destroy(): from then on auth.fetch rejects instead of attaching the bearer.
+  let destroyed = false;
   // The core answers `true` while the bearer is the one it handed over last time.
   let lastBearer = null;
   const bearerFrom = (answer) => {
@@ -157,12 +218,30 @@ export async function createAuthClient(options) {
 
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
-    const isRequest = input instanceof Request;
+    if (destroyed) throw new AuthkeeperError('destroyed', 'auth.fetch: the auth client was destroyed');
+    let isRequest = false;
+    if (typeof input !== 'string') {
+      if (input instanceof Request) {
+        isRequest = true;
+      } else if (toStringTag.call(input) === '[object Request]') {
+        // Another realm's Request (a same-origin iframe's) fails instanceof but is a Request to
+        // fetch: this realm's copy of it is what fetch would read (URL, headers, body, signal).
+        input = new Request(input);
+        isRequest = true;
+      } else {
+        // A URL object, or anything else fetch stringifies: stringified once, here, so that
+        // what is checked is what is sent.
+        input = `${input}`;
+      }
+    }
     // Per fetch, init.headers replaces a Request's own headers rather than merging.
     const headers = new Headers(init?.headers ?? (isRequest ? input.headers : undefined));
     // The caller manages its own credentials for this request.
     if (headers.has('Authorization')) return realFetch(input, init);
-    const { origin, path } = locate(isRequest ? input.url : String(input), config.pageOrigin);
+    const where = isRequest ? locateSerialized(input.url, config.pageOrigin) : locate(input, config.pageOrigin);
+    // A URL that does not parse: fetch rejects it, as it would without us.
+    if (where === null) return realFetch(input, init);
+    const { origin, path } = where;
     const signal = init?.signal ?? (isRequest ? input.signal : undefined);
     const id = ++nextId;
     let bearer = bearerFrom(core.beforeSend(origin, path, signal));
@@ -212,6 +291,9 @@ export async function createAuthClient(options) {
     },
     logout() { core.logout(); },
     state() { return core.state(); },
-    destroy() { core.destroy(); },
+    destroy() {
+      destroyed = true;
+      core.destroy();
+    },
   };
 }

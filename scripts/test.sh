@@ -31,7 +31,8 @@ echo "[test] host and wasm tests done at $(elapsed)"
 bash scripts/build.sh
 echo "[test] build done at $(elapsed)"
 
-for suite in tests/js tests/e2e; do
+# tests/leak: the bearer-leak fuzz (10,000+ generated inputs against a foreign collector origin).
+for suite in tests/js tests/leak tests/e2e; do
   if compgen -G "$suite/*.test.mjs" >/dev/null; then
     echo "[test] $suite (Playwright + Chromium)"
     node --test --test-concurrency=1 "$suite"/*.test.mjs

@@ -142,3 +142,114 @@ test('URL objects, relative paths and Request objects to the page origin all get
   assert.deepEqual(r.statuses, [200, 200, 200, 200, 200]);
   assert.deepEqual(r.sent, [['/api/a', true], ['/tests/js/api/b', true], ['/api/c', true], ['/api/d', true], ['/api/e', true]]);
 });
+
+// Issue 9: the origin is decided on the URL exactly as fetch resolves it.
+
+test('a tab, LF or CR in a relative URL does not carry the bearer to the host the URL parser finds', async () => {
+  const page = await browser.page({ beforeLoad: SESSION });
+  const r = await page.evaluate(async () => {
+    const { auth, backend, tokens } = await window.session();
+    const inputs = ['/\t/evil.example/x', '/\n/evil.example/x', '/\r/evil.example/x', '\t//evil.example/y', '/\\\t/evil.example/z', '/api/\titems/'];
+    for (const input of inputs) await auth.fetch(input);
+    return backend.calls.map((c) => [c.url, c.authorization === null ? null : c.authorization === `Bearer ${tokens.access}`]);
+  });
+  // Scheme-relative once the parser has dropped the tab or newline: the page's scheme, evil's host.
+  assert.deepEqual(r.slice(0, 5), [
+    ['http://evil.example/x', null], ['http://evil.example/x', null], ['http://evil.example/x', null],
+    ['http://evil.example/y', null], ['http://evil.example/z', null],
+  ]);
+  // The parser drops the tab: a same-origin path, and it gets the bearer.
+  assert.equal(r[5][1], true);
+  assert.match(r[5][0], /\/api\/items\/$/);
+});
+
+test('a <base href> is honoured: relative URLs that it sends to another origin get no bearer', async () => {
+  const page = await browser.page({ beforeLoad: SESSION });
+  const r = await page.evaluate(async () => {
+    const { auth, backend, tokens } = await window.session();
+    const send = async () => {
+      backend.calls.length = 0;
+      for (const input of ['/api/x', 'api/y', new URL('z', document.baseURI)]) await auth.fetch(input);
+      return backend.calls.map((c) => [c.url, c.authorization === `Bearer ${tokens.access}`]);
+    };
+    const base = document.createElement('base');
+    // Inserted after the client was created, as an injected <base> would be.
+    base.href = 'https://evil.example/app/';
+    document.head.prepend(base);
+    const foreign = await send();
+    base.href = '/sub/dir/';
+    const same = await send();
+    base.remove();
+    const none = await send();
+    return { foreign, same, none, origin: location.origin };
+  });
+  assert.deepEqual(r.foreign, [['https://evil.example/api/x', false], ['https://evil.example/app/api/y', false], ['https://evil.example/app/z', false]]);
+  assert.deepEqual(r.same, [[`${r.origin}/api/x`, true], [`${r.origin}/sub/dir/api/y`, true], [`${r.origin}/sub/dir/z`, true]]);
+  assert.deepEqual(r.none, [[`${r.origin}/api/x`, true], [`${r.origin}/tests/js/api/y`, true], [`${r.origin}/tests/js/z`, true]]);
+});
+
+test("a Request from another realm (a same-origin iframe's) is classified by its own URL and keeps its headers and body", async () => {
+  const page = await browser.page({ beforeLoad: SESSION });
+  const r = await page.evaluate(async () => {
+    const { auth, backend, tokens } = await window.session();
+    const frame = document.createElement('iframe');
+    document.body.append(frame);
+    const FrameRequest = frame.contentWindow.Request;
+    const foreign = new FrameRequest('https://evil.example/steal', { headers: { 'x-own': 'yes' } });
+    const ours = new FrameRequest(`${location.origin}/api/items/`, { method: 'POST', body: 'payload', headers: { 'x-own': 'yes', 'content-type': 'text/plain' } });
+    const replaced = new FrameRequest(`${location.origin}/api/items/`, { headers: { 'x-own': 'yes' } });
+    const statuses = [];
+    statuses.push((await auth.fetch(foreign)).status);
+    statuses.push((await auth.fetch(ours)).status);
+    statuses.push((await auth.fetch(replaced, { headers: { 'x-init': 'yes' } })).status);
+    return {
+      sameRealm: foreign instanceof Request,
+      statuses,
+      sent: backend.calls.map((c) => ({
+        url: c.url, method: c.method, body: c.body, own: c.headers['x-own'] ?? null, init: c.headers['x-init'] ?? null,
+        bearer: c.authorization === null ? null : c.authorization === `Bearer ${tokens.access}`,
+      })),
+      origin: location.origin,
+    };
+  });
+  assert.equal(r.sameRealm, false, 'the test needs a Request that fails instanceof');
+  assert.deepEqual(r.statuses, [200, 200, 200]);
+  assert.deepEqual(r.sent, [
+    { url: 'https://evil.example/steal', method: 'GET', body: null, own: 'yes', init: null, bearer: null },
+    { url: `${r.origin}/api/items/`, method: 'POST', body: 'payload', own: 'yes', init: null, bearer: true },
+    // Per fetch, init.headers replaces the Request's own headers.
+    { url: `${r.origin}/api/items/`, method: 'GET', body: null, own: null, init: 'yes', bearer: true },
+  ]);
+});
+
+test('after destroy(), auth.fetch rejects with code destroyed and sends nothing', async () => {
+  const page = await browser.page({ beforeLoad: SESSION });
+  const r = await page.evaluate(async () => {
+    const { auth, backend } = await window.session();
+    auth.destroy();
+    const outcomes = [];
+    for (const input of ['/api/items/', 'https://elsewhere.example/', new Request('/api/items/')]) {
+      outcomes.push(await window.harness.outcome(auth.fetch(input)));
+    }
+    return { outcomes, calls: backend.calls.length };
+  });
+  for (const o of r.outcomes) {
+    assert.equal(o.error?.code, 'destroyed', JSON.stringify(o));
+    assert.equal(o.error.isAuthkeeperError, true);
+  }
+  assert.equal(r.calls, 0);
+});
+
+test('skipRefreshFor and the refresh URL match the path as fetch sends it (tabs dropped, non-ASCII percent-encoded)', async () => {
+  const page = await browser.page({ beforeLoad: SESSION });
+  const r = await page.evaluate(async () => {
+    const { auth, backend } = await window.session({ skipRefreshFor: ['/login', '/über'] });
+    const inputs = ['/lo\tgin/', '/api/auth/token/re\nfresh/', '/%C3%BCber/x', '/über/x', new Request('/über/y'), '/api/überall/', '/api/items/'];
+    for (const input of inputs) await auth.fetch(input);
+    return backend.calls.map((c) => [c.path, c.authorization !== null]);
+  });
+  assert.deepEqual(r, [
+    ['/login/', false], ['/api/auth/token/refresh/', false], ['/%C3%BCber/x', false], ['/%C3%BCber/x', false],
+    ['/%C3%BCber/y', false], ['/api/%C3%BCberall/', true], ['/api/items/', true],
+  ]);
+});
