@@ -3,6 +3,17 @@
 //!
 //! The line between the last two is the whole point: a blip must not log everyone out, and a
 //! server bug must not be retried forever (the breaker bounds transient failures).
+//!
+//! | status | body | outcome |
+//! |---|---|---|
+//! | 2xx | `access`/`access_token` | success |
+//! | 2xx | anything else | transient (`invalid_response`): a server bug, bounded by the breaker |
+//! | 401 | anything | definitive: the reason the JSON names, else `invalid_token` |
+//! | 400, 403 | JSON naming a verdict | definitive (see `verdict`) |
+//! | 400, 403 | JSON with OAuth `invalid_client`, `unauthorized_client`, `invalid_request`, `unsupported_grant_type`, `invalid_scope` | definitive `invalid_token`, and a [`ConfigError`] for the console |
+//! | 400, 403 | JSON with OAuth `temporarily_unavailable` / `server_error`, or no verdict | transient |
+//! | 400, 403 | not a JSON object (a WAF's or proxy's HTML page, empty) | transient |
+//! | anything else | anything | transient (408, 429, 5xx, a wrong URL's 404, a proxy's 3xx) |
 
 use crate::core::expiry::{offset_from_date_header, parse_http_date, ClockOffset};
 use crate::core::time::Millis;
@@ -121,6 +132,10 @@ pub const INVALID_RESPONSE: &str = "invalid_response";
 
 pub fn classify_refresh(resp: &RefreshResponse, now: Millis) -> RefreshOutcome {
     let json = json_object(resp.body);
+    let transient = |suffix: &str| RefreshOutcome::Transient {
+        retry_after_ms: retry_after(resp, now),
+        detail: unexpected_status(resp.status) + suffix,
+    };
     match resp.status {
         200..=299 => match json.as_ref().and_then(fresh_tokens) {
             Some(tokens) => RefreshOutcome::Success {
@@ -131,18 +146,99 @@ pub fn classify_refresh(resp: &RefreshResponse, now: Millis) -> RefreshOutcome {
             // retrying is bounded by the breaker, logging out would punish the user for it.
             None => RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail: INVALID_RESPONSE.into() },
         },
-        400 | 401 | 403 => {
-            let reason = json.as_ref().map_or(LogoutReason::InvalidToken, rejection_reason);
-            let message = json
-                .as_ref()
-                .and_then(server_message)
-                .unwrap_or_else(|| reason.default_message().to_owned());
-            RefreshOutcome::Definitive { reason, message }
-        }
+        // 401 is the refresh endpoint refusing the credential: whatever the body, asking again
+        // with the same token cannot help.
+        401 => match json.as_ref().map(verdict) {
+            Some(Verdict::Ends(reason)) => definitive(reason, json.as_ref()),
+            Some(Verdict::Config(_)) => definitive_without_server_message(LogoutReason::InvalidToken),
+            _ => definitive(LogoutReason::InvalidToken, json.as_ref()),
+        },
+        // 400 and 403 also come from WAFs, proxies and CSRF middleware that never saw the
+        // token: only a verdict the server spelled out ends the session.
+        400 | 403 => match json.as_ref().map(verdict) {
+            None => transient(NOT_JSON),
+            Some(Verdict::Ends(reason)) => definitive(reason, json.as_ref()),
+            Some(Verdict::Config(_)) => definitive_without_server_message(LogoutReason::InvalidToken),
+            Some(Verdict::Later(code)) => transient(&(String::from("_") + code)),
+            Some(Verdict::Unknown) => transient(NO_VERDICT),
+        },
         // 408, 429, 5xx, and anything unexpected (404/405 from a wrong refresh URL, a proxy's
         // 3xx): none says anything about the session, so none ends it.
-        status => RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail: unexpected_status(status) },
+        _ => transient(""),
     }
+}
+
+/// Transient `detail` suffix: a 400/403 whose body is not a JSON object (or too large).
+pub const NOT_JSON: &str = "_not_json";
+/// Transient `detail` suffix: a 400/403 JSON body with no verdict authkeeper knows.
+pub const NO_VERDICT: &str = "_no_verdict";
+
+fn definitive(reason: LogoutReason, json: Option<&Json>) -> RefreshOutcome {
+    let message = json.and_then(server_message).unwrap_or_else(|| reason.default_message().to_owned());
+    RefreshOutcome::Definitive { reason, message }
+}
+
+/// For configuration errors: the server's text is for developers (it goes to the console
+/// with the [`ConfigError`]), the user gets the reason's own message.
+fn definitive_without_server_message(reason: LogoutReason) -> RefreshOutcome {
+    RefreshOutcome::Definitive { reason, message: reason.default_message().to_owned() }
+}
+
+/// An OAuth 2.0 error (RFC 6749 §5.2) from the refresh endpoint that faults the refresh
+/// *request*, not the session: authkeeper is configured wrongly for this server. The session
+/// cannot be renewed (the same request would fail the same way), so the outcome is definitive
+/// (`invalid_token`); [`config_error`] tells the web layer to log [`ConfigError::console_message`]
+/// once with `console.error`, so the developer learns the cause instead of seeing users logged
+/// out for no visible reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `invalid_client`, `unauthorized_client`, `invalid_request`, `unsupported_grant_type` or
+    /// `invalid_scope`.
+    pub code: &'static str,
+    /// The server's `error_description` (or `detail`, `message`), cut to `MAX_MESSAGE_CHARS`.
+    pub description: Option<String>,
+}
+
+const CONFIG_ERRORS: [&str; 5] = ["invalid_client", "unauthorized_client", "invalid_request", "unsupported_grant_type", "invalid_scope"];
+
+impl ConfigError {
+    /// The likely cause, naming the option to check.
+    pub fn hint(&self) -> &'static str {
+        match self.code {
+            "invalid_client" => "the server does not know or accept this client: check clientId against the client registered on the server (public, without a secret)",
+            "unauthorized_client" => "this client may not use the refresh_token grant: allow it for the client on the server",
+            "invalid_request" => "the server cannot read the refresh request: check refreshFormat ('simplejwt' posts JSON {refresh}, 'oauth' a form-encoded grant) and refreshMode",
+            "unsupported_grant_type" => "the server does not offer the refresh_token grant here: check refreshUrl (the token endpoint) and that refresh tokens are enabled",
+            _ => "check the scope option: it may not exceed the scope the session was granted",
+        }
+    }
+
+    /// One line for `console.error`.
+    pub fn console_message(&self) -> String {
+        let mut line = String::from("authkeeper: the refresh endpoint answered ");
+        line.push_str(self.code);
+        if let Some(description) = &self.description {
+            line.push_str(" (\"");
+            line.push_str(description);
+            line.push_str("\")");
+        }
+        line.push_str(", so the session was ended: ");
+        line.push_str(self.hint());
+        line
+    }
+}
+
+/// The configuration mistake a 400/401/403 from the refresh endpoint reveals, if any. Call it
+/// when `classify_refresh` returned `Definitive`; `None` for every other response.
+pub fn config_error(resp: &RefreshResponse) -> Option<ConfigError> {
+    if !matches!(resp.status, 400 | 401 | 403) {
+        return None;
+    }
+    let json = json_object(resp.body)?;
+    let Verdict::Config(code) = verdict(&json) else {
+        return None;
+    };
+    Some(ConfigError { code, description: server_message(&json) })
 }
 
 /// `http_<status>` for the transient detail, without the formatting machinery.
@@ -188,32 +284,60 @@ fn seconds(value: &Json) -> Option<u64> {
     }
 }
 
-/// The reason in a 400/401/403 body. Everything unrecognised is `InvalidToken`: the refresh
-/// endpoint refused this token, and asking again with the same token cannot help.
-fn rejection_reason(map: &Json) -> LogoutReason {
-    let named = ["error", "code"]
-        .iter()
-        .filter_map(|k| map.get(k).and_then(Json::as_str))
-        .find_map(|s| match s {
-            "user_not_found" => Some(LogoutReason::UserNotFound),
-            "user_inactive" => Some(LogoutReason::UserInactive),
-            "invalid_token" | "token_not_valid" => Some(LogoutReason::InvalidToken),
-            "refresh_token_required" => Some(LogoutReason::RefreshTokenRequired),
-            _ => None,
-        });
-    if let Some(reason) = named {
-        return reason;
-    }
-    // DRF field validation: `{"refresh": ["This field is required."]}` (or "may not be blank").
-    if ["refresh", "refresh_token"].iter().any(|k| matches!(map.get(k), Some(Json::Arr(_)))) {
-        return LogoutReason::RefreshTokenRequired;
-    }
-    LogoutReason::InvalidToken
+/// What a 400/401/403 JSON body says about the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// The server says the session is over, and why.
+    Ends(LogoutReason),
+    /// An OAuth error about the request itself: see [`ConfigError`].
+    Config(&'static str),
+    /// OAuth's "try again later" (`temporarily_unavailable`, `server_error`).
+    Later(&'static str),
+    /// Nothing authkeeper recognises.
+    Unknown,
 }
 
-/// `detail` (DRF), `message`, or OAuth's `error_description`, cut to a displayable length.
+/// The verdict in a 400/401/403 body, first that applies:
+/// 1. `error` or `code` naming a session verdict: `user_not_found`, `user_inactive`,
+///    `invalid_token`, SimpleJWT's `token_not_valid`, OAuth's `invalid_grant` (the refresh
+///    token is invalid, expired or revoked), `refresh_token_required`;
+/// 2. an OAuth configuration error in `error` ([`ConfigError`]);
+/// 3. `action: "clear_tokens"`: the server says so, whatever its `error` (`invalid_token`);
+/// 4. OAuth `temporarily_unavailable` or `server_error` in `error`: try again later;
+/// 5. DRF field validation of the refresh token, `{"refresh": ["This field is required."]}`
+///    (or `refresh_token`): `refresh_token_required`.
+fn verdict(map: &Json) -> Verdict {
+    let field = |k: &str| map.get(k).and_then(Json::as_str);
+    let named = [field("error"), field("code")].into_iter().flatten().find_map(|s| match s {
+        "user_not_found" => Some(LogoutReason::UserNotFound),
+        "user_inactive" => Some(LogoutReason::UserInactive),
+        "invalid_token" | "token_not_valid" | "invalid_grant" => Some(LogoutReason::InvalidToken),
+        "refresh_token_required" => Some(LogoutReason::RefreshTokenRequired),
+        _ => None,
+    });
+    if let Some(reason) = named {
+        return Verdict::Ends(reason);
+    }
+    let error = field("error").unwrap_or("");
+    if let Some(code) = CONFIG_ERRORS.into_iter().find(|c| *c == error) {
+        return Verdict::Config(code);
+    }
+    if field("action") == Some("clear_tokens") {
+        return Verdict::Ends(LogoutReason::InvalidToken);
+    }
+    if let Some(code) = ["temporarily_unavailable", "server_error"].into_iter().find(|c| *c == error) {
+        return Verdict::Later(code);
+    }
+    if ["refresh", "refresh_token"].iter().any(|k| matches!(map.get(k), Some(Json::Arr(_)))) {
+        return Verdict::Ends(LogoutReason::RefreshTokenRequired);
+    }
+    Verdict::Unknown
+}
+
+/// OAuth's `error_description` (RFC 6749 §5.2's human-readable text), DRF's `detail`, or
+/// `message`, cut to a displayable length.
 fn server_message(map: &Json) -> Option<String> {
-    let text = non_empty_string(map, &["detail", "message", "error_description"])?;
+    let text = non_empty_string(map, &["error_description", "detail", "message"])?;
     Some(text.chars().take(MAX_MESSAGE_CHARS).collect())
 }
 
@@ -369,16 +493,131 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unrecognised_400_and_403_are_invalid_token() {
-        assert_eq!(reason_of(classify(400, r#"{"error":"invalid_grant"}"#)), LogoutReason::InvalidToken);
-        assert_eq!(reason_of(classify(403, "Forbidden")), LogoutReason::InvalidToken);
+    fn transient_detail(outcome: RefreshOutcome) -> String {
+        match outcome {
+            RefreshOutcome::Transient { detail, .. } => detail,
+            other => panic!("expected Transient, got {other:?}"),
+        }
     }
 
     #[test]
-    fn server_messages_prefer_detail_then_message_and_are_truncated() {
+    fn a_400_or_403_whose_body_is_not_json_is_transient() {
+        // A WAF's block page, a proxy's error page, an empty body: they never saw the token.
+        for body in ["<html><body><h1>Request blocked</h1></body></html>", "", "Forbidden", "[1]", "\"denied\"", "null", "{"] {
+            for status in [400, 403] {
+                assert_eq!(transient_detail(classify(status, body)), format!("http_{status}{NOT_JSON}"), "{status} {body:?}");
+            }
+        }
+        let oversized = format!(r#"{{"error":"user_not_found","pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        assert!(is_transient(&classify(403, &oversized)));
+    }
+
+    #[test]
+    fn a_non_json_403_honours_retry_after() {
+        let resp = RefreshResponse { status: 403, body: "<html>blocked</html>", retry_after: Some("30"), date: None };
+        let RefreshOutcome::Transient { retry_after_ms, .. } = classify_refresh(&resp, NOW) else { panic!() };
+        assert_eq!(retry_after_ms, Some(30_000));
+    }
+
+    #[test]
+    fn a_json_400_or_403_without_a_verdict_is_transient() {
+        for body in [r#"{}"#, r#"{"detail":"CSRF Failed: CSRF token missing."}"#, r#"{"error":"something_else"}"#, r#"{"code":"permission_denied"}"#] {
+            for status in [400, 403] {
+                assert_eq!(transient_detail(classify(status, body)), format!("http_{status}{NO_VERDICT}"), "{status} {body}");
+            }
+        }
+    }
+
+    #[test]
+    fn oauth_try_again_later_errors_are_transient_on_400_and_403() {
+        for code in ["temporarily_unavailable", "server_error"] {
+            let body = format!(r#"{{"error":"{code}"}}"#);
+            assert_eq!(transient_detail(classify(400, &body)), format!("http_400_{code}"));
+            assert_eq!(transient_detail(classify(403, &body)), format!("http_403_{code}"));
+            // A 401 is definitive whatever it says.
+            assert_eq!(reason_of(classify(401, &body)), LogoutReason::InvalidToken);
+            // So is an explicit instruction to clear the tokens.
+            let clear = format!(r#"{{"error":"{code}","action":"clear_tokens"}}"#);
+            assert_eq!(reason_of(classify(400, &clear)), LogoutReason::InvalidToken);
+        }
+    }
+
+    #[test]
+    fn invalid_grant_is_invalid_token_with_the_error_description() {
+        for status in [400, 401, 403] {
+            let body = r#"{"error":"invalid_grant","error_description":"The refresh token was revoked"}"#;
+            assert_eq!(
+                classify(status, body),
+                RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: "The refresh token was revoked".into() }
+            );
+            assert_eq!(config_error(&RefreshResponse { status, body, retry_after: None, date: None }), None);
+        }
+        let RefreshOutcome::Definitive { message, .. } = classify(400, r#"{"error":"invalid_grant"}"#) else { panic!() };
+        assert_eq!(message, LogoutReason::InvalidToken.default_message());
+    }
+
+    #[test]
+    fn oauth_configuration_errors_are_definitive_and_name_their_cause() {
+        for (code, option) in [
+            ("invalid_client", "clientId"),
+            ("unauthorized_client", "grant"),
+            ("invalid_request", "refreshFormat"),
+            ("unsupported_grant_type", "refreshUrl"),
+            ("invalid_scope", "scope"),
+        ] {
+            for status in [400, 401, 403] {
+                let body = format!(r#"{{"error":"{code}","error_description":"Bad {code}"}}"#);
+                let resp = RefreshResponse { status, body: &body, retry_after: None, date: None };
+                // Users get the ordinary message; the server's text is for the developer.
+                assert_eq!(
+                    classify_refresh(&resp, NOW),
+                    RefreshOutcome::Definitive {
+                        reason: LogoutReason::InvalidToken,
+                        message: LogoutReason::InvalidToken.default_message().into()
+                    },
+                    "{status} {code}"
+                );
+                let error = config_error(&resp).expect("a configuration error");
+                assert_eq!(error, ConfigError { code: code_static(code), description: Some(format!("Bad {code}")) });
+                let line = error.console_message();
+                assert!(line.starts_with("authkeeper: the refresh endpoint answered "), "{line}");
+                assert!(line.contains(code) && line.contains(&format!("Bad {code}")) && line.contains(option), "{line}");
+            }
+            let bare = format!(r#"{{"error":"{code}"}}"#);
+            let error = config_error(&RefreshResponse { status: 400, body: &bare, retry_after: None, date: None }).unwrap();
+            assert_eq!(error.description, None);
+            assert!(!error.console_message().contains('"'));
+        }
+    }
+
+    fn code_static(code: &str) -> &'static str {
+        CONFIG_ERRORS.into_iter().find(|c| *c == code).unwrap()
+    }
+
+    #[test]
+    fn only_configuration_errors_are_reported_as_such() {
+        for (status, body) in [
+            (200, r#"{"access":"A"}"#),
+            (400, r#"{"error":"user_not_found"}"#),
+            (401, r#"{"code":"token_not_valid"}"#),
+            (403, "<html>blocked</html>"),
+            (400, r#"{"error":"temporarily_unavailable"}"#),
+            (500, r#"{"error":"invalid_client"}"#),
+            (404, r#"{"error":"invalid_request"}"#),
+        ] {
+            assert_eq!(config_error(&RefreshResponse { status, body, retry_after: None, date: None }), None, "{status} {body}");
+        }
+    }
+
+    #[test]
+    fn server_messages_prefer_error_description_then_detail_then_message_and_are_truncated() {
         let RefreshOutcome::Definitive { message, .. } = classify(401, r#"{"message":"Session revoked"}"#) else { panic!() };
         assert_eq!(message, "Session revoked");
+        let body = r#"{"message":"m","detail":"d","error_description":"e","error":"invalid_grant"}"#;
+        let RefreshOutcome::Definitive { message, .. } = classify(400, body) else { panic!() };
+        assert_eq!(message, "e");
+        let RefreshOutcome::Definitive { message, .. } = classify(401, r#"{"message":"m","detail":"d"}"#) else { panic!() };
+        assert_eq!(message, "d");
         let long = format!(r#"{{"detail":"{}","message":"no"}}"#, "é".repeat(500));
         let RefreshOutcome::Definitive { message, .. } = classify(401, &long) else { panic!() };
         assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);

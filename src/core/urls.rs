@@ -2,6 +2,14 @@
 //!
 //! A token must never reach a third party, and the refresh endpoint (or login/register) must
 //! never trigger a refresh of its own: that is how the infinite refresh loop starts.
+//!
+//! Paths are compared as the server sees them. JS hands over `new URL(input, baseURI).pathname`
+//! (tabs and newlines gone, dot segments resolved, non-ASCII percent-encoded); the request path,
+//! every `skipRefreshFor` pattern and the refresh path then go through the same
+//! [`normalise_path`], so spellings a server treats alike compare alike (`/%6Cogin`, `//login`
+//! and `/login;jsessionid=1` are all `/login`), whether a pattern arrives raw or URL-parsed.
+
+use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UrlClass {
@@ -13,6 +21,7 @@ pub enum UrlClass {
     Foreign,
 }
 
+/// Origins, patterns and the refresh path; patterns and the refresh path are kept normalised.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlRules {
     allowed_origins: Vec<String>,
@@ -27,15 +36,88 @@ fn is_real_origin(origin: &str) -> bool {
     !origin.is_empty() && origin != "null"
 }
 
-/// Paths compare without a trailing slash and without any query or fragment.
-fn normalised_path(path: &str) -> &str {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
-    let path = path.get(..end).unwrap_or(path);
+/// RFC 3986 `unreserved`: a percent-escape of one of these means the character itself.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// What a normalised path holds unescaped: `unreserved`, `sub-delims` but `;`, `:`, `@`, `/`.
+fn is_plain(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@' | b'/')
+}
+
+fn hex_value(b: Option<&u8>) -> Option<u8> {
+    char::from(*b?).to_digit(16).map(|d| d as u8)
+}
+
+fn push_escape(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 15)]));
+}
+
+/// A path as the server will route it, so that two spellings of one path compare equal:
+///
+/// - the query and fragment are cut off (`?`, `#`);
+/// - escapes of unreserved characters are decoded (`%6C` and `%6c` are `l`, `%2D` is `-`);
+///   every other escape stays, with upper-case hex (`%2f` is `%2F`: an encoded slash is not a
+///   segment separator, and servers route `/a%2Fb` apart from `/a/b`);
+/// - every byte RFC 3986 does not allow raw in a path (non-ASCII as its UTF-8 bytes, space,
+///   controls, `"`, `<`, `>`, `\`, `^`, `` ` ``, `{`, `|`, `}`, `[`, `]`, and a `%` that does not
+///   start an escape) is escaped, so `ü` and `%C3%BC`, or `|` and `%7C`, compare equal whether
+///   a pattern arrives raw or through the URL parser;
+/// - runs of `/` collapse into one (`//login` is `/login`);
+/// - `;params` are dropped from every segment (`/login;jsessionid=1` is `/login`), as servers
+///   that strip matrix parameters route it.
+///
+/// Dot segments are not resolved here: the URL parser did that. Matching stays
+/// case-sensitive. The usual path (none of `%`, `;`, `?`, `#`, `//` or a byte to escape) is
+/// returned as is, without allocating.
+pub fn normalise_path(path: &str) -> Cow<'_, str> {
+    let path = path.find(['?', '#']).map_or(path, |end| &path[..end]);
+    let bytes = path.as_bytes();
+    if bytes.iter().all(|&b| is_plain(b)) && !path.contains("//") {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
+        match b {
+            b'/' if out.ends_with('/') => {}
+            b';' => {
+                while bytes.get(i).is_some_and(|&b| b != b'/') {
+                    i += 1;
+                }
+            }
+            b'%' => match (hex_value(bytes.get(i)), hex_value(bytes.get(i + 1))) {
+                (Some(high), Some(low)) => {
+                    i += 2;
+                    let decoded = high << 4 | low;
+                    if is_unreserved(decoded) {
+                        out.push(char::from(decoded));
+                    } else {
+                        push_escape(&mut out, decoded);
+                    }
+                }
+                _ => push_escape(&mut out, b'%'),
+            },
+            b if is_plain(b) => out.push(char::from(b)),
+            b => push_escape(&mut out, b),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Paths compare without a trailing slash.
+fn without_trailing_slash(path: &str) -> &str {
     path.strip_suffix('/').unwrap_or(path)
 }
 
 impl UrlRules {
-    /// Origins arrive normalised by JS (`new URL(x).origin`).
+    /// Origins arrive normalised by JS (`new URL(x).origin`); patterns and the refresh path may
+    /// be raw or URL-parsed, they are normalised here.
     pub fn new(
         page_origin: String,
         api_origins: Vec<String>,
@@ -45,8 +127,10 @@ impl UrlRules {
     ) -> Self {
         let allowed_origins =
             std::iter::once(page_origin).chain(api_origins).filter(|o| is_real_origin(o)).collect();
-        // An empty entry would "contain-match" every path and silently disable auth.
-        let skip_refresh_for = skip_refresh_for.into_iter().filter(|s| !s.is_empty()).collect();
+        // An empty entry would match every path and silently disable auth.
+        let skip_refresh_for =
+            skip_refresh_for.iter().map(|s| normalise_path(s).into_owned()).filter(|s| !s.is_empty()).collect();
+        let refresh_path = normalise_path(&refresh_path).into_owned();
         UrlRules { allowed_origins, skip_refresh_for, refresh_origin, refresh_path }
     }
 
@@ -55,30 +139,40 @@ impl UrlRules {
         if !ours {
             return UrlClass::Foreign;
         }
-        if self.is_refresh_url(origin, path) || self.skip_refresh_for.iter().any(|s| matches_segments(path, s)) {
+        let path = normalise_path(path);
+        if self.is_refresh_url(origin, &path) || self.skip_refresh_for.iter().any(|s| matches_segments(&path, s)) {
             return UrlClass::Excluded;
         }
         UrlClass::Protected
     }
 
+    /// `path` is normalised.
     fn is_refresh_url(&self, origin: &str, path: &str) -> bool {
         !self.refresh_path.is_empty()
             && self.refresh_origin.eq_ignore_ascii_case(origin)
-            && normalised_path(&self.refresh_path) == normalised_path(path)
+            && without_trailing_slash(&self.refresh_path) == without_trailing_slash(path)
     }
 }
 
-/// `pattern` occurs in `path` and ends where a path segment ends: "/login" matches
-/// "/api/auth/login/" and "/login", but not "/api/users/login-history/" (a plain substring
-/// test would strip the bearer from that unrelated endpoint).
+/// `pattern` matches whole path segments of `path` (both normalised): it occurs in `path`
+/// starting where a segment starts and ending where one ends. So "/login" matches
+/// "/api/auth/login/", "/login" and "/api/login.json" (an extension ends a segment too), but not
+/// "/api/users/login-history/" (a plain substring test would strip the bearer from that
+/// unrelated endpoint); and "login", without its slash, matches "/api/login" but not
+/// "/api/xlogin". A pattern that starts (ends) with `/` starts (ends) on a boundary by itself.
 fn matches_segments(path: &str, pattern: &str) -> bool {
+    let bytes = path.as_bytes();
     let mut from = 0;
     while let Some(found) = path.get(from..).and_then(|rest| rest.find(pattern)) {
-        let end = from + found + pattern.len();
-        if pattern.ends_with('/') || matches!(path.as_bytes().get(end), None | Some(b'/' | b'?' | b'#' | b'.')) {
+        let start = from + found;
+        let end = start + pattern.len();
+        let starts_segment = pattern.starts_with('/') || start == 0 || bytes[start - 1] == b'/';
+        let ends_segment = pattern.ends_with('/') || matches!(bytes.get(end), None | Some(b'/' | b'.'));
+        if starts_segment && ends_segment {
             return true;
         }
-        from += found + 1;
+        // On to the next character: a whole one, so `get` never lands inside it.
+        from = start + pattern.chars().next().map_or(1, char::len_utf8);
     }
     false
 }
@@ -166,6 +260,130 @@ mod tests {
         let r = UrlRules::new(PAGE.into(), vec![API.into()], vec![], API.into(), "/token/refresh".into());
         assert_eq!(r.classify(API, "/token/refresh/"), UrlClass::Excluded);
         assert_eq!(r.classify(PAGE, "/token/refresh"), UrlClass::Protected);
+    }
+
+    #[test]
+    fn escapes_of_unreserved_characters_are_decoded_before_matching() {
+        let r = rules();
+        for path in ["/%6Cogin", "/%6cogin", "/api/auth/%6C%6F%67%69%6E/", "/verify%2Dotp", "/verify%2dotp/", "/%72egister"] {
+            assert_eq!(r.classify(PAGE, path), UrlClass::Excluded, "{path}");
+        }
+        assert_eq!(r.classify(PAGE, "/api/auth/token/%72efresh/"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/api/auth/token%2Frefresh/"), UrlClass::Protected);
+    }
+
+    #[test]
+    fn an_encoded_slash_is_not_a_segment_separator() {
+        let r = UrlRules::new(PAGE.into(), vec![], vec!["/auth/login".into()], PAGE.into(), "/refresh".into());
+        assert_eq!(r.classify(PAGE, "/auth/login"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/auth%2Flogin"), UrlClass::Protected);
+        assert_eq!(r.classify(PAGE, "/auth%2flogin"), UrlClass::Protected);
+        assert_eq!(normalise_path("/auth%2flogin"), "/auth%2Flogin");
+    }
+
+    #[test]
+    fn doubled_slashes_collapse() {
+        let r = rules();
+        for path in ["//login", "/api//auth///login/", "/api/auth/login//", "//api/auth/token/refresh//"] {
+            assert_eq!(r.classify(PAGE, path), UrlClass::Excluded, "{path}");
+        }
+        assert_eq!(r.classify(PAGE, "//api//paper-trades/"), UrlClass::Protected);
+    }
+
+    #[test]
+    fn matrix_parameters_are_dropped_from_every_segment() {
+        let r = rules();
+        for path in [
+            "/login;x=1",
+            "/login;jsessionid=ABC/",
+            "/api;v=2/auth/login/",
+            "/api/auth/token/refresh;jsessionid=1",
+            "/api/auth/token/refresh/;jsessionid=1",
+            "/api/auth/token;a;b/refresh/",
+        ] {
+            assert_eq!(r.classify(PAGE, path), UrlClass::Excluded, "{path}");
+        }
+        assert_eq!(r.classify(PAGE, "/api/users/login-history;x=1/"), UrlClass::Protected);
+        // An encoded semicolon is data, not a parameter separator.
+        assert_eq!(r.classify(PAGE, "/login%3Bx=1"), UrlClass::Protected);
+    }
+
+    #[test]
+    fn non_ascii_patterns_and_paths_match_raw_or_percent_encoded() {
+        for pattern in ["/anmelden/ü", "/anmelden/%C3%BC", "/anmelden/%c3%bc"] {
+            let r = UrlRules::new(PAGE.into(), vec![], vec![pattern.into()], PAGE.into(), "/refresh".into());
+            for path in ["/anmelden/%C3%BC", "/anmelden/%c3%bc", "/anmelden/ü", "/de/anmelden/%C3%BC/"] {
+                assert_eq!(r.classify(PAGE, path), UrlClass::Excluded, "{pattern} {path}");
+            }
+            assert_eq!(r.classify(PAGE, "/anmelden/%C3%BCber"), UrlClass::Protected, "{pattern}");
+            assert_eq!(r.classify(PAGE, "/anmelden/u"), UrlClass::Protected, "{pattern}");
+        }
+        let r = rules();
+        assert_eq!(r.classify(PAGE, "/über/login"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/%C3%BCber/login"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/über/login-history"), UrlClass::Protected);
+    }
+
+    #[test]
+    fn a_later_match_after_a_multibyte_character_is_found() {
+        // The first "/ü" is followed by "x" (no segment end); the search must step over the
+        // whole character to find the second.
+        let r = UrlRules::new(PAGE.into(), vec![], vec!["/ü".into()], PAGE.into(), "/refresh".into());
+        assert_eq!(r.classify(PAGE, "/üx/ü"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/%C3%BCx/%C3%BC"), UrlClass::Excluded);
+        assert!(matches_segments("/éx/é", "/é"), "raw strings too");
+        assert!(matches_segments("/ééé/é", "é"));
+    }
+
+    #[test]
+    fn a_pattern_without_a_leading_slash_still_starts_at_a_segment() {
+        let r = UrlRules::new(PAGE.into(), vec![], vec!["login".into(), "auth/token".into()], PAGE.into(), "/r".into());
+        assert_eq!(r.classify(PAGE, "/login"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/api/login/"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/api/xlogin/"), UrlClass::Protected);
+        assert_eq!(r.classify(PAGE, "/api/auth/token"), UrlClass::Excluded);
+        assert_eq!(r.classify(PAGE, "/api/oauth/token"), UrlClass::Protected);
+        // A leading slash is a boundary by itself: "/login" never matched "/xlogin" either.
+        assert_eq!(rules().classify(PAGE, "/xlogin"), UrlClass::Protected);
+    }
+
+    #[test]
+    fn normalisation_examples() {
+        for (raw, normal) in [
+            ("/api/paper-trades/", "/api/paper-trades/"),
+            ("/a?x=%41#f", "/a"),
+            ("/a%2fb", "/a%2Fb"),
+            ("/%7e%41%5F%2e", "/~A_."),
+            ("/a b", "/a%20b"),
+            ("/100%", "/100%25"),
+            ("/%zz", "/%25zz"),
+            ("/%4", "/%254"),
+            ("/a;b;c/d", "/a/d"),
+            ("/;x/login", "/login"),
+            ("/ü", "/%C3%BC"),
+            ("/%c3%bc", "/%C3%BC"),
+            ("/a|b", "/a%7Cb"),
+            ("/a%7cb", "/a%7Cb"),
+            ("/a:b@c!$&'()*+,=", "/a:b@c!$&'()*+,="),
+            ("///", "/"),
+            ("", ""),
+        ] {
+            assert_eq!(normalise_path(raw), normal, "{raw:?}");
+            assert_eq!(normalise_path(normal), normal, "idempotent on {normal:?}");
+        }
+    }
+
+    #[test]
+    fn the_usual_path_is_not_copied() {
+        assert!(matches!(normalise_path("/api/paper-trades/"), Cow::Borrowed("/api/paper-trades/")));
+        assert!(matches!(normalise_path("/api/search?q=%41//"), Cow::Borrowed("/api/search")));
+        assert!(matches!(normalise_path("/api//x"), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn patterns_that_normalise_to_nothing_are_ignored() {
+        let r = UrlRules::new(PAGE.into(), vec![], vec![";x".into(), "?q".into(), "#".into()], PAGE.into(), "/r".into());
+        assert_eq!(r.classify(PAGE, "/api/data"), UrlClass::Protected);
     }
 
     #[test]
