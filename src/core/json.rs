@@ -23,6 +23,10 @@
 //!   occurrence of a key, as serde_json's `Value` map and JavaScript's `JSON.parse` keep it.
 //! - Limits: at most `MAX_DEPTH` nested arrays/objects (serde_json allows 127). Callers bound
 //!   the input size (`policy::MAX_BODY_BYTES`).
+//!
+//! serde_json without `float_roundtrip` can be one ulp off on long literals; this reader is not.
+//! JavaScript's `JSON.parse` keeps a lone surrogate and reads `1e400` as `Infinity`; this reader
+//! refuses both documents, as serde_json does (no honest token or refresh response has either).
 
 /// A parsed JSON value. Objects keep their members in document order, duplicated keys included;
 /// `get` resolves a duplicated key to its last occurrence, as JavaScript's `JSON.parse` does.
@@ -294,8 +298,8 @@ impl Digits<'_> {
 /// rounds the same way as the whole literal.
 const MAX_SIGNIFICANT_DIGITS: usize = 800;
 
-/// `0.digits × 10^(int.len() + exp10)` correctly rounded (ties to even) to a non-negative `f64`;
-/// `None` when it rounds to infinity.
+/// `int.frac × 10^exp10` correctly rounded (ties to even) to a non-negative `f64`; `None` when
+/// it rounds to infinity.
 fn decimal_to_f64(digits: Digits, exp10: i64) -> Option<f64> {
     let Some(first) = (0..digits.len()).find(|&i| digits.get(i) != 0) else {
         return Some(0.0);

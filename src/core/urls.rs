@@ -77,7 +77,7 @@ fn push_escape(out: &mut String, b: u8) {
 pub fn normalise_path(path: &str) -> Cow<'_, str> {
     let path = path.find(['?', '#']).map_or(path, |end| &path[..end]);
     let bytes = path.as_bytes();
-    if bytes.iter().all(|&b| is_plain(b)) && !path.contains("//") {
+    if bytes.iter().all(|&b| is_plain(b)) && !bytes.windows(2).any(|pair| pair == b"//") {
         return Cow::Borrowed(path);
     }
     let mut out = String::with_capacity(path.len() + 8);
@@ -128,10 +128,15 @@ impl UrlRules {
         let allowed_origins =
             std::iter::once(page_origin).chain(api_origins).filter(|o| is_real_origin(o)).collect();
         // An empty entry would match every path and silently disable auth.
-        let skip_refresh_for =
-            skip_refresh_for.iter().map(|s| normalise_path(s).into_owned()).filter(|s| !s.is_empty()).collect();
+        let mut patterns = Vec::new();
+        for pattern in &skip_refresh_for {
+            let pattern = normalise_path(pattern).into_owned();
+            if !pattern.is_empty() {
+                patterns.push(pattern);
+            }
+        }
         let refresh_path = normalise_path(&refresh_path).into_owned();
-        UrlRules { allowed_origins, skip_refresh_for, refresh_origin, refresh_path }
+        UrlRules { allowed_origins, skip_refresh_for: patterns, refresh_origin, refresh_path }
     }
 
     pub fn classify(&self, origin: &str, path: &str) -> UrlClass {
