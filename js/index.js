@@ -128,10 +128,11 @@ const asInPath = (fragment) =>
 
 /**
  * An absolute path that the URL parser keeps byte for byte: RFC 3986 path characters only (no
- * escapes, "\", controls, spaces or anything it percent-encodes), not "//" (another host).
- * Sticky: `lastIndex` ends where the path does; what follows must be the end, "?" or "#".
+ * escapes, "\", controls, spaces or anything it percent-encodes), and no "/" followed by "." (a
+ * dot segment) or by "/" (at the start: another host). Sticky: `lastIndex` ends where the path
+ * does; what follows must be the end, "?" or "#".
  */
-const PLAIN_PATH = /\/(?!\/)[\w\-.~!$&'()*+,;=:@/]*/y;
+const PLAIN_PATH = /(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+/y;
 
 // The base URL fetch resolves relative URLs against (document.baseURI: a <base> element counts,
 // and one can be inserted at any time), and the origin an absolute path lands on there. A
@@ -158,11 +159,9 @@ function locate(url, pageOrigin) {
     PLAIN_PATH.lastIndex = 0;
     if (PLAIN_PATH.test(url)) {
       const end = PLAIN_PATH.lastIndex;
-      const next = url.charCodeAt(end); // NaN at the end of the string
-      if (end === url.length || next === 63 /* ? */ || next === 35 /* # */) {
-        const path = end === url.length ? url : url.slice(0, end);
-        if (!path.includes('/.')) return { origin: pageOrigin, path };
-      }
+      if (end === url.length) return { origin: pageOrigin, path: url };
+      const next = url.charCodeAt(end);
+      if (next === 63 /* ? */ || next === 35 /* # */) return { origin: pageOrigin, path: url.slice(0, end) };
     }
   }
   try {
