@@ -400,7 +400,7 @@ impl Decimal {
     /// Minus one unit `extra` places past the last digit: just below `self`.
     fn just_below(&self, extra: usize) -> Decimal {
         let mut digits = self.digits.clone();
-        digits.extend(std::iter::repeat(0).take(extra));
+        digits.extend(std::iter::repeat_n(0, extra));
         for d in digits.iter_mut().rev() {
             if *d == 0 {
                 *d = 9;
@@ -415,7 +415,7 @@ impl Decimal {
     /// Plus one unit `extra` places past the last digit: just above `self`.
     fn just_above(&self, extra: usize) -> Decimal {
         let mut digits = self.digits.clone();
-        digits.extend(std::iter::repeat(0).take(extra));
+        digits.extend(std::iter::repeat_n(0, extra));
         *digits.last_mut().unwrap() = 1;
         Decimal { digits, exp: self.exp }
     }
