@@ -106,25 +106,11 @@ function normalise(options) {
     refreshUrl: refresh.href,
     refreshOrigin: refresh.origin,
     refreshPath: refresh.pathname,
-    skipRefreshFor: o.skipRefreshFor.map(asInPath),
     pageOrigin: globalThis.location?.origin ?? refresh.origin,
     loginUrl: login?.href ?? null,
     loginPath: login?.pathname ?? null,
   };
 }
-
-// Paths are compared as fetch sends them, after the URL parser. The parser percent-encodes
-// these in a path (non-ASCII as UTF-8), drops tabs and newlines, and reads "\" as "/".
-const REWRITTEN_IN_PATH = /[^\x21-\x7e]+|["<>\\^`{|}]+/g;
-
-/**
- * A `skipRefreshFor` fragment as the URL parser writes it in a path ("/über" → "/%C3%BCber"),
- * so that it compares with request paths. Only the runs of characters the parser rewrites are
- * passed through it (between two letters: no dot segment, "?", "#" or "//" can form), so a
- * plain ASCII fragment is kept exactly as given.
- */
-const asInPath = (fragment) =>
-  fragment.replace(REWRITTEN_IN_PATH, (run) => new URL(`/a${run}z`, 'http://x').pathname.slice(2, -1));
 
 /**
  * An absolute path that the URL parser keeps byte for byte: RFC 3986 path characters only (no

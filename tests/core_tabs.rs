@@ -158,10 +158,9 @@ fn the_lock_is_held_after_a_refresh_and_the_next_holder_adopts_instead_of_refres
     assert_eq!(b.refresh_token(), Some("R2"));
 }
 
-/// Defect 8, safety net: a refusal of a refresh token that another tab had already rotated is
-/// not a logout when the newer token shows up within the grace period.
-#[test]
-fn a_refusal_followed_by_a_newer_token_from_another_tab_is_adopted_not_a_logout() {
+/// A tab (lock on) whose expired token made request 1 wait, holding the lock with R1 still in
+/// storage: its refresh call with R1 is under way. Returns it, its generation and the time.
+fn refreshing_under_the_lock() -> (Machine, u64, Millis) {
     let now = Millis(T0);
     let mut b = Machine::new(config(TabScope::Shared, true));
     b.set_tokens(now, jwt(T0 / 1000 + 300, "a1"), Some("R1".into()), None).unwrap();
@@ -171,7 +170,15 @@ fn a_refusal_followed_by_a_newer_token_from_another_tab_is_adopted_not_a_logout(
     b.on_request(later, 1, UrlClass::Protected);
     drain(&mut b);
     b.on_lock_granted(later, Stored { access: None, refresh: Some("R1".into()), generation });
-    drain(&mut b);
+    assert!(matches!(drain(&mut b)[..], [Action::StartRefresh { .. }]));
+    (b, generation, later)
+}
+
+/// Defect 8, safety net: a refusal of a refresh token that another tab had already rotated is
+/// not a logout when the newer token shows up within the grace period.
+#[test]
+fn a_refusal_followed_by_a_newer_token_from_another_tab_is_adopted_not_a_logout() {
+    let (mut b, generation, later) = refreshing_under_the_lock();
     b.on_refresh_outcome(later.plus(5), refused(), 0.5);
     let actions = drain(&mut b);
     assert!(logouts(&actions).is_empty(), "{actions:?}");
@@ -191,16 +198,7 @@ fn a_refusal_followed_by_a_newer_token_from_another_tab_is_adopted_not_a_logout(
 /// ... and a refusal that nothing contradicts ends the session once storage confirms it.
 #[test]
 fn a_refusal_that_no_tab_contradicts_ends_the_session_after_the_grace_period() {
-    let now = Millis(T0);
-    let mut b = Machine::new(config(TabScope::Shared, true));
-    b.set_tokens(now, jwt(T0 / 1000 + 300, "a1"), Some("R1".into()), None).unwrap();
-    drain(&mut b);
-    let generation = b.generation();
-    let later = now.plus(290_000);
-    b.on_request(later, 1, UrlClass::Protected);
-    drain(&mut b);
-    b.on_lock_granted(later, Stored { access: None, refresh: Some("R1".into()), generation });
-    drain(&mut b);
+    let (mut b, generation, later) = refreshing_under_the_lock();
     b.on_refresh_outcome(later, refused(), 0.5);
     drain(&mut b);
     assert_eq!(b.poll_timeout(), Some(later.plus(REFUSAL_GRACE_MS)));

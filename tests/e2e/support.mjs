@@ -15,28 +15,7 @@ import { launch } from '../support/browser.mjs';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'target', 'debug', process.platform === 'win32' ? 'authkeeper-devserver.exe' : 'authkeeper-devserver');
 
-/** Polls `fn` until it returns a truthy value (which is returned) or the timeout passes. */
-export async function waitFor(fn, { timeout = 10_000, interval = 50, message } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  let lastError;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() >= deadline) {
-      const what = typeof message === 'function' ? await message() : message ?? fn.toString();
-      const detail = lastError ? ` (last error: ${lastError.message})` : ` (last value: ${JSON.stringify(last)})`;
-      throw new Error(`waitFor timed out after ${timeout} ms: ${what}${detail}`);
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { waitFor, sleep } from '../support/wait.mjs';
 
 /** The newest modification time of the files under `dir` (the dev server's sources). */
 function newestMtime(dir) {

@@ -8,27 +8,12 @@ const browser = useBrowser();
 
 const RETRY = { maxAttempts: 3, baseDelay: 20, maxDelay: 50, cooldown: 200, giveUpAfter: 1500 };
 
-/** In the page: stored tokens whose access part has expired, so the client must refresh first. */
-const EXPIRED_SESSION = `
-  window.expiredSession = async (options = {}) => {
-    const { createAuthClient } = window.authkeeper;
-    const { StubBackend, recordEvents, accessToken } = window.harness;
-    const events = recordEvents();
-    const backend = new StubBackend();
-    const tokens = backend.login();
-    localStorage.setItem('accessToken', accessToken(-60));
-    localStorage.setItem('refreshToken', tokens.refresh);
-    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false, ...options });
-    return { auth, backend, events, tokens };
-  };
-`;
-
 test('a 2xx refresh without an access token is a failed refresh: no request goes out with a made-up token and the breaker counts it', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const result = await page.evaluate(async (retry) => {
     const { outcome, json } = window.harness;
     const bodies = [{}, { access: '', refresh: 'R2' }, 'not json at all'];
-    const { auth, backend, events, tokens } = await window.expiredSession({ retry });
+    const { auth, backend, events, tokens } = await window.harness.expiredSession({ retry });
     backend.onRefresh = (call, n) => (typeof bodies[n - 1] === 'string'
       ? new Response(bodies[n - 1], { status: 200 })
       : json(200, bodies[n - 1] ?? {}));
@@ -53,10 +38,10 @@ test('a 2xx refresh without an access token is a failed refresh: no request goes
 });
 
 test('a refresh endpoint answering 500 gets bounded attempts with backoff, opens the breaker, fails requests fast, then gives up with one refresh_unavailable logout', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const r = await page.evaluate(async (retry) => {
     const { outcome, json, waitFor, sleep } = window.harness;
-    const { auth, backend, events } = await window.expiredSession({ retry });
+    const { auth, backend, events } = await window.harness.expiredSession({ retry });
     backend.onRefresh = () => json(500, { detail: 'Internal Server Error' });
     const first = await outcome(auth.fetch('/api/items/'));
     const atOpen = {
@@ -117,10 +102,10 @@ test('a refresh endpoint answering 500 gets bounded attempts with backoff, opens
 });
 
 test('a refresh endpoint that fails twice with 500 then recovers: no logout, the waiting request succeeds with the new token', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const r = await page.evaluate(async (retry) => {
     const { json, sleep } = window.harness;
-    const { auth, backend, events } = await window.expiredSession({ retry });
+    const { auth, backend, events } = await window.harness.expiredSession({ retry });
     backend.onRefresh = (call, n) => (n <= 2 ? json(500, { detail: 'boom' }) : backend.refreshOk(call));
     const res = await auth.fetch('/api/items/');
     const more = await Promise.all([auth.fetch('/api/a'), auth.fetch('/api/b')]);
@@ -143,10 +128,10 @@ test('a refresh endpoint that fails twice with 500 then recovers: no logout, the
 });
 
 test('a successful half-open trial closes the breaker and requests flow again', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const r = await page.evaluate(async (retry) => {
     const { json, outcome, waitFor } = window.harness;
-    const { auth, backend, events } = await window.expiredSession({ retry });
+    const { auth, backend, events } = await window.harness.expiredSession({ retry });
     backend.onRefresh = (call, n) => (n === 1 ? json(503, { detail: 'maintenance' }) : backend.refreshOk(call));
     const during = await outcome(auth.fetch('/api/items/'));
     const breakerDuring = auth.state().breaker;
@@ -164,10 +149,10 @@ test('a successful half-open trial closes the breaker and requests flow again', 
 });
 
 test('a 429 with Retry-After: 1 delays the next refresh attempt by at least about a second', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const r = await page.evaluate(async (retry) => {
     const { json } = window.harness;
-    const { auth, backend, events } = await window.expiredSession({ retry });
+    const { auth, backend, events } = await window.harness.expiredSession({ retry });
     backend.onRefresh = (call, n) => (n === 1 ? json(429, { detail: 'Request was throttled.' }, { 'retry-after': '1' }) : backend.refreshOk(call));
     const res = await auth.fetch('/api/items/');
     const [a, b] = backend.refreshCalls.map((c) => c.at);
@@ -180,9 +165,9 @@ test('a 429 with Retry-After: 1 delays the next refresh attempt by at least abou
 });
 
 test('a refresh that hangs past refreshTimeout is aborted, and a network error is retried like a 5xx', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const r = await page.evaluate(async (retry) => {
-    const { auth, backend, events } = await window.expiredSession({ retry, refreshTimeout: 150 });
+    const { auth, backend, events } = await window.harness.expiredSession({ retry, refreshTimeout: 150 });
     backend.onRefresh = (call, n) => {
       if (n === 1) {
         return new Promise((_, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason)));

@@ -246,3 +246,17 @@ export async function signedIn(options = {}) {
   auth.setTokens(tokens);
   return { backend, tokens, auth };
 }
+
+/** Stored tokens whose access part has expired (refresh still valid), then a client on a stub
+ * backend: the first request must refresh. */
+export async function expiredSession(options = {}) {
+  const events = recordEvents();
+  const backend = new StubBackend();
+  const tokens = backend.login();
+  localStorage.setItem('accessToken', accessToken(-60));
+  localStorage.setItem('refreshToken', tokens.refresh);
+  const auth = await window.authkeeper.createAuthClient({
+    refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false, ...options,
+  });
+  return { auth, backend, events, tokens };
+}

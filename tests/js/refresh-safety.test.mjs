@@ -10,28 +10,13 @@ const browser = useBrowser();
 
 const RETRY = { maxAttempts: 2, baseDelay: 10, maxDelay: 20, cooldown: 60_000, giveUpAfter: 600_000 };
 
-/** In the page: stored tokens whose access part has expired, so the first request must refresh. */
-const EXPIRED_SESSION = `
-  window.expiredSession = async (options = {}) => {
-    const { createAuthClient } = window.authkeeper;
-    const { StubBackend, recordEvents, accessToken } = window.harness;
-    const events = recordEvents();
-    const backend = new StubBackend();
-    const tokens = backend.login();
-    localStorage.setItem('accessToken', accessToken(-60));
-    localStorage.setItem('refreshToken', tokens.refresh);
-    const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false, ...options });
-    return { auth, backend, events, tokens };
-  };
-`;
-
 test('the refresh request is sent with redirect: manual, and a 307/308 answer is a transient failure, never a logout', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const warnings = [];
   page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
   const r = await page.evaluate(async (retry) => {
     const { outcome } = window.harness;
-    const { auth, backend, events, tokens } = await window.expiredSession({ retry });
+    const { auth, backend, events, tokens } = await window.harness.expiredSession({ retry });
     backend.onRefresh = (call, n) => new Response(null, { status: n === 1 ? 307 : 308, headers: { location: 'https://collector.invalid/steal' } });
     const res = await outcome(auth.fetch('/api/items/'));
     return {
@@ -51,10 +36,10 @@ test('the refresh request is sent with redirect: manual, and a 307/308 answer is
 });
 
 test('a huge refresh body without Content-Length is abandoned at the cap: no crash, a transient failure, and the client keeps working', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const r = await page.evaluate(async (retry) => {
     const { outcome } = window.harness;
-    const { auth, backend, events } = await window.expiredSession({ retry: { ...retry, maxAttempts: 5 } });
+    const { auth, backend, events } = await window.harness.expiredSession({ retry: { ...retry, maxAttempts: 5 } });
     let chunksPulled = 0;
     backend.onRefresh = (call, n) => {
       if (n > 1) return backend.refreshOk(call);
@@ -76,17 +61,17 @@ test('a huge refresh body without Content-Length is abandoned at the cap: no cra
 });
 
 test('a 400 or 403 HTML page from a proxy is transient; a 400 with a JSON verdict still ends the session', async () => {
-  const page = await browser.page({ beforeLoad: EXPIRED_SESSION });
+  const page = await browser.page();
   const r = await page.evaluate(async (retry) => {
     const { outcome, json } = window.harness;
-    const first = await window.expiredSession({ retry });
+    const first = await window.harness.expiredSession({ retry });
     const html = (status) => new Response('<html><body><h1>Request blocked</h1></body></html>', { status, headers: { 'content-type': 'text/html' } });
     first.backend.onRefresh = (call, n) => html(n === 1 ? 400 : 403);
     const res = await outcome(first.auth.fetch('/api/items/'));
     const htmlResult = { res, logouts: first.events.logout.length, refreshCalls: first.backend.refreshCalls.length };
     first.auth.destroy();
     localStorage.clear();
-    const second = await window.expiredSession({ retry });
+    const second = await window.harness.expiredSession({ retry });
     second.backend.onRefresh = () => json(400, { error: 'invalid_grant', error_description: 'The refresh token was revoked' });
     await outcome(second.auth.fetch('/api/items/'));
     return { htmlResult, verdict: second.events.logout.map(({ reason, message }) => ({ reason, message })) };

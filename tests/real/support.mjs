@@ -20,30 +20,10 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SERVER_DIR = join(ROOT, 'tests', 'real', 'server');
 const PYTHON = join(ROOT, '.venv-real', 'bin', 'python');
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { waitFor, sleep } from '../support/wait.mjs';
 
-/** Polls `fn` until it returns a truthy value (which is returned) or the timeout passes. */
-export async function waitFor(fn, { timeout = 10_000, interval = 50, message } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  let lastError;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() >= deadline) {
-      const what = typeof message === 'function' ? await message() : message ?? fn.toString();
-      const detail = lastError ? ` (last error: ${lastError.message})` : ` (last value: ${JSON.stringify(last)})`;
-      throw new Error(`waitFor timed out after ${timeout} ms: ${what}${detail}`);
-    }
-    await sleep(interval);
-  }
-}
+export { waitFor, sleep };
 
-/** Creates or updates .venv-real/ (a no-op taking well under a second when it is current). */
 export function ensurePythonEnv() {
   const run = spawnSync('bash', [join(ROOT, 'scripts', 'python-env.sh')], { cwd: ROOT, encoding: 'utf8' });
   if (run.status !== 0) {

@@ -52,7 +52,8 @@ impl Machine {
         self.generation = stored.generation;
         self.newest_generation = self.newest_generation.max(stored.generation);
         self.load(now, stored.access, stored.refresh);
-        if self.config.memory_storage && self.access.is_none() && self.session != Session::LoggedOut(LogoutReason::InvalidToken) {
+        // A memory-storage tab always starts empty: ask the others for the session.
+        if self.config.memory_storage && self.session == Session::Anonymous {
             self.actions.push_back(Action::Broadcast(TabMessage::Hello));
         }
     }
