@@ -73,6 +73,20 @@ pub fn parse_json_object(body: &[u8]) -> Result<Option<serde_json::Map<String, V
     }
 }
 
+/// A request body as an object: form-encoded (RFC 6749 §6 token requests) when the content type
+/// says so, JSON otherwise.
+pub fn parse_body_object(headers: &HeaderMap, body: &[u8]) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return parse_json_object(body);
+    }
+    let map = form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+    Ok(Some(map))
+}
+
 /// The `Authorization: Bearer <token>` value, if present and well-formed.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;

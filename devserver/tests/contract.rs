@@ -414,6 +414,34 @@ async fn oauth_refresh_contract() {
 }
 
 #[tokio::test]
+async fn oauth_refresh_accepts_the_rfc_6749_form_body() {
+    let srv = start().await;
+    let (_, refresh) = srv.login().await;
+    let form = format!("grant_type=refresh_token&refresh_token={refresh}&client_id=spa");
+    let r = srv
+        .send(
+            srv.client
+                .post(srv.url("/api/auth/oauth/token/"))
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json().get("access_token").is_some());
+    // The same (now rotated-away) token again: the blacklist answer, as with JSON.
+    let r = srv
+        .send(
+            srv.client
+                .post(srv.url("/api/auth/oauth/token/"))
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form),
+        )
+        .await;
+    assert_eq!((r.status, r.json()), (StatusCode::UNAUTHORIZED, blacklisted_body()));
+    srv.stop().await;
+}
+
+#[tokio::test]
 async fn cookie_refresh_contract() {
     let srv = start().await;
     let jar_client = Client::builder()

@@ -14,7 +14,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 
 use crate::http::{
-    bad_request, cookie, json_response, parse_json_object, with_header, ApiError, RawBody,
+    bad_request, cookie, json_response, parse_body_object, parse_json_object, with_header, ApiError, RawBody,
 };
 use crate::state::{App, FaultAction, State as Db};
 use crate::tokens::{self, TokenType};
@@ -332,7 +332,7 @@ async fn refresh(
     let token = match contract {
         Contract::Cookie => cookie(&headers, REFRESH_COOKIE).map(str::to_string),
         Contract::SimpleJwt | Contract::OAuth => {
-            match body.and_then(|RawBody(b)| parse_json_object(&b)) {
+            match body.and_then(|RawBody(b)| parse_body_object(&headers, &b)) {
                 Ok(map) => {
                     let field = if contract == Contract::OAuth {
                         "refresh_token"
@@ -377,7 +377,8 @@ async fn refresh_oauth(
     headers: HeaderMap,
     body: Result<RawBody, ApiError>,
 ) -> Response {
-    // `grant_type` may be present ("refresh_token") and is ignored.
+    // RFC 6749 §6: a form-encoded body (JSON is accepted too); `grant_type` and `client_id`
+    // are ignored.
     refresh(app, Contract::OAuth, headers, body).await
 }
 
