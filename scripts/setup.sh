@@ -55,4 +55,6 @@ else
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# 4. The isolated Python environment for the real-server tests (tests/real: SimpleJWT, django-oauth-toolkit).
+bash scripts/python-env.sh
 say "ready"
