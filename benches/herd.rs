@@ -25,7 +25,7 @@
 //!     HERD_OUTAGE_SECS=120 ...                       # a shorter (or longer) outage
 
 use authkeeper::core::breaker::BreakerConfig;
-use authkeeper::core::machine::{Action, Machine, MachineConfig, RequestDecision, UnauthorizedDecision};
+use authkeeper::core::machine::{Action, Machine, Outcome, MachineConfig, RequestDecision, UnauthorizedDecision};
 use authkeeper::core::policy::{FreshTokens, LogoutReason, RefreshOutcome};
 use authkeeper::core::time::Millis;
 use authkeeper::core::urls::UrlClass;
@@ -270,7 +270,7 @@ impl Sim {
                     };
                     self.queue.push(Reverse((answer.0, answer.1, i)));
                 }
-                Action::Resolve { result: Err(_), .. } => self.counts.resolved_err += 1,
+                Action::Resolve { outcome: Outcome::Failed(_) | Outcome::OriginalResponse(_), .. } => self.counts.resolved_err += 1,
                 Action::Logout { reason, .. } => {
                     *self.counts.logouts.entry(reason_name(reason)).or_default() += 1;
                     if self.in_outage(t) {

@@ -2,9 +2,10 @@ export type LogoutReason =
   | 'user_not_found' | 'user_inactive' | 'invalid_token' | 'refresh_token_required'
   | 'session_expired' | 'refresh_unavailable' | 'manual' | 'remote';
 
+/** Every code the package produces (held to the Rust list in src/core/errors.rs by a test). */
 export type ErrorCode =
   | 'invalid_option' | 'refresh_unavailable' | 'logged_out' | 'no_session' | 'destroyed'
-  | 'malformed_token' | 'not_ready' | (string & {});
+  | 'malformed_token' | 'not_ready' | 'busy';
 
 export class AuthkeeperError extends Error {
   readonly name: 'AuthkeeperError' | 'RefreshUnavailable';

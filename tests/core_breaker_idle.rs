@@ -39,7 +39,7 @@ impl Tab {
             match action {
                 Action::StartRefresh { .. } => self.starts += 1,
                 Action::Logout { reason, .. } => self.logouts.push(reason),
-                Action::Resolve { id, result } => self.resolved.push((id, result)),
+                Action::Resolve { id, outcome } => self.resolved.push((id, outcome.into_result())),
                 _ => {}
             }
         }

@@ -9,7 +9,7 @@
 
 use authkeeper::core::breaker::{BreakerConfig, BreakerState};
 use authkeeper::core::machine::{
-    Action, AuthError, Machine, MachineConfig, RequestDecision, SessionStatus, Stored, TabMessage, UnauthorizedDecision,
+    Action, AuthError, Machine, MachineConfig, Outcome, RequestDecision, SessionStatus, Stored, TabMessage, UnauthorizedDecision,
     WaiterId,
 };
 use authkeeper::core::policy::{classify_refresh, LogoutReason, RefreshOutcome, RefreshResponse};
@@ -399,10 +399,10 @@ impl Sim {
                     self.outstanding = 1;
                     self.refresh_calls += 1;
                 }
-                Action::Resolve { id, result } => {
+                Action::Resolve { id, outcome } => {
                     prop_assert!(self.waiting.remove(id), "Resolve for {} which is not waiting", id);
                     self.finished.insert(*id);
-                    if let Ok(bearer) = result {
+                    if let Outcome::Bearer(bearer) = outcome {
                         prop_assert_eq!(Some(bearer.as_str()), self.m.access_token());
                     }
                 }
@@ -415,7 +415,7 @@ impl Sim {
                 Action::Persist { access, .. } => {
                     prop_assert_eq!(Some(access.as_str()), self.m.access_token());
                 }
-                Action::Clear { .. } | Action::AcquireLock | Action::ReleaseLock | Action::ReadStored | Action::Broadcast(_) | Action::Expiring { .. } | Action::Refreshed { .. } => {}
+                Action::Clear { .. } | Action::Redirect { .. } | Action::AcquireLock | Action::ReleaseLock | Action::ReadStored | Action::Broadcast(_) | Action::Expiring { .. } | Action::Refreshed { .. } => {}
             }
         }
         prop_assert_eq!(snapshot.waiting, self.waiting.len());

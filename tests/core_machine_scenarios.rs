@@ -75,8 +75,8 @@ impl World {
                     self.awaiting_answer = true;
                     self.refresh_calls.push((self.now, refresh_token));
                 }
-                Action::Resolve { id, result } => {
-                    assert!(self.resolved.insert(id, result).is_none(), "waiter {id} resolved twice");
+                Action::Resolve { id, outcome } => {
+                    assert!(self.resolved.insert(id, outcome.into_result()).is_none(), "waiter {id} resolved twice");
                 }
                 other => self.events.push(other),
             }

@@ -2,7 +2,7 @@
 //! driver does (actions out, events in) and pins one cross-tab rule that a browser once broke.
 
 use authkeeper::core::machine::{
-    Action, Machine, MachineConfig, RequestDecision, SessionStatus, Stored, TabMessage, TabScope, LOCK_HOLD_MS,
+    Action, Machine, MachineConfig, Outcome, RequestDecision, SessionStatus, Stored, TabMessage, TabScope, LOCK_HOLD_MS,
     REFUSAL_GRACE_MS,
 };
 use authkeeper::core::policy::{LogoutReason, RefreshOutcome};
@@ -189,7 +189,7 @@ fn a_refusal_followed_by_a_newer_token_from_another_tab_is_adopted_not_a_logout(
     b.on_tab_message(later.plus(20), newer, Stored::default());
     let actions = drain(&mut b);
     assert!(logouts(&actions).is_empty());
-    assert!(actions.iter().any(|a| matches!(a, Action::Resolve { id: 1, result: Ok(_) })));
+    assert!(actions.iter().any(|a| matches!(a, Action::Resolve { id: 1, outcome: Outcome::Bearer(_) })));
     b.handle_timeout(later.plus(REFUSAL_GRACE_MS + 10), 0.5);
     assert!(logouts(&drain(&mut b)).is_empty());
     assert_eq!(b.snapshot(later.plus(REFUSAL_GRACE_MS + 10)).status, SessionStatus::Active);
@@ -207,7 +207,7 @@ fn a_refusal_that_no_tab_contradicts_ends_the_session_after_the_grace_period() {
     b.on_stored(later.plus(REFUSAL_GRACE_MS), Stored { access: None, refresh: Some("R1".into()), generation });
     let actions = drain(&mut b);
     assert_eq!(logouts(&actions), vec![LogoutReason::InvalidToken]);
-    assert!(actions.iter().any(|a| matches!(a, Action::Resolve { id: 1, result: Err(_) })));
+    assert!(actions.iter().any(|a| matches!(a, Action::Resolve { id: 1, outcome: Outcome::Failed(_) })));
 }
 
 /// Without the lock (one tab, or a test switch) a refusal is final at once, as before.

@@ -199,7 +199,7 @@ fn before_send_attaches_the_bearer_only_to_protected_requests() {
     assert!(core.before_send(&origin(), "/api/auth/login/", None).is_null());
     assert!(core.before_send(&origin(), REFRESH_PATH, None).is_null());
     assert_eq!(fetch.calls(), 0);
-    assert_eq!(get(&core.state(), "status").as_string().as_deref(), Some("active"));
+    assert_eq!(get(&core.state().unwrap(), "status").as_string().as_deref(), Some("active"));
     core.destroy();
 }
 
@@ -217,7 +217,7 @@ async fn five_requests_on_an_expired_token_share_one_refresh_call_and_get_the_ne
     let issued = fetch.endpoint.borrow().issued.clone();
     assert_eq!(bearers, vec![issued[0].clone(); 5]);
     assert_eq!(fetch.endpoint.borrow().bodies[0].as_deref(), Some(r#"{"refresh":"refresh-1"}"#));
-    assert_eq!(get(&core.state(), "refreshCount").as_f64(), Some(1.0));
+    assert_eq!(get(&core.state().unwrap(), "refreshCount").as_f64(), Some(1.0));
     // The next request goes straight out with the new token.
     assert_eq!(core.before_send(&origin(), "/api/items/", None).as_string(), Some(issued[0].clone()));
     core.destroy();
@@ -241,7 +241,7 @@ async fn a_401_from_the_refresh_endpoint_rejects_waiters_with_logged_out_and_log
     // Logged out: requests go anonymously, nothing refreshes.
     assert!(core.before_send(&origin(), "/api/items/", None).is_null());
     assert_eq!(fetch.calls(), 1);
-    assert_eq!(get(&core.state(), "status").as_string().as_deref(), Some("logged_out"));
+    assert_eq!(get(&core.state().unwrap(), "status").as_string().as_deref(), Some("logged_out"));
     core.destroy();
 }
 
@@ -279,7 +279,7 @@ async fn server_errors_exhaust_the_attempt_budget_then_fail_fast_with_refresh_un
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("refresh_unavailable"));
     assert_eq!(get(&err, "name").as_string().as_deref(), Some("RefreshUnavailable"));
     assert_eq!(fetch.calls(), 2);
-    assert_eq!(get(&core.state(), "breaker").as_string().as_deref(), Some("open"));
+    assert_eq!(get(&core.state().unwrap(), "breaker").as_string().as_deref(), Some("open"));
     // Open: fails at once (a rejected promise), no refresh call.
     let fast: Promise = core.before_send(&origin(), "/api/items/", None).dyn_into().unwrap();
     assert!(JsFuture::from(fast).await.is_err());
@@ -300,7 +300,7 @@ async fn an_aborted_waiter_rejects_with_abort_error_and_the_others_still_get_the
     assert_eq!(get(&err, "name").as_string().as_deref(), Some("AbortError"));
     assert!(JsFuture::from(kept).await.unwrap().as_string().is_some());
     assert_eq!(fetch.calls(), 1);
-    assert_eq!(get(&core.state(), "waiting").as_f64(), Some(0.0));
+    assert_eq!(get(&core.state().unwrap(), "waiting").as_f64(), Some(0.0));
     core.destroy();
 }
 
@@ -310,7 +310,7 @@ fn set_tokens_rejects_a_malformed_access_token_with_a_typed_error() {
     let core = client("malformed", &fetch, 3);
     let err = core.set_tokens("not-a-jwt".into(), Some("r".into()), None).expect_err("not a JWT, no expires_in");
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("malformed_token"));
-    assert_eq!(get(&core.state(), "status").as_string().as_deref(), Some("anonymous"));
+    assert_eq!(get(&core.state().unwrap(), "status").as_string().as_deref(), Some("anonymous"));
     // An opaque token is fine with its lifetime.
     core.set_tokens("opaque-token".into(), Some("r".into()), Some(60.0)).unwrap();
     assert_eq!(core.before_send(&origin(), "/api/items/", None).as_string().as_deref(), Some("opaque-token"));

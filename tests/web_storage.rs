@@ -68,7 +68,7 @@ fn throwing(kind: &str) -> Function {
 }
 
 fn state_of(core: &AuthCore, key: &str) -> String {
-    get(&core.state(), key).as_string().unwrap_or_default()
+    get(&core.state().unwrap(), key).as_string().unwrap_or_default()
 }
 
 #[wasm_bindgen_test]
@@ -79,7 +79,7 @@ fn working_local_storage_is_used_as_web_storage() {
     core.set_tokens(access.clone(), Some("r".into()), None).unwrap();
     let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
     assert_eq!(storage.get_item("works-access").unwrap(), Some(access));
-    core.logout();
+    core.logout().unwrap();
     assert_eq!(storage.get_item("works-access").unwrap(), None);
     core.destroy();
 }
@@ -97,7 +97,7 @@ fn a_local_storage_getter_that_throws_security_error_degrades_to_memory_and_the_
         core.set_tokens(access.clone(), Some("r".into()), None).unwrap();
         assert_eq!(core.before_send(&origin(), "/api/items/", None).as_string(), Some(access));
         assert_eq!(state_of(&core, "status"), "active");
-        core.logout();
+        core.logout().unwrap();
         assert_eq!(state_of(&core, "status"), "logged_out");
         core.destroy();
     });
@@ -123,7 +123,7 @@ fn set_item_throwing_quota_exceeded_degrades_to_memory_and_keeps_what_was_stored
         core.set_tokens(fresh.clone(), Some("r2".into()), None).unwrap();
         assert_eq!(core.before_send(&origin(), "/api/items/", None).as_string(), Some(fresh));
         // Removal works without write access: logout does not leave the old tokens behind.
-        core.logout();
+        core.logout().unwrap();
         assert_eq!(storage.get_item("full-access").unwrap(), None);
         assert_eq!(storage.get_item("full-refresh").unwrap(), None);
         core.destroy();

@@ -2,6 +2,7 @@
 //! cannot check the signature (it has no key) and does not need to; it only wants to know when
 //! the token expires. The server remains the judge of validity.
 
+use crate::core::errors::ErrorCode;
 use crate::core::json::{base64url_decode, Json};
 use std::fmt;
 
@@ -40,8 +41,8 @@ pub enum JwtError {
 
 impl JwtError {
     /// The stable error code that reaches JS: every variant is a malformed token to the app.
-    pub fn code(&self) -> &'static str {
-        "malformed_token"
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::MalformedToken
     }
 
     /// A fixed message (no formatting machinery reaches the wasm through it).
@@ -256,7 +257,7 @@ pub(crate) mod tests {
     fn every_error_has_the_malformed_token_code_and_a_message_without_the_token() {
         let token = token_with_payload(r#"{"exp":"soon"}"#);
         let err = decode(&token).unwrap_err();
-        assert_eq!(err.code(), "malformed_token");
+        assert_eq!(err.code().as_str(), "malformed_token");
         assert!(!err.to_string().contains(&token));
         assert!(!format!("{err:?}").contains("soon"));
     }

@@ -3,6 +3,7 @@
 //! Time (`Millis`) and randomness (a jitter `f64`) come in as arguments, so everything here runs
 //! and is tested on the host with a virtual clock. The web layer (`src/web/`) only translates.
 //!
+//! - `errors`: every error code the package can produce.
 //! - `time`: the client-clock newtype and the setTimeout clamp.
 //! - `json`: a small bounded JSON reader and base64url (serde_json was a third of the wasm).
 //! - `jwt`: decoding a token's claims (no signature check: the server does that).
@@ -10,10 +11,13 @@
 //! - `policy`: what a refresh response means (success, log out, or try again).
 //! - `urls`: which requests may carry the bearer.
 //! - `breaker`: backoff, attempt budget, circuit breaker and give-up window.
+//! - `handover`: which bearer JS already holds (the fast path's copy avoidance).
 //! - `machine`: the sans-IO refresh state machine that ties them together.
 
 pub mod breaker;
+pub mod errors;
 pub mod expiry;
+pub mod handover;
 pub mod json;
 pub mod jwt;
 pub mod machine;

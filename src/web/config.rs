@@ -3,7 +3,7 @@
 //! instead of failing: validation with named errors is the JS layer's job.
 
 use crate::core::breaker::BreakerConfig;
-use crate::core::machine::{MachineConfig, TabScope};
+use crate::core::machine::{LoginPage, MachineConfig, TabScope};
 use crate::core::urls::UrlRules;
 use crate::web::http::{BodyFormat, RefreshEndpoint};
 use crate::web::storage::{Area, SessionClear, StoreConfig};
@@ -15,7 +15,6 @@ pub struct ClientConfig {
     pub urls: UrlRules,
     pub store: StoreConfig,
     pub endpoint: RefreshEndpoint,
-    pub login_url: Option<String>,
 }
 
 struct Options<'a>(&'a JsValue);
@@ -85,6 +84,7 @@ pub fn read(options: &JsValue) -> ClientConfig {
         tabs: if o.string("storage").as_deref() == Some("session") { TabScope::PerTab } else { TabScope::Shared },
         tab_lock: o.flag("tabLock", true),
         memory_storage: false,
+        login: o.string("loginUrl").filter(|s| !s.is_empty()).map(|url| LoginPage { url, path: o.string("loginPath").unwrap_or_default() }),
     };
     let urls = UrlRules::new(
         page_origin,
@@ -116,6 +116,5 @@ pub fn read(options: &JsValue) -> ClientConfig {
         urls,
         store,
         endpoint,
-        login_url: o.string("loginUrl").filter(|s| !s.is_empty()),
     }
 }

@@ -4,9 +4,12 @@
 mod api;
 mod clock;
 mod config;
+mod convert;
+mod driver;
 mod events;
 mod http;
 mod lifecycle;
+mod promises;
 mod storage;
 mod tabs;
 mod timers;

@@ -22,6 +22,15 @@ pub struct MachineConfig {
     pub tab_lock: bool,
     /// Tokens live in this page's memory only: a tab that starts without them asks the others.
     pub memory_storage: bool,
+    /// Where to send the user when the session ends (`loginUrl`).
+    pub login: Option<LoginPage>,
+}
+
+/// The app's login page: its URL, and the path that says the page is already showing it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginPage {
+    pub url: String,
+    pub path: String,
 }
 
 /// Which other tabs' sessions this tab follows.
@@ -47,6 +56,7 @@ impl Default for MachineConfig {
             tabs: TabScope::Shared,
             tab_lock: false,
             memory_storage: false,
+            login: None,
         }
     }
 }

@@ -17,9 +17,9 @@ mod tabs;
 mod token;
 mod waiters;
 
-pub use config::{MachineConfig, TabScope};
+pub use config::{LoginPage, MachineConfig, TabScope};
 pub use output::{
-    Action, AuthError, Generation, RequestDecision, SessionStatus, Snapshot, Stored, TabMessage, UnauthorizedDecision,
+    Action, AuthError, Outcome, Generation, RequestDecision, SessionStatus, Snapshot, Stored, TabMessage, UnauthorizedDecision,
     WaiterId, Warning,
 };
 pub use tabs::{LOCK_HOLD_MS, REFUSAL_GRACE_MS};
@@ -552,6 +552,9 @@ impl Machine {
                 self.actions.push_back(Action::Broadcast(TabMessage::Logout { reason, message: message.clone(), generation }));
             }
             self.actions.push_back(Action::Logout { reason, message, origin });
+            if let Some(login) = &self.config.login {
+                self.actions.push_back(Action::Redirect { url: login.url.clone(), unless_at: login.path.clone() });
+            }
         }
         self.session = Session::LoggedOut(reason);
         self.access = None;
@@ -711,9 +714,16 @@ impl Machine {
 
     // ----- waiters --------------------------------------------------------------------------
 
+    /// Settles every waiter: with the new bearer, or, without one, a request that was never
+    /// sent fails with the error while one that was sent gets its own 401 back.
     fn resolve_all(&mut self, result: Result<String, AuthError>) {
-        for id in self.waiters.take_all() {
-            self.actions.push_back(Action::Resolve { id, result: result.clone() });
+        for (id, reason) in self.waiters.take_all() {
+            let outcome = match (&result, reason) {
+                (Ok(token), _) => Outcome::Bearer(token.clone()),
+                (Err(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(e.clone()),
+                (Err(e), WaitReason::BeforeSend) => Outcome::Failed(e.clone()),
+            };
+            self.actions.push_back(Action::Resolve { id, outcome });
         }
     }
 
@@ -722,7 +732,7 @@ impl Machine {
     fn release_before_send_waiters(&mut self, now: Millis) {
         let Some(access) = self.unexpired_access(now).map(str::to_owned) else { return };
         for id in self.waiters.take(WaitReason::BeforeSend) {
-            self.actions.push_back(Action::Resolve { id, result: Ok(access.clone()) });
+            self.actions.push_back(Action::Resolve { id, outcome: Outcome::Bearer(access.clone()) });
         }
     }
 

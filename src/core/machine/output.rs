@@ -1,6 +1,7 @@
 //! What the machine tells the web layer: per-request decisions, queued actions, and a
 //! snapshot for the demo page. `Debug` output never shows a token.
 
+use crate::core::errors::ErrorCode;
 use crate::core::breaker::BreakerState;
 use crate::core::policy::LogoutReason;
 use crate::core::time::Millis;
@@ -42,11 +43,11 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::RefreshUnavailable { .. } => "refresh_unavailable",
-            AuthError::LoggedOut { .. } => "logged_out",
-            AuthError::NoSession => "no_session",
+            AuthError::RefreshUnavailable { .. } => ErrorCode::RefreshUnavailable,
+            AuthError::LoggedOut { .. } => ErrorCode::LoggedOut,
+            AuthError::NoSession => ErrorCode::NoSession,
         }
     }
 }
@@ -81,6 +82,38 @@ pub enum UnauthorizedDecision {
     Wait,
 }
 
+/// What a queued request gets when the refresh it waited for settles.
+#[derive(Clone, PartialEq)]
+pub enum Outcome {
+    /// Send it (or replay it) with this bearer.
+    Bearer(String),
+    /// It was sent and answered 401, and no new token is coming: the caller gets that 401
+    /// response back, exactly as plain fetch would have returned it. The error says why.
+    OriginalResponse(AuthError),
+    /// It was never sent: reject it with this typed error.
+    Failed(AuthError),
+}
+
+impl Outcome {
+    /// The bearer, or why there is none.
+    pub fn into_result(self) -> Result<String, AuthError> {
+        match self {
+            Outcome::Bearer(token) => Ok(token),
+            Outcome::OriginalResponse(e) | Outcome::Failed(e) => Err(e),
+        }
+    }
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Bearer(_) => f.debug_tuple("Bearer").field(&Redacted).finish(),
+            Outcome::OriginalResponse(e) => f.debug_tuple("OriginalResponse").field(e).finish(),
+            Outcome::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
+}
+
 /// Work for the web layer, drained with `Machine::poll_action`.
 #[derive(Clone, PartialEq)]
 pub enum Action {
@@ -95,13 +128,16 @@ pub enum Action {
     ReadStored,
     /// Post this to the other tabs.
     Broadcast(TabMessage),
-    /// A queued request may go with this bearer, or fails.
-    Resolve { id: WaiterId, result: Result<String, AuthError> },
+    /// A queued request settles: what it gets is the core's decision, not the driver's.
+    Resolve { id: WaiterId, outcome: Outcome },
     /// Write the tokens and their session generation to storage (also after rotation).
     Persist { access: String, refresh: Option<String>, generation: Generation },
     /// Clear what a logout clears. `shared: false` leaves the storage that all tabs share
     /// alone (another tab's logout already cleared it, or a newer session lives there now).
     Clear { shared: bool },
+    /// Go to the login page, unless the page's path already is `unless_at` (navigating there
+    /// again would reload the login page forever).
+    Redirect { url: String, unless_at: String },
     /// Dispatch `auth:logout` (at most once per session). `origin` is the reason another tab
     /// gave when this logout is `Remote`.
     Logout { reason: LogoutReason, message: String, origin: Option<LogoutReason> },
@@ -208,10 +244,7 @@ impl fmt::Debug for Action {
             Action::StartRefresh { refresh_token } => {
                 f.debug_struct("StartRefresh").field("refresh_token", &redact(refresh_token)).finish()
             }
-            Action::Resolve { id, result } => {
-                let result: Result<Redacted, &AuthError> = result.as_ref().map(|_| Redacted);
-                f.debug_struct("Resolve").field("id", id).field("result", &result).finish()
-            }
+            Action::Resolve { id, outcome } => f.debug_struct("Resolve").field("id", id).field("outcome", outcome).finish(),
             Action::AcquireLock => f.write_str("AcquireLock"),
             Action::ReleaseLock => f.write_str("ReleaseLock"),
             Action::ReadStored => f.write_str("ReadStored"),
@@ -225,6 +258,9 @@ impl fmt::Debug for Action {
             Action::Clear { shared } => f.debug_struct("Clear").field("shared", shared).finish(),
             Action::Logout { reason, message, origin } => {
                 f.debug_struct("Logout").field("reason", reason).field("message", message).field("origin", origin).finish()
+            }
+            Action::Redirect { url, unless_at } => {
+                f.debug_struct("Redirect").field("url", url).field("unless_at", unless_at).finish()
             }
             Action::Expiring { expires_at } => f.debug_struct("Expiring").field("expires_at", expires_at).finish(),
             Action::Refreshed { expires_at } => f.debug_struct("Refreshed").field("expires_at", expires_at).finish(),
@@ -243,7 +279,7 @@ mod tests {
             format!("{:?}", RequestDecision::Send { bearer: Some(secret.clone()) }),
             format!("{:?}", UnauthorizedDecision::Replay { bearer: secret.clone() }),
             format!("{:?}", Action::StartRefresh { refresh_token: Some(secret.clone()) }),
-            format!("{:?}", Action::Resolve { id: 7, result: Ok(secret.clone()) }),
+            format!("{:?}", Action::Resolve { id: 7, outcome: Outcome::Bearer(secret.clone()) }),
             format!("{:?}", Action::Persist { access: secret.clone(), refresh: Some(secret.clone()), generation: 1 }),
             format!("{:?}", Action::Broadcast(TabMessage::Tokens { access: secret.clone(), refresh: Some(secret.clone()), generation: 1 })),
             format!("{:?}", Stored { access: Some(secret.clone()), refresh: Some(secret.clone()), generation: 1 }),
@@ -252,14 +288,17 @@ mod tests {
             assert!(!out.contains("SECRET"), "{out}");
             assert!(out.contains("<redacted>"), "{out}");
         }
-        assert_eq!(format!("{:?}", Action::Resolve { id: 1, result: Err(AuthError::NoSession) }), "Resolve { id: 1, result: Err(NoSession) }");
+        assert_eq!(
+            format!("{:?}", Action::Resolve { id: 1, outcome: Outcome::Failed(AuthError::NoSession) }),
+            "Resolve { id: 1, outcome: Failed(NoSession) }"
+        );
     }
 
     #[test]
     fn auth_error_codes_are_stable() {
-        assert_eq!(AuthError::RefreshUnavailable { retry_at: None }.code(), "refresh_unavailable");
-        assert_eq!(AuthError::LoggedOut { reason: LogoutReason::Manual }.code(), "logged_out");
-        assert_eq!(AuthError::NoSession.code(), "no_session");
+        assert_eq!(AuthError::RefreshUnavailable { retry_at: None }.code().as_str(), "refresh_unavailable");
+        assert_eq!(AuthError::LoggedOut { reason: LogoutReason::Manual }.code().as_str(), "logged_out");
+        assert_eq!(AuthError::NoSession.code().as_str(), "no_session");
         assert_eq!(AuthError::LoggedOut { reason: LogoutReason::UserNotFound }.to_string(), "the session has ended (user_not_found)");
     }
 }

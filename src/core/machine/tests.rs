@@ -80,7 +80,7 @@ fn logouts(actions: &[Action]) -> Vec<LogoutReason> {
 fn resolved(actions: &[Action]) -> Vec<(WaiterId, Result<String, AuthError>)> {
     actions
         .iter()
-        .filter_map(|a| if let Action::Resolve { id, result } = a { Some((*id, result.clone())) } else { None })
+        .filter_map(|a| if let Action::Resolve { id, outcome } = a { Some((*id, outcome.clone().into_result())) } else { None })
         .collect()
 }
 
@@ -161,8 +161,8 @@ fn success_persists_resolves_every_waiter_and_reports_the_new_expiry() {
         vec![
             Action::Persist { access: fresh.clone(), refresh: Some("R2".into()), generation: rig.m.generation() },
             Action::Refreshed { expires_at: Millis(T0 + 560_000) },
-            Action::Resolve { id: 1, result: Ok(fresh.clone()) },
-            Action::Resolve { id: 2, result: Ok(fresh.clone()) },
+            Action::Resolve { id: 1, outcome: Outcome::Bearer(fresh.clone()) },
+            Action::Resolve { id: 2, outcome: Outcome::Bearer(fresh.clone()) },
         ]
     );
     assert_eq!(rig.m.refresh_token(), Some("R2"));
@@ -189,7 +189,7 @@ fn an_opaque_access_token_with_expires_in_is_a_success() {
     rig.m.on_refresh_outcome(rig.now, RefreshOutcome::Success { tokens, server_offset: None }, 0.0);
     let actions = rig.drain();
     assert!(actions.contains(&Action::Refreshed { expires_at: Millis(T0 + 600_000) }));
-    assert!(actions.contains(&Action::Resolve { id: 1, result: Ok("opaque-access".into()) }));
+    assert!(actions.contains(&Action::Resolve { id: 1, outcome: Outcome::Bearer("opaque-access".into()) }));
 }
 
 #[test]
@@ -445,21 +445,22 @@ fn a_report_without_a_refresh_in_flight_is_ignored() {
 // ----- definitive failures and logout -----------------------------------------------------
 
 #[test]
-fn a_definitive_failure_clears_logs_out_once_and_fails_every_waiter() {
+fn a_definitive_failure_clears_logs_out_once_and_settles_every_waiter() {
     let (mut rig, access) = Rig::logged_in();
     rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, &access);
     rig.m.on_request(rig.now, 2, UrlClass::Protected);
     rig.drain();
     let outcome = RefreshOutcome::Definitive { reason: LogoutReason::UserNotFound, message: "User not found".into() };
     rig.m.on_refresh_outcome(rig.now, outcome, 0.0);
-    let err = Err(AuthError::LoggedOut { reason: LogoutReason::UserNotFound });
+    let err = AuthError::LoggedOut { reason: LogoutReason::UserNotFound };
     assert_eq!(
         rig.drain(),
         vec![
             Action::Clear { shared: true },
             Action::Logout { reason: LogoutReason::UserNotFound, message: "User not found".into(), origin: None },
-            Action::Resolve { id: 1, result: err.clone() },
-            Action::Resolve { id: 2, result: err },
+            // The 401'd request gets its own 401 back; the one never sent fails typed.
+            Action::Resolve { id: 1, outcome: Outcome::OriginalResponse(err.clone()) },
+            Action::Resolve { id: 2, outcome: Outcome::Failed(err) },
         ]
     );
     assert_eq!(rig.m.access_token(), None);
@@ -721,4 +722,28 @@ fn snapshot_reports_status_waiting_and_breaker() {
     assert_eq!(snap.waiting, 1);
     assert_eq!(snap.breaker, BreakerState::Closed);
     assert!(!format!("{:?}", rig.m).contains(&access));
+}
+
+#[test]
+fn a_session_end_redirects_to_the_login_page_once_when_one_is_configured() {
+    let login = LoginPage { url: "https://app.example/login?next=%2F".into(), path: "/login".into() };
+    let mut rig = Rig::new(MachineConfig { login: Some(login), ..MachineConfig::default() });
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R1".into()), None).unwrap();
+    rig.drain();
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    let redirect = Action::Redirect { url: "https://app.example/login?next=%2F".into(), unless_at: "/login".into() };
+    let actions = rig.drain();
+    assert_eq!(actions.iter().filter(|a| **a == redirect).count(), 1, "{actions:?}");
+    // After the event, so that listeners run before the page goes away.
+    let logout_at = actions.iter().position(|a| matches!(a, Action::Logout { .. }));
+    assert!(logout_at < actions.iter().position(|a| *a == redirect));
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    assert!(!rig.drain().contains(&redirect), "a second logout of the ended session redirects again");
+}
+
+#[test]
+fn without_a_login_page_a_session_end_never_redirects() {
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    assert!(!rig.drain().iter().any(|a| matches!(a, Action::Redirect { .. })));
 }

@@ -41,9 +41,9 @@ impl Waiters {
         self.waiting.is_empty()
     }
 
-    /// Removes and returns every waiter.
-    pub fn take_all(&mut self) -> Vec<WaiterId> {
-        std::mem::take(&mut self.waiting).into_iter().map(|(id, _)| id).collect()
+    /// Removes and returns every waiter, with why it waited.
+    pub fn take_all(&mut self) -> Vec<(WaiterId, WaitReason)> {
+        std::mem::take(&mut self.waiting)
     }
 
     /// Removes and returns the waiters waiting for this reason.

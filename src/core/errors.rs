@@ -1,0 +1,50 @@
+//! Every `code` an `AuthkeeperError` can carry, listed once. The core's errors map onto these,
+//! the web driver builds its rejections from them, and a host test holds `js/index.d.ts` (whose
+//! `ErrorCode` union apps match on) and the codes `js/index.js` throws to exactly this list.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `createAuthClient`/`setTokens` got an option or argument outside what it accepts.
+    InvalidOption,
+    /// The refresh service is failing and the breaker is open.
+    RefreshUnavailable,
+    /// The session ended while the request waited.
+    LoggedOut,
+    /// A request needed a session and there was none.
+    NoSession,
+    /// The client was destroyed.
+    Destroyed,
+    /// A token that is not a usable JWT.
+    MalformedToken,
+    /// `decodeJwt` before the wasm module was loaded.
+    NotReady,
+    /// The client was called back re-entrantly while it was updating its state (a listener
+    /// calling into the client from inside a callback the client is running); retry later.
+    Busy,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::InvalidOption,
+        ErrorCode::RefreshUnavailable,
+        ErrorCode::LoggedOut,
+        ErrorCode::NoSession,
+        ErrorCode::Destroyed,
+        ErrorCode::MalformedToken,
+        ErrorCode::NotReady,
+        ErrorCode::Busy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidOption => "invalid_option",
+            ErrorCode::RefreshUnavailable => "refresh_unavailable",
+            ErrorCode::LoggedOut => "logged_out",
+            ErrorCode::NoSession => "no_session",
+            ErrorCode::Destroyed => "destroyed",
+            ErrorCode::MalformedToken => "malformed_token",
+            ErrorCode::NotReady => "not_ready",
+            ErrorCode::Busy => "busy",
+        }
+    }
+}

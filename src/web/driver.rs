@@ -1,0 +1,235 @@
+//! The driver loop: carries out the core's actions with the browser adapters and reports what
+//! happened back as events. No session decision is made here; every `match` below is over an
+//! action or an adapter's result, translated one to one.
+//!
+//! Borrow discipline: the client's state is borrowed only for Rust work and synchronous,
+//! callback-free browser calls (storage, postMessage); never while JS code of the page can run
+//! (event dispatch, promise settlement, console hooks). So a borrow here cannot fail in
+//! practice; where it would, the step is skipped rather than panicking across the boundary.
+
+use crate::core::handover::LastHandedOver;
+use crate::core::machine::{Action, Machine, TabMessage};
+use crate::core::policy::{classify_refresh, RefreshResponse};
+use crate::core::urls::UrlRules;
+use crate::web::clock::{jitter, now};
+use crate::web::convert::{millis, Errors};
+use crate::web::events;
+use crate::web::http::{self, RefreshEndpoint, TransportError};
+use crate::web::lifecycle::Listener;
+use crate::web::promises::Promises;
+use crate::web::storage::TokenStore;
+use crate::web::tabs::{self, LockGuard, LockOutcome, TabChannel};
+use crate::web::timers::Deadline;
+use js_sys::Function;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::JsValue;
+
+pub struct Inner {
+    pub machine: Machine,
+    pub urls: UrlRules,
+    pub store: TokenStore,
+    pub endpoint: RefreshEndpoint,
+    pub fetch: Function,
+    pub errors: Errors,
+    pub promises: Promises,
+    pub next_id: u64,
+    pub deadline: Option<Deadline>,
+    pub listeners: Vec<Listener>,
+    pub tabs: Option<TabChannel>,
+    /// The cross-tab lock's name, and the lock while this tab holds it.
+    pub lock_name: String,
+    pub lock: Option<LockGuard>,
+    pub handed_over: LastHandedOver,
+    pub destroyed: bool,
+}
+
+pub type Shared = Rc<RefCell<Inner>>;
+
+/// Runs `f` on the machine, then carries out what it decided.
+pub fn with_machine(rc: &Shared, f: impl FnOnce(&mut Machine)) {
+    {
+        let Ok(mut inner) = rc.try_borrow_mut() else { return };
+        if inner.destroyed {
+            return;
+        }
+        f(&mut inner.machine);
+    }
+    drain(rc);
+}
+
+/// Carries out every action the machine has queued, then re-arms the deadline timer.
+pub fn drain(rc: &Shared) {
+    loop {
+        let (warnings, actions) = {
+            let Ok(mut inner) = rc.try_borrow_mut() else { return };
+            let warnings: Vec<String> = std::iter::from_fn(|| inner.machine.poll_warning()).map(|w| w.message).collect();
+            let actions: Vec<Action> = std::iter::from_fn(|| inner.machine.poll_action()).collect();
+            (warnings, actions)
+        };
+        // Outside the borrow: a console hook may call back into the client.
+        for warning in warnings {
+            web_sys::console::warn_1(&("authkeeper: ".to_owned() + &warning).into());
+        }
+        if actions.is_empty() {
+            break;
+        }
+        for action in actions {
+            perform(rc, action);
+        }
+    }
+    reschedule(rc);
+}
+
+fn perform(rc: &Shared, action: Action) {
+    match action {
+        Action::StartRefresh { refresh_token } => {
+            wasm_bindgen_futures::spawn_local(refresh(rc.clone(), refresh_token));
+        }
+        Action::Resolve { id, outcome } => {
+            let Some((pending, errors)) =
+                rc.try_borrow_mut().ok().and_then(|mut inner| Some((inner.promises.take(id)?, inner.errors.clone())))
+            else {
+                return;
+            };
+            pending.settle(&outcome, &errors);
+        }
+        Action::AcquireLock => {
+            wasm_bindgen_futures::spawn_local(acquire_lock(rc.clone()));
+        }
+        Action::ReleaseLock => {
+            let guard = rc.try_borrow_mut().ok().and_then(|mut inner| inner.lock.take());
+            drop(guard);
+        }
+        Action::ReadStored => {
+            let Some(stored) = rc.try_borrow_mut().ok().map(|mut inner| inner.store.load()) else { return };
+            with_machine(rc, |m| m.on_stored(now(), stored));
+        }
+        Action::Broadcast(message) => {
+            if let Some(tabs) = rc.try_borrow().ok().as_ref().and_then(|inner| inner.tabs.as_ref()) {
+                tabs.post(&message);
+            }
+        }
+        Action::Persist { access, refresh, generation } => {
+            if let Ok(mut inner) = rc.try_borrow_mut() {
+                inner.store.save(&access, refresh.as_deref(), generation);
+            }
+        }
+        Action::Clear { shared } => {
+            if let Ok(mut inner) = rc.try_borrow_mut() {
+                inner.store.clear(shared);
+            }
+        }
+        Action::Logout { reason, message, origin } => {
+            let mut fields = vec![("reason", JsValue::from(reason.as_str())), ("message", message.into())];
+            if let Some(origin) = origin {
+                fields.push(("originReason", origin.as_str().into()));
+            }
+            events::dispatch("auth:logout", &events::detail(&fields));
+        }
+        Action::Redirect { url, unless_at } => redirect(&url, &unless_at),
+        Action::Expiring { expires_at } => {
+            let remaining = expires_at.since(now());
+            events::dispatch(
+                "auth:expiring",
+                &events::detail(&[
+                    ("expiresAt", millis(Some(expires_at))),
+                    ("expiresIn", JsValue::from_f64(remaining as f64)),
+                ]),
+            );
+        }
+        Action::Refreshed { expires_at } => {
+            events::dispatch("auth:refreshed", &events::detail(&[("expiresAt", millis(Some(expires_at)))]));
+        }
+    }
+}
+
+fn redirect(url: &str, unless_at: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    let here = location.pathname().unwrap_or_default();
+    if here.trim_end_matches('/') != unless_at.trim_end_matches('/') {
+        let _ = location.assign(url);
+    }
+}
+
+/// Waits for the cross-tab lock and reports the outcome, with what storage holds once it is
+/// granted (another tab may have refreshed meanwhile: the core decides whether to adopt).
+async fn acquire_lock(rc: Shared) {
+    let (name, max_wait) = match rc.try_borrow() {
+        Ok(inner) if !inner.destroyed => (inner.lock_name.clone(), inner.endpoint.timeout_ms.saturating_add(5_000)),
+        _ => return,
+    };
+    match tabs::acquire_lock(&name, max_wait).await {
+        LockOutcome::Held(guard) => {
+            let stored = {
+                let Ok(mut inner) = rc.try_borrow_mut() else { return };
+                if inner.destroyed {
+                    return;
+                }
+                inner.lock = Some(guard);
+                inner.store.load()
+            };
+            with_machine(&rc, |m| m.on_lock_granted(now(), stored));
+        }
+        LockOutcome::Unavailable => with_machine(&rc, |m| m.on_lock_unavailable(now())),
+    }
+}
+
+/// The refresh HTTP call, reported to the core.
+async fn refresh(rc: Shared, refresh_token: Option<String>) {
+    let (fetch, endpoint) = match rc.try_borrow() {
+        Ok(inner) if !inner.destroyed => (inner.fetch.clone(), inner.endpoint.clone()),
+        _ => return,
+    };
+    let result = http::call_refresh(&fetch, &endpoint, refresh_token.as_deref()).await;
+    if let Err(TransportError::Redirected) = result {
+        web_sys::console::warn_1(
+            &"authkeeper: the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL".into(),
+        );
+    }
+    with_machine(&rc, |machine| {
+        let t = now();
+        match result {
+            Ok(raw) => {
+                let response = RefreshResponse {
+                    status: raw.status,
+                    body: raw.body.as_deref().unwrap_or(""),
+                    retry_after: raw.retry_after.as_deref(),
+                    date: raw.date.as_deref(),
+                };
+                machine.on_refresh_outcome(t, classify_refresh(&response, t), jitter());
+            }
+            Err(TransportError::Redirected | TransportError::Network) => machine.on_refresh_network_error(t, jitter()),
+        }
+    });
+}
+
+/// Another tab spoke: the core decides, knowing what this tab's storage holds now.
+pub fn on_tab_message(rc: &Shared, message: TabMessage) {
+    let Some(stored) = rc.try_borrow_mut().ok().map(|mut inner| inner.store.load()) else { return };
+    with_machine(rc, |m| m.on_tab_message(now(), message, stored));
+}
+
+fn reschedule(rc: &Shared) {
+    let Ok(mut inner) = rc.try_borrow_mut() else { return };
+    let next = if inner.destroyed { None } else { inner.machine.poll_timeout() };
+    if inner.deadline.as_ref().map(|d| d.at) == next {
+        return;
+    }
+    let weak: Weak<RefCell<Inner>> = Rc::downgrade(rc);
+    inner.deadline = next.map(|at| {
+        Deadline::schedule(now(), at, move || {
+            // Run a microtask later: re-arming drops this very timer, which must not happen
+            // while its callback is still on the stack.
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(rc) = weak.upgrade() {
+                    if let Ok(mut inner) = rc.try_borrow_mut() {
+                        inner.deadline = None;
+                    }
+                    with_machine(&rc, |m| m.handle_timeout(now(), jitter()));
+                }
+            });
+        })
+    });
+}
