@@ -1,18 +1,31 @@
-// Prints the shipped size: what the npm package's `files` list puts in front of a browser.
+// Prints the shipped size: what the npm package's `files` list puts in front of a browser, the
+// wasm's sha256, and one machine-readable line (`[size] json {...}`) that the README's size
+// figures are written from. `node scripts/size.mjs --json` prints only the JSON.
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 
-const files = ['pkg/authkeeper_bg.wasm', 'pkg/authkeeper.js', 'js/index.js'];
+const files = { wasm: 'pkg/authkeeper_bg.wasm', glue: 'pkg/authkeeper.js', interceptor: 'js/index.js' };
 const gz = (b) => gzipSync(b, { level: 9 }).length;
 const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-let total = { raw: 0, gz: 0, br: 0 };
-console.log('[size] file                        raw       gzip     brotli');
-for (const f of files) {
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const jsonOnly = process.argv.includes('--json');
+const say = (line) => { if (!jsonOnly) console.log(line); };
+
+const report = { rustc: process.env.AUTHKEEPER_RUSTC || undefined, files: {}, total: { raw: 0, gzip: 0, brotli: 0 } };
+let complete = true;
+say('[size] file                        raw       gzip     brotli');
+for (const [name, f] of Object.entries(files)) {
   let buf;
-  try { buf = readFileSync(f); } catch { console.log(`[size] ${f.padEnd(26)} missing`); continue; }
-  const row = { raw: buf.length, gz: gz(buf), br: br(buf) };
-  for (const k in total) total[k] += row[k];
-  console.log(`[size] ${f.padEnd(26)} ${String(row.raw).padStart(8)} ${String(row.gz).padStart(9)} ${String(row.br).padStart(9)}`);
+  try { buf = readFileSync(f); } catch { say(`[size] ${f.padEnd(26)} missing`); complete = false; continue; }
+  const row = { path: f, raw: buf.length, gzip: gz(buf), brotli: br(buf), sha256: sha256(buf) };
+  report.files[name] = row;
+  for (const k in report.total) report.total[k] += row[k];
+  say(`[size] ${f.padEnd(26)} ${String(row.raw).padStart(8)} ${String(row.gzip).padStart(9)} ${String(row.brotli).padStart(9)}`);
 }
-console.log(`[size] ${'total shipped'.padEnd(26)} ${String(total.raw).padStart(8)} ${String(total.gz).padStart(9)} ${String(total.br).padStart(9)}`);
-console.log(`[size] gzipped total: ${(total.gz / 1024).toFixed(1)} KB (wasm + glue + interceptor)`);
+const t = report.total;
+say(`[size] ${'total shipped'.padEnd(26)} ${String(t.raw).padStart(8)} ${String(t.gzip).padStart(9)} ${String(t.brotli).padStart(9)}`);
+say(`[size] gzipped total: ${(t.gzip / 1024).toFixed(1)} KB (wasm + glue + interceptor)`);
+if (report.files.wasm) say(`[size] sha256 ${report.files.wasm.sha256}  ${files.wasm}`);
+console.log(`${jsonOnly ? '' : '[size] json '}${JSON.stringify(report)}`);
+if (!complete) process.exitCode = 1;
