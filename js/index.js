@@ -38,66 +38,59 @@ export function decodeJwt(token) {
   }
 }
 
-const DEFAULTS = {
-  storage: 'local',
-  keys: { access: 'accessToken', refresh: 'refreshToken' },
-  legacyKeys: { access: ['access_token'], refresh: ['refresh_token'] },
-  refreshMode: 'body',
-  refreshFormat: 'simplejwt',
-  apiOrigins: [],
-  skipRefreshFor: ['/login', '/register', '/verify-otp'],
-  loginUrl: null,
-  leeway: null,
-  expiringWarning: 60_000,
-  refreshWhenHidden: false,
-  refreshTimeout: 10_000,
-  retry: { maxAttempts: 3, baseDelay: 500, maxDelay: 30_000, cooldown: 30_000, giveUpAfter: 300_000 },
-  clear: { patterns: ['token', 'auth', 'user'], sessionStorage: 'all' },
-  clientId: null,
-  scope: null,
-  tabLock: true,
-};
-
 const bad = (name, expected, got) =>
   new AuthkeeperError('invalid_option', `createAuthClient: option \`${name}\` must be ${expected} (got ${JSON.stringify(got) ?? typeof got})`);
 const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-const isMillis = (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
+/**
+ * Checks the JS types only the JS side can see, and resolves URLs as fetch will. An option left
+ * out (undefined) is passed on as such: its default, like every number's allowed range, lives in
+ * the core (src/core/options.rs), which rejects an out-of-range value by name.
+ */
 function normalise(options) {
   if (options == null || typeof options !== 'object') throw bad('options', 'an object', options);
-  const o = { ...DEFAULTS, ...options };
-  o.keys = { ...DEFAULTS.keys, ...options.keys };
-  o.legacyKeys = { ...DEFAULTS.legacyKeys, ...options.legacyKeys };
-  o.retry = { ...DEFAULTS.retry, ...options.retry };
-  o.clear = { ...DEFAULTS.clear, ...options.clear };
+  const o = { ...options };
+  const given = (v) => v !== undefined;
+  const oneOf = (name, value, allowed) => {
+    if (given(value) && !allowed.includes(value)) throw bad(name, allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1'), value);
+  };
+  const check = (name, value, ok, expected) => { if (given(value) && !ok(value)) throw bad(name, expected, value); };
+  const group = (name) => {
+    check(name, o[name], (v) => v !== null && typeof v === 'object', 'an object');
+    return o[name] ?? {};
+  };
+  const isNumber = (v) => typeof v === 'number';
+  const isText = (v) => typeof v === 'string' && v !== '';
   const base = globalThis.location?.href;
   if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', 'a URL string', o.refreshUrl);
   let refresh;
   try { refresh = new URL(o.refreshUrl, base); } catch { throw bad('refreshUrl', 'a valid URL', o.refreshUrl); }
-  if (!['local', 'session', 'memory'].includes(o.storage)) throw bad('storage', "'local', 'session' or 'memory'", o.storage);
-  if (!['body', 'cookie'].includes(o.refreshMode)) throw bad('refreshMode', "'body' or 'cookie'", o.refreshMode);
-  if (!['simplejwt', 'oauth'].includes(o.refreshFormat)) throw bad('refreshFormat', "'simplejwt' or 'oauth'", o.refreshFormat);
+  oneOf('storage', o.storage, ['local', 'session', 'memory']);
+  oneOf('refreshMode', o.refreshMode, ['body', 'cookie']);
+  oneOf('refreshFormat', o.refreshFormat, ['simplejwt', 'oauth']);
+  const keys = group('keys');
+  const legacyKeys = group('legacyKeys');
   for (const k of ['access', 'refresh']) {
-    if (typeof o.keys[k] !== 'string' || !o.keys[k]) throw bad(`keys.${k}`, 'a non-empty string', o.keys[k]);
-    if (!isStrings(o.legacyKeys[k])) throw bad(`legacyKeys.${k}`, 'an array of strings', o.legacyKeys[k]);
+    check(`keys.${k}`, keys[k], isText, 'a non-empty string');
+    check(`legacyKeys.${k}`, legacyKeys[k], isStrings, 'an array of strings');
   }
-  if (!isStrings(o.apiOrigins)) throw bad('apiOrigins', 'an array of origin strings', o.apiOrigins);
-  const apiOrigins = o.apiOrigins.map((origin) => {
+  check('apiOrigins', o.apiOrigins, isStrings, 'an array of origin strings');
+  const apiOrigins = (o.apiOrigins ?? []).map((origin) => {
     try { return new URL(origin).origin; } catch { throw bad('apiOrigins', 'absolute URLs such as "https://api.example.com"', origin); }
   });
-  if (!isStrings(o.skipRefreshFor)) throw bad('skipRefreshFor', 'an array of path strings', o.skipRefreshFor);
-  if (!isStrings(o.clear.patterns)) throw bad('clear.patterns', 'an array of strings', o.clear.patterns);
-  if (!['all', 'matching', 'none'].includes(o.clear.sessionStorage)) throw bad('clear.sessionStorage', "'all', 'matching' or 'none'", o.clear.sessionStorage);
-  for (const k of ['clientId', 'scope']) if (o[k] !== null && (typeof o[k] !== 'string' || o[k] === '')) throw bad(k, 'null or a non-empty string', o[k]);
-  if (o.leeway !== null && !isMillis(o.leeway)) throw bad('leeway', 'null or milliseconds', o.leeway);
-  for (const k of ['expiringWarning', 'refreshTimeout']) if (!isMillis(o[k])) throw bad(k, 'milliseconds', o[k]);
-  for (const k of Object.keys(DEFAULTS.retry)) if (!isMillis(o.retry[k])) throw bad(`retry.${k}`, 'a non-negative number', o.retry[k]);
-  if (o.retry.maxAttempts < 1) throw bad('retry.maxAttempts', 'at least 1', o.retry.maxAttempts);
-  for (const k of ['refreshWhenHidden', 'tabLock']) if (typeof o[k] !== 'boolean') throw bad(k, 'a boolean', o[k]);
-  if (o.fetch !== undefined && typeof o.fetch !== 'function') throw bad('fetch', 'a function', o.fetch);
-  if (o.onTrace !== undefined && typeof o.onTrace !== 'function') throw bad('onTrace', 'a function', o.onTrace);
+  check('skipRefreshFor', o.skipRefreshFor, isStrings, 'an array of path strings');
+  const clear = group('clear');
+  check('clear.patterns', clear.patterns, isStrings, 'an array of strings');
+  oneOf('clear.sessionStorage', clear.sessionStorage, ['all', 'matching', 'none']);
+  for (const k of ['clientId', 'scope']) check(k, o[k], (v) => v === null || isText(v), 'null or a non-empty string');
+  check('leeway', o.leeway, (v) => v === null || isNumber(v), 'null or a number of milliseconds');
+  for (const k of ['expiringWarning', 'refreshTimeout']) check(k, o[k], isNumber, 'a number of milliseconds');
+  const retry = group('retry');
+  for (const k of ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter']) check(`retry.${k}`, retry[k], isNumber, 'a number');
+  for (const k of ['refreshWhenHidden', 'tabLock']) check(k, o[k], (v) => typeof v === 'boolean', 'a boolean');
+  for (const k of ['fetch', 'onTrace']) check(k, o[k], (v) => typeof v === 'function', 'a function');
   let login = null;
-  if (o.loginUrl !== null) {
+  if (o.loginUrl != null) {
     try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', 'null or a URL', o.loginUrl); }
   }
   return {

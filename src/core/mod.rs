@@ -8,6 +8,7 @@
 //! - `json`: a small bounded JSON reader and base64url (serde_json was a third of the wasm).
 //! - `jwt`: decoding a token's claims (no signature check: the server does that).
 //! - `expiry`: clock-skew estimation and the expiry/leeway arithmetic.
+//! - `options`: every option's default and allowed range.
 //! - `policy`: what a refresh response means (success, log out, or try again).
 //! - `urls`: which requests may carry the bearer.
 //! - `breaker`: backoff, attempt budget, circuit breaker and give-up window.
@@ -21,6 +22,7 @@ pub mod handover;
 pub mod json;
 pub mod jwt;
 pub mod machine;
+pub mod options;
 pub mod policy;
 pub mod time;
 pub mod urls;

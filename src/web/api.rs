@@ -5,6 +5,7 @@
 //! ("recursive use of an object") impossible here. Where a borrow would still fail, the call
 //! rejects with code `busy` instead of guessing.
 
+use crate::core::errors::ErrorCode;
 use crate::core::handover::{Handover, LastHandedOver};
 use crate::core::jwt;
 use crate::core::machine::{Machine, RequestDecision, UnauthorizedDecision, WaiterId};
@@ -36,12 +37,13 @@ impl AuthCore {
     /// `options` is the object normalised by `js/index.js`; `fetch` performs the refresh call;
     /// `make_error(code, message)` builds the JS error class the package exports.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: &JsValue, fetch: Function, make_error: Function) -> AuthCore {
-        let mut cfg = config::read(options);
+    pub fn new(options: &JsValue, fetch: Function, make_error: Function) -> Result<AuthCore, JsValue> {
+        let errors = Errors::new(make_error);
+        let mut cfg = config::read(options)
+            .map_err(|e| errors.error(ErrorCode::InvalidOption, &("createAuthClient: option ".to_owned() + &e.message)))?;
         let lock_name = "authkeeper:refresh:".to_owned() + &cfg.store.access_key;
         let store = TokenStore::open(cfg.store);
         cfg.machine.memory_storage = store.is_memory();
-        let errors = Errors::new(make_error);
         let inner = Inner {
             machine: Machine::new(cfg.machine),
             urls: cfg.urls,
@@ -59,7 +61,7 @@ impl AuthCore {
             handed_over: LastHandedOver::default(),
             destroyed: false,
         };
-        AuthCore { inner: Rc::new(RefCell::new(inner)), errors }
+        Ok(AuthCore { inner: Rc::new(RefCell::new(inner)), errors })
     }
 
     /// Validates the stored tokens (migrating legacy keys) and starts the lifecycle watchers.

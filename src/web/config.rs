@@ -1,9 +1,9 @@
-//! Reads the options object that `js/index.js` has already validated and normalised (absolute
-//! URLs, origins, milliseconds). Anything missing or of the wrong type falls back to the default
-//! instead of failing: validation with named errors is the JS layer's job.
+//! Reads the options object that `js/index.js` has type-checked and normalised (absolute URLs,
+//! origins). Defaults and numeric ranges come from `core::options`: what the app left out
+//! takes the core's default, a number out of range is the core's `OptionError`.
 
-use crate::core::breaker::BreakerConfig;
 use crate::core::machine::{LoginPage, MachineConfig, TabScope};
+use crate::core::options::{self as limits, OptionError, RetryInput};
 use crate::core::urls::UrlRules;
 use crate::web::http::{BodyFormat, RefreshEndpoint};
 use crate::web::storage::{Area, SessionClear, StoreConfig};
@@ -30,8 +30,9 @@ impl Options<'_> {
     fn string(&self, key: &str) -> Option<String> {
         self.field(key).as_string()
     }
-    fn millis(&self, key: &str) -> Option<u64> {
-        self.field(key).as_f64().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64)
+    /// A number the app passed (`null` and absent: none), for `core::options` to range-check.
+    fn number(&self, key: &str) -> Option<f64> {
+        self.field(key).as_f64()
     }
     fn flag(&self, key: &str, default: bool) -> bool {
         self.field(key).as_bool().unwrap_or(default)
@@ -49,7 +50,7 @@ fn strings_or(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
     v.unwrap_or_else(|| default.iter().map(|s| (*s).to_owned()).collect())
 }
 
-pub fn read(options: &JsValue) -> ClientConfig {
+pub fn read(options: &JsValue) -> Result<ClientConfig, OptionError> {
     let o = Options(options);
     let keys = o.nested("keys");
     let keys = Options(&keys);
@@ -66,40 +67,40 @@ pub fn read(options: &JsValue) -> ClientConfig {
     let refresh_origin = o.string("refreshOrigin").unwrap_or_else(|| page_origin.clone());
     let refresh_path = o.string("refreshPath").unwrap_or_default();
 
-    let defaults = BreakerConfig::default();
-    let breaker = BreakerConfig {
-        max_attempts: retry.millis("maxAttempts").map(|n| n.clamp(1, 100) as u32).unwrap_or(defaults.max_attempts),
-        base_delay_ms: retry.millis("baseDelay").unwrap_or(defaults.base_delay_ms),
-        max_delay_ms: retry.millis("maxDelay").unwrap_or(defaults.max_delay_ms),
-        cooldown_ms: retry.millis("cooldown").unwrap_or(defaults.cooldown_ms),
-        give_up_after_ms: retry.millis("giveUpAfter").unwrap_or(defaults.give_up_after_ms),
-    };
+    let breaker = limits::breaker_config(&RetryInput {
+        max_attempts: retry.number("maxAttempts"),
+        base_delay: retry.number("baseDelay"),
+        max_delay: retry.number("maxDelay"),
+        cooldown: retry.number("cooldown"),
+        give_up_after: retry.number("giveUpAfter"),
+    })?;
     let machine_defaults = MachineConfig::default();
+    let leeway = o.number("leeway");
     let machine = MachineConfig {
-        leeway_ms: o.millis("leeway"),
-        expiring_warning_ms: o.millis("expiringWarning").unwrap_or(machine_defaults.expiring_warning_ms),
+        leeway_ms: if leeway.is_some() { Some(limits::LEEWAY.check(leeway, 0)?) } else { None },
+        expiring_warning_ms: limits::EXPIRING_WARNING.check(o.number("expiringWarning"), machine_defaults.expiring_warning_ms)?,
         refresh_when_hidden: o.flag("refreshWhenHidden", machine_defaults.refresh_when_hidden),
         cookie_mode,
         breaker,
         tabs: if o.string("storage").as_deref() == Some("session") { TabScope::PerTab } else { TabScope::Shared },
-        tab_lock: o.flag("tabLock", true),
+        tab_lock: o.flag("tabLock", limits::DEFAULT_TAB_LOCK),
         memory_storage: false,
         login: o.string("loginUrl").filter(|s| !s.is_empty()).map(|url| LoginPage { url, path: o.string("loginPath").unwrap_or_default() }),
     };
     let urls = UrlRules::new(
         page_origin,
         strings_or(o.strings("apiOrigins"), &[]),
-        strings_or(o.strings("skipRefreshFor"), &["/login", "/register", "/verify-otp"]),
+        strings_or(o.strings("skipRefreshFor"), limits::DEFAULT_SKIP_REFRESH_FOR),
         refresh_origin,
         refresh_path,
     );
     let store = StoreConfig {
         area: o.string("storage").as_deref().and_then(Area::parse).unwrap_or(Area::Local),
-        access_key: keys.string("access").unwrap_or_else(|| "accessToken".into()),
-        refresh_key: keys.string("refresh").unwrap_or_else(|| "refreshToken".into()),
-        legacy_access: strings_or(legacy.strings("access"), &["access_token"]),
-        legacy_refresh: strings_or(legacy.strings("refresh"), &["refresh_token"]),
-        clear_patterns: strings_or(clear.strings("patterns"), &["token", "auth", "user"]),
+        access_key: keys.string("access").unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into()),
+        refresh_key: keys.string("refresh").unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into()),
+        legacy_access: strings_or(legacy.strings("access"), limits::DEFAULT_LEGACY_ACCESS_KEYS),
+        legacy_refresh: strings_or(legacy.strings("refresh"), limits::DEFAULT_LEGACY_REFRESH_KEYS),
+        clear_patterns: strings_or(clear.strings("patterns"), limits::DEFAULT_CLEAR_PATTERNS),
         clear_session: clear.string("sessionStorage").as_deref().and_then(SessionClear::parse).unwrap_or(SessionClear::All),
         keep_refresh: !cookie_mode,
     };
@@ -107,14 +108,9 @@ pub fn read(options: &JsValue) -> ClientConfig {
         url: refresh_url,
         format: if o.string("refreshFormat").as_deref() == Some("oauth") { BodyFormat::OAuth } else { BodyFormat::SimpleJwt },
         cookie_mode,
-        timeout_ms: o.millis("refreshTimeout").map(|v| v.min(u64::from(u32::MAX)) as u32).unwrap_or(10_000),
+        timeout_ms: limits::REFRESH_TIMEOUT.check(o.number("refreshTimeout"), limits::DEFAULT_REFRESH_TIMEOUT_MS)? as u32,
         client_id: o.string("clientId").filter(|s| !s.is_empty()),
         scope: o.string("scope").filter(|s| !s.is_empty()),
     };
-    ClientConfig {
-        machine,
-        urls,
-        store,
-        endpoint,
-    }
+    Ok(ClientConfig { machine, urls, store, endpoint })
 }

@@ -6,7 +6,7 @@ import { useBrowser } from './support.mjs';
 
 const browser = useBrowser();
 
-const RETRY = { maxAttempts: 3, baseDelay: 20, maxDelay: 50, cooldown: 200, giveUpAfter: 1500 };
+const RETRY = { maxAttempts: 3, baseDelay: 20, maxDelay: 50, cooldown: 1000, giveUpAfter: 1500 };
 const GIVE_UP_AFTER_FIRST_TRIAL = 4_500;
 
 test('a 2xx refresh without an access token is a failed refresh: no request goes out with a made-up token and the breaker counts it', async () => {
@@ -207,7 +207,7 @@ test('a refresh token that expires while the endpoint keeps failing ends the ses
     backend.onRefresh = () => json(502, 'Bad Gateway');
     const auth = await createAuthClient({
       refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false,
-      retry: { maxAttempts: 3, baseDelay: 20, maxDelay: 50, cooldown: 200, giveUpAfter: 600_000 },
+      retry: { maxAttempts: 3, baseDelay: 20, maxDelay: 50, cooldown: 1000, giveUpAfter: 600_000 },
     });
     await waitFor(() => events.logout.length > 0, { timeout: 5_000, what: 'the logout' });
     const at = Date.now();

@@ -31,6 +31,12 @@ test('bad options are rejected at creation with invalid_option and a message nam
       ['retry.maxAttempts', { ...base, retry: { maxAttempts: 0 } }],
       ['retry.baseDelay', { ...base, retry: { baseDelay: -1 } }],
       ['retry.giveUpAfter', { ...base, retry: { giveUpAfter: NaN } }],
+      // Out of the core's ranges: refused by name, never clamped (1000 used to become 100, 0 to 1000).
+      ['retry.maxAttempts', { ...base, retry: { maxAttempts: 1000 } }],
+      ['retry.cooldown', { ...base, retry: { cooldown: 0 } }],
+      ['retry.maxDelay', { ...base, retry: { baseDelay: 5000, maxDelay: 1000 } }],
+      ['refreshTimeout', { ...base, refreshTimeout: 2.5 }],
+      ['retry', { ...base, retry: 3 }],
       ['refreshWhenHidden', { ...base, refreshWhenHidden: 'yes' }],
       ['clear.patterns', { ...base, clear: { patterns: [/token/] } }],
       ['clear.sessionStorage', { ...base, clear: { sessionStorage: true } }],
@@ -49,7 +55,7 @@ test('bad options are rejected at creation with invalid_option and a message nam
     }
     return out;
   });
-  assert.equal(results.length, 24);
+  assert.equal(results.length, 29);
   for (const r of results) {
     assert.equal(r.code, 'invalid_option', `${r.name}: ${JSON.stringify(r)}`);
     assert.equal(r.errorName, 'AuthkeeperError');
@@ -69,7 +75,7 @@ test('valid options with every default overridden create a working client', asyn
       refreshUrl: `${location.origin}/api/auth/token/refresh/`, storage: 'session', keys: { access: 'a', refresh: 'r' },
       legacyKeys: { access: [], refresh: [] }, refreshMode: 'body', refreshFormat: 'simplejwt', apiOrigins: ['https://api.example.com/'],
       skipRefreshFor: ['/login'], loginUrl: null, leeway: 1000, expiringWarning: 0, refreshWhenHidden: true, refreshTimeout: 5000,
-      retry: { maxAttempts: 1, baseDelay: 0, maxDelay: 0, cooldown: 0, giveUpAfter: 0 }, clear: { patterns: [], sessionStorage: 'none' }, clientId: 'spa', scope: 'read',
+      retry: { maxAttempts: 1, baseDelay: 0, maxDelay: 0, cooldown: 1000, giveUpAfter: 0 }, clear: { patterns: [], sessionStorage: 'none' }, clientId: 'spa', scope: 'read',
       tabLock: false, fetch: backend.fetch, onTrace: (e) => trace.push(e.phase),
     });
     auth.setTokens(backend.login());

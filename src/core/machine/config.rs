@@ -49,7 +49,7 @@ impl Default for MachineConfig {
     fn default() -> Self {
         MachineConfig {
             leeway_ms: None,
-            expiring_warning_ms: 60_000,
+            expiring_warning_ms: crate::core::options::DEFAULT_EXPIRING_WARNING_MS,
             refresh_when_hidden: false,
             cookie_mode: false,
             breaker: BreakerConfig::default(),

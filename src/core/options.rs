@@ -1,0 +1,134 @@
+//! Every option's default and allowed range, once. `js/index.js` checks the JS types it alone
+//! can see (a string, an array, a function); the numbers are checked here, against these
+//! ranges, and what the app left out takes these defaults. An out-of-range value is an
+//! `invalid_option` error that names the option and its range: never silently clamped.
+
+use crate::core::breaker::{BreakerConfig, MIN_COOLDOWN_MS};
+
+const HOUR: u64 = 3_600_000;
+const DAY: u64 = 24 * HOUR;
+
+pub const DEFAULT_ACCESS_KEY: &str = "accessToken";
+pub const DEFAULT_REFRESH_KEY: &str = "refreshToken";
+pub const DEFAULT_LEGACY_ACCESS_KEYS: &[&str] = &["access_token"];
+pub const DEFAULT_LEGACY_REFRESH_KEYS: &[&str] = &["refresh_token"];
+pub const DEFAULT_SKIP_REFRESH_FOR: &[&str] = &["/login", "/register", "/verify-otp"];
+/// Seed 000's clearing: every localStorage key containing one of these.
+pub const DEFAULT_CLEAR_PATTERNS: &[&str] = &["token", "auth", "user"];
+pub const DEFAULT_REFRESH_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_EXPIRING_WARNING_MS: u64 = 60_000;
+/// Refresh under the cross-tab lock unless the app turns it off.
+pub const DEFAULT_TAB_LOCK: bool = true;
+
+/// A whole number of milliseconds (or attempts) between `min` and `max`, inclusive.
+#[derive(Clone, Copy, Debug)]
+pub struct Range {
+    pub option: &'static str,
+    pub min: u64,
+    pub max: u64,
+}
+
+/// `null`/absent picks the default leeway for the token's lifetime.
+pub const LEEWAY: Range = Range { option: "leeway", min: 0, max: HOUR };
+pub const EXPIRING_WARNING: Range = Range { option: "expiringWarning", min: 0, max: DAY };
+/// A refresh that may not take even 100 ms would always time out.
+pub const REFRESH_TIMEOUT: Range = Range { option: "refreshTimeout", min: 100, max: 10 * 60_000 };
+pub const MAX_ATTEMPTS: Range = Range { option: "retry.maxAttempts", min: 1, max: 100 };
+pub const BASE_DELAY: Range = Range { option: "retry.baseDelay", min: 0, max: HOUR };
+pub const MAX_DELAY: Range = Range { option: "retry.maxDelay", min: 0, max: DAY };
+pub const COOLDOWN: Range = Range { option: "retry.cooldown", min: MIN_COOLDOWN_MS, max: DAY };
+pub const GIVE_UP_AFTER: Range = Range { option: "retry.giveUpAfter", min: 0, max: 7 * DAY };
+
+/// The option and a sentence for the app developer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionError {
+    pub option: &'static str,
+    pub message: String,
+}
+
+impl Range {
+    /// `value` as the app passed it (`None`: left out), or the default.
+    pub fn check(&self, value: Option<f64>, default: u64) -> Result<u64, OptionError> {
+        let Some(v) = value else { return Ok(default) };
+        if v.is_finite() && v.fract() == 0.0 && v >= self.min as f64 && v <= self.max as f64 {
+            return Ok(v as u64);
+        }
+        let mut message = "`".to_owned() + self.option + "` must be a whole number from " + &self.min.to_string() + " to " + &self.max.to_string();
+        message += if self.option == "retry.maxAttempts" { "" } else { " (milliseconds)" };
+        message += match () {
+            _ if !v.is_finite() => ", not NaN or Infinity",
+            _ if v.fract() != 0.0 => ", not a fraction",
+            _ => "",
+        };
+        Err(OptionError { option: self.option, message })
+    }
+}
+
+/// The `retry` options, read into the breaker's configuration.
+pub struct RetryInput {
+    pub max_attempts: Option<f64>,
+    pub base_delay: Option<f64>,
+    pub max_delay: Option<f64>,
+    pub cooldown: Option<f64>,
+    pub give_up_after: Option<f64>,
+}
+
+pub fn breaker_config(input: &RetryInput) -> Result<BreakerConfig, OptionError> {
+    let d = BreakerConfig::default();
+    let config = BreakerConfig {
+        max_attempts: MAX_ATTEMPTS.check(input.max_attempts, u64::from(d.max_attempts))? as u32,
+        base_delay_ms: BASE_DELAY.check(input.base_delay, d.base_delay_ms)?,
+        max_delay_ms: MAX_DELAY.check(input.max_delay, d.max_delay_ms)?,
+        cooldown_ms: COOLDOWN.check(input.cooldown, d.cooldown_ms)?,
+        give_up_after_ms: GIVE_UP_AFTER.check(input.give_up_after, d.give_up_after_ms)?,
+    };
+    if config.max_delay_ms < config.base_delay_ms {
+        return Err(OptionError {
+            option: MAX_DELAY.option,
+            message: "`retry.maxDelay` must be at least `retry.baseDelay`".to_owned(),
+        });
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry() -> RetryInput {
+        RetryInput { max_attempts: None, base_delay: None, max_delay: None, cooldown: None, give_up_after: None }
+    }
+
+    #[test]
+    fn left_out_options_take_the_defaults() {
+        assert_eq!(breaker_config(&retry()).unwrap(), BreakerConfig::default());
+        assert_eq!(REFRESH_TIMEOUT.check(None, DEFAULT_REFRESH_TIMEOUT_MS), Ok(10_000));
+    }
+
+    #[test]
+    fn values_in_range_are_kept_exactly_including_the_bounds() {
+        assert_eq!(MAX_ATTEMPTS.check(Some(1.0), 3), Ok(1));
+        assert_eq!(MAX_ATTEMPTS.check(Some(100.0), 3), Ok(100));
+        assert_eq!(COOLDOWN.check(Some(1_000.0), 30_000), Ok(1_000));
+        assert_eq!(LEEWAY.check(Some(0.0), 0), Ok(0));
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors_naming_the_option_and_range_never_clamped() {
+        let e = MAX_ATTEMPTS.check(Some(1000.0), 3).unwrap_err();
+        assert_eq!(e.option, "retry.maxAttempts");
+        assert_eq!(e.message, "`retry.maxAttempts` must be a whole number from 1 to 100");
+        let e = breaker_config(&RetryInput { cooldown: Some(0.0), ..retry() }).unwrap_err();
+        assert_eq!(e.message, "`retry.cooldown` must be a whole number from 1000 to 86400000 (milliseconds)");
+        assert!(REFRESH_TIMEOUT.check(Some(f64::INFINITY), 1).unwrap_err().message.ends_with("not NaN or Infinity"));
+        assert!(MAX_ATTEMPTS.check(Some(2.5), 3).unwrap_err().message.ends_with("not a fraction"));
+        assert!(LEEWAY.check(Some(-1.0), 0).is_err());
+        assert!(LEEWAY.check(Some(f64::NAN), 0).is_err());
+    }
+
+    #[test]
+    fn a_max_delay_below_the_base_delay_is_refused() {
+        let e = breaker_config(&RetryInput { base_delay: Some(5_000.0), max_delay: Some(1_000.0), ..retry() }).unwrap_err();
+        assert_eq!(e.option, "retry.maxDelay");
+    }
+}
