@@ -32,7 +32,7 @@ function okStub() {
  * Section 2: sequential requests through each contender, warm-up first, then `rounds` rounds
  * whose order rotates so drift hits every contender alike. Returns µs per request per round.
  */
-export async function overhead({ mode, tokens, n, rounds, warmup, budgetMs = Infinity }) {
+export async function overhead({ mode, tokens, n, rounds, warmup, budgetMs = Infinity, before }) {
   const { createAuthClient } = await authkeeper();
   storeTokens(tokens);
   const stub = mode === 'stub' ? okStub() : null;
@@ -45,6 +45,9 @@ export async function overhead({ mode, tokens, n, rounds, warmup, budgetMs = Inf
     ['hand-written', hand],
     ['authkeeper', auth.fetch],
   ];
+  // --before=<rev>: the interceptor of that revision on the same wasm (bench/run.mjs wrote it).
+  const old = before && (await (await import('/js/index.before.js')).createAuthClient({ refreshUrl: REFRESH_PATH, ...(stub ? { fetch: stub } : {}) }));
+  if (old) contenders.splice(2, 0, [before, old.fetch]);
   const consume = mode === 'http';
   let failures = 0;
   async function run(f, count) {
@@ -78,6 +81,7 @@ export async function overhead({ mode, tokens, n, rounds, warmup, budgetMs = Inf
     }
   }
   auth.destroy();
+  old?.destroy();
   return { n, warmUs, samples, medians: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])), failures, sanity };
 }
 

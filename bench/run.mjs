@@ -2,8 +2,10 @@
 // (headless Debian Chromium through playwright-core, local servers on 127.0.0.1 only). Prints one
 // table per section and writes them to bench/results.md. Nothing here asserts on time: ratios
 // within one run are what count, absolute numbers drift with the machine and its load.
-//   node bench/run.mjs [--quick] [--only=2,3]   (--quick: fewer rounds and loads, for working on
-//   the bench itself; --only: just these sections. Neither is for publishing.)
+//   node bench/run.mjs [--quick] [--only=2,3] [--before=<git rev>]   (--quick: fewer rounds and
+//   loads, for working on the bench itself; --only: just these sections. Neither is for
+//   publishing. --before: section 2 also runs js/index.js as it was at that revision, on the
+//   same pkg/, so an interceptor change is measured before and after in one run.)
 import { chromium } from 'playwright-core';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -20,6 +22,7 @@ const QUICK = process.argv.includes('--quick');
 // --only=2,3: run only these sections (1, the sizes, always runs: section 4 loads its bundles).
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',').map(Number);
 const want = (n) => !ONLY || ONLY.includes(n);
+const BEFORE = process.argv.find((a) => a.startsWith('--before='))?.slice(9);
 const P = QUICK
   ? { stubN: 2000, stubRounds: 5, httpN: 100, httpRounds: 4, rounds: 3, warmStub: 500, warmHttp: 50, breakN: 5000, coalesceN: [1, 10, 100, 1000], reps: 1, tabs: [1, 2], perTab: 50, loads: 4, memory: [1000, 10_000], httpBudgetMs: 15_000 }
   : { stubN: 10_000, stubRounds: 11, httpN: 200, httpRounds: 10, rounds: 5, warmStub: 5000, warmHttp: 200, breakN: 20_000, coalesceN: [1, 10, 100, 1000], reps: 5, tabs: [1, 2, 4], perTab: 100, loads: 20, memory: [1000, 100_000], httpBudgetMs: 60_000 };
@@ -50,6 +53,10 @@ async function snapshotPackage() {
   mkdirSync(SNAPSHOT, { recursive: true });
   cpSync(join(ROOT, 'js'), join(SNAPSHOT, 'js'), { recursive: true });
   cpSync(join(ROOT, 'pkg'), join(SNAPSHOT, 'pkg'), { recursive: true });
+  if (BEFORE) {
+    const old = execFileSync('git', ['show', `${BEFORE}:js/index.js`], { cwd: ROOT, encoding: 'utf8' });
+    writeFileSync(join(SNAPSHOT, 'js/index.before.js'), old);
+  }
   return createHash('sha256').update(readFileSync(join(SNAPSHOT, 'pkg/authkeeper_bg.wasm'))).digest('hex').slice(0, 12);
 }
 
@@ -106,10 +113,11 @@ async function main() {
     // 2. Per-request overhead on the fast path.
     if (want(2)) {
       log(`section 2: fast path, ${P.stubRounds} rounds × ${P.stubN} requests to a fetch stub`);
-      const stub = await withPage((page) => call(page, 'overhead', { mode: 'stub', tokens: tokens(), n: P.stubN, rounds: P.stubRounds, warmup: P.warmStub }));
+      const before = BEFORE ? `authkeeper @${BEFORE}` : undefined;
+      const stub = await withPage((page) => call(page, 'overhead', { mode: 'stub', tokens: tokens(), n: P.stubN, rounds: P.stubRounds, warmup: P.warmStub, before }));
       log(`section 2: fast path, ${P.httpRounds} rounds × ${P.httpN} requests to the local HTTP server`);
-      const http = await withPage((page) => call(page, 'overhead', { mode: 'http', tokens: tokens(), n: P.httpN, rounds: P.httpRounds, warmup: P.warmHttp, budgetMs: P.httpBudgetMs }));
-      const names = ['raw fetch', 'hand-written', 'authkeeper'];
+      const http = await withPage((page) => call(page, 'overhead', { mode: 'http', tokens: tokens(), n: P.httpN, rounds: P.httpRounds, warmup: P.warmHttp, budgetMs: P.httpBudgetMs, before }));
+      const names = ['raw fetch', 'hand-written', ...(before ? [before] : []), 'authkeeper'];
       const fmtUs = (r, x) => (r === http ? f1(x) : f2(x));
       const table = (r) => names.map((name) => {
         const us = r.medians[name], hand = r.medians['hand-written'], raw = r.medians['raw fetch'];

@@ -186,13 +186,19 @@ export async function createAuthClient(options) {
   let nextId = 0;
   // Set by destroy(): from then on auth.fetch rejects instead of attaching the bearer.
   let destroyed = false;
-  // The core answers `true` while the bearer is the one it handed over last time.
+  // The core answers `true` while the bearer is the one it handed over last time; its header
+  // value is built once per token, not per request.
   let lastBearer = null;
+  let lastHeader = null;
   const bearerFrom = (answer) => {
     if (answer === true) return lastBearer;
-    if (typeof answer === 'string') lastBearer = answer;
+    if (typeof answer === 'string' && answer !== lastBearer) {
+      lastBearer = answer;
+      lastHeader = `Bearer ${answer}`;
+    }
     return answer;
   };
+  const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : `Bearer ${bearer}`);
 
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
@@ -212,10 +218,12 @@ export async function createAuthClient(options) {
         input = `${input}`;
       }
     }
-    // Per fetch, init.headers replaces a Request's own headers rather than merging.
-    const headers = new Headers(init?.headers ?? (isRequest ? input.headers : undefined));
+    // Per fetch, init.headers replaces a Request's own headers rather than merging. Without
+    // any, a plain object carries the one header we add (no Headers object to build).
+    const own = init?.headers ?? (isRequest ? input.headers : undefined);
+    let headers = own === undefined ? null : new Headers(own);
     // The caller manages its own credentials for this request.
-    if (headers.has('Authorization')) return realFetch(input, init);
+    if (headers?.has('Authorization')) return realFetch(input, init);
     const where = isRequest ? locateSerialized(input.url, config.pageOrigin) : locate(input, config.pageOrigin);
     // A URL that does not parse: fetch rejects it, as it would without us.
     if (where === null) return realFetch(input, init);
@@ -234,9 +242,10 @@ export async function createAuthClient(options) {
     // such a request returns its 401.
     const streaming = init?.body instanceof ReadableStream;
     const replay = streaming ? null : isRequest && input.body !== null ? input.clone() : input;
-    headers.set('Authorization', `Bearer ${bearer}`);
+    const authorization = headerFor(bearer);
+    if (headers) headers.set('Authorization', authorization);
     trace?.(id, path, 'sent');
-    const response = await realFetch(input, { ...init, headers });
+    const response = await realFetch(input, { ...init, headers: headers ?? { Authorization: authorization } });
     if (response.status !== 401 || replay === null) {
       trace?.(id, path, 'done', response.status);
       return response;
@@ -248,6 +257,7 @@ export async function createAuthClient(options) {
       trace?.(id, path, 'done', 401);
       return response;
     }
+    headers ??= new Headers();
     headers.set('Authorization', `Bearer ${fresh}`);
     const second = await realFetch(replay, { ...init, headers });
     trace?.(id, path, 'replayed', second.status);
