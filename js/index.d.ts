@@ -5,7 +5,7 @@ export type LogoutReason =
 /** Every code the package produces (held to the Rust list in src/core/errors.rs by a test). */
 export type ErrorCode =
   | 'invalid_option' | 'refresh_unavailable' | 'logged_out' | 'no_session' | 'destroyed'
-  | 'malformed_token' | 'not_ready' | 'busy';
+  | 'malformed_token' | 'not_ready' | 'busy' | 'no_refresh_token';
 
 export class AuthkeeperError extends Error {
   readonly name: 'AuthkeeperError' | 'RefreshUnavailable';
@@ -31,11 +31,30 @@ export interface RetryOptions {
 }
 
 export interface TraceEntry {
+  /** The request's number; 0 for the revocation after `logout()`. */
   id: number;
   /** The request's path (no origin, no query string: those may carry secrets). */
   url: string;
-  phase: 'queued' | 'sent' | '401' | 'replayed' | 'done';
+  /** `revoked` / `revoke_failed`: the best-effort revocation at `revokeUrl` after `logout()`. */
+  phase: 'queued' | 'sent' | '401' | 'replayed' | 'done' | 'revoked' | 'revoke_failed';
   status?: number;
+  /** With `revoke_failed`: `http_<status>` or `network` (no answer, a timeout, a redirect). */
+  error?: string;
+}
+
+/** What `refreshRequest` returns: the refresh call's body and extra headers (POST to refreshUrl). */
+export interface RefreshRequestInit {
+  body?: string | URLSearchParams | FormData | Blob | ArrayBuffer | ArrayBufferView | null;
+  headers?: HeadersInit;
+}
+
+/** What `parseRefreshResponse` returns from a 2xx refresh response's JSON. */
+export interface ParsedRefreshResponse {
+  access: string;
+  /** A rotated refresh token; absent keeps the current one. */
+  refresh?: string | null;
+  /** The access token's lifetime in seconds (needed for an opaque, non-JWT access token). */
+  expiresIn?: number | null;
 }
 
 export interface AuthClientOptions {
@@ -66,6 +85,26 @@ export interface AuthClientOptions {
   clientId?: string | null;
   /** OAuth scope to request with the refresh grant. */
   scope?: string | null;
+  /**
+   * Revoke the refresh token here after `logout()`, best effort: RFC 7009 (form-encoded `token`,
+   * `token_type_hint=refresh_token`, `client_id`) with refreshFormat 'oauth', SimpleJWT's
+   * blacklist view (`{"refresh": ...}`) with 'simplejwt', no body but the cookie in cookie mode.
+   * Its result is reported to `onTrace` only; it never blocks or undoes the local logout.
+   */
+  revokeUrl?: string | null;
+  /**
+   * Escape hatch: builds the refresh request (POST refreshUrl) instead of the preset. Called with
+   * the refresh token (null in cookie mode); must return synchronously. Throwing or returning
+   * the wrong shape counts as a failed refresh attempt (retried, bounded by the breaker) and
+   * logs one console.error.
+   */
+  refreshRequest?: (refreshToken: string | null) => RefreshRequestInit;
+  /**
+   * Escape hatch: reads a 2xx refresh response's JSON instead of the preset. Error statuses are
+   * still classified by the built-in rules. Throwing or returning no access token counts as a
+   * failed refresh attempt (like a 2xx without a token) and logs one console.error.
+   */
+  parseRefreshResponse?: (json: unknown) => ParsedRefreshResponse;
   /** Refresh under a cross-tab Web Lock. Default true; false exists for tests only. */
   tabLock?: boolean;
   fetch?: typeof fetch;
@@ -96,6 +135,15 @@ export interface AuthClient {
   fetch: typeof fetch;
   setTokens(tokens: { access: string; refresh?: string | null; expiresIn?: number | null }): void;
   getAccessToken(options?: { signal?: AbortSignal }): Promise<string | null>;
+  /**
+   * Refreshes now, single-flight with any refresh under way (for channels authkeeper does not see:
+   * a WebSocket closed with 4401, a rejected SSE stream). Resolves once a fresh token is in place;
+   * rejects with `no_session`, `logged_out`, `no_refresh_token` or `refresh_unavailable` (breaker
+   * open). A transient failure is retried first, as for any refresh. In cookie mode without a
+   * session it looks for one in the cookie (after a login that set it).
+   */
+  refresh(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Clears the session locally at once; with `revokeUrl`, then revokes the refresh token (best effort). */
   logout(): void;
   state(): AuthState;
   /** Stops timers and listeners; waiting requests and every later `fetch` reject with `code: 'destroyed'`. */

@@ -88,10 +88,15 @@ function normalise(options) {
   const retry = group('retry');
   for (const k of ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter']) check(`retry.${k}`, retry[k], isNumber, 'a number');
   for (const k of ['refreshWhenHidden', 'tabLock']) check(k, o[k], (v) => typeof v === 'boolean', 'a boolean');
-  for (const k of ['fetch', 'onTrace']) check(k, o[k], (v) => typeof v === 'function', 'a function');
+  for (const k of ['fetch', 'onTrace', 'refreshRequest', 'parseRefreshResponse']) check(k, o[k], (v) => typeof v === 'function', 'a function');
   let login = null;
   if (o.loginUrl != null) {
     try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', 'null or a URL', o.loginUrl); }
+  }
+  let revoke = null;
+  if (o.revokeUrl != null) {
+    if (!isText(o.revokeUrl)) throw bad('revokeUrl', 'null or a URL string', o.revokeUrl);
+    try { revoke = new URL(o.revokeUrl, base); } catch { throw bad('revokeUrl', 'null or a valid URL', o.revokeUrl); }
   }
   return {
     ...o,
@@ -102,6 +107,54 @@ function normalise(options) {
     pageOrigin: globalThis.location?.origin ?? refresh.origin,
     loginUrl: login?.href ?? null,
     loginPath: login?.pathname ?? null,
+    revokeUrl: revoke?.href ?? null,
+    revokePath: revoke?.pathname ?? null,
+    refreshRequestHook: o.refreshRequest && requestHook(o.refreshRequest),
+    parseRefreshResponseHook: o.parseRefreshResponse && parseHook(o.parseRefreshResponse),
+  };
+}
+
+// The escape hatch's hooks, wrapped so that what they return is checked before the core sees
+// it. A hook that throws or returns the wrong shape throws an Error whose message names the
+// mistake (scrubbed of the tokens); the core counts that refresh as a failed attempt.
+const describe = (v) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
+const scrub = (text, secrets) => secrets.reduce((t, s) => (typeof s === 'string' && s.length >= 8 ? t.split(s).join('<redacted>') : t), String(text)).slice(0, 300);
+const isBody = (b) => typeof b === 'string' || b instanceof URLSearchParams || b instanceof FormData || b instanceof Blob ||
+  b instanceof ArrayBuffer || ArrayBuffer.isView(b);
+
+function requestHook(hook) {
+  return (refreshToken) => {
+    let out;
+    try { out = hook(refreshToken); } catch (e) { throw new Error(`refreshRequest threw: ${scrub(e?.message ?? e, [refreshToken])}`); }
+    if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
+      throw new Error(`refreshRequest must return { body, headers } synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})`);
+    }
+    if (out.body != null && !isBody(out.body)) {
+      throw new Error(`refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})`);
+    }
+    let headers;
+    try { headers = [...new Headers(out.headers ?? {})]; } catch (e) { throw new Error(`refreshRequest's headers are not valid headers: ${scrub(e?.message, [refreshToken])}`); }
+    return { body: out.body ?? null, headers };
+  };
+}
+
+function parseHook(hook) {
+  return (text) => {
+    let json;
+    try { json = JSON.parse(text); } catch { throw new Error('parseRefreshResponse: the 2xx refresh response is not JSON'); }
+    const secrets = json !== null && typeof json === 'object' ? Object.values(json) : [];
+    let out;
+    try { out = hook(json); } catch (e) { throw new Error(`parseRefreshResponse threw: ${scrub(e?.message ?? e, secrets)}`); }
+    if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
+      throw new Error(`parseRefreshResponse must return { access, refresh?, expiresIn? } synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})`);
+    }
+    const { access, refresh, expiresIn } = out;
+    if (typeof access !== 'string' || access.trim() === '') throw new Error(`parseRefreshResponse returned no access token (access: ${describe(access)})`);
+    if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw new Error(`parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
+    if (expiresIn != null && !(typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0)) {
+      throw new Error(`parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
+    }
+    return { access, refresh: refresh ?? undefined, expiresIn: expiresIn ?? undefined };
   };
 }
 
@@ -235,6 +288,8 @@ export async function createAuthClient(options) {
     if (typeof bearer !== 'string') {
       trace?.(id, path, 'queued');
       bearer = await bearer;
+      // No session came of the cookie-mode start-up refresh: it goes out as it would without us.
+      if (bearer === null) return realFetch(input, init);
     }
     // What to replay after a 401. A URL input's init (string, Blob, FormData, URLSearchParams,
     // ArrayBuffer body) can simply be sent again; a Request's body is a stream, so it is cloned
@@ -276,6 +331,13 @@ export async function createAuthClient(options) {
     async getAccessToken({ signal } = {}) {
       const token = bearerFrom(core.accessToken(signal));
       return token === null || typeof token === 'string' ? token : await token;
+    },
+    /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
+    async refresh({ signal } = {}) {
+      if (destroyed) throw new AuthkeeperError('destroyed', 'auth.refresh: the auth client was destroyed');
+      const token = await core.refresh(signal);
+      // null: cookie mode found no session in the cookie.
+      if (token === null) throw new AuthkeeperError('no_session', 'auth.refresh: there is no session to refresh');
     },
     logout() { core.logout(); },
     state() { return core.state(); },

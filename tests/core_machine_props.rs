@@ -415,7 +415,7 @@ impl Sim {
                 Action::Persist { access, .. } => {
                     prop_assert_eq!(Some(access.as_str()), self.m.access_token());
                 }
-                Action::Clear { .. } | Action::Redirect { .. } | Action::AcquireLock | Action::ReleaseLock | Action::ReadStored | Action::Broadcast(_) | Action::Expiring { .. } | Action::Refreshed { .. } => {}
+                Action::Clear { .. } | Action::Redirect { .. } | Action::AcquireLock | Action::ReleaseLock | Action::ReadStored | Action::Broadcast(_) | Action::Expiring { .. } | Action::Refreshed { .. } | Action::Revoke { .. } => {}
             }
         }
         prop_assert_eq!(snapshot.waiting, self.waiting.len());
@@ -429,7 +429,10 @@ impl Sim {
         }
         // The attempt budget: max_attempts consecutive failures open the breaker (or end the
         // session); a half-open trial that fails reopens it.
-        if matches!(snapshot.breaker, BreakerState::Open { .. }) || snapshot.status == SessionStatus::LoggedOut {
+        // (A cookie-mode start-up refresh that gives up leaves the client anonymous instead.)
+        if matches!(snapshot.breaker, BreakerState::Open { .. })
+            || matches!(snapshot.status, SessionStatus::LoggedOut | SessionStatus::Anonymous)
+        {
             self.consecutive_failures = 0;
         }
         prop_assert!(

@@ -176,7 +176,7 @@ fn a_401_refreshes_once_and_the_replay_carries_the_new_bearer() {
     assert_eq!(w.refresh_calls, vec![(w.now, Some("R0".to_string()))]);
     w.answer(200, r#"{"access":"NEW.ACCESS.TOKEN","refresh":"R1"}"#, None);
     assert_eq!(w.resolved.get(&1), Some(&Ok("NEW.ACCESS.TOKEN".to_string())));
-    assert!(w.events.contains(&Action::Persist { access: "NEW.ACCESS.TOKEN".into(), refresh: Some("R1".into()), generation: w.m.generation() }));
+    assert!(w.events.contains(&Action::Persist { access: "NEW.ACCESS.TOKEN".into(), refresh: Some("R1".into()), generation: w.m.generation(), expires_at: Some(Millis::NEVER) }));
     assert_eq!(w.m.refresh_token(), Some("R1"), "rotation replaced the refresh token");
 }
 

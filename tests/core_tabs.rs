@@ -76,7 +76,7 @@ fn a_logout_is_never_undone_by_tokens_of_the_session_it_ended() {
     assert_eq!(b.on_request(now, 2, UrlClass::Protected), RequestDecision::Send { bearer: None });
 
     // A hears the logout after its own write: it logs out and clears its late write.
-    let stored_by_a = Stored { access: a.access_token().map(str::to_owned), refresh: Some("R2".into()), generation: a.generation() };
+    let stored_by_a = Stored { access: a.access_token().map(str::to_owned), refresh: Some("R2".into()), generation: a.generation(), expires_at: None };
     a.on_tab_message(now, logout, stored_by_a);
     let a_after = drain(&mut a);
     assert_eq!(logouts(&a_after), vec![LogoutReason::Remote]);
@@ -109,7 +109,7 @@ fn session_storage_tabs_never_adopt_another_login_but_follow_their_own_session()
     // A duplicated tab starts with a copy of A's sessionStorage: the same session.
     let TabMessage::Tokens { access, refresh, generation } = a_login else { unreachable!() };
     let mut dup = Machine::new(config(TabScope::PerTab, true));
-    dup.load_stored(now, Stored { access: Some(access), refresh, generation });
+    dup.load_stored(now, Stored { access: Some(access), refresh, generation, expires_at: None });
     drain(&mut dup);
     let expired = dup.access_token().unwrap().to_owned();
     a.on_unauthorized(now, 1, UrlClass::Protected, &expired);
@@ -138,7 +138,7 @@ fn the_lock_is_held_after_a_refresh_and_the_next_holder_adopts_instead_of_refres
     let later = now.plus(290_000);
     assert_eq!(a.on_request(later, 1, UrlClass::Protected), RequestDecision::Wait);
     assert!(drain(&mut a).ends_with(&[Action::AcquireLock]));
-    a.on_lock_granted(later, Stored { access: None, refresh: Some("R1".into()), generation: a.generation() });
+    a.on_lock_granted(later, Stored { access: None, refresh: Some("R1".into()), generation: a.generation(), expires_at: None });
     assert!(matches!(drain(&mut a)[..], [Action::StartRefresh { .. }]));
     a.on_refresh_outcome(later, success(&jwt(T0 / 1000 + 600, "a2"), "R2"), 0.5);
     let actions = drain(&mut a);
@@ -150,7 +150,7 @@ fn the_lock_is_held_after_a_refresh_and_the_next_holder_adopts_instead_of_refres
     // B wanted the lock too; storage now shows R2 (the channel message is still on its way).
     assert_eq!(b.on_request(later, 7, UrlClass::Protected), RequestDecision::Wait);
     drain(&mut b);
-    let stored = Stored { access: a.access_token().map(str::to_owned), refresh: Some("R2".into()), generation: a.generation() };
+    let stored = Stored { access: a.access_token().map(str::to_owned), refresh: Some("R2".into()), generation: a.generation(), expires_at: None };
     b.on_lock_granted(later.plus(LOCK_HOLD_MS), stored);
     let b_actions = drain(&mut b);
     assert!(!b_actions.iter().any(|x| matches!(x, Action::StartRefresh { .. })), "{b_actions:?}");
@@ -169,7 +169,7 @@ fn refreshing_under_the_lock() -> (Machine, u64, Millis) {
     let later = now.plus(290_000);
     b.on_request(later, 1, UrlClass::Protected);
     drain(&mut b);
-    b.on_lock_granted(later, Stored { access: None, refresh: Some("R1".into()), generation });
+    b.on_lock_granted(later, Stored { access: None, refresh: Some("R1".into()), generation, expires_at: None });
     assert!(matches!(drain(&mut b)[..], [Action::StartRefresh { .. }]));
     (b, generation, later)
 }
@@ -204,7 +204,7 @@ fn a_refusal_that_no_tab_contradicts_ends_the_session_after_the_grace_period() {
     assert_eq!(b.poll_timeout(), Some(later.plus(REFUSAL_GRACE_MS)));
     b.handle_timeout(later.plus(REFUSAL_GRACE_MS), 0.5);
     assert_eq!(drain(&mut b), vec![Action::ReadStored]);
-    b.on_stored(later.plus(REFUSAL_GRACE_MS), Stored { access: None, refresh: Some("R1".into()), generation });
+    b.on_stored(later.plus(REFUSAL_GRACE_MS), Stored { access: None, refresh: Some("R1".into()), generation, expires_at: None });
     let actions = drain(&mut b);
     assert_eq!(logouts(&actions), vec![LogoutReason::InvalidToken]);
     assert!(actions.iter().any(|a| matches!(a, Action::Resolve { id: 1, outcome: Outcome::Failed(_) })));

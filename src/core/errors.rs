@@ -21,10 +21,12 @@ pub enum ErrorCode {
     /// The client was called back re-entrantly while it was updating its state (a listener
     /// calling into the client from inside a callback the client is running); retry later.
     Busy,
+    /// `auth.refresh()` in a session without a refresh token (nothing to refresh with).
+    NoRefreshToken,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::InvalidOption,
         ErrorCode::RefreshUnavailable,
         ErrorCode::LoggedOut,
@@ -33,6 +35,7 @@ impl ErrorCode {
         ErrorCode::MalformedToken,
         ErrorCode::NotReady,
         ErrorCode::Busy,
+        ErrorCode::NoRefreshToken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::MalformedToken => "malformed_token",
             ErrorCode::NotReady => "not_ready",
             ErrorCode::Busy => "busy",
+            ErrorCode::NoRefreshToken => "no_refresh_token",
         }
     }
 }

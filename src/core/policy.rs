@@ -241,6 +241,39 @@ pub fn config_error(resp: &RefreshResponse) -> Option<ConfigError> {
     Some(ConfigError { code, description: server_message(&json) })
 }
 
+/// Transient `detail` of a 2xx that the app's `parseRefreshResponse` hook could not read (it
+/// threw, or returned no usable access token).
+pub const HOOK_FAILED: &str = "parse_hook_failed";
+
+/// [`classify_refresh`] for an app that reads refresh responses itself (`parseRefreshResponse`):
+/// a 2xx is what the hook made of it, `Err` (the hook threw or returned the wrong shape) being a
+/// transient failure like any 2xx without an access token; every other status is classified by
+/// the built-in rules (the hook never sees it).
+pub fn classify_refresh_parsed(resp: &RefreshResponse, now: Millis, parsed: Result<FreshTokens, String>) -> RefreshOutcome {
+    if !(200..=299).contains(&resp.status) {
+        return classify_refresh(resp, now);
+    }
+    match parsed {
+        Ok(tokens) if !tokens.access.trim().is_empty() => RefreshOutcome::Success {
+            tokens,
+            server_offset: resp.date.and_then(|d| offset_from_date_header(d, now)),
+        },
+        _ => RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail: HOOK_FAILED.into() },
+    }
+}
+
+/// Whether a revocation (RFC 7009, or SimpleJWT's blacklist endpoint) worked: `None` for a 2xx
+/// (RFC 7009 §2.2 answers 200 even for a token that was already invalid), else the failure's
+/// detail for the trace hook (`http_<status>`, or `network` when `status` is `None`). Never
+/// retried: the local logout has happened whatever the server says.
+pub fn revocation_failure(status: Option<u16>) -> Option<String> {
+    match status {
+        Some(200..=299) => None,
+        Some(status) => Some(unexpected_status(status)),
+        None => Some("network".into()),
+    }
+}
+
 /// `http_<status>` for the transient detail, without the formatting machinery.
 fn unexpected_status(status: u16) -> String {
     let mut detail = String::from("http_");
@@ -673,6 +706,34 @@ mod tests {
         for bad in ["", "-1", "1.5", "soon", "5s"] {
             assert_eq!(parse_retry_after(bad, NOW), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_parse_hook_decides_2xx_answers_only() {
+        let ok = || Ok(FreshTokens { access: "A".into(), refresh: Some("R".into()), expires_in: Some(60) });
+        let resp = |status, body| RefreshResponse { status, body, retry_after: None, date: None };
+        let RefreshOutcome::Success { tokens, .. } = classify_refresh_parsed(&resp(200, "{}"), NOW, ok()) else { panic!() };
+        assert_eq!(tokens.expires_in, Some(60));
+        // The hook threw, or gave no access token: a transient failure, never a success.
+        for parsed in [Err("parseRefreshResponse threw".to_owned()), Ok(FreshTokens { access: " ".into(), refresh: None, expires_in: None })] {
+            assert_eq!(
+                classify_refresh_parsed(&resp(200, r#"{"access":"A"}"#), NOW, parsed),
+                RefreshOutcome::Transient { retry_after_ms: None, detail: HOOK_FAILED.into() }
+            );
+        }
+        // Errors are classified by the built-in rules whatever the hook would say.
+        let body = r#"{"code":"token_not_valid"}"#;
+        assert_eq!(classify_refresh_parsed(&resp(401, body), NOW, ok()), classify(401, body));
+        assert_eq!(transient_detail(classify_refresh_parsed(&resp(503, ""), NOW, ok())), "http_503");
+    }
+
+    #[test]
+    fn a_revocation_works_on_any_2xx_and_fails_otherwise() {
+        assert_eq!(revocation_failure(Some(200)), None);
+        assert_eq!(revocation_failure(Some(204)), None);
+        assert_eq!(revocation_failure(Some(401)).as_deref(), Some("http_401"));
+        assert_eq!(revocation_failure(Some(503)).as_deref(), Some("http_503"));
+        assert_eq!(revocation_failure(None).as_deref(), Some("network"));
     }
 
     #[test]

@@ -60,6 +60,7 @@ impl AuthCore {
             lock: None,
             handed_over: LastHandedOver::default(),
             destroyed: false,
+            trace: cfg.trace,
         };
         Ok(AuthCore { inner: Rc::new(RefCell::new(inner)), errors })
     }
@@ -193,6 +194,33 @@ impl AuthCore {
                 Err(_) => pending.reject(&errors.busy("auth.fetch")),
             }
         })
+    }
+
+    /// `auth.refresh()`: a new token now, single-flight with any refresh under way. A Promise
+    /// of the new bearer (js/index.js resolves it to nothing), rejected typed when no new token
+    /// is coming; `null` from the core's `Anonymous` means no session was found (cookie mode).
+    pub fn refresh(&self, signal: Option<AbortSignal>) -> Promise {
+        if let Some(signal) = signal.as_ref().filter(|s| s.aborted()) {
+            return Promise::reject(&abort_reason(signal));
+        }
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return Promise::reject(&self.errors.busy("refresh"));
+        };
+        if inner.destroyed {
+            return Promise::reject(&self.errors.destroyed());
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let decision = inner.machine.force_refresh(now(), id);
+        drop(inner);
+        let promise = match decision {
+            RequestDecision::Wait => self.wait(id, signal),
+            RequestDecision::Fail(e) => Promise::reject(&self.errors.auth(&e)),
+            // Not produced by force_refresh; settled rather than left hanging.
+            RequestDecision::Send { .. } => Promise::resolve(&JsValue::NULL),
+        };
+        drain(&self.inner);
+        promise
     }
 
     /// The app's own login succeeded: start a session with these tokens.

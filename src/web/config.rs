@@ -7,7 +7,8 @@ use crate::core::options::{self as limits, OptionError, RetryInput};
 use crate::core::urls::UrlRules;
 use crate::web::http::{BodyFormat, RefreshEndpoint};
 use crate::web::storage::{Area, SessionClear, StoreConfig};
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Function, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 
 pub struct ClientConfig {
@@ -15,6 +16,8 @@ pub struct ClientConfig {
     pub urls: UrlRules,
     pub store: StoreConfig,
     pub endpoint: RefreshEndpoint,
+    /// `onTrace`, for what only the driver sees (the revocation's result).
+    pub trace: Option<Function>,
 }
 
 struct Options<'a>(&'a JsValue);
@@ -33,6 +36,9 @@ impl Options<'_> {
     /// A number the app passed (`null` and absent: none), for `core::options` to range-check.
     fn number(&self, key: &str) -> Option<f64> {
         self.field(key).as_f64()
+    }
+    fn function(&self, key: &str) -> Option<Function> {
+        self.field(key).dyn_into::<Function>().ok()
     }
     fn flag(&self, key: &str, default: bool) -> bool {
         self.field(key).as_bool().unwrap_or(default)
@@ -86,6 +92,7 @@ pub fn read(options: &JsValue) -> Result<ClientConfig, OptionError> {
         tab_lock: o.flag("tabLock", limits::DEFAULT_TAB_LOCK),
         memory_storage: false,
         login: o.string("loginUrl").filter(|s| !s.is_empty()).map(|url| LoginPage { url, path: o.string("loginPath").unwrap_or_default() }),
+        revoke: o.string("revokeUrl").is_some_and(|s| !s.is_empty()),
     };
     let urls = UrlRules::new(
         page_origin,
@@ -111,6 +118,11 @@ pub fn read(options: &JsValue) -> Result<ClientConfig, OptionError> {
         timeout_ms: limits::REFRESH_TIMEOUT.check(o.number("refreshTimeout"), limits::DEFAULT_REFRESH_TIMEOUT_MS)? as u32,
         client_id: o.string("clientId").filter(|s| !s.is_empty()),
         scope: o.string("scope").filter(|s| !s.is_empty()),
+        revoke_url: o.string("revokeUrl").filter(|s| !s.is_empty()),
+        revoke_path: o.string("revokePath").unwrap_or_default(),
+        // Wrapped by js/index.js, which checks what the app's hooks return.
+        request_hook: o.function("refreshRequestHook"),
+        parse_hook: o.function("parseRefreshResponseHook"),
     };
-    Ok(ClientConfig { machine, urls, store, endpoint })
+    Ok(ClientConfig { machine, urls, store, endpoint, trace: o.function("onTrace") })
 }

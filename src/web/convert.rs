@@ -38,6 +38,7 @@ impl Errors {
             }
             AuthError::LoggedOut { reason } => "the session has ended: ".to_owned() + reason.as_str(),
             AuthError::NoSession => "there is no session".to_owned(),
+            AuthError::NoRefreshToken => "the session has no refresh token to refresh with".to_owned(),
         };
         self.error(e.code(), &message)
     }

@@ -8,8 +8,8 @@
 //! practice; where it would, the step is skipped rather than panicking across the boundary.
 
 use crate::core::handover::LastHandedOver;
-use crate::core::machine::{Action, Machine, TabMessage};
-use crate::core::policy::{classify_refresh, RefreshResponse};
+use crate::core::machine::{Action, Machine, Severity, TabMessage};
+use crate::core::policy::{revocation_failure, RefreshResponse};
 use crate::core::urls::UrlRules;
 use crate::web::clock::{jitter, now};
 use crate::web::convert::{millis, Errors};
@@ -42,6 +42,8 @@ pub struct Inner {
     pub lock: Option<LockGuard>,
     pub handed_over: LastHandedOver,
     pub destroyed: bool,
+    /// The app's `onTrace` hook.
+    pub trace: Option<Function>,
 }
 
 pub type Shared = Rc<RefCell<Inner>>;
@@ -63,13 +65,18 @@ pub fn drain(rc: &Shared) {
     loop {
         let (warnings, actions) = {
             let Ok(mut inner) = rc.try_borrow_mut() else { return };
-            let warnings: Vec<String> = std::iter::from_fn(|| inner.machine.poll_warning()).map(|w| w.message).collect();
+            let warnings: Vec<(Severity, String)> =
+                std::iter::from_fn(|| inner.machine.poll_warning()).map(|w| (w.severity, w.message)).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| inner.machine.poll_action()).collect();
             (warnings, actions)
         };
         // Outside the borrow: a console hook may call back into the client.
-        for warning in warnings {
-            web_sys::console::warn_1(&("authkeeper: ".to_owned() + &warning).into());
+        for (severity, warning) in warnings {
+            let line = JsValue::from("authkeeper: ".to_owned() + &warning);
+            match severity {
+                Severity::Warn => web_sys::console::warn_1(&line),
+                Severity::Error => web_sys::console::error_1(&line),
+            }
         }
         if actions.is_empty() {
             break;
@@ -110,10 +117,13 @@ fn perform(rc: &Shared, action: Action) {
                 tabs.post(&message);
             }
         }
-        Action::Persist { access, refresh, generation } => {
+        Action::Persist { access, refresh, generation, expires_at } => {
             if let Ok(mut inner) = rc.try_borrow_mut() {
-                inner.store.save(&access, refresh.as_deref(), generation);
+                inner.store.save(&access, refresh.as_deref(), generation, expires_at);
             }
+        }
+        Action::Revoke { token } => {
+            wasm_bindgen_futures::spawn_local(revoke(rc.clone(), token));
         }
         Action::Clear { shared } => {
             if let Ok(mut inner) = rc.try_borrow_mut() {
@@ -183,6 +193,11 @@ async fn refresh(rc: Shared, refresh_token: Option<String>) {
         _ => return,
     };
     let result = http::call_refresh(&fetch, &endpoint, refresh_token.as_deref()).await;
+    // The app's parser reads a 2xx body (outside any borrow: it is page code).
+    let parsed = match (&result, &endpoint.parse_hook) {
+        (Ok(raw), Some(hook)) if (200..=299).contains(&raw.status) => Some(http::parse_with_hook(hook, raw.body.as_deref())),
+        _ => None,
+    };
     if let Err(TransportError::Redirected) = result {
         web_sys::console::warn_1(
             &"authkeeper: the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL".into(),
@@ -198,11 +213,38 @@ async fn refresh(rc: Shared, refresh_token: Option<String>) {
                     retry_after: raw.retry_after.as_deref(),
                     date: raw.date.as_deref(),
                 };
-                machine.on_refresh_outcome(t, classify_refresh(&response, t), jitter());
+                machine.on_refresh_response(t, &response, parsed, jitter());
             }
             Err(TransportError::Redirected | TransportError::Network) => machine.on_refresh_network_error(t, jitter()),
+            Err(TransportError::Hook(message)) => machine.on_refresh_hook_error(t, message, jitter()),
         }
     });
+}
+
+/// The revocation after a manual logout, best effort: its result goes to the trace hook only
+/// (`{id: 0, url: <revokeUrl's path>, phase: 'revoked' | 'revoke_failed', status?, error?}`),
+/// never a token. The session ended locally before this started, whatever happens here.
+async fn revoke(rc: Shared, token: Option<String>) {
+    let (fetch, endpoint) = match rc.try_borrow() {
+        Ok(inner) => (inner.fetch.clone(), inner.endpoint.clone()),
+        _ => return,
+    };
+    let status = http::call_revoke(&fetch, &endpoint, token.as_deref()).await;
+    let Some(trace) = rc.try_borrow().ok().and_then(|inner| inner.trace.clone()) else { return };
+    let failure = revocation_failure(status);
+    let mut fields = vec![
+        ("id", JsValue::from_f64(0.0)),
+        ("url", JsValue::from_str(&endpoint.revoke_path)),
+        ("phase", JsValue::from_str(if failure.is_some() { "revoke_failed" } else { "revoked" })),
+    ];
+    if let Some(status) = status {
+        fields.push(("status", JsValue::from_f64(f64::from(status))));
+    }
+    if let Some(error) = failure {
+        fields.push(("error", JsValue::from_str(&error)));
+    }
+    // A hook that throws is the page's problem.
+    let _ = trace.call1(&JsValue::UNDEFINED, &events::detail(&fields));
 }
 
 /// Another tab spoke: the core decides, knowing what this tab's storage holds now.

@@ -6,7 +6,7 @@
 //! read in chunks and abandoned past `MAX_BODY_BYTES` (a huge chunked body from a broken proxy
 //! must not exhaust wasm memory).
 
-use crate::core::policy::MAX_BODY_BYTES;
+use crate::core::policy::{FreshTokens, MAX_BODY_BYTES};
 use crate::web::clock;
 use crate::web::timers::Deadline;
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array, JSON};
@@ -36,6 +36,16 @@ pub struct RefreshEndpoint {
     /// OAuth public client identification (RFC 6749 §2.3, §3.2.1).
     pub client_id: Option<String>,
     pub scope: Option<String>,
+    /// `revokeUrl` (absolute) and its path (for the trace hook: never a query string).
+    pub revoke_url: Option<String>,
+    pub revoke_path: String,
+    /// The app's `refreshRequest(refreshToken) -> { body, headers }`, wrapped by js/index.js so
+    /// that it returns `{ body, headers: [[name, value], ...] }` or throws an Error whose message names the
+    /// mistake (without the token).
+    pub request_hook: Option<Function>,
+    /// The app's `parseRefreshResponse(json)`, wrapped likewise: called with the 2xx body's text,
+    /// it returns `{ access, refresh?, expiresIn? }` checked, or throws.
+    pub parse_hook: Option<Function>,
 }
 
 /// What came back, raw; `None` body means "too large or unreadable".
@@ -47,12 +57,20 @@ pub struct RawResponse {
 }
 
 /// Why no HTTP answer could be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TransportError {
     /// Network failure, timeout, or a fetch that threw.
     Network,
     /// The endpoint answered with a redirect, which is never followed.
     Redirected,
+    /// The app's `refreshRequest` hook threw or returned the wrong shape (the message says
+    /// which); no request was sent.
+    Hook(String),
+}
+
+/// The message of what a wrapped hook threw.
+fn thrown_message(error: &JsValue) -> String {
+    Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| "the hook failed".into())
 }
 
 /// The request body and its content type, or `None` in cookie mode.
@@ -98,7 +116,24 @@ pub async fn call_refresh(
     init.set_redirect(RequestRedirect::Manual);
     let headers = Headers::new().map_err(|_| Network)?;
     let _ = headers.set("Accept", "application/json");
-    if let Some((body, content_type)) = request_body(endpoint, refresh_token) {
+    if let Some(hook) = &endpoint.request_hook {
+        let token = refresh_token.map_or(JsValue::NULL, JsValue::from_str);
+        let built = hook.call1(&JsValue::UNDEFINED, &token).map_err(|e| TransportError::Hook(thrown_message(&e)))?;
+        let body = Reflect::get(&built, &"body".into()).unwrap_or(JsValue::NULL);
+        if !body.is_null() && !body.is_undefined() {
+            init.set_body(&body);
+        }
+        // [[name, value], ...], as the wrapper normalised them.
+        let extra = Reflect::get(&built, &"headers".into()).unwrap_or(JsValue::UNDEFINED);
+        if js_sys::Array::is_array(&extra) {
+            for entry in js_sys::Array::from(&extra).iter() {
+                let pair = js_sys::Array::from(&entry);
+                if let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                    let _ = headers.set(&name, &value);
+                }
+            }
+        }
+    } else if let Some((body, content_type)) = request_body(endpoint, refresh_token) {
         let _ = headers.set("Content-Type", content_type);
         init.set_body(&body);
     }
@@ -154,4 +189,71 @@ async fn read_bounded(response: &Response) -> Option<String> {
         value.copy_to(&mut bytes[start..]);
     }
     String::from_utf8(bytes).ok()
+}
+
+/// The revocation request's body and content type: RFC 7009 §2.1 in the OAuth format, the
+/// `{"refresh": ...}` of SimpleJWT's blacklist view otherwise; none in cookie mode (the cookie
+/// is the credential).
+fn revoke_body(endpoint: &RefreshEndpoint, token: Option<&str>) -> Option<(JsValue, &'static str)> {
+    let token = token.filter(|_| !endpoint.cookie_mode)?;
+    match endpoint.format {
+        BodyFormat::SimpleJwt => {
+            let obj = Object::new();
+            let _ = Reflect::set(&obj, &"refresh".into(), &token.into());
+            JSON::stringify(&obj).ok().map(|body| (body.into(), "application/json"))
+        }
+        BodyFormat::OAuth => {
+            let form = UrlSearchParams::new().ok()?;
+            form.append("token", token);
+            form.append("token_type_hint", "refresh_token");
+            if let Some(client_id) = &endpoint.client_id {
+                form.append("client_id", client_id);
+            }
+            Some((form.to_string().into(), "application/x-www-form-urlencoded"))
+        }
+    }
+}
+
+/// Best effort revocation after a manual logout: the HTTP status, or `None` without an answer
+/// (network error, timeout, a redirect, which is never followed). Sent with `keepalive` so that
+/// it outlives a navigation to the login page.
+pub async fn call_revoke(fetch: &Function, endpoint: &RefreshEndpoint, token: Option<&str>) -> Option<u16> {
+    let url = endpoint.revoke_url.as_deref()?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_redirect(RequestRedirect::Manual);
+    let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
+    let headers = Headers::new().ok()?;
+    let _ = headers.set("Accept", "application/json");
+    if let Some((body, content_type)) = revoke_body(endpoint, token) {
+        let _ = headers.set("Content-Type", content_type);
+        init.set_body(&body);
+    }
+    init.set_headers(&headers);
+    init.set_credentials(if endpoint.cookie_mode { RequestCredentials::Include } else { RequestCredentials::SameOrigin });
+    let controller = AbortController::new().ok();
+    if let Some(controller) = &controller {
+        init.set_signal(Some(&controller.signal()));
+    }
+    let _timeout = controller.map(|controller| {
+        let now = clock::now();
+        Deadline::schedule(now, now.plus(u64::from(endpoint.timeout_ms)), move || controller.abort())
+    });
+    let promise = fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(url), &init).ok()?.dyn_into::<Promise>().ok()?;
+    let response: Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+    if is_redirect(&response) {
+        return None;
+    }
+    Some(response.status())
+}
+
+/// What the app's (wrapped) `parseRefreshResponse` made of a 2xx body: the tokens, or the
+/// message of what it threw. The core decides what either means.
+pub fn parse_with_hook(hook: &Function, body: Option<&str>) -> Result<FreshTokens, String> {
+    let text = JsValue::from_str(body.unwrap_or(""));
+    let parsed = hook.call1(&JsValue::UNDEFINED, &text).map_err(|e| thrown_message(&e))?;
+    let field = |key: &str| Reflect::get(&parsed, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    let access = field("access").as_string().ok_or_else(|| String::from("parseRefreshResponse returned no access token"))?;
+    let expires_in = field("expiresIn").as_f64().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+    Ok(FreshTokens { access, refresh: field("refresh").as_string(), expires_in })
 }

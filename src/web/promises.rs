@@ -21,12 +21,14 @@ impl Pending {
     }
 
     /// A bearer resolves to the token string; "your original response" resolves to `null`, which
-    /// `js/index.js` reads as "return the 401 you have"; a failure rejects with the typed error.
+    /// `js/index.js` reads as "return the 401 you have" (and, for a request not yet sent, as
+    /// "send it without a bearer": `Anonymous`); a failure rejects with the typed error.
     /// Called with no borrow of the client held: the caller's continuation may call back in.
     pub fn settle(self, outcome: &Outcome, errors: &Errors) {
         let _ = match outcome {
             Outcome::Bearer(token) => self.resolve.call1(&JsValue::UNDEFINED, &JsValue::from_str(token)),
-            Outcome::OriginalResponse(_) => self.resolve.call1(&JsValue::UNDEFINED, &JsValue::NULL),
+            // Also "send it without a bearer" for a request that was waiting to be sent.
+            Outcome::OriginalResponse(_) | Outcome::Anonymous => self.resolve.call1(&JsValue::UNDEFINED, &JsValue::NULL),
             Outcome::Failed(e) => self.reject.call1(&JsValue::UNDEFINED, &errors.auth(e)),
         };
         defer_drop(self.abort);

@@ -3,6 +3,7 @@
 //! to memory (one console warning) instead of breaking the app.
 
 use crate::core::machine::{Generation, Stored};
+use crate::core::time::Millis;
 use web_sys::Storage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +197,11 @@ impl TokenStore {
         self.config.access_key.clone() + ":generation"
     }
 
+    /// Where an opaque access token's expiry is kept (client-clock epoch ms), next to it.
+    fn expiry_key(&self) -> String {
+        self.config.access_key.clone() + ":expiresAt"
+    }
+
     pub fn generation(&mut self) -> Generation {
         let key = self.generation_key();
         self.get(&key).and_then(|v| v.parse().ok()).unwrap_or(0)
@@ -217,7 +223,9 @@ impl TokenStore {
             None
         };
         let generation = self.generation();
-        Stored { access, refresh, generation }
+        let key = self.expiry_key();
+        let expires_at = self.get(&key).and_then(|v| v.parse().ok()).map(Millis);
+        Stored { access, refresh, generation, expires_at }
     }
 
     fn migrate(&mut self, key: &str, legacy: &[String]) {
@@ -236,9 +244,14 @@ impl TokenStore {
 
     /// The access token is written last: the `storage` event fallback watches its key and
     /// reads the others when it changes.
-    pub fn save(&mut self, access: &str, refresh: Option<&str>, generation: Generation) {
+    pub fn save(&mut self, access: &str, refresh: Option<&str>, generation: Generation, expires_at: Option<Millis>) {
         let key = self.generation_key();
         self.set(&key, &decimal(generation));
+        let key = self.expiry_key();
+        match expires_at {
+            Some(at) => self.set(&key, &decimal(at.0)),
+            None => self.remove(&key),
+        }
         let access_key = self.config.access_key.clone();
         if self.config.keep_refresh {
             if let Some(refresh) = refresh {
@@ -254,7 +267,8 @@ impl TokenStore {
     /// cleared localStorage) leaves localStorage alone, so a newer login written there since is
     /// not wiped; this tab's own sessionStorage and memory are still cleared.
     pub fn clear(&mut self, shared: bool) {
-        let mut keys: Vec<String> = vec![self.config.access_key.clone(), self.config.refresh_key.clone(), self.generation_key()];
+        let mut keys: Vec<String> =
+            vec![self.config.access_key.clone(), self.config.refresh_key.clone(), self.generation_key(), self.expiry_key()];
         keys.extend(self.config.legacy_access.iter().cloned());
         keys.extend(self.config.legacy_refresh.iter().cloned());
         let tokens_are_shared = self.config.area == Area::Local && !self.is_memory();

@@ -24,6 +24,9 @@ pub struct MachineConfig {
     pub memory_storage: bool,
     /// Where to send the user when the session ends (`loginUrl`).
     pub login: Option<LoginPage>,
+    /// A revocation endpoint is configured (`revokeUrl`): a manual logout revokes the refresh
+    /// token on the server (`Action::Revoke`), best effort.
+    pub revoke: bool,
 }
 
 /// The app's login page: its URL, and the path that says the page is already showing it.
@@ -57,6 +60,7 @@ impl Default for MachineConfig {
             tab_lock: false,
             memory_storage: false,
             login: None,
+            revoke: false,
         }
     }
 }

@@ -19,15 +19,15 @@ mod waiters;
 
 pub use config::{LoginPage, MachineConfig, TabScope};
 pub use output::{
-    Action, AuthError, Outcome, Generation, RequestDecision, SessionStatus, Snapshot, Stored, TabMessage, UnauthorizedDecision,
-    WaiterId, Warning,
+    Action, AuthError, Outcome, Generation, RequestDecision, SessionStatus, Severity, Snapshot, Stored, TabMessage,
+    UnauthorizedDecision, WaiterId, Warning,
 };
 pub use tabs::{LOCK_HOLD_MS, REFUSAL_GRACE_MS};
 
 use crate::core::breaker::{AfterFailure, Breaker, BreakerState};
 use crate::core::expiry::{expires_at_from_exp, ClockOffset};
 use crate::core::jwt::{self, Claims, JwtError};
-use crate::core::policy::{FreshTokens, LogoutReason, RefreshOutcome};
+use crate::core::policy::{classify_refresh, classify_refresh_parsed, config_error, FreshTokens, LogoutReason, RefreshOutcome, RefreshResponse};
 use crate::core::time::Millis;
 use crate::core::urls::UrlClass;
 use std::collections::VecDeque;
@@ -82,7 +82,21 @@ pub struct Machine {
     lock: Lock,
     /// A refusal waiting for the other tabs (the flight stays `Running` meanwhile).
     refusal: Option<Refusal>,
+    /// Cookie mode without a usable access token (start-up, or `auth.refresh()` with no
+    /// session): the session is being looked for with one silent refresh. Its refusal leaves
+    /// the client anonymous without a logout: there was no session in this page to end.
+    probing: bool,
+    /// The access token is not a JWT: its expiry is persisted next to it.
+    access_opaque: bool,
+    /// Misconfiguration diagnostics already reported (each once per client).
+    reported: Vec<&'static str>,
 }
+
+/// `Warning::code` of an OAuth configuration error from the refresh endpoint.
+pub const REFRESH_MISCONFIGURED: &str = "refresh_misconfigured";
+/// `Warning::code` of an app hook (`refreshRequest`, `parseRefreshResponse`) that threw or
+/// returned the wrong shape.
+pub const REFRESH_HOOK_FAILED: &str = "refresh_hook_failed";
 
 impl fmt::Debug for Machine {
     /// Tokens are left out on purpose.
@@ -99,8 +113,13 @@ impl fmt::Debug for Machine {
             .field("generation", &self.generation)
             .field("lock", &self.lock)
             .field("refusal", &self.refusal.as_ref().map(|r| r.reason))
+            .field("probing", &self.probing)
             .finish_non_exhaustive()
     }
+}
+
+fn secs_to_ms(secs: u64) -> u64 {
+    secs.saturating_mul(1_000)
 }
 
 fn non_empty(token: Option<String>) -> Option<String> {
@@ -131,6 +150,9 @@ impl Machine {
             newest_generation: 0,
             lock: Lock::Free,
             refusal: None,
+            probing: false,
+            access_opaque: false,
+            reported: Vec::new(),
         }
     }
 
@@ -139,13 +161,31 @@ impl Machine {
     /// Start-up: validates the stored tokens. Malformed → cleared (`invalid_token`); access
     /// expired but refresh usable → refresh; nothing usable left → `session_expired`.
     pub fn load(&mut self, now: Millis, access: Option<String>, refresh: Option<String>) {
+        self.load_tokens(now, access, refresh, None);
+    }
+
+    /// `load`, with the persisted expiry of an opaque access token (`Stored::expires_at`): an
+    /// access token that is not a JWT is accepted only with one, and timed by it as a JWT is by
+    /// its `exp`. In cookie mode, no usable access token means one silent refresh (`probing`).
+    pub(super) fn load_tokens(&mut self, now: Millis, access: Option<String>, refresh: Option<String>, expires_at: Option<Millis>) {
         self.reset_session();
         let (access, refresh) = (non_empty(access), non_empty(refresh));
         if access.is_none() && refresh.is_none() {
-            self.advance(now);
+            if self.config.cookie_mode {
+                self.start_probe(now);
+            } else {
+                self.advance(now);
+            }
             return;
         }
-        let claims = access.as_deref().map(jwt::decode).transpose();
+        let claims = match access.as_deref().map(jwt::decode) {
+            None => Ok(None),
+            Some(Ok(claims)) => Ok(Some(claims)),
+            Some(Err(e @ (JwtError::Empty | JwtError::TooLarge))) => Err(e),
+            // An opaque token: usable when its expiry was stored with it.
+            Some(Err(_)) if expires_at.is_some() => Ok(None),
+            Some(Err(e)) => Err(e),
+        };
         let refresh_exp = refresh.as_deref().map(token::refresh_token_exp).transpose();
         self.session = Session::Active;
         let (Ok(claims), Ok(refresh_exp)) = (claims, refresh_exp) else {
@@ -158,8 +198,21 @@ impl Machine {
         self.refresh = refresh;
         self.refresh_exp = refresh_exp.flatten();
         if let Some(access) = access {
-            self.install_access(now, access, claims.as_ref(), None, Provenance::Stored);
+            // What is left of its life (NEVER: no known expiry, used until a 401).
+            let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
+            self.install_access(now, access, claims.as_ref(), expires_in_ms, Provenance::Stored);
         }
+        if self.config.cookie_mode && self.unexpired_access(now).is_none() {
+            self.probing = true;
+        }
+        self.advance(now);
+    }
+
+    /// Cookie mode with no session: look for one with a silent refresh (under the usual retry
+    /// rules), started by `advance` as for any session without an access token.
+    fn start_probe(&mut self, now: Millis) {
+        self.session = Session::Active;
+        self.probing = true;
         self.advance(now);
     }
 
@@ -191,7 +244,7 @@ impl Machine {
         self.observe_offset(now, claims.as_ref(), None);
         self.refresh = refresh.clone();
         self.refresh_exp = refresh_exp;
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in, Provenance::Login);
+        self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
         self.announce_tokens();
         self.resolve_all(Ok(access));
         self.advance(now);
@@ -221,6 +274,7 @@ impl Machine {
             self.reset_session();
             self.session = Session::Active;
         }
+        self.probing = false;
         self.supersede_flight();
         self.breaker.on_success();
         self.retry_at = None;
@@ -242,6 +296,36 @@ impl Machine {
         }
         self.end_session(reason, message);
         self.advance(now);
+    }
+
+    /// `auth.refresh()`: a new token now, single-flight with any refresh under way (whose
+    /// token it then gets). `Wait` is settled by a `Resolve` like any waiting request; the
+    /// usual retry rules apply (a transient failure is retried, an open breaker fails it).
+    /// In cookie mode without a session it looks for one in the cookie, as start-up does.
+    pub fn force_refresh(&mut self, now: Millis, id: WaiterId) -> RequestDecision {
+        match self.session {
+            Session::Active => {}
+            _ if self.config.cookie_mode => {
+                self.reset_session();
+                self.waiters.add(id, WaitReason::Forced);
+                self.start_probe(now);
+                return RequestDecision::Wait;
+            }
+            Session::LoggedOut(reason) => return RequestDecision::Fail(AuthError::LoggedOut { reason }),
+            Session::Anonymous => return RequestDecision::Fail(AuthError::NoSession),
+        }
+        if self.flight != Flight::Running {
+            self.forget_expired_refresh(now);
+            if !self.can_refresh() {
+                return RequestDecision::Fail(AuthError::NoRefreshToken);
+            }
+            if let BreakerState::Open { until } = self.breaker.state(now) {
+                return RequestDecision::Fail(AuthError::RefreshUnavailable { retry_at: Some(until) });
+            }
+        }
+        self.waiters.add(id, WaitReason::Forced);
+        self.advance(now);
+        RequestDecision::Wait
     }
 
     pub fn access_token(&self) -> Option<&str> {
@@ -361,6 +445,47 @@ impl Machine {
         self.advance(now);
     }
 
+    /// The refresh call's HTTP answer: classified here (`parsed` is what the app's
+    /// `parseRefreshResponse` hook made of the body, when there is one), with one
+    /// `console.error` diagnostic per client for a configuration mistake the answer reveals.
+    pub fn on_refresh_response(&mut self, now: Millis, resp: &RefreshResponse, parsed: Option<Result<FreshTokens, String>>, jitter: f64) {
+        let outcome = match parsed {
+            None => classify_refresh(resp, now),
+            Some(Err(message)) if (200..=299).contains(&resp.status) => {
+                self.report_once(REFRESH_HOOK_FAILED, message);
+                classify_refresh_parsed(resp, now, Err(String::new()))
+            }
+            Some(parsed) => classify_refresh_parsed(resp, now, parsed),
+        };
+        if let (RefreshOutcome::Definitive { .. }, Some(error)) = (&outcome, config_error(resp)) {
+            let line = error.console_message();
+            let line = line.strip_prefix("authkeeper: ").unwrap_or(&line).to_owned();
+            self.report_once(error.code, line);
+        }
+        self.on_refresh_outcome(now, outcome, jitter);
+    }
+
+    /// The refresh request could not even be built: the app's `refreshRequest` hook threw or
+    /// returned the wrong shape (`message` says which, without a token). Transient, like a
+    /// network error: the breaker bounds it, and a session is not ended by a bug in page code.
+    pub fn on_refresh_hook_error(&mut self, now: Millis, message: String, jitter: f64) {
+        self.report_once(REFRESH_HOOK_FAILED, message);
+        self.on_refresh_network_error(now, jitter);
+    }
+
+    /// A `console.error` diagnostic, once per `key` for this client.
+    fn report_once(&mut self, key: &'static str, mut message: String) {
+        if self.reported.contains(&key) {
+            return;
+        }
+        self.reported.push(key);
+        let code = if key == REFRESH_HOOK_FAILED { REFRESH_HOOK_FAILED } else { REFRESH_MISCONFIGURED };
+        if code == REFRESH_HOOK_FAILED {
+            message.push_str("; the refresh counts as a failed attempt (retried with backoff, bounded by the circuit breaker), which does not end the session by itself");
+        }
+        self.warnings.push_back(Warning { code, message, severity: Severity::Error });
+    }
+
     /// The refresh call got no HTTP answer (network error, timeout): transient.
     pub fn on_refresh_network_error(&mut self, now: Millis, jitter: f64) {
         if self.land_flight() {
@@ -388,7 +513,8 @@ impl Machine {
         if let Some(refresh) = non_empty(refresh) {
             self.replace_refresh(refresh);
         }
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in, Provenance::JustIssued);
+        self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::JustIssued);
+        self.probing = false;
         self.breaker.on_success();
         self.retry_at = None;
         self.refresh_count = self.refresh_count.saturating_add(1);
@@ -402,7 +528,8 @@ impl Machine {
         let Some(access) = self.access.clone() else { return };
         let refresh = self.refresh.clone();
         let generation = self.generation;
-        self.actions.push_back(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation });
+        let expires_at = self.access_opaque.then(|| self.expires_at_or_never());
+        self.actions.push_back(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation, expires_at });
         self.actions.push_back(Action::Broadcast(TabMessage::Tokens { access, refresh, generation }));
     }
 
@@ -467,6 +594,8 @@ impl Machine {
             Session::Anonymous => SessionStatus::Anonymous,
             Session::LoggedOut(_) => SessionStatus::LoggedOut,
             Session::Active if self.flight == Flight::Running => SessionStatus::Refreshing,
+            // Looking for a session in the cookie, not (yet) holding one, and nobody waiting.
+            Session::Active if self.probing && self.waiters.is_empty() => SessionStatus::Anonymous,
             Session::Active => SessionStatus::Active,
         };
         Snapshot {
@@ -499,7 +628,11 @@ impl Machine {
             if self.unexpired_access(now).is_none() {
                 self.end_session(self.expired_reason(), None);
             } else if let Some(access) = self.access.clone() {
-                // No new token is ever coming: the current one is the best there is.
+                // No new token is ever coming: the current one is the best there is, except
+                // for `auth.refresh()`, which asked for a new one.
+                for id in self.waiters.take(WaitReason::Forced) {
+                    self.actions.push_back(Action::Resolve { id, outcome: Outcome::Failed(AuthError::NoRefreshToken) });
+                }
                 self.resolve_all(Ok(access));
             }
             return;
@@ -544,6 +677,10 @@ impl Machine {
     /// `origin` is set for a logout another tab started (which is not announced back, so
     /// logouts never echo); `shared` says whether the storage all tabs share is cleared too.
     fn end_session_as(&mut self, reason: LogoutReason, message: Option<String>, origin: Option<LogoutReason>, shared: bool) {
+        if self.probing && reason != LogoutReason::Manual {
+            self.end_probe();
+            return;
+        }
         if !matches!(self.session, Session::LoggedOut(_)) {
             let message = message.unwrap_or_else(|| reason.default_message().to_owned());
             self.actions.push_back(Action::Clear { shared });
@@ -552,10 +689,15 @@ impl Machine {
                 self.actions.push_back(Action::Broadcast(TabMessage::Logout { reason, message: message.clone(), generation }));
             }
             self.actions.push_back(Action::Logout { reason, message, origin });
+            // Before a redirect: the revocation is sent with keepalive, so it outlives the page.
+            if reason == LogoutReason::Manual && self.config.revoke && self.can_refresh() {
+                self.actions.push_back(Action::Revoke { token: self.refresh.clone().filter(|_| !self.config.cookie_mode) });
+            }
             if let Some(login) = &self.config.login {
                 self.actions.push_back(Action::Redirect { url: login.url.clone(), unless_at: login.path.clone() });
             }
         }
+        self.probing = false;
         self.session = Session::LoggedOut(reason);
         self.access = None;
         self.refresh = None;
@@ -566,9 +708,30 @@ impl Machine {
         self.resolve_all(Err(AuthError::LoggedOut { reason }));
     }
 
+    /// The silent refresh that looked for a session (cookie mode) found none, or gave up:
+    /// the client is anonymous, as before. No logout (there was no session in this page to
+    /// end), nothing cleared; waiting requests go out without a bearer, `auth.refresh()` fails.
+    fn end_probe(&mut self) {
+        self.probing = false;
+        self.session = Session::Anonymous;
+        self.access = None;
+        self.timing = None;
+        self.retry_at = None;
+        self.supersede_flight();
+        for (id, reason) in self.waiters.take_all() {
+            let outcome = match reason {
+                WaitReason::BeforeSend => Outcome::Anonymous,
+                WaitReason::AfterUnauthorized => Outcome::OriginalResponse(AuthError::NoSession),
+                WaitReason::Forced => Outcome::Failed(AuthError::NoSession),
+            };
+            self.actions.push_back(Action::Resolve { id, outcome });
+        }
+    }
+
     /// Forgets the old session's tokens and failure history (the offset is about the device
     /// clock, not the session, so it stays).
     fn reset_session(&mut self) {
+        self.probing = false;
         self.session = Session::Anonymous;
         self.access = None;
         self.refresh = None;
@@ -598,7 +761,7 @@ impl Machine {
         now: Millis,
         access: String,
         claims: Option<&Claims>,
-        expires_in: Option<u64>,
+        expires_in_ms: Option<u64>,
         provenance: Provenance,
     ) {
         let rules = TimingRules {
@@ -606,8 +769,9 @@ impl Machine {
             leeway_ms: self.config.leeway_ms,
             warning_ms: self.config.expiring_warning_ms,
         };
-        self.timing = token::timing(now, claims, expires_in, provenance, &rules);
+        self.timing = token::timing(now, claims, expires_in_ms, provenance, &rules);
         self.warned = false;
+        self.access_opaque = claims.is_none();
         self.access = Some(access);
     }
 
@@ -721,7 +885,7 @@ impl Machine {
             let outcome = match (&result, reason) {
                 (Ok(token), _) => Outcome::Bearer(token.clone()),
                 (Err(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(e.clone()),
-                (Err(e), WaitReason::BeforeSend) => Outcome::Failed(e.clone()),
+                (Err(e), WaitReason::BeforeSend | WaitReason::Forced) => Outcome::Failed(e.clone()),
             };
             self.actions.push_back(Action::Resolve { id, outcome });
         }

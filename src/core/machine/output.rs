@@ -31,6 +31,9 @@ pub struct Stored {
     pub refresh: Option<String>,
     /// `0` when none was stored (a session written by an older version, or by the app).
     pub generation: Generation,
+    /// The stored expiry of an opaque (non-JWT) access token, written with it by `Persist`;
+    /// `Millis::NEVER` when the server gave it none (it lives until a 401).
+    pub expires_at: Option<Millis>,
 }
 
 /// Why a request failed instead of going out; `code()` is the JS error's stable `code`.
@@ -40,6 +43,8 @@ pub enum AuthError {
     RefreshUnavailable { retry_at: Option<Millis> },
     LoggedOut { reason: LogoutReason },
     NoSession,
+    /// `auth.refresh()` in a session that holds no refresh token (the app's login gave none).
+    NoRefreshToken,
 }
 
 impl AuthError {
@@ -48,6 +53,7 @@ impl AuthError {
             AuthError::RefreshUnavailable { .. } => ErrorCode::RefreshUnavailable,
             AuthError::LoggedOut { .. } => ErrorCode::LoggedOut,
             AuthError::NoSession => ErrorCode::NoSession,
+            AuthError::NoRefreshToken => ErrorCode::NoRefreshToken,
         }
     }
 }
@@ -58,6 +64,7 @@ impl fmt::Display for AuthError {
             AuthError::RefreshUnavailable { .. } => write!(f, "the session could not be refreshed: the refresh endpoint is unavailable"),
             AuthError::LoggedOut { reason } => write!(f, "the session has ended ({reason})"),
             AuthError::NoSession => write!(f, "there is no session"),
+            AuthError::NoRefreshToken => write!(f, "the session has no refresh token"),
         }
     }
 }
@@ -92,6 +99,9 @@ pub enum Outcome {
     OriginalResponse(AuthError),
     /// It was never sent: reject it with this typed error.
     Failed(AuthError),
+    /// It was never sent, and no session came of the start-up refresh (cookie mode): send it
+    /// without a bearer, as it would have gone without authkeeper.
+    Anonymous,
 }
 
 impl Outcome {
@@ -100,6 +110,7 @@ impl Outcome {
         match self {
             Outcome::Bearer(token) => Ok(token),
             Outcome::OriginalResponse(e) | Outcome::Failed(e) => Err(e),
+            Outcome::Anonymous => Err(AuthError::NoSession),
         }
     }
 }
@@ -110,6 +121,7 @@ impl fmt::Debug for Outcome {
             Outcome::Bearer(_) => f.debug_tuple("Bearer").field(&Redacted).finish(),
             Outcome::OriginalResponse(e) => f.debug_tuple("OriginalResponse").field(e).finish(),
             Outcome::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            Outcome::Anonymous => f.write_str("Anonymous"),
         }
     }
 }
@@ -131,7 +143,9 @@ pub enum Action {
     /// A queued request settles: what it gets is the core's decision, not the driver's.
     Resolve { id: WaiterId, outcome: Outcome },
     /// Write the tokens and their session generation to storage (also after rotation).
-    Persist { access: String, refresh: Option<String>, generation: Generation },
+    /// `expires_at` is set for an opaque access token (a JWT carries its own `exp`): stored next
+    /// to it so that a reload can time it (`Millis::NEVER`: no known expiry).
+    Persist { access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis> },
     /// Clear what a logout clears. `shared: false` leaves the storage that all tabs share
     /// alone (another tab's logout already cleared it, or a newer session lives there now).
     Clear { shared: bool },
@@ -146,6 +160,20 @@ pub enum Action {
     /// Dispatch `auth:refreshed`. `expires_at` is `Millis::NEVER` for a token whose expiry is
     /// unknown (opaque, no `expires_in`).
     Refreshed { expires_at: Millis },
+    /// Best effort, after a manual logout with `revokeUrl`: revoke this refresh token on the
+    /// server (`None` in cookie mode: the cookie goes with the request). Report the result with
+    /// `Machine::on_revoke_result`; nothing about the (already ended) session depends on it.
+    Revoke { token: Option<String> },
+}
+
+/// How loudly a [`Warning`] is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// `console.warn`: worked around.
+    Warn,
+    /// `console.error`: authkeeper is configured wrongly for this server, and sessions end
+    /// (or cannot be renewed) because of it.
+    Error,
 }
 
 /// A diagnostic for the developer (console.warn, the trace hook), drained with
@@ -153,9 +181,11 @@ pub enum Action {
 /// Never contains a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
-    /// Stable: `implausible_clock_offset`.
+    /// Stable: `implausible_clock_offset`, `refresh_misconfigured`, `refresh_hook_failed`,
+    /// `revoke_failed`.
     pub code: &'static str,
     pub message: String,
+    pub severity: Severity,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +244,7 @@ impl fmt::Debug for Stored {
             .field("access", &redact(&self.access))
             .field("refresh", &redact(&self.refresh))
             .field("generation", &self.generation)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
@@ -249,11 +280,12 @@ impl fmt::Debug for Action {
             Action::ReleaseLock => f.write_str("ReleaseLock"),
             Action::ReadStored => f.write_str("ReadStored"),
             Action::Broadcast(message) => f.debug_tuple("Broadcast").field(message).finish(),
-            Action::Persist { refresh, generation, .. } => f
+            Action::Persist { refresh, generation, expires_at, .. } => f
                 .debug_struct("Persist")
                 .field("access", &Redacted)
                 .field("refresh", &redact(refresh))
                 .field("generation", generation)
+                .field("expires_at", expires_at)
                 .finish(),
             Action::Clear { shared } => f.debug_struct("Clear").field("shared", shared).finish(),
             Action::Logout { reason, message, origin } => {
@@ -264,6 +296,7 @@ impl fmt::Debug for Action {
             }
             Action::Expiring { expires_at } => f.debug_struct("Expiring").field("expires_at", expires_at).finish(),
             Action::Refreshed { expires_at } => f.debug_struct("Refreshed").field("expires_at", expires_at).finish(),
+            Action::Revoke { token } => f.debug_struct("Revoke").field("token", &redact(token)).finish(),
         }
     }
 }
@@ -280,9 +313,10 @@ mod tests {
             format!("{:?}", UnauthorizedDecision::Replay { bearer: secret.clone() }),
             format!("{:?}", Action::StartRefresh { refresh_token: Some(secret.clone()) }),
             format!("{:?}", Action::Resolve { id: 7, outcome: Outcome::Bearer(secret.clone()) }),
-            format!("{:?}", Action::Persist { access: secret.clone(), refresh: Some(secret.clone()), generation: 1 }),
+            format!("{:?}", Action::Persist { access: secret.clone(), refresh: Some(secret.clone()), generation: 1, expires_at: None }),
+            format!("{:?}", Action::Revoke { token: Some(secret.clone()) }),
             format!("{:?}", Action::Broadcast(TabMessage::Tokens { access: secret.clone(), refresh: Some(secret.clone()), generation: 1 })),
-            format!("{:?}", Stored { access: Some(secret.clone()), refresh: Some(secret.clone()), generation: 1 }),
+            format!("{:?}", Stored { access: Some(secret.clone()), refresh: Some(secret.clone()), generation: 1, expires_at: None }),
         ];
         for out in outputs {
             assert!(!out.contains("SECRET"), "{out}");

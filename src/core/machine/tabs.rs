@@ -51,9 +51,10 @@ impl Machine {
     pub fn load_stored(&mut self, now: Millis, stored: Stored) {
         self.generation = stored.generation;
         self.newest_generation = self.newest_generation.max(stored.generation);
-        self.load(now, stored.access, stored.refresh);
-        // A memory-storage tab always starts empty: ask the others for the session.
-        if self.config.memory_storage && self.session == Session::Anonymous {
+        self.load_tokens(now, stored.access, stored.refresh, stored.expires_at);
+        // A memory-storage tab always starts empty: ask the others for the session (in cookie
+        // mode too, while its silent start-up refresh looks for one).
+        if self.config.memory_storage && (self.session == Session::Anonymous || self.probing) {
             self.actions.push_back(Action::Broadcast(TabMessage::Hello));
         }
     }

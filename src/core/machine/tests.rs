@@ -159,7 +159,7 @@ fn success_persists_resolves_every_waiter_and_reports_the_new_expiry() {
     assert_eq!(
         actions,
         vec![
-            Action::Persist { access: fresh.clone(), refresh: Some("R2".into()), generation: rig.m.generation() },
+            Action::Persist { access: fresh.clone(), refresh: Some("R2".into()), generation: rig.m.generation(), expires_at: None },
             Action::Refreshed { expires_at: Millis(T0 + 560_000) },
             Action::Resolve { id: 1, outcome: Outcome::Bearer(fresh.clone()) },
             Action::Resolve { id: 2, outcome: Outcome::Bearer(fresh.clone()) },
@@ -177,7 +177,7 @@ fn success_without_a_rotated_refresh_keeps_the_old_one() {
     rig.drain();
     rig.success(&jwt(SECS, 300).replace("c2ln", "c2lm"), None);
     assert_eq!(rig.m.refresh_token(), Some("R1"));
-    assert!(rig.drain().contains(&Action::Persist { access: rig.m.access_token().unwrap().into(), refresh: Some("R1".into()), generation: rig.m.generation() }));
+    assert!(rig.drain().contains(&Action::Persist { access: rig.m.access_token().unwrap().into(), refresh: Some("R1".into()), generation: rig.m.generation(), expires_at: None }));
 }
 
 #[test]
@@ -481,7 +481,7 @@ fn set_tokens_after_a_logout_starts_a_new_session() {
     assert_eq!(rig.drain(), vec![Action::Clear { shared: true }, Action::Logout { reason: LogoutReason::Manual, message: "bye".into(), origin: None }]);
     let access = jwt(SECS, 300);
     rig.m.set_tokens(rig.now, access.clone(), Some("R9".into()), None).unwrap();
-    assert_eq!(rig.drain(), vec![Action::Persist { access: access.clone(), refresh: Some("R9".into()), generation: rig.m.generation() }]);
+    assert_eq!(rig.drain(), vec![Action::Persist { access: access.clone(), refresh: Some("R9".into()), generation: rig.m.generation(), expires_at: None }]);
     assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
     rig.m.logout(rig.now, LogoutReason::Remote, None);
     assert_eq!(logouts(&rig.drain()), vec![LogoutReason::Remote]);
@@ -746,4 +746,339 @@ fn without_a_login_page_a_session_end_never_redirects() {
     let (mut rig, _) = Rig::logged_in();
     rig.m.logout(rig.now, LogoutReason::Manual, None);
     assert!(!rig.drain().iter().any(|a| matches!(a, Action::Redirect { .. })));
+}
+
+// ----- issue 11: real servers -------------------------------------------------------------
+
+fn warnings(rig: &mut Rig) -> Vec<Warning> {
+    std::iter::from_fn(|| rig.m.poll_warning()).collect()
+}
+
+fn response(status: u16, body: &str) -> RefreshResponse<'_> {
+    RefreshResponse { status, body, retry_after: None, date: None }
+}
+
+/// A session whose access token has expired, with request 1 waiting for the refresh call.
+fn refreshing(config: MachineConfig) -> Rig {
+    let mut rig = Rig::new(config);
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R1".into()), None).unwrap();
+    rig.at(301_000);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(starts(&rig.drain()), 1);
+    rig
+}
+
+#[test]
+fn an_oauth_configuration_error_ends_the_session_and_is_reported_once_with_its_cause() {
+    let mut rig = refreshing(MachineConfig::default());
+    let body = r#"{"error":"invalid_client","error_description":"Invalid client_id parameter value."}"#;
+    rig.m.on_refresh_response(rig.now, &response(401, body), None, 0.0);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::InvalidToken]);
+    let reported = warnings(&mut rig);
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    let w = &reported[0];
+    assert_eq!((w.code, w.severity), (REFRESH_MISCONFIGURED, Severity::Error));
+    assert!(w.message.contains("invalid_client") && w.message.contains("clientId") && w.message.contains("Invalid client_id"), "{}", w.message);
+    assert!(!w.message.contains("R1") && !w.message.starts_with("authkeeper:"), "{}", w.message);
+
+    // The next session fails the same way: the console already says why.
+    rig.m.set_tokens(rig.now, jwt(SECS + 300, 300), Some("R2".into()), None).unwrap();
+    rig.m.on_unauthorized(rig.now, 2, UrlClass::Protected, rig.m.access_token().unwrap().to_owned().as_str());
+    rig.drain();
+    rig.m.on_refresh_response(rig.now, &response(400, body), None, 0.0);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::InvalidToken]);
+    assert!(warnings(&mut rig).is_empty(), "reported once per client");
+
+    // The wrong format names refreshFormat.
+    let mut rig = refreshing(MachineConfig::default());
+    rig.m.on_refresh_response(rig.now, &response(400, r#"{"error":"invalid_request","error_description":"only application/x-www-form-urlencoded"}"#), None, 0.0);
+    let [w] = &warnings(&mut rig)[..] else { panic!() };
+    assert!(w.message.contains("refreshFormat"), "{}", w.message);
+}
+
+#[test]
+fn temporarily_unavailable_and_5xx_are_transient_and_report_nothing() {
+    for (status, body) in [(400, r#"{"error":"temporarily_unavailable"}"#), (503, ""), (500, r#"{"error":"invalid_client"}"#)] {
+        let mut rig = refreshing(MachineConfig::default());
+        rig.m.on_refresh_response(rig.now, &response(status, body), None, 0.0);
+        assert!(logouts(&rig.drain()).is_empty(), "{status} {body}");
+        assert!(warnings(&mut rig).is_empty(), "{status} {body}");
+        assert!(rig.m.poll_timeout().is_some_and(|t| t > rig.now), "a retry is scheduled");
+    }
+}
+
+#[test]
+fn a_parse_hook_that_fails_is_a_transient_failure_reported_once() {
+    let mut rig = refreshing(MachineConfig::default());
+    let failed = || Some(Err("parseRefreshResponse returned no access token".to_owned()));
+    rig.m.on_refresh_response(rig.now, &response(200, r#"{"token":"A"}"#), failed(), 0.0);
+    let actions = rig.drain();
+    assert!(logouts(&actions).is_empty() && resolved(&actions).is_empty(), "{actions:?}");
+    let [w] = &warnings(&mut rig)[..] else { panic!() };
+    assert_eq!((w.code, w.severity), (REFRESH_HOOK_FAILED, Severity::Error));
+    // The retry fails the same way: not reported again.
+    let retry = rig.m.poll_timeout().unwrap();
+    rig.tick(retry.0 - T0);
+    assert_eq!(starts(&rig.drain()), 1);
+    rig.m.on_refresh_response(rig.now, &response(200, "{}"), failed(), 0.0);
+    assert!(warnings(&mut rig).is_empty());
+
+    // What the hook read is the session's new token.
+    let mut rig = refreshing(MachineConfig::default());
+    let tokens = FreshTokens { access: "opaque-A2".into(), refresh: Some("R2".into()), expires_in: Some(600) };
+    rig.m.on_refresh_response(rig.now, &response(200, r#"{"data":{}}"#), Some(Ok(tokens)), 0.0);
+    assert_eq!(resolved(&rig.drain()), vec![(1, Ok("opaque-A2".to_owned()))]);
+    assert_eq!(rig.m.refresh_token(), Some("R2"));
+}
+
+#[test]
+fn a_refresh_request_hook_that_throws_is_transient_and_reported_once() {
+    let mut rig = refreshing(MachineConfig::default());
+    rig.m.on_refresh_hook_error(rig.now, "refreshRequest threw: TypeError: x is undefined".into(), 0.0);
+    assert!(logouts(&rig.drain()).is_empty());
+    let [w] = &warnings(&mut rig)[..] else { panic!() };
+    assert!(w.message.contains("refreshRequest threw"));
+    assert_eq!(rig.m.snapshot(rig.now).waiting, 1, "the request waits for the retry");
+}
+
+#[test]
+fn an_opaque_access_tokens_expiry_is_persisted_with_it() {
+    let mut rig = Rig::default();
+    rig.m.set_tokens(rig.now, "opaque-A".into(), Some("R1".into()), Some(300)).unwrap();
+    let generation = rig.m.generation();
+    assert_eq!(
+        rig.drain(),
+        vec![Action::Persist { access: "opaque-A".into(), refresh: Some("R1".into()), generation, expires_at: Some(Millis(T0 + 300_000)) }]
+    );
+    // A refresh without expires_in: no known expiry, which is persisted too.
+    rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, "opaque-A");
+    rig.drain();
+    rig.success("opaque-B", None);
+    assert!(rig.drain().contains(&Action::Persist { access: "opaque-B".into(), refresh: Some("R1".into()), generation, expires_at: Some(Millis::NEVER) }));
+    // A JWT carries its own exp.
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
+    assert!(matches!(rig.drain()[..], [Action::Persist { expires_at: None, .. }]));
+}
+
+fn stored(access: &str, refresh: Option<&str>, expires_at: Option<Millis>) -> Stored {
+    Stored { access: Some(access.into()), refresh: refresh.map(Into::into), generation: 7, expires_at }
+}
+
+#[test]
+fn a_stored_opaque_access_token_is_timed_by_its_stored_expiry() {
+    // Still valid: the session goes on, refreshed at expiry minus the leeway.
+    let mut rig = Rig::default();
+    rig.m.load_stored(rig.now, stored("opaque-A", Some("R1"), Some(Millis(T0 + 200_000))));
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Active);
+    assert_eq!(rig.m.snapshot(rig.now).expires_at, Some(Millis(T0 + 200_000)));
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send("opaque-A"));
+
+    // Expired: refreshed, never sent.
+    let mut rig = Rig::default();
+    rig.m.load_stored(rig.now, stored("opaque-A", Some("R1"), Some(Millis(T0 - 1))));
+    assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: Some("R1".into()) }]);
+    // Expired with nothing to refresh with: the session has expired.
+    let mut rig = Rig::default();
+    rig.m.load_stored(rig.now, stored("opaque-A", None, Some(Millis(T0 - 1))));
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::SessionExpired]);
+    // No known expiry (the server gave none): used until a 401.
+    let mut rig = Rig::default();
+    rig.m.load_stored(rig.now, stored("opaque-A", Some("R1"), Some(Millis::NEVER)));
+    assert!(rig.drain().is_empty());
+    assert_eq!(rig.m.snapshot(rig.now).expires_at, None);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send("opaque-A"));
+    // Without a stored expiry it is what it always was: malformed.
+    let mut rig = Rig::default();
+    rig.m.load_stored(rig.now, stored("opaque-A", Some("R1"), None));
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::InvalidToken]);
+}
+
+fn cookie() -> MachineConfig {
+    MachineConfig { cookie_mode: true, ..MachineConfig::default() }
+}
+
+#[test]
+fn cookie_mode_start_up_without_an_access_token_looks_for_a_session_with_one_refresh() {
+    let mut rig = Rig::new(cookie());
+    rig.m.load_stored(rig.now, Stored::default());
+    assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: None }]);
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Refreshing);
+    // A request meanwhile waits for it rather than going out anonymously.
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    rig.success(&jwt(SECS, 300), None);
+    let actions = rig.drain();
+    assert!(matches!(actions[0], Action::Persist { .. }), "{actions:?}");
+    assert_eq!(resolved(&actions), vec![(1, Ok(jwt(SECS, 300)))]);
+    assert!(logouts(&actions).is_empty());
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Active);
+
+    // Body mode: no tokens, no refresh.
+    let mut rig = Rig::default();
+    rig.m.load_stored(rig.now, Stored::default());
+    assert!(rig.drain().is_empty());
+}
+
+#[test]
+fn a_refused_start_up_refresh_leaves_the_client_anonymous_without_a_logout() {
+    for stored_access in [None, Some(jwt(SECS - 600, 300))] {
+        let mut rig = Rig::new(cookie());
+        rig.m.load_stored(rig.now, Stored { access: stored_access.clone(), ..Stored::default() });
+        assert_eq!(starts(&rig.drain()), 1);
+        assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+        rig.m.on_refresh_response(rig.now, &response(401, r#"{"detail":"No valid refresh cookie","code":"token_not_valid"}"#), None, 0.0);
+        let actions = rig.drain();
+        assert_eq!(actions, vec![Action::Resolve { id: 1, outcome: Outcome::Anonymous }], "{stored_access:?}");
+        assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Anonymous);
+        assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), ANON);
+        assert_eq!(rig.m.poll_timeout(), None, "no further attempt");
+        // A login afterwards is an ordinary session whose refusal is an ordinary logout.
+        rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
+        rig.m.on_unauthorized(rig.now, 3, UrlClass::Protected, &jwt(SECS, 300));
+        rig.drain();
+        rig.m.on_refresh_response(rig.now, &response(401, "{}"), None, 0.0);
+        assert_eq!(logouts(&rig.drain()), vec![LogoutReason::InvalidToken]);
+    }
+}
+
+#[test]
+fn a_failing_start_up_refresh_is_retried_and_a_give_up_is_not_a_logout() {
+    let config = MachineConfig { breaker: BreakerConfig { max_attempts: 2, give_up_after_ms: 5_000, ..BreakerConfig::default() }, ..cookie() };
+    let mut rig = Rig::new(config);
+    rig.m.load_stored(rig.now, Stored::default());
+    rig.drain();
+    rig.m.on_refresh_network_error(rig.now, 0.0);
+    assert!(rig.drain().is_empty());
+    let retry = rig.m.poll_timeout().expect("a retry");
+    rig.tick(retry.0 - T0);
+    assert_eq!(starts(&rig.drain()), 1, "the usual retry rules");
+    rig.at(6_000);
+    rig.transient();
+    let actions = rig.drain();
+    assert!(logouts(&actions).is_empty() && !actions.contains(&Action::Clear { shared: true }), "{actions:?}");
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Anonymous);
+}
+
+#[test]
+fn force_refresh_refreshes_a_valid_token_once_for_every_caller() {
+    let (mut rig, access) = Rig::logged_in();
+    assert_eq!(rig.m.force_refresh(rig.now, 1), RequestDecision::Wait);
+    assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: Some("R1".into()) }]);
+    // Single flight: a second call and a request join it.
+    assert_eq!(rig.m.force_refresh(rig.now, 2), RequestDecision::Wait);
+    assert_eq!(rig.m.on_request(rig.now, 3, UrlClass::Protected), RequestDecision::Wait);
+    assert!(rig.drain().is_empty());
+    // A transient failure: the forced callers wait for the retry (never the old token).
+    rig.transient();
+    let actions = rig.drain();
+    assert_eq!(resolved(&actions), vec![(3, Ok(access.clone()))], "only the plain request goes out with the valid token");
+    let retry = rig.m.poll_timeout().unwrap();
+    rig.tick(retry.0 - T0);
+    assert_eq!(starts(&rig.drain()), 1);
+    rig.success("NEW.ACCESS.TOKEN", Some("R2"));
+    assert_eq!(resolved(&rig.drain()), vec![(1, Ok("NEW.ACCESS.TOKEN".into())), (2, Ok("NEW.ACCESS.TOKEN".into()))]);
+}
+
+#[test]
+fn force_refresh_fails_typed_when_no_refresh_can_happen() {
+    let mut rig = Rig::default();
+    assert_eq!(rig.m.force_refresh(rig.now, 1), RequestDecision::Fail(AuthError::NoSession));
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
+    assert_eq!(rig.m.force_refresh(rig.now, 2), RequestDecision::Fail(AuthError::NoRefreshToken));
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    assert_eq!(rig.m.force_refresh(rig.now, 3), RequestDecision::Fail(AuthError::LoggedOut { reason: LogoutReason::Manual }));
+    // The breaker is open: fail fast.
+    let config = MachineConfig { breaker: BreakerConfig { max_attempts: 1, ..BreakerConfig::default() }, ..MachineConfig::default() };
+    let mut rig = Rig::new(config);
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R1".into()), None).unwrap();
+    assert_eq!(rig.m.force_refresh(rig.now, 1), RequestDecision::Wait);
+    rig.drain();
+    rig.transient();
+    assert!(matches!(resolved(&rig.drain())[..], [(1, Err(AuthError::RefreshUnavailable { .. }))]));
+    assert!(matches!(rig.m.force_refresh(rig.now, 2), RequestDecision::Fail(AuthError::RefreshUnavailable { .. })));
+    // A refusal ends the session and rejects the caller.
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.force_refresh(rig.now, 1);
+    rig.drain();
+    rig.m.on_refresh_response(rig.now, &response(401, r#"{"code":"token_not_valid"}"#), None, 0.0);
+    let actions = rig.drain();
+    assert_eq!(resolved(&actions), vec![(1, Err(AuthError::LoggedOut { reason: LogoutReason::InvalidToken }))]);
+    assert!(matches!(actions.iter().find(|a| matches!(a, Action::Resolve { .. })), Some(Action::Resolve { outcome: Outcome::Failed(_), .. })));
+}
+
+#[test]
+fn force_refresh_in_cookie_mode_without_a_session_looks_for_one() {
+    let mut rig = Rig::new(cookie());
+    rig.m.load_stored(rig.now, Stored::default());
+    rig.drain();
+    rig.m.on_refresh_response(rig.now, &response(401, "{}"), None, 0.0);
+    rig.drain();
+    // After the app's own login set the cookie.
+    assert_eq!(rig.m.force_refresh(rig.now, 1), RequestDecision::Wait);
+    assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: None }]);
+    rig.success(&jwt(SECS, 300), None);
+    assert_eq!(resolved(&rig.drain()), vec![(1, Ok(jwt(SECS, 300)))]);
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Active);
+    // No cookie: rejected, still no logout.
+    let mut rig = Rig::new(cookie());
+    rig.m.load_stored(rig.now, Stored::default());
+    rig.drain();
+    assert_eq!(rig.m.force_refresh(rig.now, 1), RequestDecision::Wait);
+    rig.m.on_refresh_response(rig.now, &response(401, "{}"), None, 0.0);
+    assert_eq!(rig.drain(), vec![Action::Resolve { id: 1, outcome: Outcome::Failed(AuthError::NoSession) }]);
+}
+
+#[test]
+fn a_manual_logout_revokes_the_refresh_token_when_a_revocation_endpoint_is_configured() {
+    let login = LoginPage { url: "/login".into(), path: "/login".into() };
+    let revoking = MachineConfig { revoke: true, login: Some(login), ..MachineConfig::default() };
+    let mut rig = Rig::new(revoking.clone());
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R1".into()), None).unwrap();
+    rig.drain();
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    let actions = rig.drain();
+    let revoke = actions.iter().position(|a| *a == Action::Revoke { token: Some("R1".into()) }).expect("revoked");
+    // Cleared locally first, and sent before the page can leave for the login page.
+    assert!(actions.iter().position(|a| matches!(a, Action::Clear { .. })).unwrap() < revoke);
+    assert!(revoke < actions.iter().position(|a| matches!(a, Action::Redirect { .. })).unwrap());
+    assert_eq!(rig.m.refresh_token(), None);
+
+    // Cookie mode: the cookie goes with the request.
+    let mut rig = Rig::new(MachineConfig { revoke: true, ..cookie() });
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
+    rig.drain();
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    assert!(rig.drain().contains(&Action::Revoke { token: None }));
+
+    // Not without revokeUrl, not for a session the server ended, not for another tab's logout.
+    let (mut rig, _) = Rig::logged_in();
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    assert!(!rig.drain().iter().any(|a| matches!(a, Action::Revoke { .. })));
+    let mut rig = refreshing(revoking.clone());
+    rig.m.on_refresh_response(rig.now, &response(401, "{}"), None, 0.0);
+    assert!(!rig.drain().iter().any(|a| matches!(a, Action::Revoke { .. })));
+    let mut rig = Rig::new(revoking);
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R1".into()), None).unwrap();
+    rig.drain();
+    rig.m.on_tab_message(rig.now, TabMessage::Logout { reason: LogoutReason::Manual, message: String::new(), generation: rig.m.generation() }, Stored::default());
+    let actions = rig.drain();
+    assert_eq!(logouts(&actions), vec![LogoutReason::Remote]);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Revoke { .. })));
+}
+
+#[test]
+fn force_refresh_never_settles_for_the_old_token_when_the_refresh_token_runs_out() {
+    let mut rig = Rig::default();
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), Some(jwt(SECS - 3_500, 3_600)), None).unwrap(); // refresh: 100 s left
+    rig.at(50_000);
+    assert_eq!(rig.m.force_refresh(rig.now, 1), RequestDecision::Wait);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), RequestDecision::Wait);
+    rig.drain();
+    rig.transient();
+    assert_eq!(resolved(&rig.drain()).len(), 1, "the plain request goes out with the valid token");
+    rig.tick(101_000);
+    let actions = rig.drain();
+    assert_eq!(resolved(&actions), vec![(1, Err(AuthError::NoRefreshToken))]);
+    assert_eq!(starts(&actions), 0);
 }

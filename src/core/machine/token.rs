@@ -1,9 +1,9 @@
 //! When a held access token needs attention, what a refresh token tells us about itself, and
 //! what a token (or a response) tells us about the device clock.
 
-use super::output::Warning;
+use super::output::{Severity, Warning};
 use crate::core::expiry::{
-    default_leeway_ms, expires_at_from_exp, expires_at_from_expires_in, offset_from_iat, plausible_offset, refresh_at,
+    default_leeway_ms, expires_at_from_exp, offset_from_iat, plausible_offset, refresh_at,
     ClockOffset, ImplausibleOffset,
 };
 use crate::core::jwt::{self, Claims, JwtError, MAX_TOKEN_LEN};
@@ -47,7 +47,7 @@ pub(super) struct TimingRules {
 pub(super) fn timing(
     now: Millis,
     claims: Option<&Claims>,
-    expires_in: Option<u64>,
+    expires_in_ms: Option<u64>,
     provenance: Provenance,
     rules: &TimingRules,
 ) -> Option<Timing> {
@@ -65,7 +65,7 @@ pub(super) fn timing(
     let expires_at = exp
         .map(|exp| expires_at_from_exp(exp, rules.offset))
         .filter(|at| believable(*at))
-        .or_else(|| expires_in.map(|s| expires_at_from_expires_in(s, now)).filter(|at| believable(*at)))?;
+        .or_else(|| expires_in_ms.map(|ms| now.plus(ms)).filter(|at| believable(*at)))?;
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
@@ -149,7 +149,7 @@ fn implausible_offset_warning(source: OffsetSource, ImplausibleOffset(offset_ms)
         message.push_str(": is iat in milliseconds instead of seconds?");
     }
     message.push_str("); the previous estimate stands");
-    Warning { code: IMPLAUSIBLE_CLOCK_OFFSET, message }
+    Warning { code: IMPLAUSIBLE_CLOCK_OFFSET, message, severity: Severity::Warn }
 }
 
 fn push_decimal(out: &mut String, mut n: u64) {
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn expires_in_is_used_when_there_is_no_exp() {
-        let t = timing(NOW, None, Some(3_600), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, None, Some(3_600_000), Provenance::JustIssued, &rules(0, None)).unwrap();
         assert_eq!(t.expires_at, NOW.plus(3_600_000));
         assert_eq!(t.refresh_at, NOW.plus(3_540_000));
     }
@@ -248,7 +248,7 @@ mod tests {
         let c = claims(Some(NOW_SECS - 600), None);
         assert_eq!(timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)), None);
         // ... but an expires_in next to it is relative, so still usable.
-        let t = timing(NOW, Some(&c), Some(300), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), Some(300_000), Provenance::JustIssued, &rules(0, None)).unwrap();
         assert_eq!(t.expires_at, NOW.plus(300_000));
         // A stored token that looks expired is simply expired.
         let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None)).unwrap();

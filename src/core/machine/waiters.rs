@@ -9,6 +9,8 @@ pub(super) enum WaitReason {
     BeforeSend,
     /// Sent, and the server answered 401 to the current token.
     AfterUnauthorized,
+    /// `auth.refresh()`: wants a new token, not the current one.
+    Forced,
 }
 
 /// In arrival order. A Vec rather than a map: it costs a fraction of a BTreeMap in the shipped
