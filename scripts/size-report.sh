@@ -48,10 +48,10 @@ function group(raw) {
   if (n.startsWith('data segment')) return 'data segments (string literals, tables)';
   if (/^(type\[|import |export |elem\[|table\[|global\[|memory\[|custom section|code\[|wasm magic|header)|section$/.test(n)) return 'wasm structure (types, imports, exports, table)';
   if (/wasm_bindgen_futures::/.test(n)) return 'wasm-bindgen-futures (spawn_local, JsFuture, queue)';
+  if (/futures_|::futures::|core::task::|Waker|singlethread/.test(n)) return 'futures / task plumbing (js-sys executor, wakers)';
   if (/^(__wbg_|__wbindgen_|__externref|authcore_|[a-z][A-Za-z]*$)|externref shim|wasm_bindgen::/.test(n)) return 'wasm-bindgen glue (exports, closures, convert, externref)';
   if (/::fmt::|_fmt_inner|Formatter|pad_integral/.test(n)) return 'core::fmt (formatting)';
   if (/dlmalloc|__rust_(alloc|dealloc|realloc)|__rdl_|__rustc::|raw_vec|RawVec|handle_alloc_error|finish_grow/.test(n)) return 'allocator (dlmalloc) + Vec growth';
-  if (/futures_|core::task::|Waker|singlethread/.test(n)) return 'futures / task plumbing';
   if (/^<?js_sys::/.test(n)) return 'js-sys';
   if (/^<?web_sys::/.test(n)) return 'web-sys';
   if (/gloo_timers/.test(n)) return 'gloo-timers';
@@ -92,8 +92,8 @@ echo
 echo "## twiggy top -n $n after wasm-opt -Oz"
 twiggy top -n "$n" "$tmp/opt.wasm"
 echo
-echo "## twiggy dominators -d 1 -r 25, before wasm-opt (what keeps what alive, top level)"
-twiggy dominators -d 1 -r 25 "$wasm"
+echo "## twiggy dominators -d 1, first 25 rows, before wasm-opt (what keeps what alive, top level)"
+twiggy dominators -d 1 "$wasm" | sed -n 1,27p
 echo
 echo "## twiggy dominators elem[0] -r 30: what only the indirect-call table (closures, futures, dyn calls) keeps alive"
 twiggy dominators -r 30 "$wasm" 'elem[0]'
