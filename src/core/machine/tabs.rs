@@ -14,7 +14,8 @@
 //! - A logout is never undone by tokens of the session it ended: tokens are adopted only from
 //!   a newer generation (a newer login), or from the same generation while it is still live.
 
-use super::{Flight, Machine, Session};
+use super::{token, Flight, Machine, Session};
+use crate::core::expiry::expires_at_from_exp;
 use crate::core::machine::config::TabScope;
 use crate::core::machine::output::{Action, Generation, Stored, TabMessage};
 use crate::core::policy::LogoutReason;
@@ -74,6 +75,14 @@ impl Machine {
                     let shared = self.config.tabs == TabScope::Shared && stored.generation <= generation;
                     let message = (!message.is_empty()).then_some(message);
                     self.end_session_as(LogoutReason::Remote, message, Some(reason), shared);
+                }
+                // Messages of different tabs can overtake each other: the logout of a newer
+                // session may arrive before the tokens that started it. Remember that the session
+                // is over, so those tokens are not adopted when they come. (`MAX` is the
+                // storage-event fallback's logout, which does not say which session ended.)
+                if ours && generation != Generation::MAX {
+                    self.generation = generation;
+                    self.newest_generation = self.newest_generation.max(generation);
                 }
             }
             TabMessage::Hello => {
@@ -149,8 +158,11 @@ impl Machine {
     /// Storage as read on `ReadStored`, at the end of a refusal's grace period.
     pub fn on_stored(&mut self, now: Millis, stored: Stored) {
         let Some(refusal) = self.refusal.take_if(|r| r.asked) else { return };
+        // The refused call has reported: nothing is in flight any more, whatever follows.
+        // (Left `Running`, adopting below would mark it superseded, and a superseded call that
+        // never reports blocks every later refresh.)
+        self.flight = Flight::Idle;
         if !self.adopt_if_newer(now, stored) {
-            self.flight = Flight::Idle;
             self.end_session(refusal.reason, Some(refusal.message));
         }
         self.advance(now);
@@ -165,7 +177,11 @@ impl Machine {
         };
         let newer = stored.refresh.as_ref().is_some_and(|r| Some(r) != self.refresh.as_ref())
             || (self.config.cookie_mode && Some(&access) != self.access.as_ref());
-        if !(same_scope && newer) {
+        // The expired refresh token this tab dropped (and the server refused) is still in
+        // storage: it differs from the `None` we hold, but it is not newer.
+        let expired = stored.refresh.as_deref().and_then(|r| token::refresh_token_exp(r).ok().flatten());
+        let expired = expired.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
+        if !(same_scope && newer) || expired {
             return false;
         }
         self.generation = stored.generation;

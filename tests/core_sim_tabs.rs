@@ -1,0 +1,199 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Issue 10's multi-tab simulation: 1 to 5 tabs, each a real core, in one simulated browser
+//! (localStorage whose writes reach the other tabs late, a BroadcastChannel, a Web Lock) in
+//! front of a SimpleJWT-like server with rotation + blacklist and faults, on a virtual clock
+//! with sleeps and device clock changes. See `tests/sim/` for the model and
+//! `tests/sim/referee.rs` for the invariants and the judgment calls behind them.
+//!
+//! Invariants, checked after every event of every tab:
+//! - no logout the server did not cause;
+//! - while the lock works, at most one refresh call per expiry for the whole browser and never
+//!   a blacklisted-token reuse;
+//! - a logout is never undone except by a newer `setTokens`;
+//! - every request settles (checked once the endpoint has worked again for 15 minutes);
+//! - no refresh after a definitive failure;
+//! - at most one `auth:logout` per tab per session.
+//!
+//!     cargo test --test core_sim_tabs                    # the default number of runs
+//!     SIM_RUNS=20000 cargo test --release --test core_sim_tabs
+
+mod sim;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError};
+use sim::script::{scenario, LockMode};
+
+fn runs(default: u32) -> u32 {
+    std::env::var("SIM_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn config(cases: u32) -> Config {
+    Config { cases, failure_persistence: None, max_shrink_iters: 4_096, ..Config::default() }
+}
+
+proptest! {
+    #![proptest_config(config(runs(2_000)))]
+
+    /// With Web Locks, every invariant holds.
+    #[test]
+    fn tabs_sharing_a_working_lock_keep_every_promise(s in scenario(LockMode::Works)) {
+        sim::run(&s).map_err(TestCaseError::fail)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(runs(2_000)))]
+
+    /// Without Web Locks, tabs may refresh together and present a rotated token; everything
+    /// else (no logout the server did not cause, ...) must still hold.
+    #[test]
+    fn tabs_without_the_lock_still_never_log_out_for_nothing(s in scenario(LockMode::Unavailable)) {
+        sim::run(&s).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// Found by the simulation: BroadcastChannel keeps each sender's order, not the order across
+/// senders. Tab A logs in and tab B (which adopted it) logs out at once; tab C hears B's logout
+/// before A's login. C must not adopt the login's tokens when they arrive: the logout is never
+/// undone except by a newer login. (Before the fix, C adopted them and kept the ended session
+/// alive, refreshing and persisting it for every tab opened later.)
+mod a_logout_that_overtakes_its_session_s_tokens {
+    use super::sim::jwt::unsigned_jwt;
+    use authkeeper::core::machine::{Action, Machine, MachineConfig, SessionStatus, Stored, TabMessage};
+    use authkeeper::core::policy::LogoutReason;
+    use authkeeper::core::time::Millis;
+
+    const NOW: Millis = Millis(1_700_000_000_000);
+
+    fn tab() -> Machine {
+        Machine::new(MachineConfig { tab_lock: true, ..MachineConfig::default() })
+    }
+
+    /// Tab A's login and tab B's logout of it, as the two messages the other tabs get.
+    fn login_then_logout(now: Millis) -> (TabMessage, TabMessage) {
+        let mut a = tab();
+        let access = unsigned_jwt(&format!(r#"{{"iat":{},"exp":{}}}"#, now.0 / 1000, now.0 / 1000 + 300));
+        a.set_tokens(now, access, Some("R-login".into()), None).unwrap();
+        let tokens = std::iter::from_fn(|| a.poll_action())
+            .find_map(|x| if let Action::Broadcast(m @ TabMessage::Tokens { .. }) = x { Some(m) } else { None })
+            .unwrap();
+        let logout = TabMessage::Logout { reason: LogoutReason::Manual, message: String::new(), generation: a.generation() };
+        (tokens, logout)
+    }
+
+    fn assert_stays_out(c: &mut Machine, now: Millis) {
+        let actions: Vec<Action> = std::iter::from_fn(|| c.poll_action()).collect();
+        assert_ne!(c.snapshot(now).status, SessionStatus::Active, "{actions:?}");
+        assert_eq!(c.refresh_token(), None);
+        assert!(!actions.iter().any(|x| matches!(x, Action::Refreshed { .. } | Action::Persist { .. })), "{actions:?}");
+    }
+
+    #[test]
+    fn in_a_tab_without_a_session() {
+        let (tokens, logout) = login_then_logout(NOW);
+        let mut c = tab();
+        c.load_stored(NOW, Stored::default());
+        c.on_tab_message(NOW, logout, Stored::default());
+        c.on_tab_message(NOW.plus(5), tokens, Stored::default());
+        assert_stays_out(&mut c, NOW.plus(5));
+    }
+
+    #[test]
+    fn in_a_tab_still_in_the_previous_session() {
+        let mut c = tab();
+        let old = unsigned_jwt(&format!(r#"{{"iat":{},"exp":{}}}"#, NOW.0 / 1000, NOW.0 / 1000 + 300));
+        c.set_tokens(NOW, old, Some("R-old".into()), None).unwrap();
+        std::iter::from_fn(|| c.poll_action()).for_each(drop);
+        let later = NOW.plus(60_000);
+        let (tokens, logout) = login_then_logout(later);
+        c.on_tab_message(later, logout, Stored::default());
+        assert!(std::iter::from_fn(|| c.poll_action()).any(|x| matches!(x, Action::Logout { reason: LogoutReason::Remote, .. })));
+        c.on_tab_message(later.plus(5), tokens, Stored::default());
+        assert_stays_out(&mut c, later.plus(5));
+    }
+}
+
+/// Found by the simulation: a refusal whose grace period ends with newer tokens found in
+/// storage (no channel message brought them) adopts them, but left the refused call marked as
+/// superseded, i.e. still in flight. No refresh could ever start again: requests waiting for one
+/// hung, and the session died silently at expiry.
+#[test]
+fn tokens_adopted_from_storage_after_a_refusal_leave_nothing_in_flight() {
+    use authkeeper::core::machine::{Action, Machine, MachineConfig, RequestDecision, Stored, REFUSAL_GRACE_MS};
+    use authkeeper::core::policy::{LogoutReason, RefreshOutcome};
+    use authkeeper::core::time::Millis;
+    use authkeeper::core::urls::UrlClass;
+    use sim::jwt::unsigned_jwt;
+
+    let t0 = Millis(1_700_000_000_000);
+    let jwt = |iat: u64, life: u64| unsigned_jwt(&format!(r#"{{"iat":{iat},"exp":{}}}"#, iat + life));
+    let mut m = Machine::new(MachineConfig { tab_lock: true, ..MachineConfig::default() });
+    m.set_tokens(t0, jwt(t0.0 / 1000, 300), Some("R1".into()), None).unwrap();
+    let generation = m.generation();
+    let drain = |m: &mut Machine| std::iter::from_fn(|| m.poll_action()).collect::<Vec<_>>();
+    drain(&mut m);
+
+    let expiring = t0.plus(290_000);
+    assert_eq!(m.on_request(expiring, 1, UrlClass::Protected), RequestDecision::Wait);
+    drain(&mut m);
+    m.on_lock_granted(expiring, Stored { access: None, refresh: Some("R1".into()), generation, ..Stored::default() });
+    drain(&mut m);
+    let refused = RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: "Token is invalid".into() };
+    m.on_refresh_outcome(expiring, refused, 0.5);
+    drain(&mut m);
+    let grace_over = expiring.plus(REFUSAL_GRACE_MS);
+    m.handle_timeout(grace_over, 0.5);
+    assert_eq!(drain(&mut m), vec![Action::ReadStored]);
+    // Another tab had rotated R1 to R2; only storage says so.
+    let newer = jwt(expiring.0 / 1000, 300);
+    m.on_stored(grace_over, Stored { access: Some(newer), refresh: Some("R2".into()), generation, ..Stored::default() });
+    drain(&mut m);
+    assert_eq!(m.refresh_token(), Some("R2"));
+    assert!(!m.snapshot(grace_over).refresh_in_flight, "nothing is in flight: {m:?}");
+
+    // At the next expiry the tab refreshes again.
+    let next_expiry = expiring.plus(295_000);
+    assert_eq!(m.on_request(next_expiry, 2, UrlClass::Protected), RequestDecision::Wait);
+    assert!(drain(&mut m).contains(&Action::AcquireLock), "{m:?}");
+}
+
+/// Found by the simulation: the device sleeps through a refresh token's expiry with a refresh
+/// call out; the server refuses the expired token, the tab drops it, and at the end of the
+/// refusal's grace finds the same token in storage. It took it for a newer one, adopted it and
+/// later presented it again, instead of ending the session.
+#[test]
+fn an_expired_refresh_token_in_storage_is_not_taken_for_a_newer_one() {
+    use authkeeper::core::machine::{Action, Machine, MachineConfig, RequestDecision, Stored, REFUSAL_GRACE_MS};
+    use authkeeper::core::policy::{LogoutReason, RefreshOutcome};
+    use authkeeper::core::time::Millis;
+    use authkeeper::core::urls::UrlClass;
+    use sim::jwt::unsigned_jwt;
+
+    let t0 = Millis(1_700_000_000_000);
+    let secs = t0.0 / 1000;
+    let jwt = |life: u64| unsigned_jwt(&format!(r#"{{"iat":{secs},"exp":{}}}"#, secs + life));
+    let (access, refresh) = (jwt(300), jwt(5_400));
+    let mut m = Machine::new(MachineConfig { tab_lock: true, ..MachineConfig::default() });
+    m.set_tokens(t0, access.clone(), Some(refresh.clone()), None).unwrap();
+    let generation = m.generation();
+    let stored = Stored { access: Some(access), refresh: Some(refresh), generation, ..Stored::default() };
+    let drain = |m: &mut Machine| std::iter::from_fn(|| m.poll_action()).collect::<Vec<_>>();
+    drain(&mut m);
+
+    let expiring = t0.plus(290_000);
+    assert_eq!(m.on_request(expiring, 1, UrlClass::Protected), RequestDecision::Wait);
+    drain(&mut m);
+    m.on_lock_granted(expiring, stored.clone());
+    assert!(matches!(drain(&mut m)[..], [Action::StartRefresh { .. }]));
+    // The laptop sleeps past the refresh token's expiry; the answer comes on waking.
+    let awake = t0.plus(5_500_000);
+    let refused = RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: "Token is invalid".into() };
+    m.on_refresh_outcome(awake, refused, 0.5);
+    drain(&mut m);
+    m.handle_timeout(awake.plus(REFUSAL_GRACE_MS), 0.5);
+    assert_eq!(drain(&mut m), vec![Action::ReadStored]);
+    m.on_stored(awake.plus(REFUSAL_GRACE_MS), stored);
+    let actions = drain(&mut m);
+    assert!(actions.iter().any(|a| matches!(a, Action::Logout { .. })), "the session ends: {actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::StartRefresh { .. } | Action::Refreshed { .. })), "{actions:?}");
+}
