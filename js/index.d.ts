@@ -123,7 +123,31 @@ export interface AuthState {
   refreshCount: number;
   clockOffset: number;
   storage: 'web' | 'memory';
+  /** Why the session ended, while `status` is 'logged_out'. */
+  reason: LogoutReason | null;
+  /** The access token's claims, unverified (display only); null without one or for an opaque token. */
+  claims: JwtClaims | null;
 }
+
+/** What `subscribe` listeners get: the same (frozen) object until the next change. */
+export interface SessionState {
+  readonly status: 'anonymous' | 'active' | 'logged_out';
+  readonly expiresAt: number | null;
+  readonly claims: JwtClaims | null;
+  readonly reason: LogoutReason | null;
+}
+
+export type SessionEvent =
+  | { readonly type: 'initial' }
+  | { readonly type: 'signed_in'; readonly expiresAt: number | null }
+  | { readonly type: 'refreshed'; readonly expiresAt: number | null }
+  | { readonly type: 'expiring'; readonly expiresAt: number; readonly expiresIn: number }
+  | ({ readonly type: 'signed_out' } & Readonly<LogoutDetail>);
+
+/** A login response in either shape: authkeeper's or OAuth's (`access_token`, `refresh_token`, `expires_in`). */
+export type Tokens =
+  | { access: string; refresh?: string | null; expiresIn?: number | null }
+  | { access_token: string; refresh_token?: string | null; expires_in?: number | null; token_type?: string; scope?: string };
 
 export interface AuthClient {
   /**
@@ -133,7 +157,8 @@ export interface AuthClient {
    * with an AuthkeeperError `code: 'destroyed'`.
    */
   fetch: typeof fetch;
-  setTokens(tokens: { access: string; refresh?: string | null; expiresIn?: number | null }): void;
+  /** Starts a session (subscribers and `auth:login` hear `signed_in`). */
+  setTokens(tokens: Tokens): void;
   getAccessToken(options?: { signal?: AbortSignal }): Promise<string | null>;
   /**
    * Refreshes now, single-flight with any refresh under way (for channels authkeeper does not see:
@@ -146,6 +171,14 @@ export interface AuthClient {
   /** Clears the session locally at once; with `revokeUrl`, then revokes the refresh token (best effort). */
   logout(): void;
   state(): AuthState;
+  /**
+   * Calls `listener` at once with the current state (`event.type` 'initial'), then on every
+   * change of this client's session. Returns the unsubscribe function. The shape is the Svelte
+   * store contract, and what React's `useSyncExternalStore` takes with `getSnapshot`.
+   */
+  subscribe(listener: (state: SessionState, event: SessionEvent) => void): () => void;
+  /** The state subscribers were last given. */
+  getSnapshot(): SessionState;
   /** Stops timers and listeners; waiting requests and every later `fetch` reject with `code: 'destroyed'`. */
   destroy(): void;
 }
@@ -173,6 +206,7 @@ declare global {
   interface WindowEventMap {
     'auth:logout': CustomEvent<LogoutDetail>;
     'auth:refreshed': CustomEvent<{ expiresAt: number }>;
+    'auth:login': CustomEvent<{ expiresAt: number | null }>;
     'auth:expiring': CustomEvent<{ expiresAt: number; expiresIn: number }>;
   }
 }

@@ -38,9 +38,46 @@ export function decodeJwt(token) {
   }
 }
 
-const bad = (name, expected, got) =>
-  new AuthkeeperError('invalid_option', `createAuthClient: option \`${name}\` must be ${expected} (got ${JSON.stringify(got) ?? typeof got})`);
+const badArgument = (method, what, name, expected, got) =>
+  new AuthkeeperError('invalid_option', `${method}: ${what} \`${name}\` must be ${expected} (got ${JSON.stringify(got) ?? typeof got})`);
+const bad = (name, expected, got) => badArgument('createAuthClient', 'option', name, expected, got);
 const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+// Every option there is, with its nested ones: anything else is a typo that would otherwise be
+// ignored in silence (`refreshTimout`), so it is refused with the closest valid name.
+const KNOWN = {
+  '': ['refreshUrl', 'refreshFormat', 'refreshMode', 'storage', 'keys', 'legacyKeys', 'apiOrigins', 'skipRefreshFor',
+    'loginUrl', 'leeway', 'expiringWarning', 'refreshWhenHidden', 'refreshTimeout', 'retry', 'clear', 'clientId', 'scope',
+    'fetch', 'revokeUrl', 'refreshRequest', 'parseRefreshResponse', 'onTrace', 'tabLock', 'wasmUrl'],
+  keys: ['access', 'refresh'],
+  legacyKeys: ['access', 'refresh'],
+  retry: ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter'],
+  clear: ['patterns', 'sessionStorage'],
+};
+
+/** Edit distance, case-insensitive: for "did you mean" only. */
+function distance(a, b) {
+  a = a.toLowerCase(); b = b.toLowerCase();
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+function refuseUnknown(group, object) {
+  if (object === null || typeof object !== 'object') return;
+  for (const key of Object.keys(object)) {
+    const known = KNOWN[group];
+    if (known.includes(key)) continue;
+    const name = group ? `${group}.${key}` : key;
+    const closest = known.reduce((best, k) => (distance(key, k) < distance(key, best) ? k : best));
+    const hint = distance(key, closest) <= Math.max(2, closest.length / 3) ? `; did you mean \`${group ? `${group}.` : ''}${closest}\`?` : '';
+    throw new AuthkeeperError('invalid_option', `createAuthClient: unknown option \`${name}\`${hint}`);
+  }
+}
 
 /**
  * Checks the JS types only the JS side can see, and resolves URLs as fetch will. An option left
@@ -49,6 +86,7 @@ const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string
  */
 function normalise(options) {
   if (options == null || typeof options !== 'object') throw bad('options', 'an object', options);
+  for (const group of Object.keys(KNOWN)) refuseUnknown(group, group ? options[group] : options);
   const o = { ...options };
   const given = (v) => v !== undefined;
   const oneOf = (name, value, allowed) => {
@@ -234,7 +272,28 @@ export async function createAuthClient(options) {
   // Without onTrace the fast path allocates no trace entries at all.
   const onTrace = config.onTrace;
   const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
-  const core = new AuthCore(config, realFetch, makeError);
+  // auth.subscribe: this client's own listeners, told of every change the core announces, and
+  // the state they are given (one object per change, so that it can be compared by identity).
+  const subscribers = new Set();
+  let session = null;
+  const sessionState = () => {
+    if (session === null) {
+      const { status, expiresAt, claims, reason } = core.state();
+      // A refresh in progress is still an active session: its outcome is announced.
+      session = Object.freeze({ status: status === 'refreshing' ? 'active' : status, expiresAt, claims, reason });
+    }
+    return session;
+  };
+  const notify = (type, detail) => {
+    session = null;
+    const event = Object.freeze({ type, ...detail });
+    const state = sessionState();
+    for (const listener of [...subscribers]) {
+      // One listener's exception must not keep the others from hearing about the change.
+      try { listener(state, event); } catch (e) { queueMicrotask(() => { throw e; }); }
+    }
+  };
+  const core = new AuthCore(config, realFetch, makeError, notify);
   core.start();
   let nextId = 0;
   // Set by destroy(): from then on auth.fetch rejects instead of attaching the bearer.
@@ -322,9 +381,15 @@ export async function createAuthClient(options) {
   return {
     fetch: authFetch,
     /** After the app's own login call. `expiresIn` (seconds) is for opaque access tokens. */
-    setTokens({ access, refresh = null, expiresIn = null } = {}) {
-      if (typeof access !== 'string' || access === '') throw bad('setTokens.access', 'a non-empty string', access);
-      if (refresh !== null && typeof refresh !== 'string') throw bad('setTokens.refresh', 'a string or null', refresh);
+    setTokens(tokens) {
+      if (tokens == null || typeof tokens !== 'object') throw badArgument('setTokens', 'argument', 'tokens', '{ access, refresh?, expiresIn? }', tokens);
+      // An OAuth-shaped login response ({ access_token, refresh_token, expires_in }) as is.
+      const access = tokens.access ?? tokens.access_token;
+      const refresh = tokens.refresh ?? tokens.refresh_token ?? null;
+      const expiresIn = tokens.expiresIn ?? tokens.expires_in ?? null;
+      if (typeof access !== 'string' || access === '') throw badArgument('setTokens', 'field', 'access', 'a non-empty string (or `access_token`)', access);
+      if (refresh !== null && typeof refresh !== 'string') throw badArgument('setTokens', 'field', 'refresh', 'a string or null', refresh);
+      if (expiresIn !== null && (typeof expiresIn !== 'number' || !(expiresIn >= 0))) throw badArgument('setTokens', 'field', 'expiresIn', 'null or a number of seconds', expiresIn);
       core.setTokens(access, refresh ?? undefined, expiresIn ?? undefined);
     },
     /** A valid access token (refreshing first if needed), or null without a session. */
@@ -341,8 +406,22 @@ export async function createAuthClient(options) {
     },
     logout() { core.logout(); },
     state() { return core.state(); },
+    /**
+     * Calls `listener(state, event)` at once with the current state (`event.type: 'initial'`),
+     * then on every change: `signed_in`, `refreshed`, `expiring`, `signed_out`. Returns the
+     * unsubscribe function (the Svelte store contract; React's useSyncExternalStore takes it).
+     */
+    subscribe(listener) {
+      if (typeof listener !== 'function') throw badArgument('subscribe', 'argument', 'listener', 'a function', listener);
+      subscribers.add(listener);
+      listener(sessionState(), Object.freeze({ type: 'initial' }));
+      return () => { subscribers.delete(listener); };
+    },
+    /** The state subscribers were last given: the same object until the next change. */
+    getSnapshot() { return sessionState(); },
     destroy() {
       destroyed = true;
+      subscribers.clear();
       core.destroy();
     },
   };

@@ -415,7 +415,7 @@ impl Sim {
                 Action::Persist { access, .. } => {
                     prop_assert_eq!(Some(access.as_str()), self.m.access_token());
                 }
-                Action::Clear { .. } | Action::Redirect { .. } | Action::AcquireLock | Action::ReleaseLock | Action::ReadStored | Action::Broadcast(_) | Action::Expiring { .. } | Action::Refreshed { .. } | Action::Revoke { .. } => {}
+                Action::Clear { .. } | Action::Redirect { .. } | Action::AcquireLock | Action::ReleaseLock | Action::ReadStored | Action::Broadcast(_) | Action::Expiring { .. } | Action::Refreshed { .. } | Action::SignedIn { .. } | Action::Revoke { .. } => {}
             }
         }
         prop_assert_eq!(snapshot.waiting, self.waiting.len());

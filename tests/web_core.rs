@@ -163,7 +163,7 @@ impl Drop for LogoutRecorder {
 }
 
 fn client(key: &str, fetch: &StubFetch, retry_attempts: u32) -> AuthCore {
-    let core = AuthCore::new(&options(key, retry_attempts), fetch.function.clone(), make_error());
+    let core = AuthCore::new(&options(key, retry_attempts), fetch.function.clone(), make_error(), None).unwrap();
     core.start();
     core
 }
@@ -181,7 +181,7 @@ fn client_with_expired_session(key: &str, fetch: &StubFetch, retry_attempts: u32
     storage.set_item(&format!("{key}-refresh"), "refresh-1").unwrap();
     let o = options(key, retry_attempts);
     set(&o, "storage", "local");
-    let core = AuthCore::new(&o, fetch.function.clone(), make_error());
+    let core = AuthCore::new(&o, fetch.function.clone(), make_error(), None).unwrap();
     core.start();
     core
 }

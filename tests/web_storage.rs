@@ -45,7 +45,7 @@ fn local_client(key: &str) -> AuthCore {
     // Nothing here refreshes: a fetch that would fail the test if called.
     let fetch = Function::new_with_args("", "throw new Error('no refresh expected')");
     let make_error = Function::new_with_args("code, message", "const e = new Error(message); e.code = code; return e;");
-    let core = AuthCore::new(&o, fetch, make_error);
+    let core = AuthCore::new(&o, fetch, make_error, None).unwrap();
     core.start();
     core
 }

@@ -35,9 +35,10 @@ pub struct AuthCore {
 #[wasm_bindgen]
 impl AuthCore {
     /// `options` is the object normalised by `js/index.js`; `fetch` performs the refresh call;
-    /// `make_error(code, message)` builds the JS error class the package exports.
+    /// `make_error(code, message)` builds the JS error class the package exports; `notify(kind,
+    /// detail)`, when given, hears every session change of this client.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: &JsValue, fetch: Function, make_error: Function) -> Result<AuthCore, JsValue> {
+    pub fn new(options: &JsValue, fetch: Function, make_error: Function, notify: Option<Function>) -> Result<AuthCore, JsValue> {
         let errors = Errors::new(make_error);
         let mut cfg = config::read(options)
             .map_err(|e| errors.error(ErrorCode::InvalidOption, &("createAuthClient: option ".to_owned() + &e.message)))?;
@@ -61,6 +62,7 @@ impl AuthCore {
             handed_over: LastHandedOver::default(),
             destroyed: false,
             trace: cfg.trace,
+            notify,
         };
         Ok(AuthCore { inner: Rc::new(RefCell::new(inner)), errors })
     }
@@ -249,7 +251,8 @@ impl AuthCore {
     /// A snapshot for UIs and tests.
     pub fn state(&self) -> Result<JsValue, JsValue> {
         let inner = self.inner.try_borrow().map_err(|_| self.errors.busy("state"))?;
-        Ok(snapshot_to_js(&inner.machine.snapshot(now()), inner.store.is_memory()))
+        let claims = inner.machine.access_token().and_then(|token| jwt::decode(token).ok());
+        Ok(snapshot_to_js(&inner.machine.snapshot(now()), inner.store.is_memory(), claims.as_ref()))
     }
 
     /// Stops timers and listeners and rejects whatever still waits. The client is unusable after.

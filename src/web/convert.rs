@@ -106,7 +106,8 @@ pub fn millis(m: Option<Millis>) -> JsValue {
 }
 
 /// `auth.state()`.
-pub fn snapshot_to_js(s: &Snapshot, memory_storage: bool) -> JsValue {
+/// `claims`: the access token's, unverified (for display), when it is a JWT.
+pub fn snapshot_to_js(s: &Snapshot, memory_storage: bool, claims: Option<&Claims>) -> JsValue {
     let (breaker, open_until) = match s.breaker {
         BreakerState::Closed => ("closed", None),
         BreakerState::Open { until } => ("open", Some(until)),
@@ -128,6 +129,8 @@ pub fn snapshot_to_js(s: &Snapshot, memory_storage: bool) -> JsValue {
         ("refreshCount", JsValue::from_f64(s.refresh_count as f64)),
         ("clockOffset", JsValue::from_f64(s.clock_offset_ms as f64)),
         ("storage", (if memory_storage { "memory" } else { "web" }).into()),
+        ("reason", s.logout_reason.map_or(JsValue::NULL, |r| r.as_str().into())),
+        ("claims", claims.map_or(JsValue::NULL, claims_to_js)),
     ])
     .into()
 }

@@ -44,6 +44,8 @@ pub struct Inner {
     pub destroyed: bool,
     /// The app's `onTrace` hook.
     pub trace: Option<Function>,
+    /// `js/index.js`'s per-client subscription hub: `notify(kind, detail)` on every change.
+    pub notify: Option<Function>,
 }
 
 pub type Shared = Rc<RefCell<Inner>>;
@@ -135,22 +137,33 @@ fn perform(rc: &Shared, action: Action) {
             if let Some(origin) = origin {
                 fields.push(("originReason", origin.as_str().into()));
             }
-            events::dispatch("auth:logout", &events::detail(&fields));
+            announce(rc, "auth:logout", "signed_out", &events::detail(&fields));
         }
         Action::Redirect { url, unless_at } => redirect(&url, &unless_at),
         Action::Expiring { expires_at } => {
             let remaining = expires_at.since(now());
-            events::dispatch(
-                "auth:expiring",
-                &events::detail(&[
-                    ("expiresAt", millis(Some(expires_at))),
-                    ("expiresIn", JsValue::from_f64(remaining as f64)),
-                ]),
-            );
+            let detail = events::detail(&[
+                ("expiresAt", millis(Some(expires_at))),
+                ("expiresIn", JsValue::from_f64(remaining as f64)),
+            ]);
+            announce(rc, "auth:expiring", "expiring", &detail);
         }
         Action::Refreshed { expires_at } => {
-            events::dispatch("auth:refreshed", &events::detail(&[("expiresAt", millis(Some(expires_at)))]));
+            announce(rc, "auth:refreshed", "refreshed", &events::detail(&[("expiresAt", millis(Some(expires_at)))]));
         }
+        Action::SignedIn { expires_at } => {
+            announce(rc, "auth:login", "signed_in", &events::detail(&[("expiresAt", millis(Some(expires_at)))]));
+        }
+    }
+}
+
+/// The `window` event every page listener gets, then this client's own subscribers.
+fn announce(rc: &Shared, event: &str, kind: &str, detail: &js_sys::Object) {
+    events::dispatch(event, detail);
+    let notify = rc.try_borrow().ok().and_then(|inner| inner.notify.clone());
+    if let Some(notify) = notify {
+        // A subscriber that throws is the page's problem; it must not break the session logic.
+        let _ = notify.call2(&JsValue::UNDEFINED, &JsValue::from_str(kind), detail);
     }
 }
 

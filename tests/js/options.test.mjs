@@ -109,8 +109,9 @@ test('setTokens rejects bad input with a typed error and leaves the session unch
   });
   assert.deepEqual(r.errors.map((e) => e?.code), ['invalid_option', 'invalid_option', 'invalid_option', 'malformed_token', 'malformed_token']);
   assert.ok(r.errors.every((e) => e.name === 'AuthkeeperError'));
-  assert.match(r.errors[0].message, /setTokens\.access/);
-  assert.match(r.errors[2].message, /setTokens\.refresh/);
+  // Named by the method they came from, not by createAuthClient.
+  assert.match(r.errors[0].message, /^setTokens: field `access` must be/);
+  assert.match(r.errors[2].message, /^setTokens: field `refresh` must be/);
   assert.equal(r.bearer, true);
   assert.equal(r.stored, true);
 });

@@ -246,6 +246,8 @@ impl Machine {
         self.refresh_exp = refresh_exp;
         self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
         self.announce_tokens();
+        // After the write: a listener that reads storage finds the new session there.
+        self.actions.push_back(Action::SignedIn { expires_at: self.expires_at_or_never() });
         self.resolve_all(Ok(access));
         self.advance(now);
         Ok(())
@@ -270,7 +272,8 @@ impl Machine {
         if unchanged {
             return;
         }
-        if self.session != Session::Active {
+        let signed_in = self.session != Session::Active;
+        if signed_in {
             self.reset_session();
             self.session = Session::Active;
         }
@@ -283,7 +286,8 @@ impl Machine {
             self.replace_refresh(refresh);
         }
         self.install_access(now, access.clone(), claims.as_ref(), None, Provenance::JustIssued);
-        self.actions.push_back(Action::Refreshed { expires_at: self.expires_at_or_never() });
+        let expires_at = self.expires_at_or_never();
+        self.actions.push_back(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
         self.resolve_all(Ok(access));
         self.advance(now);
     }
@@ -606,6 +610,10 @@ impl Machine {
             waiting: self.waiters.len(),
             refresh_count: self.refresh_count,
             clock_offset_ms: self.offset.0,
+            logout_reason: match self.session {
+                Session::LoggedOut(reason) => Some(reason),
+                _ => None,
+            },
         }
     }
 

@@ -157,6 +157,9 @@ pub enum Action {
     Logout { reason: LogoutReason, message: String, origin: Option<LogoutReason> },
     /// Dispatch `auth:expiring` (once per token).
     Expiring { expires_at: Millis },
+    /// A session started in this tab: the app's `setTokens`, or another tab's login adopted by a
+    /// tab that had none. Dispatch `auth:login`; subscribers get `signed_in`.
+    SignedIn { expires_at: Millis },
     /// Dispatch `auth:refreshed`. `expires_at` is `Millis::NEVER` for a token whose expiry is
     /// unknown (opaque, no `expires_in`).
     Refreshed { expires_at: Millis },
@@ -206,6 +209,9 @@ pub struct Snapshot {
     pub waiting: usize,
     pub refresh_count: u64,
     pub clock_offset_ms: i64,
+    /// Why the session ended, while it is `LoggedOut`: a subscriber that comes after a start-up
+    /// logout still learns it.
+    pub logout_reason: Option<LogoutReason>,
 }
 
 /// Stands in for a token in `Debug` output.
@@ -296,6 +302,7 @@ impl fmt::Debug for Action {
             }
             Action::Expiring { expires_at } => f.debug_struct("Expiring").field("expires_at", expires_at).finish(),
             Action::Refreshed { expires_at } => f.debug_struct("Refreshed").field("expires_at", expires_at).finish(),
+            Action::SignedIn { expires_at } => f.debug_struct("SignedIn").field("expires_at", expires_at).finish(),
             Action::Revoke { token } => f.debug_struct("Revoke").field("token", &redact(token)).finish(),
         }
     }

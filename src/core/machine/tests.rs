@@ -481,7 +481,13 @@ fn set_tokens_after_a_logout_starts_a_new_session() {
     assert_eq!(rig.drain(), vec![Action::Clear { shared: true }, Action::Logout { reason: LogoutReason::Manual, message: "bye".into(), origin: None }]);
     let access = jwt(SECS, 300);
     rig.m.set_tokens(rig.now, access.clone(), Some("R9".into()), None).unwrap();
-    assert_eq!(rig.drain(), vec![Action::Persist { access: access.clone(), refresh: Some("R9".into()), generation: rig.m.generation(), expires_at: None }]);
+    assert_eq!(
+        rig.drain(),
+        vec![
+            Action::Persist { access: access.clone(), refresh: Some("R9".into()), generation: rig.m.generation(), expires_at: None },
+            Action::SignedIn { expires_at: Millis(T0 + 300_000) },
+        ]
+    );
     assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
     rig.m.logout(rig.now, LogoutReason::Remote, None);
     assert_eq!(logouts(&rig.drain()), vec![LogoutReason::Remote]);
@@ -848,7 +854,10 @@ fn an_opaque_access_tokens_expiry_is_persisted_with_it() {
     let generation = rig.m.generation();
     assert_eq!(
         rig.drain(),
-        vec![Action::Persist { access: "opaque-A".into(), refresh: Some("R1".into()), generation, expires_at: Some(Millis(T0 + 300_000)) }]
+        vec![
+            Action::Persist { access: "opaque-A".into(), refresh: Some("R1".into()), generation, expires_at: Some(Millis(T0 + 300_000)) },
+            Action::SignedIn { expires_at: Millis(T0 + 300_000) },
+        ]
     );
     // A refresh without expires_in: no known expiry, which is persisted too.
     rig.m.on_unauthorized(rig.now, 1, UrlClass::Protected, "opaque-A");
@@ -858,7 +867,7 @@ fn an_opaque_access_tokens_expiry_is_persisted_with_it() {
     // A JWT carries its own exp.
     let (mut rig, _) = Rig::logged_in();
     rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
-    assert!(matches!(rig.drain()[..], [Action::Persist { expires_at: None, .. }]));
+    assert!(matches!(rig.drain()[..], [Action::Persist { expires_at: None, .. }, Action::SignedIn { .. }]));
 }
 
 fn stored(access: &str, refresh: Option<&str>, expires_at: Option<Millis>) -> Stored {
@@ -1081,4 +1090,28 @@ fn force_refresh_never_settles_for_the_old_token_when_the_refresh_token_runs_out
     let actions = rig.drain();
     assert_eq!(resolved(&actions), vec![(1, Err(AuthError::NoRefreshToken))]);
     assert_eq!(starts(&actions), 0);
+}
+
+#[test]
+fn another_tabs_login_signs_in_a_tab_without_a_session_and_refreshes_one_with_it() {
+    let mut rig = Rig::default();
+    let first = jwt(SECS, 300);
+    rig.adopt(first.clone(), Some("R1".into()));
+    let actions = rig.drain();
+    assert!(actions.iter().any(|a| matches!(a, Action::SignedIn { .. })), "{actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Refreshed { .. })), "{actions:?}");
+    rig.adopt(jwt(SECS + 60, 300), Some("R2".into()));
+    let actions = rig.drain();
+    assert!(actions.iter().any(|a| matches!(a, Action::Refreshed { .. })), "{actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::SignedIn { .. })), "{actions:?}");
+}
+
+#[test]
+fn the_snapshot_keeps_why_the_session_ended_until_a_new_one_starts() {
+    let (mut rig, _) = Rig::logged_in();
+    assert_eq!(rig.m.snapshot(rig.now).logout_reason, None);
+    rig.m.logout(rig.now, LogoutReason::UserNotFound, None);
+    assert_eq!(rig.m.snapshot(rig.now).logout_reason, Some(LogoutReason::UserNotFound));
+    rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
+    assert_eq!(rig.m.snapshot(rig.now).logout_reason, None);
 }
