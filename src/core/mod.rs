@@ -4,6 +4,7 @@
 //! and is tested on the host with a virtual clock. The web layer (`src/web/`) only translates.
 //!
 //! - `errors`: every error code the package can produce.
+//! - `storage_rules`: which storage keys hold a session and which a logout removes.
 //! - `time`: the client-clock newtype and the setTimeout clamp.
 //! - `json`: a small bounded JSON reader and base64url (serde_json was a third of the wasm).
 //! - `jwt`: decoding a token's claims (no signature check: the server does that).
@@ -24,6 +25,7 @@ pub mod jwt;
 pub mod machine;
 pub mod options;
 pub mod policy;
+pub mod storage_rules;
 pub mod time;
 pub mod urls;
 

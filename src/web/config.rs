@@ -6,7 +6,8 @@ use crate::core::machine::{LoginPage, MachineConfig, TabScope};
 use crate::core::options::{self as limits, OptionError, RetryInput};
 use crate::core::urls::UrlRules;
 use crate::web::http::{BodyFormat, RefreshEndpoint};
-use crate::web::storage::{Area, SessionClear, StoreConfig};
+use crate::core::storage_rules::{Area, ClearRules, SessionClear};
+use crate::web::storage::StoreConfig;
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
@@ -101,14 +102,24 @@ pub fn read(options: &JsValue) -> Result<ClientConfig, OptionError> {
         refresh_origin,
         refresh_path,
     );
+    let access_key = keys.string("access").unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into());
+    let refresh_key = keys.string("refresh").unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into());
+    let legacy_access = strings_or(legacy.strings("access"), limits::DEFAULT_LEGACY_ACCESS_KEYS);
+    let legacy_refresh = strings_or(legacy.strings("refresh"), limits::DEFAULT_LEGACY_REFRESH_KEYS);
+    let clear = ClearRules::new(
+        &access_key,
+        &refresh_key,
+        &[legacy_access.as_slice(), legacy_refresh.as_slice()].concat(),
+        &strings_or(clear.strings("patterns"), limits::DEFAULT_CLEAR_PATTERNS),
+        clear.string("sessionStorage").as_deref().and_then(SessionClear::parse).unwrap_or(SessionClear::All),
+    );
     let store = StoreConfig {
         area: o.string("storage").as_deref().and_then(Area::parse).unwrap_or(Area::Local),
-        access_key: keys.string("access").unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into()),
-        refresh_key: keys.string("refresh").unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into()),
-        legacy_access: strings_or(legacy.strings("access"), limits::DEFAULT_LEGACY_ACCESS_KEYS),
-        legacy_refresh: strings_or(legacy.strings("refresh"), limits::DEFAULT_LEGACY_REFRESH_KEYS),
-        clear_patterns: strings_or(clear.strings("patterns"), limits::DEFAULT_CLEAR_PATTERNS),
-        clear_session: clear.string("sessionStorage").as_deref().and_then(SessionClear::parse).unwrap_or(SessionClear::All),
+        access_key,
+        refresh_key,
+        legacy_access,
+        legacy_refresh,
+        clear,
         keep_refresh: !cookie_mode,
     };
     let endpoint = RefreshEndpoint {

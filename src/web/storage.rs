@@ -3,49 +3,9 @@
 //! to memory (one console warning) instead of breaking the app.
 
 use crate::core::machine::{Generation, Stored};
+use crate::core::storage_rules::{decimal, expiry_key, generation_key, Area, ClearRules, SessionClear};
 use crate::core::time::Millis;
 use web_sys::Storage;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Area {
-    Local,
-    Session,
-    Memory,
-}
-
-impl Area {
-    pub fn parse(s: &str) -> Option<Area> {
-        match s {
-            "local" => Some(Area::Local),
-            "session" => Some(Area::Session),
-            "memory" => Some(Area::Memory),
-            _ => None,
-        }
-    }
-}
-
-/// What a logout removes from sessionStorage besides the configured and legacy keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionClear {
-    /// Everything (seed 000's behaviour, the default): an app's per-tab data of the user who
-    /// just left must not survive the logout.
-    All,
-    /// The keys matching the clear patterns, as in localStorage.
-    Matching,
-    /// Only the configured and legacy token keys.
-    None,
-}
-
-impl SessionClear {
-    pub fn parse(s: &str) -> Option<SessionClear> {
-        match s {
-            "all" => Some(SessionClear::All),
-            "matching" => Some(SessionClear::Matching),
-            "none" => Some(SessionClear::None),
-            _ => None,
-        }
-    }
-}
 
 pub struct StoreConfig {
     pub area: Area,
@@ -53,9 +13,8 @@ pub struct StoreConfig {
     pub refresh_key: String,
     pub legacy_access: Vec<String>,
     pub legacy_refresh: Vec<String>,
-    /// Logout also removes keys whose name contains one of these (case-insensitive).
-    pub clear_patterns: Vec<String>,
-    pub clear_session: SessionClear,
+    /// What a logout removes (decided in the core).
+    pub clear: ClearRules,
     /// In cookie mode the refresh token is an httpOnly cookie: never read or write one here.
     pub keep_refresh: bool,
 }
@@ -192,14 +151,12 @@ impl TokenStore {
         self.backend = Backend::Memory(readable_tokens(self.config.area, &self.config));
     }
 
-    /// Where the session generation is kept, next to the access token.
     fn generation_key(&self) -> String {
-        self.config.access_key.clone() + ":generation"
+        generation_key(&self.config.access_key)
     }
 
-    /// Where an opaque access token's expiry is kept (client-clock epoch ms), next to it.
     fn expiry_key(&self) -> String {
-        self.config.access_key.clone() + ":expiresAt"
+        expiry_key(&self.config.access_key)
     }
 
     pub fn generation(&mut self) -> Generation {
@@ -262,18 +219,14 @@ impl TokenStore {
         self.set(&access_key, access);
     }
 
-    /// Logout: the configured and legacy keys, every localStorage key matching a clear pattern,
-    /// and sessionStorage as configured. `shared: false` (another tab's logout, which already
+    /// Logout, as `ClearRules` say. `shared: false` (another tab's logout, which already
     /// cleared localStorage) leaves localStorage alone, so a newer login written there since is
     /// not wiped; this tab's own sessionStorage and memory are still cleared.
     pub fn clear(&mut self, shared: bool) {
-        let mut keys: Vec<String> =
-            vec![self.config.access_key.clone(), self.config.refresh_key.clone(), self.generation_key(), self.expiry_key()];
-        keys.extend(self.config.legacy_access.iter().cloned());
-        keys.extend(self.config.legacy_refresh.iter().cloned());
+        let rules = self.config.clear.clone();
         let tokens_are_shared = self.config.area == Area::Local && !self.is_memory();
         if shared || !tokens_are_shared {
-            for key in &keys {
+            for key in rules.token_keys() {
                 self.remove(key);
             }
         }
@@ -281,33 +234,17 @@ impl TokenStore {
         // remove the tokens it had persisted before, or they outlive the logout.
         if shared {
             if let Some(storage) = raw_storage(Area::Local) {
-                remove_matching(&storage, &keys, &self.config.clear_patterns);
+                remove_where(&storage, |key| rules.removes_local(key));
             }
         }
         if let Some(storage) = raw_storage(Area::Session) {
-            match self.config.clear_session {
-                SessionClear::All => {
-                    let _ = storage.clear();
-                }
-                SessionClear::Matching => remove_matching(&storage, &keys, &self.config.clear_patterns),
-                SessionClear::None => remove_matching(&storage, &keys, &[]),
+            if rules.session == SessionClear::All {
+                let _ = storage.clear();
+            } else {
+                remove_where(&storage, |key| rules.removes_session(key));
             }
         }
     }
-}
-
-/// `n` in decimal, without pulling the formatting machinery into the wasm.
-fn decimal(mut n: u64) -> String {
-    let mut digits = Vec::with_capacity(20);
-    loop {
-        digits.push(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
 }
 
 /// The configured and legacy keys that can still be read from an area that refuses writes.
@@ -326,17 +263,10 @@ fn readable_tokens(area: Area, config: &StoreConfig) -> MemoryMap {
     map
 }
 
-fn remove_matching(storage: &Storage, exact: &[String], patterns: &[String]) {
-    let patterns: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+fn remove_where(storage: &Storage, doomed: impl Fn(&str) -> bool) {
     let len = storage.length().unwrap_or(0);
-    let doomed: Vec<String> = (0..len)
-        .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|key| {
-            let lower = key.to_ascii_lowercase();
-            exact.contains(key) || patterns.iter().any(|p| !p.is_empty() && lower.contains(p.as_str()))
-        })
-        .collect();
-    for key in doomed {
+    let keys: Vec<String> = (0..len).filter_map(|i| storage.key(i).ok().flatten()).filter(|key| doomed(key)).collect();
+    for key in keys {
         let _ = storage.remove_item(&key);
     }
 }

@@ -1,0 +1,149 @@
+//! Which Web Storage keys hold a session, and which a logout removes. By default exactly what
+//! seed 000's hand-written interceptor cleared: the token keys (configured and legacy), every
+//! localStorage key containing `token`, `auth` or `user`, and the whole of sessionStorage.
+//! The browser driver only enumerates keys and removes those these rules name.
+
+/// Where the tokens live (`storage` option).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Local,
+    Session,
+    Memory,
+}
+
+impl Area {
+    pub fn parse(s: &str) -> Option<Area> {
+        match s {
+            "local" => Some(Area::Local),
+            "session" => Some(Area::Session),
+            "memory" => Some(Area::Memory),
+            _ => None,
+        }
+    }
+}
+
+/// What a logout removes from sessionStorage besides the token keys (`clear.sessionStorage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionClear {
+    /// Everything (seed 000's behaviour, the default): an app's per-tab data of the user who
+    /// just left must not survive the logout.
+    All,
+    /// The keys matching the clear patterns, as in localStorage.
+    Matching,
+    /// Only the token keys.
+    None,
+}
+
+impl SessionClear {
+    pub fn parse(s: &str) -> Option<SessionClear> {
+        match s {
+            "all" => Some(SessionClear::All),
+            "matching" => Some(SessionClear::Matching),
+            "none" => Some(SessionClear::None),
+            _ => None,
+        }
+    }
+}
+
+/// The session generation is kept next to the access token.
+pub fn generation_key(access_key: &str) -> String {
+    access_key.to_owned() + ":generation"
+}
+
+/// An opaque access token's expiry (client-clock epoch ms) is kept next to it.
+pub fn expiry_key(access_key: &str) -> String {
+    access_key.to_owned() + ":expiresAt"
+}
+
+#[derive(Clone, Debug)]
+pub struct ClearRules {
+    /// The configured and legacy token keys and their companions: removed wherever they are.
+    token_keys: Vec<String>,
+    /// Lower-cased; a key containing one of them is removed (case-insensitive).
+    patterns: Vec<String>,
+    pub session: SessionClear,
+}
+
+impl ClearRules {
+    pub fn new(access_key: &str, refresh_key: &str, legacy: &[String], patterns: &[String], session: SessionClear) -> ClearRules {
+        let mut token_keys =
+            vec![access_key.to_owned(), refresh_key.to_owned(), generation_key(access_key), expiry_key(access_key)];
+        token_keys.extend(legacy.iter().cloned());
+        let patterns = patterns.iter().filter(|p| !p.is_empty()).map(|p| p.to_ascii_lowercase()).collect();
+        ClearRules { token_keys, patterns, session }
+    }
+
+    pub fn token_keys(&self) -> &[String] {
+        &self.token_keys
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        let lower = key.to_ascii_lowercase();
+        self.patterns.iter().any(|p| lower.contains(p.as_str()))
+    }
+
+    /// A localStorage key a logout removes.
+    pub fn removes_local(&self, key: &str) -> bool {
+        self.token_keys.iter().any(|k| k == key) || self.matches(key)
+    }
+
+    /// A sessionStorage key a logout removes.
+    pub fn removes_session(&self, key: &str) -> bool {
+        match self.session {
+            SessionClear::All => true,
+            SessionClear::Matching => self.removes_local(key),
+            SessionClear::None => self.token_keys.iter().any(|k| k == key),
+        }
+    }
+}
+
+/// `n` in decimal, without pulling the formatting machinery into the wasm.
+pub fn decimal(mut n: u64) -> String {
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_000(session: SessionClear) -> ClearRules {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        ClearRules::new("accessToken", "refreshToken", &strings(&["access_token", "refresh_token"]), &strings(&["token", "Auth", "user", ""]), session)
+    }
+
+    #[test]
+    fn a_logout_removes_the_token_keys_their_companions_and_every_matching_key() {
+        let rules = seed_000(SessionClear::All);
+        for key in ["accessToken", "refreshToken", "accessToken:generation", "accessToken:expiresAt", "access_token", "currentUser", "OAUTH_state", "csrfToken"] {
+            assert!(rules.removes_local(key), "{key}");
+        }
+        for key in ["theme", "cart", "lang", ""] {
+            assert!(!rules.removes_local(key), "{key:?}: an empty pattern must not match everything");
+        }
+    }
+
+    #[test]
+    fn session_storage_follows_its_own_setting() {
+        assert!(seed_000(SessionClear::All).removes_session("draft"));
+        assert!(!seed_000(SessionClear::Matching).removes_session("draft"));
+        assert!(seed_000(SessionClear::Matching).removes_session("userPrefs"));
+        assert!(!seed_000(SessionClear::None).removes_session("userPrefs"));
+        assert!(seed_000(SessionClear::None).removes_session("refreshToken"));
+    }
+
+    #[test]
+    fn decimal_writes_every_digit() {
+        assert_eq!(decimal(0), "0");
+        assert_eq!(decimal(1_700_000_000_123), "1700000000123");
+        assert_eq!(decimal(u64::MAX), u64::MAX.to_string());
+    }
+}
