@@ -173,9 +173,12 @@ test('destroy() rejects waiting requests with code destroyed and stops the clien
     const error = await p;
     // The in-flight refresh lands on a destroyed client; its 2 s token must not schedule more.
     await sleep(2_000);
-    return { error, refreshCalls: backend.refreshCalls.length, apiCalls: backend.calls.filter((c) => c.path === '/api/items/').length };
+    // Nothing hands out a token after destroy(): not fetch, not getAccessToken.
+    const later = await Promise.all([auth.fetch('/api/items/'), auth.getAccessToken()].map((q) => q.then((v) => ({ value: v }), (e) => ({ code: e.code }))));
+    return { error, later, refreshCalls: backend.refreshCalls.length, apiCalls: backend.calls.filter((c) => c.path === '/api/items/').length };
   });
   assert.deepEqual(r.error, { code: 'destroyed', name: 'AuthkeeperError' });
+  assert.deepEqual(r.later, [{ code: 'destroyed' }, { code: 'destroyed' }]);
   assert.equal(r.refreshCalls, 1);
   assert.equal(r.apiCalls, 0);
 });
