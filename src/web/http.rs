@@ -137,18 +137,9 @@ pub async fn call_refresh(
         let _ = headers.set("Content-Type", content_type);
         init.set_body(&body);
     }
-    init.set_headers(&headers);
-    init.set_credentials(if endpoint.cookie_mode { RequestCredentials::Include } else { RequestCredentials::SameOrigin });
-    let controller = AbortController::new().ok();
-    if let Some(controller) = &controller {
-        init.set_signal(Some(&controller.signal()));
-    }
     // Held until this function returns: dropping it cancels the timeout, which covers reading
     // the body too.
-    let _timeout = controller.map(|controller| {
-        let now = clock::now();
-        Deadline::schedule(now, now.plus(u64::from(endpoint.timeout_ms)), move || controller.abort())
-    });
+    let _timeout = finish_init(&init, &headers, endpoint);
 
     let promise = fetch
         .call2(&JsValue::UNDEFINED, &JsValue::from_str(&endpoint.url), &init)
@@ -229,16 +220,7 @@ pub async fn call_revoke(fetch: &Function, endpoint: &RefreshEndpoint, token: Op
         let _ = headers.set("Content-Type", content_type);
         init.set_body(&body);
     }
-    init.set_headers(&headers);
-    init.set_credentials(if endpoint.cookie_mode { RequestCredentials::Include } else { RequestCredentials::SameOrigin });
-    let controller = AbortController::new().ok();
-    if let Some(controller) = &controller {
-        init.set_signal(Some(&controller.signal()));
-    }
-    let _timeout = controller.map(|controller| {
-        let now = clock::now();
-        Deadline::schedule(now, now.plus(u64::from(endpoint.timeout_ms)), move || controller.abort())
-    });
+    let _timeout = finish_init(&init, &headers, endpoint);
     let promise = fetch.call2(&JsValue::UNDEFINED, &JsValue::from_str(url), &init).ok()?.dyn_into::<Promise>().ok()?;
     let response: Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
     if is_redirect(&response) {
@@ -256,4 +238,15 @@ pub fn parse_with_hook(hook: &Function, body: Option<&str>) -> Result<FreshToken
     let access = field("access").as_string().ok_or_else(|| String::from("parseRefreshResponse returned no access token"))?;
     let expires_in = field("expiresIn").as_f64().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
     Ok(FreshTokens { access, refresh: field("refresh").as_string(), expires_in })
+}
+
+/// The part every call to the endpoint's server shares: its headers, cookies only in cookie
+/// mode, and an abort after `refreshTimeout` (the returned guard; dropping it cancels that).
+fn finish_init(init: &RequestInit, headers: &Headers, endpoint: &RefreshEndpoint) -> Option<Deadline> {
+    init.set_headers(headers);
+    init.set_credentials(if endpoint.cookie_mode { RequestCredentials::Include } else { RequestCredentials::SameOrigin });
+    let controller = AbortController::new().ok()?;
+    init.set_signal(Some(&controller.signal()));
+    let now = clock::now();
+    Some(Deadline::schedule(now, now.plus(u64::from(endpoint.timeout_ms)), move || controller.abort()))
 }
