@@ -32,7 +32,10 @@ bash scripts/build.sh
 echo "[test] build done at $(elapsed)"
 
 # tests/leak: the bearer-leak fuzz (10,000+ generated inputs against a foreign collector origin).
-for suite in tests/js tests/leak tests/e2e; do
+# tests/real: against real servers from PyPI (djangorestframework-simplejwt, django-oauth-toolkit;
+# .venv-real/ from setup), started on 127.0.0.1 and stopped by the tests; the 3-tab SimpleJWT race
+# runs REAL_TABS_RUNS times (20).
+for suite in tests/js tests/leak tests/e2e tests/real; do
   if compgen -G "$suite/*.test.mjs" >/dev/null; then
     echo "[test] $suite (Playwright + Chromium)"
     node --test --test-concurrency=1 "$suite"/*.test.mjs

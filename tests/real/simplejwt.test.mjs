@@ -5,13 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useReal, openPage, waitForReady, logoutsOf, storageOf, sessionStorageOf, stateOf, setHidden,
-  waitUntilExpired, waitFor, sleep, summarize, refreshCalls, describeRecord, pageUrl,
+  waitUntilExpired, waitFor, sleep, summarize, refreshCalls, describeRecord, pageUrl, fingerprint,
 } from './support.mjs';
 
 const ctx = useReal({ accessTtl: 3 });
 
 const PLAIN = '/api/token/refresh/'; // SimpleJWT's TokenRefreshView
 const CLEAR = '/api/auth/token/refresh/'; // seed 000's view in front of it (clear_tokens bodies)
+const BLACKLIST = '/api/token/blacklist/'; // SimpleJWT's TokenBlacklistView: the revokeUrl
+const COOKIE_REFRESH = '/api/auth/cookie/refresh/'; // cookie mode (realapi.views.CookieRefreshView)
+const COOKIE_LOGOUT = '/api/auth/cookie/logout/'; // cookie mode's revokeUrl (realapi.views.CookieLogoutView)
+const COOKIE_PATH = '/api/auth/cookie/';
 
 /** A new user, "logged in": the page holds its SimpleJWT pair (plus seed 000's `user` key). */
 async function login(options = {}, page = ctx.page) {
@@ -221,4 +225,194 @@ test('cookie mode: the refresh token lives in an httpOnly cookie, rotated by Sim
   assert.ok(cookie && cookie.value !== user.refresh, 'the rotated refresh token replaced the cookie');
   assert.equal((await storageOf(ctx.page)).refreshToken, undefined, 'no refresh token in storage');
   assert.deepEqual(await logoutsOf(ctx.page), []);
+});
+
+test('refresh token revoked server-side (blacklisted): one auth:logout with SimpleJWT\'s message, storage cleared', async () => {
+  const user = await login();
+  const blacklisted = await ctx.server.simplejwtRevokeUser(user.id);
+  assert.ok(blacklisted.blacklisted >= 1, JSON.stringify(blacklisted));
+  // SimpleJWT's access tokens are stateless: the revocation shows at the next refresh.
+  await expireWhileHidden();
+  const mark = await ctx.server.mark();
+  const result = await ctx.page.evaluate(async () => {
+    window.rt.setHidden(false, false);
+    return window.rt.call('/api/me/');
+  });
+  assert.notEqual(result.status, 200, JSON.stringify(result));
+  await waitFor(async () => (await logoutsOf(ctx.page)).length > 0, { timeout: 5000, message: 'auth:logout' });
+  await sleep(500); // a second logout would show up here
+  const logouts = await logoutsOf(ctx.page);
+  assert.equal(logouts.length, 1, `exactly one auth:logout: ${JSON.stringify(logouts)}`);
+  const calls = refreshCalls(await since(mark));
+  // What SimpleJWT answers for this token, asked directly: the logout carries its text.
+  const server = await ctx.server.simplejwtRefresh(user.refresh);
+  assert.deepEqual(server, { status: 401, body: { detail: 'Token is blacklisted', code: 'token_not_valid' } });
+  assert.equal(logouts[0].reason, 'invalid_token');
+  assert.equal(logouts[0].message, server.body.detail);
+  const storage = await storageOf(ctx.page);
+  for (const key of ['accessToken', 'refreshToken', 'user']) assert.equal(storage[key], undefined, `${key} cleared`);
+  assert.deepEqual(await sessionStorageOf(ctx.page), {});
+  assert.notEqual((await stateOf(ctx.page)).status, 'active');
+  console.log(`[real/simplejwt] revoked grant, refresh call seen by SimpleJWT: ${JSON.stringify(calls.map(describeRecord))}`);
+  assert.equal(calls.length, 1, 'one refresh call, no retry of a definitive refusal');
+  assert.equal(calls[0].status, 401);
+  assert.equal(calls[0].error, 'token_not_valid');
+  assert.equal(calls[0].token_fp, fingerprint(user.refresh));
+});
+
+test('auth.refresh(): a forced refresh now, single-flight, rotates at the server', async () => {
+  const user = await login();
+  const before = await storageOf(ctx.page);
+  // A slow refresh endpoint: the second and third calls arrive while the first is in flight.
+  await ctx.server.fault({ latency_ms: 400 });
+  const mark = await ctx.server.mark();
+  const outcome = await ctx.page.evaluate(async () => {
+    const first = window.rt.auth.refresh();
+    const isPromise = first instanceof Promise;
+    const more = [window.rt.auth.refresh(), window.rt.auth.refresh()];
+    const burst = window.rt.burst(5, '/api/me/');
+    const settled = await Promise.allSettled([first, ...more]);
+    return { isPromise, settled: settled.map((s) => s.status), statuses: await burst };
+  });
+  assert.equal(outcome.isPromise, true, 'auth.refresh() returns a Promise');
+  assert.deepEqual(outcome.settled, ['fulfilled', 'fulfilled', 'fulfilled']);
+  assert.deepEqual(outcome.statuses, Array(5).fill(200));
+  const calls = refreshCalls(await since(mark));
+  console.log(`[real/simplejwt] auth.refresh(), refresh call seen by SimpleJWT: ${JSON.stringify(calls.map(describeRecord))}`);
+  assert.equal(calls.length, 1, `one refresh call for three auth.refresh() calls: ${JSON.stringify(calls.map(describeRecord))}`);
+  assert.equal(calls[0].status, 200);
+  assert.equal(calls[0].token_fp, fingerprint(before.refreshToken));
+  const after = await storageOf(ctx.page);
+  assert.notEqual(after.accessToken, before.accessToken, 'a new access token although the old one had not expired');
+  assert.notEqual(after.refreshToken, before.refreshToken);
+  const reuse = await ctx.server.simplejwtRefresh(before.refreshToken);
+  assert.equal(reuse.status, 401, 'the refresh really rotated: SimpleJWT blacklisted the old token');
+  const me = await ctx.page.evaluate(() => window.rt.call('/api/me/'));
+  assert.equal(me.status, 200);
+  assert.equal(me.body.username, user.username);
+  assert.deepEqual(await logoutsOf(ctx.page), []);
+});
+
+test('logout() with revokeUrl: the refresh token is blacklisted at /api/token/blacklist/ and no longer works', async () => {
+  const user = await login({ revokeUrl: BLACKLIST });
+  const mark = await ctx.server.mark();
+  const local = await ctx.page.evaluate(() => {
+    window.rt.auth.logout();
+    // Cleared at once, before the revocation answers.
+    return { storage: window.rt.storage(), status: window.rt.auth.state().status };
+  });
+  assert.equal(local.storage.refreshToken, undefined, 'cleared locally at once');
+  assert.equal(local.storage.accessToken, undefined);
+  assert.notEqual(local.status, 'active');
+  const logouts = await logoutsOf(ctx.page);
+  assert.equal(logouts.length, 1);
+  assert.equal(logouts[0].reason, 'manual');
+  const revoke = await waitFor(async () => (await since(mark)).find((r) => r.kind === 'simplejwt-blacklist'), {
+    timeout: 5000, message: `a request to ${BLACKLIST}`,
+  });
+  console.log(`[real/simplejwt] revocation request seen by SimpleJWT: ${JSON.stringify(describeRecord(revoke))}`);
+  assert.equal(revoke.method, 'POST');
+  assert.match(revoke.content_type, /^application\/json/);
+  assert.deepEqual(revoke.fields, ['refresh']);
+  assert.equal(revoke.token_fp, fingerprint(user.refresh), 'the session\'s refresh token was revoked');
+  assert.equal(revoke.status, 200);
+  const records = await since(mark);
+  assert.equal(records.filter((r) => r.kind === 'simplejwt-blacklist').length, 1, 'revoked once');
+  assert.equal(refreshCalls(records).length, 0, 'no refresh on logout');
+  const again = await ctx.server.simplejwtRefresh(user.refresh);
+  assert.deepEqual(again, { status: 401, body: { detail: 'Token is blacklisted', code: 'token_not_valid' } });
+});
+
+/** Cookie mode: the user's SimpleJWT refresh token in the httpOnly cookie the refresh view reads. */
+async function cookieLogin() {
+  const user = await ctx.server.createUser();
+  const { hostname } = new URL(ctx.server.url);
+  await ctx.context.addCookies([{
+    name: 'refresh_token', value: user.refresh, domain: hostname, path: COOKIE_PATH, httpOnly: true, sameSite: 'Strict',
+  }]);
+  return user;
+}
+const refreshCookie = async () => (await ctx.context.cookies(ctx.server.url + COOKIE_REFRESH)).find((c) => c.name === 'refresh_token');
+// The access token only in memory: the secure setup issue 11 describes.
+const COOKIE_OPTIONS = { refreshUrl: COOKIE_REFRESH, refreshMode: 'cookie', storage: 'memory' };
+
+test('cookie mode, access token in memory: a reload keeps the session through one silent refresh at start-up', async () => {
+  const user = await cookieLogin();
+  await openPage(ctx.page, ctx.server.url, COOKIE_OPTIONS);
+  await ctx.page.evaluate((access) => window.rt.auth.setTokens({ access }), user.access);
+  assert.equal((await ctx.page.evaluate(() => window.rt.call('/api/me/'))).status, 200);
+  // The first load already made its own start-up refresh with the cookie (rotating it).
+  await waitFor(async () => { const st = await stateOf(ctx.page); return st.status === 'active' && !st.refreshInFlight; }, { timeout: 10_000, message: 'the first start-up refresh settled' });
+  const presented = (await refreshCookie()).value;
+  const mark = await ctx.server.mark();
+  await ctx.page.reload();
+  await waitForReady(ctx.page);
+  await waitFor(async () => (await stateOf(ctx.page)).status === 'active', { timeout: 10_000, message: 'the session is back after the reload' });
+  const me = await ctx.page.evaluate(() => window.rt.call('/api/me/'));
+  assert.equal(me.status, 200);
+  assert.equal(me.body.username, user.username);
+  const records = await since(mark);
+  const calls = refreshCalls(records);
+  console.log(`[real/simplejwt] cookie start-up, refresh call seen by the cookie view: ${JSON.stringify(calls.map(describeRecord))}`);
+  assert.equal(calls.length, 1, `one silent refresh at start-up: ${JSON.stringify(calls.map(describeRecord))}`);
+  assert.equal(calls[0].cookie, true, 'credentials included');
+  assert.deepEqual(calls[0].fields, []);
+  assert.equal(calls[0].status, 200);
+  assert.equal(calls[0].token_fp, fingerprint(presented));
+  assert.equal(records.filter((r) => r.kind === 'api' && r.status === 401).length, 0, 'no request went out without a token first');
+  const cookie = await refreshCookie();
+  assert.ok(cookie && cookie.value !== presented, 'the rotated refresh token replaced the cookie');
+  assert.deepEqual(await storageOf(ctx.page), {}, 'nothing in localStorage');
+  assert.deepEqual(await logoutsOf(ctx.page), []);
+});
+
+test('cookie mode start-up without a valid cookie: one refused silent refresh, anonymous, no auth:logout', async () => {
+  const user = await cookieLogin();
+  await ctx.server.simplejwtRevokeUser(user.id); // the cookie's token is blacklisted
+  const mark = await ctx.server.mark();
+  await openPage(ctx.page, ctx.server.url, COOKIE_OPTIONS);
+  const calls = await waitFor(async () => {
+    const c = refreshCalls(await since(mark));
+    return c.length > 0 && c;
+  }, { timeout: 10_000, message: 'a silent refresh at start-up' });
+  await sleep(500); // a retry or a logout would show up here
+  const all = refreshCalls(await since(mark));
+  console.log(`[real/simplejwt] cookie start-up refused, refresh call seen by the cookie view: ${JSON.stringify(all.map(describeRecord))}`);
+  assert.equal(all.length, 1, `one silent refresh, no retry of a refusal: ${JSON.stringify(all.map(describeRecord))}`);
+  assert.equal(calls[0].cookie, true);
+  // 401 as SimpleJWT's TokenRefreshView answers it (the cookie view sends WWW-Authenticate as
+  // TokenViewBase does; without it DRF would turn the refusal into a 403).
+  assert.equal(calls[0].status, 401);
+  assert.equal(calls[0].error, 'token_not_valid');
+  assert.deepEqual(await logoutsOf(ctx.page), [], 'no session in this page to end');
+  assert.notEqual((await stateOf(ctx.page)).status, 'active');
+  const me = await ctx.page.evaluate(() => window.rt.call('/api/me/'));
+  assert.equal(me.status, 401, 'anonymous: sent without a bearer');
+  assert.equal(refreshCalls(await since(mark)).length, 1, 'an anonymous request does not start a refresh');
+});
+
+test('cookie mode, logout() with revokeUrl: the cookie\'s refresh token is blacklisted and the cookie removed', async () => {
+  const user = await cookieLogin();
+  await openPage(ctx.page, ctx.server.url, { ...COOKIE_OPTIONS, revokeUrl: COOKIE_LOGOUT });
+  // The start-up refresh found the session in the cookie (and rotated it).
+  await waitFor(async () => { const st = await stateOf(ctx.page); return st.status === 'active' && !st.refreshInFlight; }, { timeout: 10_000, message: 'the start-up refresh settled' });
+  const presented = (await refreshCookie()).value;
+  const mark = await ctx.server.mark();
+  const status = await ctx.page.evaluate(() => {
+    window.rt.auth.logout();
+    return window.rt.auth.state().status;
+  });
+  assert.notEqual(status, 'active', 'logged out locally at once');
+  const revoke = await waitFor(async () => (await since(mark)).find((r) => r.kind === 'simplejwt-cookie-revoke'), {
+    timeout: 5000, message: `a request to ${COOKIE_LOGOUT}`,
+  });
+  console.log(`[real/simplejwt] cookie-mode revocation seen by the logout view: ${JSON.stringify(describeRecord(revoke))}`);
+  assert.equal(revoke.method, 'POST');
+  assert.equal(revoke.cookie, true, 'credentials included: the httpOnly cookie went along');
+  assert.equal(revoke.token_fp, fingerprint(presented));
+  assert.equal(revoke.status, 200);
+  await waitFor(async () => !(await refreshCookie()), { timeout: 5000, message: 'the refresh cookie is deleted' });
+  assert.equal((await logoutsOf(ctx.page)).length, 1);
+  const again = await ctx.server.simplejwtRefresh(presented);
+  assert.deepEqual(again, { status: 401, body: { detail: 'Token is blacklisted', code: 'token_not_valid' } });
 });

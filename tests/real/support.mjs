@@ -8,6 +8,7 @@
 // for the file, and before each test forgets the server's records and faults and opens a fresh
 // browser context. Everything is stopped (by PID) and removed after the file.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -172,6 +173,8 @@ export function serverApi(url) {
     deactivateUser: (id) => post(`/__test/users/${id}/deactivate/`),
     oauthClient: () => post('/__test/oauth/client/'),
     oauthRevokeUser: (userId) => post('/__test/oauth/revoke/', { user_id: userId }),
+    /** Blacklists every SimpleJWT refresh token of the user (as an admin would). */
+    simplejwtRevokeUser: (userId) => post('/__test/simplejwt/revoke/', { user_id: userId }),
     /** DOT's real token endpoint, password grant, public client: {status, body}. */
     oauthPasswordGrant: (username, password, clientId) =>
       form('/o/token/', { grant_type: 'password', username, password, client_id: clientId }),
@@ -186,6 +189,10 @@ export function serverApi(url) {
     },
   };
 }
+
+/** The server log's fingerprint of a token (first 12 hex digits of its SHA-256): to check which
+ * token a request presented without the log ever holding one. */
+export const fingerprint = (token) => createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 12);
 
 const REFRESH_KINDS = new Set(['simplejwt', 'simplejwt-clear', 'simplejwt-cookie', 'oauth']);
 const TRANSIENT = (status) => status >= 500 || status === 429 || status === 408;
@@ -227,7 +234,8 @@ export function summarize(records) {
 /** One record without the noise, for logs and the report. */
 export const describeRecord = (r) => ({
   path: r.path, method: r.method, content_type: r.content_type, fields: r.fields, grant_type: r.grant_type,
-  client_id: r.client_id, cookie: r.cookie, status: r.status, error: r.error, response_fields: r.response_fields,
+  token_type_hint: r.token_type_hint, client_id: r.client_id, cookie: r.cookie, status: r.status, error: r.error,
+  response_fields: r.response_fields,
 });
 
 /**

@@ -1,6 +1,6 @@
 """
 The application side of the real-server tests: protected endpoints for both servers, the seed-000
-refresh view (clear_tokens bodies) and a cookie-mode refresh view. The token logic itself is
+refresh view (clear_tokens bodies), a cookie-mode refresh view and its logout (revocation) view. The token logic itself is
 SimpleJWT's and django-oauth-toolkit's, unmodified: these views only call into it.
 """
 from django.contrib.auth import get_user_model
@@ -73,6 +73,12 @@ class CookieRefreshView(APIView):
 
     authentication_classes = []
     permission_classes = []
+    www_authenticate_realm = "api"
+
+    def get_authenticate_header(self, request):
+        # As SimpleJWT's own TokenViewBase: with a WWW-Authenticate header DRF answers a refused
+        # token (InvalidToken) 401, as TokenRefreshView does, instead of 403.
+        return f'Bearer realm="{self.www_authenticate_realm}"'
 
     def post(self, request, *args, **kwargs):
         raw = request.COOKIES.get(REFRESH_COOKIE)
@@ -94,6 +100,36 @@ class CookieRefreshView(APIView):
         response = Response({"access": data["access"]})
         if "refresh" in data:
             set_refresh_cookie(response, data["refresh"])
+        return response
+
+
+class CookieLogoutView(APIView):
+    """Cookie-mode server-side logout (the SDK's `revokeUrl` with `refreshMode: 'cookie'`): the
+    refresh token in the httpOnly cookie is blacklisted with SimpleJWT's own
+    RefreshToken.blacklist() and the cookie deleted. 200 `{}`; without a cookie, or with a token
+    SimpleJWT refuses (invalid, expired, already blacklisted), 401 as SimpleJWT answers it, the
+    cookie deleted all the same."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    def post(self, request, *args, **kwargs):
+        raw = request.COOKIES.get(REFRESH_COOKIE)
+        if not raw:
+            response = Response(
+                {"error": "refresh_token_required", "detail": "Refresh token is required"},
+                status=status.HTTP_401_UNAUTHORIZED,
+            )
+        else:
+            try:
+                RefreshToken(raw).blacklist()
+                response = Response({})
+            except TokenError as e:
+                response = Response(
+                    {"detail": str(e.args[0]), "code": "token_not_valid"},
+                    status=status.HTTP_401_UNAUTHORIZED,
+                )
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, samesite="Strict")
         return response
 
 

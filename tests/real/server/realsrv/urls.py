@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 from django.views.static import serve
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
 from realapi import views
 from realsrv.settings import FIXTURE_DIR, SDK_ROOT
@@ -9,10 +9,14 @@ urlpatterns = [
     # --- djangorestframework-simplejwt, unmodified views -------------------------------------
     path("api/token/", TokenObtainPairView.as_view()),
     path("api/token/refresh/", TokenRefreshView.as_view()),
+    # Server-side logout in simplejwt format (the SDK's revokeUrl): POST {refresh} → blacklisted.
+    path("api/token/blacklist/", TokenBlacklistView.as_view()),
     # The seed-000 view: clear_tokens bodies for deleted/inactive users, else SimpleJWT's view.
     path("api/auth/token/refresh/", views.ClearTokensRefreshView.as_view()),
     # Cookie mode: refresh token in an httpOnly cookie (SimpleJWT has no cookie mode built in).
     path("api/auth/cookie/refresh/", views.CookieRefreshView.as_view()),
+    # Cookie-mode server-side logout: blacklists the cookie's refresh token, deletes the cookie.
+    path("api/auth/cookie/logout/", views.CookieLogoutView.as_view()),
     path("api/me/", views.JwtMe.as_view()),
     path("api/echo/", views.JwtEcho.as_view()),
     # --- django-oauth-toolkit, unmodified: /o/token/, /o/revoke_token/, /o/introspect/, ... ----

@@ -26,8 +26,12 @@ REFRESH_KINDS = {
 }
 OTHER_KINDS = {
     "/o/revoke_token/": "oauth-revoke",
+    "/api/token/blacklist/": "simplejwt-blacklist",
+    "/api/auth/cookie/logout/": "simplejwt-cookie-revoke",
     "/api/token/": "simplejwt-login",
 }
+# Kinds whose refresh token may come in the httpOnly cookie instead of the body.
+COOKIE_KINDS = ("simplejwt-cookie", "simplejwt-cookie-revoke")
 API_PREFIXES = ("/api/me/", "/api/echo/", "/oapi/")
 REFRESH_FIELDS = ("refresh", "refresh_token")
 COOKIE = "refresh_token"
@@ -96,7 +100,7 @@ class RecordAndFaultMiddleware:
             if kind == "oauth-revoke":
                 presented = data.get("token") if isinstance(data.get("token"), str) else None
             record["cookie"] = COOKIE in request.COOKIES
-            if presented is None and kind == "simplejwt-cookie":
+            if presented is None and kind in COOKIE_KINDS:
                 presented = request.COOKIES.get(COOKIE)
             record["token_fp"] = fingerprint(presented)
             record["credentials_header"] = "HTTP_AUTHORIZATION" in request.META

@@ -13,4 +13,5 @@ urlpatterns = [
     path("users/<int:user_id>/deactivate/", views.deactivate_user),
     path("oauth/client/", views.oauth_client),
     path("oauth/revoke/", views.oauth_revoke),
+    path("simplejwt/revoke/", views.simplejwt_revoke),
 ]

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.models import AccessToken, get_application_model
 from oauth2_provider.models import RefreshToken as OAuthRefreshToken
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from . import state
@@ -149,3 +150,18 @@ def oauth_revoke(request):
             revoked += 1
         dangling, _ = AccessToken.objects.filter(user_id=user_id).delete()
     return JsonResponse({"revoked_refresh_tokens": revoked, "deleted_access_tokens": dangling})
+
+
+@csrf_exempt
+@require_POST
+def simplejwt_revoke(request):
+    """Revokes every SimpleJWT refresh token of a user server-side (as an admin would in the
+    blacklist app's admin): each outstanding token is blacklisted. The access tokens stay valid
+    until they expire (SimpleJWT's access tokens are stateless)."""
+    user_id = body(request).get("user_id")
+    blacklisted = 0
+    with transaction.atomic():
+        for token in OutstandingToken.objects.filter(user_id=user_id):
+            _, created = BlacklistedToken.objects.get_or_create(token=token)
+            blacklisted += int(created)
+    return JsonResponse({"blacklisted": blacklisted})
