@@ -5,7 +5,7 @@ export type LogoutReason =
 /** Every code the package produces (held to the Rust list in src/core/errors.rs by a test). */
 export type ErrorCode =
   | 'invalid_option' | 'refresh_unavailable' | 'logged_out' | 'no_session' | 'destroyed'
-  | 'malformed_token' | 'not_ready' | 'busy' | 'no_refresh_token';
+  | 'malformed_token' | 'not_ready' | 'busy' | 'no_refresh_token' | 'wasm_load_failed' | 'not_in_browser';
 
 export class AuthkeeperError extends Error {
   readonly name: 'AuthkeeperError' | 'RefreshUnavailable';
@@ -56,6 +56,11 @@ export interface ParsedRefreshResponse {
   /** The access token's lifetime in seconds (needed for an opaque, non-JWT access token). */
   expiresIn?: number | null;
 }
+
+/** What `wasmUrl` accepts. */
+export type WasmSource =
+  | string | URL | Request | Response | PromiseLike<Response>
+  | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
 
 export interface AuthClientOptions {
   refreshUrl: string;
@@ -109,8 +114,13 @@ export interface AuthClientOptions {
   tabLock?: boolean;
   fetch?: typeof fetch;
   onTrace?: (entry: TraceEntry) => void;
-  /** Where to load the wasm from when a bundler moved it. */
-  wasmUrl?: string | URL;
+  /**
+   * Where to load the wasm from, when the bundler did not copy it (esbuild, Rollup): what
+   * wasm-bindgen's loader accepts: a URL, a Request, a Response (or a promise of one, such as
+   * `fetch(url)`), the bytes, or a compiled `WebAssembly.Module`. Left out, it is found next to
+   * the package's code (`import.meta.url`), read from disk under Node (Vitest, Jest).
+   */
+  wasmUrl?: WasmSource;
 }
 
 export interface AuthState {

@@ -79,6 +79,12 @@ function refuseUnknown(group, object) {
   }
 }
 
+/** What wasm-bindgen's loader accepts as `module_or_path`. */
+const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof URL ||
+  (typeof Request === 'function' && v instanceof Request) || (typeof Response === 'function' && v instanceof Response) ||
+  (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
+  v instanceof ArrayBuffer || ArrayBuffer.isView(v) || v instanceof WebAssembly.Module;
+
 /**
  * Checks the JS types only the JS side can see, and resolves URLs as fetch will. An option left
  * out (undefined) is passed on as such: its default, like every number's allowed range, lives in
@@ -127,6 +133,7 @@ function normalise(options) {
   for (const k of ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter']) check(`retry.${k}`, retry[k], isNumber, 'a number');
   for (const k of ['refreshWhenHidden', 'tabLock']) check(k, o[k], (v) => typeof v === 'boolean', 'a boolean');
   for (const k of ['fetch', 'onTrace', 'refreshRequest', 'parseRefreshResponse']) check(k, o[k], (v) => typeof v === 'function', 'a function');
+  check('wasmUrl', o.wasmUrl, isWasmSource, 'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module');
   let login = null;
   if (o.loginUrl != null) {
     try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', 'null or a URL', o.loginUrl); }
@@ -259,15 +266,103 @@ const toStringTag = Object.prototype.toString;
 let wasmReady;
 let wasmLoaded = false;
 
+// A page, or a worker (no document, but a location fetch resolves against). Anything else, a
+// server rendering a page or a Node script, has no user session to keep.
+const inBrowser = () =>
+  typeof window !== 'undefined' || typeof document !== 'undefined' || typeof globalThis.WorkerGlobalScope === 'function';
+
+const isNode = () => typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
+
+// Kept out of the bundlers' sight: a variable specifier with their ignore comments, so that no
+// browser build tries to resolve or bundle node:fs (it is imported only under Node, below).
+const NODE_FS = 'node:fs/promises';
+
+/**
+ * What `init` gets. Left alone (the glue's own `new URL('authkeeper_bg.wasm', import.meta.url)`,
+ * which bundlers see and copy) except under Node, in a test runner (Vitest, Jest, with or
+ * without jsdom), where that URL is a file: URL that fetch cannot read: there the bytes are read
+ * from the package directly.
+ */
+async function wasmSource(wasmUrl) {
+  if (wasmUrl !== undefined) return wasmUrl;
+  if (!isNode()) return undefined;
+  const here = import.meta.url;
+  if (typeof here !== 'string' || !here.startsWith('file:')) return undefined;
+  const file = new URL('../pkg/authkeeper_bg.wasm', here);
+  const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ /* turbopackIgnore: true */ NODE_FS);
+  return readFile(file);
+}
+
+const describeWasmUrl = (v) => {
+  if (v === undefined) return 'the default location (authkeeper_bg.wasm next to authkeeper/pkg/authkeeper.js, found through import.meta.url)';
+  if (typeof v === 'string') return `wasmUrl ${JSON.stringify(v)}`;
+  if (v instanceof URL) return `wasmUrl ${JSON.stringify(v.href)}`;
+  if (typeof Request === 'function' && v instanceof Request) return `wasmUrl (a Request for ${JSON.stringify(v.url)})`;
+  if (typeof v?.then === 'function') return 'wasmUrl (a promise)';
+  if (typeof Response === 'function' && v instanceof Response) return `wasmUrl (a Response${v.url ? ` from ${JSON.stringify(v.url)}` : ''})`;
+  if (typeof WebAssembly.Module === 'function' && v instanceof WebAssembly.Module) return 'wasmUrl (a WebAssembly.Module)';
+  return 'wasmUrl (bytes)';
+};
+
+function wasmLoadFailed(wasmUrl, cause) {
+  const why = String(cause?.message ?? cause);
+  // A Content-Security-Policy without 'wasm-unsafe-eval' makes compiling any wasm a CompileError
+  // ("... 'unsafe-eval' is not an allowed source ..." in Chromium, "call to
+  // WebAssembly.instantiate() blocked by CSP" in Firefox).
+  const csp = cause?.name === 'CompileError' && /unsafe-eval|blocked by CSP/i.test(why)
+    ? " This is the page's Content-Security-Policy: allow compiling WebAssembly with `script-src 'self' 'wasm-unsafe-eval'` (no 'unsafe-eval' needed)."
+    : '';
+  const fix = csp || (wasmUrl === undefined
+    ? ' If your bundler did not copy authkeeper_bg.wasm next to the code (esbuild, Rollup), serve it yourself and pass its URL as `wasmUrl`, e.g. `wasmUrl: \'/assets/authkeeper_bg.wasm\'`.'
+    : ' Check that `wasmUrl` points at authkeeper_bg.wasm from this version of the package, served with Content-Type application/wasm.');
+  const error = new AuthkeeperError('wasm_load_failed', `createAuthClient: the wasm module failed to load from ${describeWasmUrl(wasmUrl)}: ${why}.${fix}`);
+  error.cause = cause;
+  return error;
+}
+
+// Vitest's jsdom environment replaces the global Uint8Array with jsdom's (another realm's), while
+// Node's fetch still yields its own: the core, which reads the refresh response's body in chunks
+// and checks each is a Uint8Array, would take every refresh response for a failure. Detected
+// from a Node Buffer (Node's Uint8Array) no longer being one; never true in a browser.
+const typedArraysSwapped = () => isNode() && typeof Buffer === 'function' && !(Buffer.alloc(0) instanceof Uint8Array);
+
+/** The responses of `fetchFn` with body chunks made in this realm (see typedArraysSwapped). */
+const adoptChunks = (fetchFn) => async (input, init) => {
+  const response = await fetchFn(input, init);
+  const body = response?.body;
+  if (!body || typeof TransformStream !== 'function') return response;
+  const adopted = body.pipeThrough(new TransformStream({
+    transform(chunk, out) { out.enqueue(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk)); },
+  }));
+  Object.defineProperty(response, 'body', { value: adopted, configurable: true });
+  return response;
+};
+
 /**
  * Creates the client: validates options, loads the wasm module once per page, validates the
  * stored tokens and starts the lifecycle timers.
  */
 export async function createAuthClient(options) {
+  if (!inBrowser()) {
+    throw new AuthkeeperError('not_in_browser', 'createAuthClient: not in a browser (no window or document): authkeeper keeps one user\'s session in a page. ' +
+      'When rendering on a server (SSR), create the client in code that runs only in the browser (a useEffect, onMount); ' +
+      'in unit tests, use a DOM environment (Vitest `environment: \'jsdom\'`, Jest `testEnvironment: \'jsdom\'`).');
+  }
   const config = normalise(options);
-  wasmReady ??= init(config.wasmUrl ? { module_or_path: config.wasmUrl } : undefined);
-  await wasmReady;
-  wasmLoaded = true;
+  if (!wasmLoaded) {
+    // One load per page; a failed one is forgotten, so that a later call (with a corrected
+    // wasmUrl, or after a network failure) tries again.
+    const attempt = wasmReady ??= wasmSource(config.wasmUrl)
+      .then((source) => init(source === undefined ? undefined : { module_or_path: source }))
+      .catch((cause) => { throw wasmLoadFailed(config.wasmUrl, cause); });
+    try {
+      await attempt;
+    } catch (e) {
+      if (wasmReady === attempt) wasmReady = undefined;
+      throw e;
+    }
+    wasmLoaded = true;
+  }
   const realFetch = config.fetch ?? globalThis.fetch.bind(globalThis);
   // Without onTrace the fast path allocates no trace entries at all.
   const onTrace = config.onTrace;
@@ -293,7 +388,7 @@ export async function createAuthClient(options) {
       try { listener(state, event); } catch (e) { queueMicrotask(() => { throw e; }); }
     }
   };
-  const core = new AuthCore(config, realFetch, makeError, notify);
+  const core = new AuthCore(config, typedArraysSwapped() ? adoptChunks(realFetch) : realFetch, makeError, notify);
   core.start();
   let nextId = 0;
   // Set by destroy(): from then on auth.fetch rejects instead of attaching the bearer.

@@ -23,10 +23,15 @@ pub enum ErrorCode {
     Busy,
     /// `auth.refresh()` in a session without a refresh token (nothing to refresh with).
     NoRefreshToken,
+    /// `createAuthClient` could not load the wasm module (a wrong `wasmUrl`, a 404, a CSP
+    /// without 'wasm-unsafe-eval'); retryable: the next call loads again.
+    WasmLoadFailed,
+    /// `createAuthClient` outside a browser (a server rendering the page, a Node script).
+    NotInBrowser,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::InvalidOption,
         ErrorCode::RefreshUnavailable,
         ErrorCode::LoggedOut,
@@ -36,6 +41,8 @@ impl ErrorCode {
         ErrorCode::NotReady,
         ErrorCode::Busy,
         ErrorCode::NoRefreshToken,
+        ErrorCode::WasmLoadFailed,
+        ErrorCode::NotInBrowser,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +56,8 @@ impl ErrorCode {
             ErrorCode::NotReady => "not_ready",
             ErrorCode::Busy => "busy",
             ErrorCode::NoRefreshToken => "no_refresh_token",
+            ErrorCode::WasmLoadFailed => "wasm_load_failed",
+            ErrorCode::NotInBrowser => "not_in_browser",
         }
     }
 }
