@@ -57,10 +57,14 @@ export interface ParsedRefreshResponse {
   expiresIn?: number | null;
 }
 
-/** What `wasmUrl` accepts. */
+/**
+ * What `wasmUrl` accepts. A compiled `WebAssembly.Module` is accepted too at run time, but
+ * TypeScript's `WebAssembly.Module` type is empty (anything would match it), so it is left out
+ * of this type: pass the bytes or a Response, or cast a module (`module as unknown as WasmSource`).
+ */
 export type WasmSource =
   | string | URL | Request | Response | PromiseLike<Response>
-  | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+  | ArrayBuffer | ArrayBufferView;
 
 export interface AuthClientOptions {
   refreshUrl: string;
@@ -117,7 +121,7 @@ export interface AuthClientOptions {
   /**
    * Where to load the wasm from, when the bundler did not copy it (esbuild, Rollup): what
    * wasm-bindgen's loader accepts: a URL, a Request, a Response (or a promise of one, such as
-   * `fetch(url)`), the bytes, or a compiled `WebAssembly.Module`. Left out, it is found next to
+   * `fetch(url)`) or the bytes (a compiled `WebAssembly.Module` works too: see WasmSource). Left out, it is found next to
    * the package's code (`import.meta.url`), read from disk under Node (Vitest, Jest).
    */
   wasmUrl?: WasmSource;

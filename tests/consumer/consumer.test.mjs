@@ -3,7 +3,7 @@
 // run with no per-bundler configuration:
 // - examples/vitest-jsdom: `vitest run` (the wasm read from disk, a stubbed fetch, jsdom; and
 //   not_in_browser in Vitest's node environment);
-// - examples/vite-react: `vite build`, then the built app in headless Chromium against the
+// - examples/vite-react: `tsc --strict` over src/typecheck.tsx, `vite build`, then the built app in headless Chromium against the
 //   reference server (devserver/, on 127.0.0.1, stopped at the end): the bearer arrives, a
 //   rejected token is refreshed and replayed, a start-up logout reaches the hook, and the
 //   subscription sees every transition.
@@ -91,10 +91,14 @@ async function startServer(root) {
 
 const sizes = (dir) => readdirSync(dir).map((f) => `${f} ${(statSync(join(dir, f)).size / 1024).toFixed(1)} KiB`).join(', ');
 
-test('examples/vite-react: `vite build` with no configuration emits the wasm and bundles nothing from node:', async (t) => {
+test('examples/vite-react: `vite build` with no configuration emits the wasm and bundles nothing from node:; tsc --strict accepts the use and rejects the misuse', async (t) => {
   const dir = install('vite-react', t);
   const { output, seconds } = run(join(dir, 'node_modules', '.bin', 'vite'), ['build'], dir);
   t.diagnostic(`vite build ${seconds}s: ${sizes(join(dir, 'dist', 'assets'))}`);
+  // The package's types through its exports map, under --strict: src/typecheck.tsx uses them
+  // and marks each misuse @ts-expect-error (an accepted misuse fails as an unused directive).
+  const types = run('npm', ['run', '--silent', 'typecheck'], dir);
+  t.diagnostic(`tsc --strict ${types.seconds}s`);
   const assets = readdirSync(join(dir, 'dist', 'assets'));
   assert.ok(assets.some((f) => /^authkeeper_bg-.*\.wasm$/.test(f)), `the wasm is emitted as an asset: ${assets}`);
   assert.doesNotMatch(output, /node:fs|externalized for browser compatibility|\[warn/i, output);
