@@ -303,7 +303,7 @@ impl Sim {
                 } else {
                     self.m.generation()
                 };
-                self.m.on_tab_message(self.now, TabMessage::Tokens { access, refresh, generation }, Stored::default());
+                self.m.on_tab_message(self.now, TabMessage::Tokens { access, refresh, generation, expires_at: None }, Stored::default());
                 if matches!(status, SessionStatus::Anonymous | SessionStatus::LoggedOut) {
                     self.new_session();
                 } else {

@@ -434,7 +434,7 @@ fn another_tabs_refresh_is_adopted_and_ours_is_ignored() {
     w.pump();
     let theirs = w.mint(300);
     let generation = w.m.generation();
-    w.m.on_tab_message(w.now, TabMessage::Tokens { access: theirs.clone(), refresh: Some("R-theirs".into()), generation }, Stored::default());
+    w.m.on_tab_message(w.now, TabMessage::Tokens { access: theirs.clone(), refresh: Some("R-theirs".into()), generation, expires_at: None }, Stored::default());
     w.pump();
     assert_eq!(w.resolved.get(&1), Some(&Ok(theirs.clone())));
     assert!(!w.events.iter().any(|a| matches!(a, Action::Persist { .. })), "the other tab already persisted");

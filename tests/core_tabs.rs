@@ -107,7 +107,7 @@ fn session_storage_tabs_never_adopt_another_login_but_follow_their_own_session()
     assert_eq!(b.refresh_token(), Some("RB"));
 
     // A duplicated tab starts with a copy of A's sessionStorage: the same session.
-    let TabMessage::Tokens { access, refresh, generation } = a_login else { unreachable!() };
+    let TabMessage::Tokens { access, refresh, generation, .. } = a_login else { unreachable!() };
     let mut dup = Machine::new(config(TabScope::PerTab, true));
     dup.load_stored(now, Stored { access: Some(access), refresh, generation, expires_at: None });
     drain(&mut dup);
@@ -185,7 +185,7 @@ fn a_refusal_followed_by_a_newer_token_from_another_tab_is_adopted_not_a_logout(
     assert!(actions.contains(&Action::ReleaseLock));
     assert_eq!(b.snapshot(later).status, SessionStatus::Refreshing, "requests keep waiting");
 
-    let newer = TabMessage::Tokens { access: jwt(T0 / 1000 + 600, "a2"), refresh: Some("R2".into()), generation };
+    let newer = TabMessage::Tokens { access: jwt(T0 / 1000 + 600, "a2"), refresh: Some("R2".into()), generation, expires_at: None };
     b.on_tab_message(later.plus(20), newer, Stored::default());
     let actions = drain(&mut b);
     assert!(logouts(&actions).is_empty());

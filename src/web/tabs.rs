@@ -2,6 +2,7 @@
 //! propagation of new tokens and logouts (BroadcastChannel, with the `storage` event as the
 //! fallback where BroadcastChannel is missing).
 
+use crate::core::time::Millis;
 use crate::core::machine::{Generation, TabMessage};
 use crate::core::policy::LogoutReason;
 use crate::web::lifecycle::Listener;
@@ -96,7 +97,12 @@ fn parse_message(data: &JsValue) -> Option<TabMessage> {
     let text = |name: &str| field(data, name).and_then(|v| v.as_string());
     let generation = field(data, "generation").and_then(|v| v.as_f64()).filter(|g| g.is_finite() && *g >= 0.0).map(|g| g as Generation);
     match kind.as_str() {
-        "tokens" => Some(TabMessage::Tokens { access: text("access")?, refresh: text("refresh"), generation: generation? }),
+        "tokens" => Some(TabMessage::Tokens {
+            access: text("access")?,
+            refresh: text("refresh"),
+            generation: generation?,
+            expires_at: field(data, "expiresAt").and_then(|v| v.as_f64()).filter(|t| t.is_finite() && *t >= 0.0).map(|t| Millis(t as u64)),
+        }),
         "logout" => Some(TabMessage::Logout {
             reason: LogoutReason::parse(&text("reason")?)?,
             message: text("message").unwrap_or_default(),
@@ -136,7 +142,8 @@ impl TabChannel {
                 match e.new_value().filter(|v| !v.is_empty()) {
                     Some(access) => {
                         let refresh = e.storage_area().and_then(|s| s.get_item(&refresh_key).ok().flatten());
-                        on_message(TabMessage::Tokens { access, refresh, generation });
+                        // The expiry is not in the event; the core reads it from storage.
+                        on_message(TabMessage::Tokens { access, refresh, generation, expires_at: None });
                     }
                     // The keys were removed: whoever did it logged the session out.
                     None => on_message(TabMessage::Logout {
@@ -153,7 +160,8 @@ impl TabChannel {
     pub fn post(&self, message: &TabMessage) {
         let Some(channel) = &self.channel else { return };
         let fields: Vec<(&str, JsValue)> = match message {
-            TabMessage::Tokens { access, refresh, generation } => vec![
+            TabMessage::Tokens { access, refresh, generation, expires_at } => vec![
+                ("expiresAt", expires_at.map_or(JsValue::NULL, |t| JsValue::from_f64(t.0 as f64))),
                 ("type", "tokens".into()),
                 ("access", access.as_str().into()),
                 ("refresh", refresh.as_deref().map(JsValue::from_str).unwrap_or(JsValue::NULL)),

@@ -15,8 +15,9 @@
 //   the 401 path refreshed a second time, and the requests replayed with the access token of the
 //   first refresh came back 401 (e.g. "api 200×3, oauth → 200, api 401×17, api 200×18,
 //   oauth → 200, api 401×9"): 1 in 4 visible runs, 4 of 5 hidden runs. On 4d7b335 it still
-//   happens now and then (1 hidden run of 4), so for DOT requests answered 401 mark the test TODO
-//   (see RACES) while reuse, invalid_grant and logouts fail it.
+//   happened now and then (1 hidden run of 4): a tab adopting another tab's opaque token over the
+//   channel did not learn its expiry. The channel message now carries it (and the storage-event
+//   fallback reads it from storage): 0 of 6 runs since, so any request answered 401 fails the test.
 //
 // Access tokens live REAL_TABS_TTL seconds (3). SimpleJWT's `exp` is whole seconds after a
 // truncated `iat`, so its tokens live 2-3 s; DOT's `expires_in` is exact. 2 s was tried: it saves
@@ -90,12 +91,6 @@ const RACES = [
   { server: 'simplejwt', runs: Number(process.env.REAL_TABS_RUNS || 20), modes: ['visible', 'hidden'] },
   {
     server: 'oauth', runs: Number(process.env.REAL_OAUTH_TABS_RUNS || 4), modes: ['visible', 'hidden'],
-    // Requests answered 401 while the session is fine mark the test TODO (printed, not failing the
-    // suite) until the SDK defect is fixed; reuse, invalid_grant and logouts still fail it. On
-    // 4d7b335 (persisted opaque expiry) a hidden run had two refreshes in one expiry cycle
-    // ("api 401×3, oauth → 200, api 401×17, api 200×13, oauth → 200, api 401×17"): DOT deletes the
-    // access token the first refresh handed out, and the requests replayed with it get 401.
-    non200: 'SDK defect: a second refresh in one expiry cycle (a 401 on the superseded token) makes DOT delete the first refresh\'s access token; the replays get 401',
   },
 ];
 

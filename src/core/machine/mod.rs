@@ -258,7 +258,8 @@ impl Machine {
     /// ignored when it reports. Revives a logged-out or anonymous tab when the caller (the
     /// generation rules in `tabs.rs`) found them to be a newer login. Tokens that cannot be used
     /// are ignored.
-    fn adopt_tokens(&mut self, now: Millis, access: String, refresh: Option<String>) {
+    /// `expires_at`: an opaque access token's expiry as the other tab knew it (`NEVER`: unknown).
+    fn adopt_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, expires_at: Option<Millis>) {
         let claims = match jwt::decode(&access) {
             Ok(claims) => Some(claims),
             Err(JwtError::Empty | JwtError::TooLarge) => return,
@@ -285,7 +286,10 @@ impl Machine {
         if let Some(refresh) = refresh {
             self.replace_refresh(refresh);
         }
-        self.install_access(now, access.clone(), claims.as_ref(), None, Provenance::JustIssued);
+        // An opaque token's known expiry comes along: without it this tab would use the token
+        // until a 401 and then refresh a second time in the same expiry cycle.
+        let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
+        self.install_access(now, access.clone(), claims.as_ref(), expires_in_ms, Provenance::JustIssued);
         let expires_at = self.expires_at_or_never();
         self.actions.push_back(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
         self.resolve_all(Ok(access));
@@ -534,7 +538,7 @@ impl Machine {
         let generation = self.generation;
         let expires_at = self.access_opaque.then(|| self.expires_at_or_never());
         self.actions.push_back(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation, expires_at });
-        self.actions.push_back(Action::Broadcast(TabMessage::Tokens { access, refresh, generation }));
+        self.actions.push_back(Action::Broadcast(TabMessage::Tokens { access, refresh, generation, expires_at }));
     }
 
     fn on_transient_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) {

@@ -18,7 +18,9 @@ pub type Generation = u64;
 /// What tabs tell each other. Each one carries the generation of the session it is about.
 #[derive(Clone, PartialEq)]
 pub enum TabMessage {
-    Tokens { access: String, refresh: Option<String>, generation: Generation },
+    /// `expires_at`: an opaque access token's expiry as the sending tab knows it (`NEVER`:
+    /// unknown); `None` for a JWT, which carries its own.
+    Tokens { access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis> },
     Logout { reason: LogoutReason, message: String, generation: Generation },
     /// A tab without tokens asks for the session (memory storage keeps them out of Web Storage).
     Hello,
@@ -230,11 +232,12 @@ fn redact<T>(token: &Option<T>) -> Option<Redacted> {
 impl fmt::Debug for TabMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TabMessage::Tokens { refresh, generation, .. } => f
+            TabMessage::Tokens { refresh, generation, expires_at, .. } => f
                 .debug_struct("Tokens")
                 .field("access", &Redacted)
                 .field("refresh", &redact(refresh))
                 .field("generation", generation)
+                .field("expires_at", expires_at)
                 .finish(),
             TabMessage::Logout { reason, generation, .. } => {
                 f.debug_struct("Logout").field("reason", reason).field("generation", generation).finish()
@@ -322,7 +325,7 @@ mod tests {
             format!("{:?}", Action::Resolve { id: 7, outcome: Outcome::Bearer(secret.clone()) }),
             format!("{:?}", Action::Persist { access: secret.clone(), refresh: Some(secret.clone()), generation: 1, expires_at: None }),
             format!("{:?}", Action::Revoke { token: Some(secret.clone()) }),
-            format!("{:?}", Action::Broadcast(TabMessage::Tokens { access: secret.clone(), refresh: Some(secret.clone()), generation: 1 })),
+            format!("{:?}", Action::Broadcast(TabMessage::Tokens { access: secret.clone(), refresh: Some(secret.clone()), generation: 1, expires_at: None })),
             format!("{:?}", Stored { access: Some(secret.clone()), refresh: Some(secret.clone()), generation: 1, expires_at: None }),
         ];
         for out in outputs {

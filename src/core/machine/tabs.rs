@@ -63,7 +63,11 @@ impl Machine {
     /// Something another tab said. `stored` is what this tab's storage holds right now.
     pub fn on_tab_message(&mut self, now: Millis, message: TabMessage, stored: Stored) {
         match message {
-            TabMessage::Tokens { access, refresh, generation } => self.on_tab_tokens(now, access, refresh, generation),
+            TabMessage::Tokens { access, refresh, generation, expires_at } => {
+                // The storage-event fallback cannot carry the expiry; storage, written first, can.
+                let expires_at = expires_at.or(stored.expires_at.filter(|_| stored.access.as_deref() == Some(access.as_str())));
+                self.on_tab_tokens(now, access, refresh, generation, expires_at)
+            }
             TabMessage::Logout { reason, message, generation } => {
                 let ours = match self.config.tabs {
                     TabScope::Shared => generation >= self.generation,
@@ -91,6 +95,7 @@ impl Machine {
                         access: access.clone(),
                         refresh: self.refresh.clone(),
                         generation: self.generation,
+                        expires_at: self.access_opaque.then(|| self.expires_at_or_never()),
                     };
                     self.actions.push_back(Action::Broadcast(tokens));
                 }
@@ -101,7 +106,7 @@ impl Machine {
 
     /// Tokens another tab obtained: adopted when they belong to a newer session, or are a newer
     /// state of this very session. Never after this session's logout.
-    fn on_tab_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, generation: Generation) {
+    fn on_tab_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis>) {
         self.newest_generation = self.newest_generation.max(generation);
         let live = self.session == Session::Active;
         let same_session = generation == self.generation && live;
@@ -112,7 +117,7 @@ impl Machine {
         };
         if wanted {
             self.generation = generation;
-            self.adopt_tokens(now, access, refresh);
+            self.adopt_tokens(now, access, refresh, expires_at);
         }
     }
 
@@ -185,7 +190,7 @@ impl Machine {
             return false;
         }
         self.generation = stored.generation;
-        self.adopt_tokens(now, access, stored.refresh);
+        self.adopt_tokens(now, access, stored.refresh, stored.expires_at);
         true
     }
 

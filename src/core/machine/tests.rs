@@ -45,7 +45,7 @@ impl Rig {
     fn adopt(&mut self, access: String, refresh: Option<String>) {
         let live = matches!(self.m.snapshot(self.now).status, SessionStatus::Active | SessionStatus::Refreshing);
         let generation = if live { self.m.generation() } else { self.m.generation() + 1 };
-        self.m.on_tab_message(self.now, TabMessage::Tokens { access, refresh, generation }, Stored::default());
+        self.m.on_tab_message(self.now, TabMessage::Tokens { access, refresh, generation, expires_at: None }, Stored::default());
     }
 
     fn at(&mut self, ms: u64) -> Millis {
@@ -1114,4 +1114,32 @@ fn the_snapshot_keeps_why_the_session_ended_until_a_new_one_starts() {
     assert_eq!(rig.m.snapshot(rig.now).logout_reason, Some(LogoutReason::UserNotFound));
     rig.m.set_tokens(rig.now, jwt(SECS, 300), None, None).unwrap();
     assert_eq!(rig.m.snapshot(rig.now).logout_reason, None);
+}
+
+#[test]
+fn another_tabs_opaque_token_comes_with_its_expiry_so_this_tab_refreshes_before_it_not_after_a_401() {
+    // Tab A refreshed and got an opaque token valid 300 s; tab B adopts it from the channel.
+    let mut a = Rig::default();
+    a.m.set_tokens(a.now, "opaque-1".into(), Some("R1".into()), Some(300)).unwrap();
+    let message = std::iter::from_fn(|| a.m.poll_action())
+        .find_map(|x| if let Action::Broadcast(m @ TabMessage::Tokens { .. }) = x { Some(m) } else { None })
+        .unwrap();
+    assert!(matches!(message, TabMessage::Tokens { expires_at: Some(Millis(at)), .. } if at == T0 + 300_000), "{message:?}");
+    let mut b = Rig::default();
+    b.m.on_tab_message(b.now, message, Stored::default());
+    b.drain();
+    assert_eq!(b.m.snapshot(b.now).expires_at, Some(Millis(T0 + 300_000)));
+    // Past the expiry this tab does not send the dead token (a 401, then a second refresh in
+    // the same cycle, which a rotating server answers by deleting the first one's token).
+    b.tick(301_000);
+    assert_eq!(b.m.on_request(b.now, 1, UrlClass::Protected), RequestDecision::Wait);
+}
+
+#[test]
+fn the_storage_event_fallback_takes_an_opaque_tokens_expiry_from_storage() {
+    let mut b = Rig::default();
+    let message = TabMessage::Tokens { access: "opaque-2".into(), refresh: Some("R2".into()), generation: T0 + 1, expires_at: None };
+    let stored = Stored { access: Some("opaque-2".into()), refresh: Some("R2".into()), generation: T0 + 1, expires_at: Some(Millis(T0 + 120_000)) };
+    b.m.on_tab_message(b.now, message, stored);
+    assert_eq!(b.m.snapshot(b.now).expires_at, Some(Millis(T0 + 120_000)));
 }
