@@ -194,7 +194,7 @@ export class StubBackend {
 
 /** Records `auth:*` events on window: `{logout: [{reason, message, at}], refreshed: [...], expiring: [...]}`. */
 export function recordEvents() {
-  const log = { logout: [], refreshed: [], expiring: [] };
+  const log = { logout: [], refreshed: [], expiring: [], login: [] };
   for (const name of Object.keys(log)) {
     window.addEventListener(`auth:${name}`, (e) => log[name].push({ ...e.detail, at: performance.now(), wall: Date.now() }));
   }

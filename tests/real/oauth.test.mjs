@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useReal, openPage, waitForReady, logoutsOf, storageOf, sessionStorageOf, stateOf, setHidden,
+  useReal, forcedRefreshBurst, logoutClearsAtOnce, openPage, waitForReady, logoutsOf, storageOf, sessionStorageOf, stateOf, setHidden,
   waitUntilExpired, waitFor, sleep, summarize, refreshCalls, describeRecord, pageUrl, fingerprint,
 } from './support.mjs';
 
@@ -214,17 +214,7 @@ test('logout() with revokeUrl: the refresh token is revoked at /o/revoke_token/ 
   const { refreshToken } = await storageOf(ctx.page);
   assert.ok(refreshToken);
   const mark = await ctx.server.mark();
-  const local = await ctx.page.evaluate(() => {
-    window.rt.auth.logout();
-    // Cleared at once, before the revocation answers.
-    return { storage: window.rt.storage(), status: window.rt.auth.state().status };
-  });
-  assert.equal(local.storage.refreshToken, undefined, 'cleared locally at once');
-  assert.equal(local.storage.accessToken, undefined);
-  assert.notEqual(local.status, 'active');
-  const logouts = await logoutsOf(ctx.page);
-  assert.equal(logouts.length, 1);
-  assert.equal(logouts[0].reason, 'manual');
+  await logoutClearsAtOnce(ctx.page, assert);
   const revoke = await waitFor(async () => (await since(mark)).find((r) => r.kind === 'oauth-revoke'), {
     timeout: 5000, message: 'a request to /o/revoke_token/',
   });
@@ -277,14 +267,7 @@ test('auth.refresh(): a forced refresh now, single-flight, rotates at DOT', asyn
   // A slow token endpoint: the second and third calls arrive while the first is in flight.
   await ctx.server.fault({ latency_ms: 400 });
   const mark = await ctx.server.mark();
-  const outcome = await ctx.page.evaluate(async () => {
-    const first = window.rt.auth.refresh();
-    const isPromise = first instanceof Promise;
-    const more = [window.rt.auth.refresh(), window.rt.auth.refresh()];
-    const burst = window.rt.burst(5, '/oapi/me/');
-    const settled = await Promise.allSettled([first, ...more]);
-    return { isPromise, settled: settled.map((s) => s.status), statuses: await burst };
-  });
+  const outcome = await forcedRefreshBurst(ctx.page, '/oapi/me/');
   assert.equal(outcome.isPromise, true, 'auth.refresh() returns a Promise');
   assert.deepEqual(outcome.settled, ['fulfilled', 'fulfilled', 'fulfilled']);
   const calls = refreshCalls(await since(mark));

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useReal, openPage, waitForReady, logoutsOf, storageOf, sessionStorageOf, stateOf, setHidden,
+  useReal, forcedRefreshBurst, logoutClearsAtOnce, openPage, waitForReady, logoutsOf, storageOf, sessionStorageOf, stateOf, setHidden,
   waitUntilExpired, waitFor, sleep, summarize, refreshCalls, describeRecord, pageUrl, fingerprint,
 } from './support.mjs';
 
@@ -266,14 +266,7 @@ test('auth.refresh(): a forced refresh now, single-flight, rotates at the server
   // A slow refresh endpoint: the second and third calls arrive while the first is in flight.
   await ctx.server.fault({ latency_ms: 400 });
   const mark = await ctx.server.mark();
-  const outcome = await ctx.page.evaluate(async () => {
-    const first = window.rt.auth.refresh();
-    const isPromise = first instanceof Promise;
-    const more = [window.rt.auth.refresh(), window.rt.auth.refresh()];
-    const burst = window.rt.burst(5, '/api/me/');
-    const settled = await Promise.allSettled([first, ...more]);
-    return { isPromise, settled: settled.map((s) => s.status), statuses: await burst };
-  });
+  const outcome = await forcedRefreshBurst(ctx.page, '/api/me/');
   assert.equal(outcome.isPromise, true, 'auth.refresh() returns a Promise');
   assert.deepEqual(outcome.settled, ['fulfilled', 'fulfilled', 'fulfilled']);
   assert.deepEqual(outcome.statuses, Array(5).fill(200));
@@ -296,17 +289,7 @@ test('auth.refresh(): a forced refresh now, single-flight, rotates at the server
 test('logout() with revokeUrl: the refresh token is blacklisted at /api/token/blacklist/ and no longer works', async () => {
   const user = await login({ revokeUrl: BLACKLIST });
   const mark = await ctx.server.mark();
-  const local = await ctx.page.evaluate(() => {
-    window.rt.auth.logout();
-    // Cleared at once, before the revocation answers.
-    return { storage: window.rt.storage(), status: window.rt.auth.state().status };
-  });
-  assert.equal(local.storage.refreshToken, undefined, 'cleared locally at once');
-  assert.equal(local.storage.accessToken, undefined);
-  assert.notEqual(local.status, 'active');
-  const logouts = await logoutsOf(ctx.page);
-  assert.equal(logouts.length, 1);
-  assert.equal(logouts[0].reason, 'manual');
+  await logoutClearsAtOnce(ctx.page, assert);
   const revoke = await waitFor(async () => (await since(mark)).find((r) => r.kind === 'simplejwt-blacklist'), {
     timeout: 5000, message: `a request to ${BLACKLIST}`,
   });

@@ -290,6 +290,37 @@ export const storageOf = (page) => page.evaluate(() => window.rt.storage());
 export const sessionStorageOf = (page) =>
   page.evaluate(() => Object.fromEntries(Object.keys(sessionStorage).map((k) => [k, sessionStorage.getItem(k)])));
 export const stateOf = (page) => page.evaluate(() => window.rt.auth.state());
+
+/**
+ * Three `auth.refresh()` calls while the first is in flight (make the endpoint slow first), and a
+ * burst of `n` requests to `apiPath` meanwhile: whether refresh() returns a Promise, how the
+ * three settled, the burst's statuses.
+ */
+export const forcedRefreshBurst = (page, apiPath, n = 5) => page.evaluate(async ([path, count]) => {
+  const first = window.rt.auth.refresh();
+  const isPromise = first instanceof Promise;
+  const more = [window.rt.auth.refresh(), window.rt.auth.refresh()];
+  const burst = window.rt.burst(count, path);
+  const settled = await Promise.allSettled([first, ...more]);
+  return { isPromise, settled: settled.map((s) => s.status), statuses: await burst };
+}, [apiPath, n]);
+
+/**
+ * `logout()`, and what must hold before any revocation answers: the tokens cleared at once, the
+ * session over, exactly one `auth:logout` with reason `manual`.
+ */
+export async function logoutClearsAtOnce(page, assert) {
+  const local = await page.evaluate(() => {
+    window.rt.auth.logout();
+    return { storage: window.rt.storage(), status: window.rt.auth.state().status };
+  });
+  assert.equal(local.storage.refreshToken, undefined, 'cleared locally at once');
+  assert.equal(local.storage.accessToken, undefined);
+  assert.notEqual(local.status, 'active');
+  const logouts = await logoutsOf(page);
+  assert.equal(logouts.length, 1);
+  assert.equal(logouts[0].reason, 'manual');
+}
 export const setHidden = (page, hidden, notify = true) => page.evaluate(([h, n]) => window.rt.setHidden(h, n), [hidden, notify]);
 
 /** `exp` of a JWT, in ms (null for an opaque token). */

@@ -522,12 +522,14 @@ impl Machine {
             self.replace_refresh(refresh);
         }
         self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::JustIssued);
-        self.probing = false;
+        // The start-up look into the cookie found a session: for the app that is a sign-in.
+        let found_a_session = std::mem::replace(&mut self.probing, false);
         self.breaker.on_success();
         self.retry_at = None;
         self.refresh_count = self.refresh_count.saturating_add(1);
         self.announce_tokens();
-        self.actions.push_back(Action::Refreshed { expires_at: self.expires_at_or_never() });
+        let expires_at = self.expires_at_or_never();
+        self.actions.push_back(if found_a_session { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
         self.resolve_all(Ok(access));
     }
 
@@ -601,9 +603,10 @@ impl Machine {
         let status = match self.session {
             Session::Anonymous => SessionStatus::Anonymous,
             Session::LoggedOut(_) => SessionStatus::LoggedOut,
+            // Looking for a session in the cookie: none is held until the silent refresh says so
+            // (an app deciding between its login form and its content must not guess "active").
+            Session::Active if self.probing => SessionStatus::Anonymous,
             Session::Active if self.flight == Flight::Running => SessionStatus::Refreshing,
-            // Looking for a session in the cookie, not (yet) holding one, and nobody waiting.
-            Session::Active if self.probing && self.waiters.is_empty() => SessionStatus::Anonymous,
             Session::Active => SessionStatus::Active,
         };
         Snapshot {

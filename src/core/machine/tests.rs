@@ -913,7 +913,8 @@ fn cookie_mode_start_up_without_an_access_token_looks_for_a_session_with_one_ref
     let mut rig = Rig::new(cookie());
     rig.m.load_stored(rig.now, Stored::default());
     assert_eq!(rig.drain(), vec![Action::StartRefresh { refresh_token: None }]);
-    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Refreshing);
+    // No session is held until the silent refresh finds one: an app must not show its content.
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Anonymous);
     // A request meanwhile waits for it rather than going out anonymously.
     assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
     rig.success(&jwt(SECS, 300), None);
@@ -921,6 +922,9 @@ fn cookie_mode_start_up_without_an_access_token_looks_for_a_session_with_one_ref
     assert!(matches!(actions[0], Action::Persist { .. }), "{actions:?}");
     assert_eq!(resolved(&actions), vec![(1, Ok(jwt(SECS, 300)))]);
     assert!(logouts(&actions).is_empty());
+    // For the app, finding a session in the cookie is a sign-in.
+    assert!(actions.iter().any(|a| matches!(a, Action::SignedIn { .. })), "{actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Refreshed { .. })), "{actions:?}");
     assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::Active);
 
     // Body mode: no tokens, no refresh.
