@@ -90,6 +90,11 @@ pub struct Machine {
     access_opaque: bool,
     /// Misconfiguration diagnostics already reported (each once per client).
     reported: Vec<&'static str>,
+    /// A manual logout's revocation, held while a refresh call is still out: that call may
+    /// rotate the refresh token, and the revocation must name the one the server will honour.
+    /// The inner `Option` is the token to revoke if the call brings no new one (`None` in
+    /// cookie mode, where the cookie is the credential).
+    pending_revoke: Option<Option<String>>,
 }
 
 /// `Warning::code` of an OAuth configuration error from the refresh endpoint.
@@ -153,6 +158,7 @@ impl Machine {
             probing: false,
             access_opaque: false,
             reported: Vec::new(),
+            pending_revoke: None,
         }
     }
 
@@ -427,6 +433,15 @@ impl Machine {
     // ----- refresh results ------------------------------------------------------------------
 
     pub fn on_refresh_outcome(&mut self, now: Millis, outcome: RefreshOutcome, jitter: f64) {
+        if let Some(held) = self.pending_revoke.take() {
+            // The call the logout waited for has answered: a rotation it brought is what the
+            // server now honours (in cookie mode the browser already holds the new cookie).
+            let rotated = match &outcome {
+                RefreshOutcome::Success { tokens, .. } if !self.config.cookie_mode => non_empty(tokens.refresh.clone()),
+                _ => None,
+            };
+            self.actions.push_back(Action::Revoke { token: rotated.or(held) });
+        }
         if !self.land_flight() {
             self.advance(now);
             return;
@@ -496,6 +511,9 @@ impl Machine {
 
     /// The refresh call got no HTTP answer (network error, timeout): transient.
     pub fn on_refresh_network_error(&mut self, now: Millis, jitter: f64) {
+        if let Some(held) = self.pending_revoke.take() {
+            self.actions.push_back(Action::Revoke { token: held });
+        }
         if self.land_flight() {
             self.on_transient_failure(now, None, jitter);
         }
@@ -706,7 +724,13 @@ impl Machine {
             self.actions.push_back(Action::Logout { reason, message, origin });
             // Before a redirect: the revocation is sent with keepalive, so it outlives the page.
             if reason == LogoutReason::Manual && self.config.revoke && self.can_refresh() {
-                self.actions.push_back(Action::Revoke { token: self.refresh.clone().filter(|_| !self.config.cookie_mode) });
+                let token = self.refresh.clone().filter(|_| !self.config.cookie_mode);
+                let call_out = (self.flight == Flight::Running && self.refusal.is_none()) || self.flight == Flight::Superseded;
+                if call_out {
+                    self.pending_revoke = Some(token);
+                } else {
+                    self.actions.push_back(Action::Revoke { token });
+                }
             }
             if let Some(login) = &self.config.login {
                 self.actions.push_back(Action::Redirect { url: login.url.clone(), unless_at: login.path.clone() });

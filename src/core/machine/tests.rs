@@ -1147,3 +1147,53 @@ fn the_storage_event_fallback_takes_an_opaque_tokens_expiry_from_storage() {
     b.m.on_tab_message(b.now, message, stored);
     assert_eq!(b.m.snapshot(b.now).expires_at, Some(Millis(T0 + 120_000)));
 }
+
+fn revokes(actions: &[Action]) -> Vec<Option<String>> {
+    actions.iter().filter_map(|a| if let Action::Revoke { token } = a { Some(token.clone()) } else { None }).collect()
+}
+
+#[test]
+fn a_logout_during_a_refresh_call_revokes_what_that_call_leaves_valid_once_it_answers() {
+    let revoking = MachineConfig { revoke: true, ..MachineConfig::default() };
+    // The call rotates R1 into R2: R2 is what the server honours, so R2 is revoked, after the
+    // answer and not before (revoking R1 at once would leave R2 valid).
+    let mut rig = refreshing(revoking.clone());
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    assert_eq!(revokes(&rig.drain()), Vec::<Option<String>>::new(), "held while the call is out");
+    rig.success(&jwt(SECS + 301, 300), Some("R2"));
+    let actions = rig.drain();
+    assert_eq!(revokes(&actions), vec![Some("R2".to_owned())]);
+    assert_eq!(rig.m.snapshot(rig.now).status, SessionStatus::LoggedOut, "the answer does not revive the session");
+    assert!(logouts(&actions).is_empty());
+
+    // No rotation, a failed call, no answer at all: the token the logout held.
+    let mut rig = refreshing(revoking.clone());
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    rig.drain();
+    rig.success(&jwt(SECS + 301, 300), None);
+    assert_eq!(revokes(&rig.drain()), vec![Some("R1".to_owned())]);
+    let mut rig = refreshing(revoking.clone());
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    rig.drain();
+    rig.transient();
+    assert_eq!(revokes(&rig.drain()), vec![Some("R1".to_owned())]);
+    let mut rig = refreshing(revoking);
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    rig.drain();
+    rig.m.on_refresh_network_error(rig.now, 0.0);
+    assert_eq!(revokes(&rig.drain()), vec![Some("R1".to_owned())]);
+
+    // Cookie mode: after the answer, so that the request carries the cookie it set.
+    let mut rig = Rig::new(MachineConfig { revoke: true, ..cookie() });
+    rig.m.load_stored(rig.now, Stored::default());
+    assert_eq!(starts(&rig.drain()), 1);
+    rig.success(&jwt(SECS, 300), None);
+    rig.drain();
+    rig.at(301_000);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(starts(&rig.drain()), 1);
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    assert_eq!(revokes(&rig.drain()), Vec::<Option<String>>::new());
+    rig.success(&jwt(SECS + 301, 300), None);
+    assert_eq!(revokes(&rig.drain()), vec![None]);
+}
