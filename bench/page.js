@@ -5,7 +5,48 @@ import { createInterceptor } from './handwritten.js';
 const REFRESH_PATH = '/api/auth/token/refresh/';
 const API_PATH = '/api/items/1';
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const authkeeper = () => import('/js/index.js');
+// What ships: the minified driver, the wasm embedded in it.
+const authkeeper = () => import('/pkg/index.js');
+
+/**
+ * The instance pkg/index.js creates, caught on its way out of WebAssembly.instantiate(Streaming)
+ * (the package exports nothing of it): for the boundary call of section 2b and the linear memory
+ * of section 5. Call before the package loads the module.
+ */
+function catchInstance() {
+  const caught = {};
+  for (const name of ['instantiate', 'instantiateStreaming']) {
+    const original = WebAssembly[name];
+    WebAssembly[name] = async (...args) => {
+      const result = await original.apply(WebAssembly, args);
+      caught.exports = (result.instance ?? result).exports;
+      WebAssembly[name] = original;
+      return result;
+    };
+  }
+  return caught;
+}
+
+/** One raw call into the module (src/web/wire.rs format): args written, `ak_call`, the first answer value read. */
+function rawCall(wasm, op, args) {
+  const enc = new TextEncoder();
+  const parts = args.map((a) => (typeof a === 'string' ? enc.encode(a) : a));
+  const size = parts.reduce((n, a) => n + (a instanceof Uint8Array ? 5 + a.length : 9), 0);
+  const ptr = wasm.ak_in(size);
+  const view = new DataView(wasm.memory.buffer, ptr, size);
+  let p = 0;
+  for (const a of parts) {
+    if (a instanceof Uint8Array) { view.setUint8(p, 2); view.setUint32(p + 1, a.length, true); new Uint8Array(wasm.memory.buffer, ptr + p + 5, a.length).set(a); p += 5 + a.length; }
+    else { view.setUint8(p, 1); view.setFloat64(p + 1, a, true); p += 9; }
+  }
+  const len = wasm.ak_call(op);
+  const out = new DataView(wasm.memory.buffer, wasm.ak_out(), len);
+  const tag = out.getUint8(0);
+  if (tag === 1) return out.getFloat64(1, true);
+  if (tag === 2) return new TextDecoder().decode(new Uint8Array(wasm.memory.buffer, wasm.ak_out() + 5, out.getUint32(1, true)));
+  return tag === 0 ? null : 'list';
+}
+const REQUEST_OP = 2; // src/web/client.rs
 
 function storeTokens({ access, refresh }) {
   localStorage.setItem('accessToken', access);
@@ -87,29 +128,26 @@ export async function overhead({ mode, tokens, n, rounds, warmup, budgetMs = Inf
 
 /**
  * Section 2b, where the time goes: auth.fetch, the hand-written interceptor and the raw stub call
- * end to end in one page, the wasm boundary call of the fast path on its own (an AuthCore built
- * straight from the glue: memory storage, no tab lock), and for reference the Fetch API
+ * end to end in one page, the wasm boundary call of the fast path on its own (`ak_call(REQUEST)` on
+ * the client auth.fetch uses, with its arguments encoded and its answer read), and for reference the Fetch API
  * primitives an interceptor may spend its time in. Isolated loops are kinder to caches than
  * real requests: indicative only.
  */
 export async function breakdown({ tokens, n, rounds }) {
   const stub = okStub();
   storeTokens(tokens);
+  const caught = catchInstance();
   const { createAuthClient } = await authkeeper();
   const auth = await createAuthClient({ refreshUrl: REFRESH_PATH, fetch: stub });
   const hand = createInterceptor({ fetch: stub, ...tokens, refreshUrl: REFRESH_PATH });
   const bearer = `Bearer ${tokens.access}`;
   const origin = location.origin;
-  const glue = await import('/pkg/authkeeper.js');
-  const core = new glue.AuthCore(
-    { refreshUrl: origin + REFRESH_PATH, refreshOrigin: origin, refreshPath: REFRESH_PATH, pageOrigin: origin, storage: 'memory', tabLock: false },
-    stub, (code, message) => Object.assign(new Error(message), { code }),
-  );
-  core.start();
-  core.setTokens(tokens.access, tokens.refresh, undefined);
   const req = new Request(API_PATH);
-  const signal = new AbortController().signal;
-  const wasmOk = core.beforeSend(origin, API_PATH, signal) === tokens.access;
+  const wasm = caught.exports;
+  // The page's first client is handle 0; the core answers 1 ("the bearer handed over last
+  // time") or the token itself.
+  const answer = wasm && rawCall(wasm, REQUEST_OP, [0, 1, origin, API_PATH]);
+  const wasmOk = answer === 1 || answer === tokens.access;
   let sink;
   const whole = [
     ['auth.fetch(url), awaited', () => auth.fetch(API_PATH)],
@@ -117,8 +155,7 @@ export async function breakdown({ tokens, n, rounds }) {
     ['raw stub(url, { headers }), awaited', () => stub(API_PATH, { headers: { Authorization: bearer } })],
   ];
   const steps = [
-    ...(wasmOk ? [['core.beforeSend(origin, path, signal): the wasm call', () => { sink = core.beforeSend(origin, API_PATH, signal); }]] : []),
-    ['core.beforeSend(origin, path) without a signal', () => { sink = core.beforeSend(origin, API_PATH, undefined); }],
+    ...(wasmOk ? [['ak_call(REQUEST): the wasm call', () => { sink = rawCall(wasm, REQUEST_OP, [0, 1, origin, API_PATH]); }]] : []),
     ['primitive: new Request(url)', () => { sink = new Request(API_PATH); }],
     ['primitive: new URL(url, location.href)', () => { sink = new URL(API_PATH, location.href).pathname; }],
     ['primitive: new Headers() + set(Authorization)', () => { const h = new Headers(undefined); h.set('Authorization', bearer); sink = h; }],
@@ -140,7 +177,6 @@ export async function breakdown({ tokens, n, rounds }) {
       samples[name].push(((performance.now() - t0) * 1000) / n);
     }
   }
-  core.destroy();
   auth.destroy();
   void sink;
   const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
@@ -231,10 +267,10 @@ export async function memory({ variant, tokens, checkpoints }) {
   let f;
   let wasm = null;
   if (variant === 'authkeeper') {
+    const caught = catchInstance();
     const { createAuthClient } = await authkeeper();
     f = (await createAuthClient({ refreshUrl: REFRESH_PATH, fetch: stub })).fetch;
-    // The glue is a module singleton: init() again returns the instance js/index.js created.
-    wasm = await (await import('/pkg/authkeeper.js')).default();
+    wasm = caught.exports;
   } else {
     f = createInterceptor({ fetch: stub, ...tokens, refreshUrl: REFRESH_PATH });
   }
@@ -247,7 +283,7 @@ export async function memory({ variant, tokens, checkpoints }) {
       requests,
       heap: performance.memory.usedJSHeapSize,
       wasm: wasm ? wasm.memory.buffer.byteLength : null,
-      externrefs: wasm?.__wbindgen_externrefs ? wasm.__wbindgen_externrefs.length : null,
+      externrefs: null,
     };
   };
   const out = [await snapshot(0)];

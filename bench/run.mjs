@@ -42,13 +42,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // The build under test, copied once so a rebuild elsewhere mid-run cannot mix two builds.
 async function snapshotPackage() {
-  const files = ['js/index.js', 'pkg/authkeeper.js', 'pkg/authkeeper_bg.wasm'];
+  const files = ['js/index.js', 'pkg/index.js', 'pkg/authkeeper_bg.wasm'];
   for (let waited = 0; files.some((f) => !existsSync(join(ROOT, f))); waited += 5) {
     if (waited >= 180) throw new Error(`missing ${files.filter((f) => !existsSync(join(ROOT, f))).join(', ')}: run \`npm run build\``);
     if (waited === 0) log('pkg/ is missing (a build in progress?); waiting for it');
     await sleep(5000);
   }
-  await sleep(500); // a build that just wrote the wasm may still be writing the glue
+  await sleep(500); // a build that just wrote the wasm may still be writing the driver
   rmSync(SNAPSHOT, { recursive: true, force: true });
   mkdirSync(SNAPSHOT, { recursive: true });
   cpSync(join(ROOT, 'js'), join(SNAPSHOT, 'js'), { recursive: true });
@@ -160,22 +160,22 @@ async function main() {
       try {
         const { m, wasmOk } = await withPage((page) => call(page, 'breakdown', { tokens: tokens(), n: P.breakN, rounds: P.rounds }));
         const ak = m['auth.fetch(url), awaited'], hand = m['hand-written(url), awaited'], raw = m['raw stub(url, { headers }), awaited'];
-        const wasm = m['core.beforeSend(origin, path, signal): the wasm call'];
+        const wasm = m['ak_call(REQUEST): the wasm call'];
         const pct = (x) => `${Math.round((100 * x) / (ak - raw))}%`;
         const rows = Object.entries(m).map(([k, v]) => [k, f2(v), '']);
         rows.splice(3, 0,
           ['**authkeeper over raw**', f2(ak - raw), '100%'],
           ['  of which the wasm call (isolated)', wasmOk ? f2(wasm) : '–', wasmOk ? pct(wasm) : ''],
-          ['  of which the rest of js/index.js', wasmOk ? f2(ak - raw - wasm) : '–', wasmOk ? pct(ak - raw - wasm) : ''],
+          ['  of which the rest of the JS driver', wasmOk ? f2(ak - raw - wasm) : '–', wasmOk ? pct(ak - raw - wasm) : ''],
           ['hand-written over raw', f2(hand - raw), pct(hand - raw)]);
         sections.push({
           title: '2b. Where authkeeper\'s fast-path time goes (µs per call, stub, one page)',
           columns: ['what', 'µs/call', 'share of authkeeper over raw'],
           rows,
           notes: [
-            `Each row looped ${P.breakN.toLocaleString('en')} times (median of ${P.rounds}) in one page. The wasm call is timed on its own on an AuthCore built straight from pkg/ (memory storage, no tab lock); "the rest of js/index.js" = auth.fetch − raw − that call (option checks, URL split, Headers, trace entries, the async function).`,
+            `Each row looped ${P.breakN.toLocaleString('en')} times (median of ${P.rounds}) in one page. The wasm call is timed on its own: \`ak_call(REQUEST)\` on auth.fetch's own client, with its arguments encoded and its first answer value read (src/web/wire.rs); "the rest of the JS driver" = auth.fetch − raw − that call (option checks, URL split, Headers, trace entries, the async function).`,
             'Primitive rows are reference costs of Fetch API operations an interceptor may spend its time in, not steps of any contender. Isolated loops are kinder to caches than real requests: indicative only.',
-            ...(wasmOk ? [] : ['core.beforeSend(origin, path, signal) did not return the bearer: the glue API changed, the wasm row is left out.']),
+            ...(wasmOk ? [] : ['ak_call(REQUEST) did not answer the bearer: the wire surface changed, the wasm row is left out.']),
           ],
         });
       } catch (e) {
@@ -255,7 +255,7 @@ async function main() {
       log(`section 4: start-up, ${P.loads} fresh page loads per contender`);
       // authkeeper gets P.loads loads; the baselines half as many, to keep the run short.
       const startups = [
-        { name: 'authkeeper (package: js/index.js + pkg/)', kind: 'package', loads: P.loads },
+        { name: 'authkeeper (package: pkg/index.js, wasm inside)', kind: 'package', loads: P.loads },
         ...CONTENDERS.map((c) => ({ name: `${c.label().replace(/ \(bench\/handwritten\.js\)/, '')} [bundle]`, kind: 'bundle', id: c.id, loads: c.id === 'authkeeper' ? P.loads : Math.ceil(P.loads / 2) })),
       ];
       const startTimes = Object.fromEntries(startups.map((s) => [s.name, []]));
@@ -268,7 +268,7 @@ async function main() {
             localStorage.setItem('accessToken', tk.access);
             localStorage.setItem('refreshToken', tk.refresh);
             const t0 = performance.now();
-            const m = await import(kind === 'package' ? '/js/index.js' : `/bench/.build/bundles/${id}.js`);
+            const m = await import(kind === 'package' ? '/pkg/index.js' : `/bench/.build/bundles/${id}.js`);
             const t1 = performance.now();
             const client = kind === 'package' ? await m.createAuthClient({ refreshUrl: '/api/auth/token/refresh/' }) : await m.start(location.origin);
             const t2 = performance.now();
@@ -288,8 +288,8 @@ async function main() {
           return [s.name, rs.length, f1(median(rs.map((r) => r.importMs))), f1(median(rs.map((r) => r.readyMs))), f1(median(totals)), `${f1(Math.min(...totals))}–${f1(Math.max(...totals))}`];
         }),
         notes: [
-          'performance.now() in the page, from before `await import(...)` to after the client is ready: authkeeper = `await createAuthClient(...)` (wasm fetch + compile + instantiate, config, stored-token check, watchers) with a valid token stored; oidc-client-ts = new UserManager + getUser(); @supabase/auth-js = new GoTrueClient + initialize(); axios = create + interceptors.',
-          'Every load is a new browser context (empty storage) served with cache-control: no-store by the local server, so the wasm is fetched and compiled each time. Contenders alternate load by load.',
+          'performance.now() in the page, from before `await import(...)` to after the client is ready: authkeeper = `await createAuthClient(...)` (unpacking the embedded wasm + compile + instantiate, config, stored-token check, watchers) with a valid token stored; oidc-client-ts = new UserManager + getUser(); @supabase/auth-js = new GoTrueClient + initialize(); axios = create + interceptors.',
+          'Every load is a new browser context (empty storage) served with cache-control: no-store by the local server, so every module is fetched and compiled each time. Contenders alternate load by load.',
         ],
       });
 
@@ -302,30 +302,30 @@ async function main() {
           localStorage.setItem('accessToken', tk.access);
           localStorage.setItem('refreshToken', tk.refresh);
           const at = [performance.now()];
-          const glue = await import('/pkg/authkeeper.js');
+          const { createAuthClient } = await import('/pkg/index.js');
           at.push(performance.now());
-          const response = await fetch('/pkg/authkeeper_bg.wasm');
-          at.push(performance.now());
-          const module = await WebAssembly.compileStreaming(response);
-          at.push(performance.now());
-          await glue.default({ module_or_path: module });
-          at.push(performance.now());
-          const { createAuthClient } = await import('/js/index.js');
-          at.push(performance.now());
+          // WebAssembly.instantiate (compile + instantiate of the unpacked bytes) timed on its way
+          // through: what comes before it inside createAuthClient is unpacking the embedded module.
+          const instantiate = WebAssembly.instantiate;
+          let entered = 0;
+          let left = 0;
+          WebAssembly.instantiate = async (...args) => { entered = performance.now(); try { return await instantiate.apply(WebAssembly, args); } finally { left = performance.now(); } };
           const client = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/' });
+          WebAssembly.instantiate = instantiate;
           at.push(performance.now());
-          return { at, status: client.state().status };
+          return { at, entered, left, status: client.state().status };
         }, t)));
       }
-      const names = ['import the wasm-bindgen glue', 'fetch the wasm (headers)', 'compile (streaming, with the body download)', 'instantiate', 'import js/index.js', 'createAuthClient: options, stored tokens, watchers'];
-      const perStep = names.map((_, k) => median(steps.map((s) => s.at[k + 1] - s.at[k])));
+      const names = ['import pkg/index.js (driver + embedded wasm as text)', 'unpack the embedded wasm (atob + DecompressionStream)', 'compile + instantiate (WebAssembly.instantiate)', 'createAuthClient: options, stored tokens, watchers'];
+      const parts = (s) => [s.at[1] - s.at[0], s.entered - s.at[1], s.left - s.entered, s.at[2] - s.left];
+      const perStep = names.map((_, k) => median(steps.map((s) => parts(s)[k])));
       const total = median(steps.map((s) => s.at.at(-1) - s.at[0]));
       sections.push({
         title: '4b. Where authkeeper\'s start-up goes (ms, median of fresh page loads)',
         columns: ['step', 'ms', 'share'],
         rows: [...names.map((n, k) => [n, f1(perStep[k]), `${Math.round((perStep[k] / total) * 100)}%`]), ['total (median of totals)', f1(total), '']],
         notes: [
-          `${steps.length} fresh contexts, no-store; the steps done one by one with the glue's own init taking the compiled module, so each is timed alone (the shipped createAuthClient does the same with instantiateStreaming). Every load ended ${[...new Set(steps.map((s) => s.status))].join('/')}.`,
+          `${steps.length} fresh contexts, no-store; the shipped path (no wasmUrl: the embedded module), WebAssembly.instantiate wrapped to time it. Every load ended ${[...new Set(steps.map((s) => s.status))].join('/')}.`,
         ],
       });
     }
@@ -348,7 +348,7 @@ async function main() {
         columns: ['contender', 'requests', 'JS heap KB', 'heap Δ vs 1,000 KB', 'wasm memory KB', 'externref table'],
         rows: memRows,
         notes: [
-          'JS heap = performance.memory.usedJSHeapSize after gc() ×3 (Chromium with --js-flags=--expose-gc --enable-precise-memory-info), whole page; wasm memory = the module\'s WebAssembly.Memory buffer (the glue\'s default init() returns the instance js/index.js created), which can grow but never shrinks.',
+          'JS heap = performance.memory.usedJSHeapSize after gc() ×3 (Chromium with --js-flags=--expose-gc --enable-precise-memory-info), whole page; wasm memory = the module\'s WebAssembly.Memory buffer (the instance pkg/index.js created, caught on its way out of WebAssembly.instantiate), which can grow but never shrinks.',
           `Non-200 responses: ${memFailures}.`,
         ],
       });

@@ -26,7 +26,7 @@
 
 use authkeeper::core::breaker::BreakerConfig;
 use authkeeper::core::machine::{Action, Machine, Outcome, MachineConfig, RequestDecision, UnauthorizedDecision};
-use authkeeper::core::policy::{FreshTokens, LogoutReason, RefreshOutcome};
+use authkeeper::core::policy::{Detail, FreshTokens, LogoutReason, RefreshOutcome};
 use authkeeper::core::time::Millis;
 use authkeeper::core::urls::UrlClass;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -218,7 +218,7 @@ impl Sim {
                     self.counts.refresh_ok += 1;
                 }
                 Kind::Refresh503 => {
-                    let outcome = RefreshOutcome::Transient { retry_after_ms: None, detail: "http_503".into() };
+                    let outcome = RefreshOutcome::Transient { retry_after_ms: None, detail: Detail::Http { status: 503, note: None } };
                     self.clients[c].m.on_refresh_outcome(now, outcome, jitter);
                     self.counts.refresh_failed += 1;
                 }

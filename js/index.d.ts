@@ -120,7 +120,7 @@ export interface AuthClientOptions {
   onTrace?: (entry: TraceEntry) => void;
   /**
    * Where to load the wasm from, when the bundler did not copy it (esbuild, Rollup): what
-   * wasm-bindgen's loader accepts: a URL, a Request, a Response (or a promise of one, such as
+   * the loader accepts: a URL, a Request, a Response (or a promise of one, such as
    * `fetch(url)`) or the bytes (a compiled `WebAssembly.Module` works too: see WasmSource). Left out, it is found next to
    * the package's code (`import.meta.url`), read from disk under Node (Vitest, Jest).
    */
@@ -202,12 +202,12 @@ export interface JwtClaims {
   iat?: number;
   nbf?: number;
   sub?: string;
-  user_id?: string;
+  user_id?: string | number;
   [claim: string]: unknown;
 }
 
 export function createAuthClient(options: AuthClientOptions): Promise<AuthClient>;
-/** Needs the wasm module: call it after `createAuthClient()` has resolved (else `not_ready`). */
+/** Reads the payload with atob + JSON.parse (no wasm needed); unverified, display only. */
 export function decodeJwt(token: string): JwtClaims;
 
 export interface LogoutDetail {

@@ -1,6 +1,8 @@
-// authkeeper: the thin fetch interceptor. The wasm core owns the token lifecycle; this file
-// builds and clones Requests, calls the real fetch, and asks the core what to do.
-import init, { AuthCore, decodeJwt as decodeJwtWasm } from '../pkg/authkeeper.js';
+// authkeeper: the thin fetch interceptor and the wasm core's driver. The wasm core owns the
+// token lifecycle and every decision; this file builds and clones Requests, calls the real
+// fetch, and carries out what the core commands (the refresh call, the cross-tab lock and
+// channel, storage, timers, events), reporting the results back. It loads the module itself:
+// raw exports, two byte buffers, no generated glue.
 
 /** Every error the package throws or rejects with. `code` is stable; match on it. */
 export class AuthkeeperError extends Error {
@@ -26,16 +28,90 @@ export const isAuthkeeperError = (e) =>
 const makeError = (code, message) =>
   code === 'refresh_unavailable' ? new RefreshUnavailable(message) : new AuthkeeperError(code, message);
 
+// The wording of the core's errors, which answer `[number, ...arguments]`: each number's code
+// and text, in the order of `CoreError` (src/core/errors.rs; tests/error_codes.rs holds the
+// codes to it). The core decides which; this only fills in the blanks.
+const JWT_ERRORS = ['the token is empty', 'a JWT has 3 dot-separated segments', 'the token payload is not base64url', 'the token payload is not JSON',
+  'the token payload is not a JSON object', 'a time claim (exp, iat, nbf) is not a number', 'the token is longer than 16 KiB'];
+// `options::Ranged`, in its order.
+const RANGED = ['leeway', 'expiringWarning', 'refreshTimeout', 'retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter'];
+const CORE_ERRORS = [
+  ['destroyed', () => 'the auth client was destroyed'],
+  ['not_ready', () => 'not started'],
+  ['refresh_unavailable', () => 'the token refresh service is unavailable; retry after auth.state().breakerOpenUntil'],
+  ['logged_out', (reason) => `the session has ended: ${reason}`],
+  ['no_session', () => 'there is no session'],
+  ['no_refresh_token', () => 'the session has no refresh token to refresh with'],
+  ['malformed_token', (jwt) => `setTokens: the access token is not usable: ${JWT_ERRORS[jwt]}`],
+  ['invalid_option', (option, min, max, ms, why) => `createAuthClient: option \`${RANGED[option]}\` must be a whole number from ${min} to ${max}` +
+    ['', ' (milliseconds)'][ms] + ['', ', not NaN or Infinity', ', not a fraction'][why]],
+  ['invalid_option', () => 'createAuthClient: option `retry.maxDelay` must be at least `retry.baseDelay`'],
+];
+const coreError = ([n, ...args]) => makeError(CORE_ERRORS[n][0], CORE_ERRORS[n][1](...args));
+
+// What `auth:logout` says when the core passes no message of the server's: by reason.
+const LOGOUT_TEXT = {
+  user_not_found: 'Your account could not be found. Please sign in again.',
+  user_inactive: 'Your account is inactive. Please contact support.',
+  invalid_token: 'Your session is no longer valid. Please sign in again.',
+  refresh_token_required: 'Your session could not be renewed. Please sign in again.',
+  session_expired: 'Your session has expired. Please sign in again.',
+  refresh_unavailable: 'The sign-in service is unavailable, so your session could not be renewed. Please sign in again.',
+  manual: 'You have signed out.',
+  remote: 'You were signed out in another tab.',
+};
+// The option to check for each OAuth error that shows authkeeper is configured wrongly.
+const CONFIG_HINTS = {
+  invalid_client: 'the server does not know or accept this client: check clientId against the client registered on the server (public, without a secret)',
+  unauthorized_client: 'this client may not use the refresh_token grant: allow it for the client on the server',
+  invalid_request: 'the server cannot read the refresh request: check refreshFormat (\'simplejwt\' posts JSON {refresh}, \'oauth\' a form-encoded grant) and refreshMode',
+  unsupported_grant_type: 'the server does not offer the refresh_token grant here: check refreshUrl (the token endpoint) and that refresh tokens are enabled',
+  invalid_scope: 'check the scope option: it may not exceed the scope the session was granted',
+};
+// The core's console diagnostics (`Warning`, in its order), from the data it sends.
+const WARNINGS = [
+  (iat, hours, ahead) => `ignored the clock offset measured from ${['the refresh response\'s Date header', 'the token\'s iat'][iat]}: ` +
+    `the server's clock would be ${hours} h ${['behind', 'ahead'][ahead]} (more than 24 h${['', ': is iat in milliseconds instead of seconds?'][iat]}); the previous estimate stands`,
+  (code, description) => `the refresh endpoint answered ${code}${description === null ? '' : ` ("${description}")`}, so the session was ended: ${CONFIG_HINTS[code]}`,
+  (message) => `${message}; the refresh counts as a failed attempt (retried with backoff, bounded by the circuit breaker), which does not end the session by itself`,
+];
+
+// A JWT's payload, read with the browser's atob + JSON.parse: the claims, or which step failed
+// (1 segments, 2 base64url, 3 JSON, 4 not an object, 5 a time claim that is not a number).
+// `plain`: objects without a prototype, so a "__proto__" claim is an ordinary own property.
+const plainObjects = (k, v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.assign(Object.create(null), v) : v);
+function readClaims(token, plain) {
+  const parts = token.split('.');
+  if (parts.length !== 3) return 1;
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(parts[1].replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)));
+  } catch { return 2; }
+  let claims;
+  try { claims = JSON.parse(text, plain && plainObjects); } catch { return 3; }
+  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return 4;
+  for (const k of TIME_CLAIMS) if (claims[k] != null && typeof claims[k] !== 'number') return 5;
+  return claims;
+}
+const TIME_CLAIMS = ['exp', 'iat', 'nbf'];
+
 /** Decodes a JWT's claims without verifying it (display only). Throws AuthkeeperError. */
 export function decodeJwt(token) {
-  // The wasm module loads in createAuthClient; before that a call would fail inside the glue
-  // with a message that blames the token.
-  if (!wasmLoaded) throw new AuthkeeperError('not_ready', 'decodeJwt: the wasm module is not loaded yet; await createAuthClient() first');
-  try {
-    return decodeJwtWasm(String(token));
-  } catch (e) {
-    throw new AuthkeeperError(e?.code || 'malformed_token', e?.message || String(e));
+  const t = String(token).trim();
+  const claims = t === '' ? 0 : t.length > 16384 ? 6 : readClaims(t, true);
+  if (typeof claims !== 'object') throw new AuthkeeperError('malformed_token', `decodeJwt: ${JWT_ERRORS[claims]}`);
+  return shapeClaims(claims);
+}
+
+// As the claims always came out: time claims in whole seconds (null: absent), and the identity
+// claims `sub` and `user_id` as text (SimpleJWT's numeric user_id included).
+function shapeClaims(claims) {
+  for (const k of TIME_CLAIMS) if (claims[k] === null) delete claims[k]; else if (k in claims) claims[k] = Math.trunc(claims[k]);
+  for (const k of ['sub', 'user_id']) {
+    const v = claims[k];
+    if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 2 ** 53) claims[k] = String(v);
   }
+  return claims;
 }
 
 const badArgument = (method, what, name, expected, got) =>
@@ -79,11 +155,15 @@ function refuseUnknown(group, object) {
   }
 }
 
-/** What wasm-bindgen's loader accepts as `module_or_path`. */
+// Bytes from any realm: `instanceof ArrayBuffer` fails for a buffer made in another one (Node's
+// Response.arrayBuffer() inside Jest's jsdom realm, an iframe's), the tag and isView do not.
+const isBytes = (v) => Object.prototype.toString.call(v) === '[object ArrayBuffer]' || ArrayBuffer.isView(v);
+
+/** What the loader takes as `wasmUrl` (see `load`). */
 const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof URL ||
   (typeof Request === 'function' && v instanceof Request) || (typeof Response === 'function' && v instanceof Response) ||
   (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
-  v instanceof ArrayBuffer || ArrayBuffer.isView(v) || v instanceof WebAssembly.Module;
+  isBytes(v) || v instanceof WebAssembly.Module;
 
 /**
  * Checks the JS types only the JS side can see, and resolves URLs as fetch will. An option left
@@ -167,19 +247,23 @@ const scrub = (text, secrets) => secrets.reduce((t, s) => (typeof s === 'string'
 const isBody = (b) => typeof b === 'string' || b instanceof URLSearchParams || b instanceof FormData || b instanceof Blob ||
   b instanceof ArrayBuffer || ArrayBuffer.isView(b);
 
+/** Calls a hook; what it throws or returns that is not an object, named in an Error. */
+function callHook(name, hook, arg, secrets, shape) {
+  let out;
+  try { out = hook(arg); } catch (e) { throw new Error(`${name} threw: ${scrub(e?.message ?? e, secrets)}`); }
+  if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
+    throw new Error(`${name} must return ${shape} synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})`);
+  }
+  return out;
+}
+
 function requestHook(hook) {
   return (refreshToken) => {
-    let out;
-    try { out = hook(refreshToken); } catch (e) { throw new Error(`refreshRequest threw: ${scrub(e?.message ?? e, [refreshToken])}`); }
-    if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
-      throw new Error(`refreshRequest must return { body, headers } synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})`);
-    }
+    const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], '{ body, headers }');
     if (out.body != null && !isBody(out.body)) {
       throw new Error(`refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})`);
     }
-    let headers;
-    try { headers = [...new Headers(out.headers ?? {})]; } catch (e) { throw new Error(`refreshRequest's headers are not valid headers: ${scrub(e?.message, [refreshToken])}`); }
-    return { body: out.body ?? null, headers };
+    try { return [out.body ?? undefined, new Headers(out.headers ?? {})]; } catch (e) { throw new Error(`refreshRequest's headers are not valid headers: ${scrub(e?.message, [refreshToken])}`); }
   };
 }
 
@@ -188,18 +272,14 @@ function parseHook(hook) {
     let json;
     try { json = JSON.parse(text); } catch { throw new Error('parseRefreshResponse: the 2xx refresh response is not JSON'); }
     const secrets = json !== null && typeof json === 'object' ? Object.values(json) : [];
-    let out;
-    try { out = hook(json); } catch (e) { throw new Error(`parseRefreshResponse threw: ${scrub(e?.message ?? e, secrets)}`); }
-    if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
-      throw new Error(`parseRefreshResponse must return { access, refresh?, expiresIn? } synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})`);
-    }
-    const { access, refresh, expiresIn } = out;
+    const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, '{ access, refresh?, expiresIn? }');
     if (typeof access !== 'string' || access.trim() === '') throw new Error(`parseRefreshResponse returned no access token (access: ${describe(access)})`);
     if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw new Error(`parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
     if (expiresIn != null && !(typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0)) {
       throw new Error(`parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
     }
-    return { access, refresh: refresh ?? undefined, expiresIn: expiresIn ?? undefined };
+    // As the core's RESPONSE op takes it.
+    return [1, access, refresh ?? null, expiresIn ?? null];
   };
 }
 
@@ -263,38 +343,238 @@ function locateSerialized(url, pageOrigin) {
 
 const toStringTag = Object.prototype.toString;
 
+// ---- The wasm module: loaded once per page, streaming where the server allows it. ----------
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+let wasm;
 let wasmReady;
-let wasmLoaded = false;
+
+function load(source) {
+  const imports = {
+    env: {
+      now: Date.now,
+      random: Math.random,
+      // location.pathname, for the core's "not when already on the login page" rule.
+      here: (ptr, cap) => enc.encodeInto(globalThis.location?.pathname ?? '', new Uint8Array(wasm.memory.buffer, ptr, cap)).written,
+      // A token's exp, iat, nbf (NaN: absent) for the core, or which step of reading it failed.
+      claims: (ptr, len, out) => {
+        const claims = readClaims(dec.decode(new Uint8Array(wasm.memory.buffer, ptr, len)));
+        if (typeof claims !== 'object') return claims;
+        new Float64Array(wasm.memory.buffer, out, 3).set(TIME_CLAIMS.map((k) => claims[k] ?? NaN));
+        return 0;
+      },
+    },
+  };
+  const done = (result) => { wasm = (result.instance ?? result).exports; };
+  if (source instanceof WebAssembly.Module || isBytes(source)) {
+    return WebAssembly.instantiate(source, imports).then(done);
+  }
+  const isResponse = typeof Response === 'function' && source instanceof Response;
+  return Promise.resolve(isResponse || typeof source?.then === 'function' ? source : fetch(source))
+    .then(async (response) => {
+      if (!response.ok) throw new Error(`the server answered ${response.status} ${response.statusText} for ${response.url}`);
+      // Streaming where the server sends `application/wasm`, else compiled from the bytes.
+      if (response.headers.get('Content-Type')?.startsWith('application/wasm') && WebAssembly.instantiateStreaming) {
+        return WebAssembly.instantiateStreaming(response, imports);
+      }
+      return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+    })
+    .then(done);
+}
+
+// The wire format (src/web/wire.rs): 0 null; 1 f64; 2 u32 length + UTF-8; 3 u32 count + values.
+// Views over the whole wasm memory, made again only when it grew (a new buffer): creating
+// typed arrays per call was a measurable part of the fast path. `at` is an absolute position.
+let memory, view, bytes, at;
+const over = (ptr) => {
+  const buffer = wasm.memory.buffer;
+  if (buffer !== memory) {
+    memory = buffer;
+    view = new DataView(buffer);
+    bytes = new Uint8Array(buffer);
+  }
+  at = ptr;
+};
+function bound(v) {
+  if (typeof v === 'string') return 5 + 3 * v.length;
+  if (Array.isArray(v)) return v.reduce((n, x) => n + bound(x), 5);
+  return 9;
+}
+/** A tag and, for a string or list, its u32 length. */
+const head = (tag, n) => {
+  view.setUint8(at, tag);
+  view.setUint32(at + 1, n, true);
+  at += 5;
+};
+function put(v) {
+  if (typeof v === 'boolean') v = +v;
+  if (typeof v === 'number') {
+    view.setUint8(at, 1);
+    view.setFloat64(at + 1, v, true);
+    at += 9;
+  } else if (typeof v === 'string') {
+    // Short ASCII text (origins, paths, ids) copied by hand: encodeInto's fixed cost per call
+    // outweighs a few dozen bytes. Anything else goes through the encoder.
+    const n = v.length;
+    let i = 0;
+    if (n <= 64) for (let c; i < n && (c = v.charCodeAt(i)) < 128; i++) bytes[at + 5 + i] = c;
+    const written = i === n ? n : enc.encodeInto(v, bytes.subarray(at + 5, at + 5 + 3 * n)).written;
+    head(2, written);
+    at += written;
+  } else if (Array.isArray(v)) {
+    head(3, v.length);
+    for (const x of v) put(x);
+  } else {
+    view.setUint8(at++, 0);
+  }
+}
+function take() {
+  const tag = bytes[at++];
+  if (tag === 1) return view.getFloat64((at += 8) - 8, true);
+  if (tag === 0) return null;
+  const n = view.getUint32(at, true);
+  at += 4;
+  if (tag === 2) return dec.decode(bytes.subarray(at, (at += n)));
+  const list = [];
+  for (let i = 0; i < n; i++) list.push(take());
+  return list;
+}
+/** One call into the core: `[result, actions, timer]`. */
+function call(op, args) {
+  over(wasm.ak_in(bound(args)));
+  for (const a of args) put(a);
+  const len = wasm.ak_call(op);
+  over(wasm.ak_out());
+  const end = at + len;
+  const values = [];
+  while (at < end) values.push(take());
+  return values;
+}
+
+// Ops and actions, numbered as in src/web/client.rs.
+const NEW = 0, START = 1, REQUEST = 2, UNAUTHORIZED = 3, REFRESH = 4, SET_TOKENS = 5, LOGOUT = 6, STATE = 7, CANCEL = 8,
+  TIMEOUT = 9, VISIBILITY = 10, RESPONSE = 11, NETWORK_ERROR = 12, HOOK_ERROR = 13, LOCK_GRANTED = 14,
+  LOCK_UNAVAILABLE = 15, STORED = 16, TAB = 17, REVOKE_RESULT = 18, DESTROY = 19, CLEAR = 20;
+/** Refresh responses past this are not read (src/core/policy.rs MAX_BODY_BYTES). */
+const MAX_BODY_BYTES = 64 * 1024;
+/** The members of a refresh response the core reads (src/core/policy.rs BODY_KEYS). */
+const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expires_in', 'error', 'code', 'action', 'error_description', 'detail', 'message'];
+
+// ---- Storage: localStorage, sessionStorage or memory. Web Storage throws in private modes, ----
+// sandboxed iframes, when disabled or over quota; every such failure degrades the store to
+// memory (one console warning) instead of breaking the app. Keys and defaults come from the core.
+function rawStorage(area) {
+  try { return area === 'memory' ? null : globalThis[`${area}Storage`] ?? null; } catch { return null; }
+}
+const degraded = (what) => console.warn(`authkeeper: ${what} is unavailable; tokens are kept in memory for this page only`);
+
+function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], keepRefresh) {
+  const genKey = `${accessKey}:generation`;
+  const expKey = `${accessKey}:expiresAt`;
+  const tokenKeys = [accessKey, refreshKey, ...legacyAccess, ...legacyRefresh];
+  // `web`: the Web Storage area, or null once in memory; `s`: whichever is in use, as a Storage.
+  let web = rawStorage(area);
+  let s = web;
+  // What can still be read from an area that refuses writes (a full quota).
+  const toMemory = () => {
+    const memory = new Map();
+    for (const k of tokenKeys) { try { const v = web?.getItem(k); if (v != null) memory.set(k, v); } catch {} }
+    web = null;
+    s = { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k) };
+  };
+  try { web?.setItem('__authkeeper_probe__', '1'); web?.removeItem('__authkeeper_probe__'); } catch { web = null; }
+  if (!web) {
+    if (area !== 'memory') degraded(`${area}Storage`);
+    // An area that refused the probe may still be readable.
+    web = s;
+    toMemory();
+  }
+  // Every access: a Web Storage failure moves the store to memory (set then writes there).
+  const use = (f, retry) => {
+    if (web) {
+      try { return f(s); } catch { degraded('Web Storage'); toMemory(); if (!retry) return null; }
+    }
+    return f(s);
+  };
+  const get = (k) => use((s) => s.getItem(k));
+  const set = (k, v) => use((s) => s.setItem(k, v), true);
+  const remove = (k) => use((s) => s.removeItem(k));
+  const migrate = (key, legacy) => {
+    for (const old of legacy) {
+      if (old === key) continue;
+      const v = get(old);
+      if (v !== null) {
+        if (get(key) === null && v !== '') set(key, v);
+        remove(old);
+      }
+    }
+  };
+  const store = {
+    get memory() { return web === null; },
+    generation: () => Number(get(genKey)) || 0,
+    /** [access, refresh, generation, expiresAt] as the core's `Stored`, legacy keys migrated first. */
+    load() {
+      migrate(accessKey, legacyAccess);
+      if (keepRefresh) migrate(refreshKey, legacyRefresh);
+      const exp = get(expKey);
+      return [get(accessKey), keepRefresh ? get(refreshKey) : null, store.generation(), exp === null ? null : Number(exp)];
+    },
+    /** The access token last: the `storage` event fallback watches its key. */
+    save(access, refresh, generation, expiresAt) {
+      set(genKey, String(generation));
+      if (expiresAt === null) remove(expKey); else set(expKey, String(expiresAt));
+      if (keepRefresh && refresh !== null) set(refreshKey, refresh);
+      set(accessKey, access);
+    },
+    /** Every key of an area, for the core to pick what a logout removes. */
+    keys(which) {
+      const s = rawStorage(which);
+      const keys = [];
+      try { for (let i = 0; i < (s?.length ?? 0); i++) keys.push(s.key(i)); } catch {}
+      return keys;
+    },
+    /** Removes what the core named: from this store, from localStorage, from sessionStorage. */
+    clear([own, local, sessionAll, session]) {
+      for (const k of own) remove(k);
+      const removeFrom = (s, keys) => { try { for (const k of keys) s?.removeItem(k); } catch {} };
+      removeFrom(rawStorage('local'), local);
+      const s = rawStorage('session');
+      if (sessionAll) { try { s?.clear(); } catch {} } else removeFrom(s, session);
+    },
+  };
+  return store;
+}
+
+const abortReason = (signal) => signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+const fire = (name, detail) => globalThis.dispatchEvent?.(new CustomEvent(name, { detail }));
 
 // A page, or a worker (no document, but a location fetch resolves against). Anything else, a
 // server rendering a page or a Node script, has no user session to keep.
 const inBrowser = () =>
   typeof window !== 'undefined' || typeof document !== 'undefined' || typeof globalThis.WorkerGlobalScope === 'function';
 
-const isNode = () => typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
+// The release build (scripts/bundle.mjs) defines AUTHKEEPER_WASM: the module, gzipped, as base64.
+// Inside the JS it needs no bundler support, no copied file and no second request, and costs
+// about nothing on the wire: gzip over the bundle takes the base64 back to the compressed size.
+// The unbuilt source (tests, the demo) has no such constant and fetches ../pkg/ instead.
+const embedded = typeof AUTHKEEPER_WASM === 'string';
 
-// Kept out of the bundlers' sight: a variable specifier with their ignore comments, so that no
-// browser build tries to resolve or bundle node:fs (it is imported only under Node, below).
-const NODE_FS = 'node:fs/promises';
-
-/**
- * What `init` gets. Left alone (the glue's own `new URL('authkeeper_bg.wasm', import.meta.url)`,
- * which bundlers see and copy) except under Node, in a test runner (Vitest, Jest, with or
- * without jsdom), where that URL is a file: URL that fetch cannot read: there the bytes are read
- * from the package directly.
- */
+/** What `load` gets: `wasmUrl` when given, else the embedded module, inflated. */
 async function wasmSource(wasmUrl) {
   if (wasmUrl !== undefined) return wasmUrl;
-  if (!isNode()) return undefined;
-  const here = import.meta.url;
-  if (typeof here !== 'string' || !here.startsWith('file:')) return undefined;
-  const file = new URL('../pkg/authkeeper_bg.wasm', here);
-  const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ /* turbopackIgnore: true */ NODE_FS);
-  return readFile(file);
+  // Spelled out (not `embedded`) so that the build folds it and drops the URL from the bundle.
+  if (typeof AUTHKEEPER_WASM !== 'string') return new URL('../pkg/authkeeper_bg.wasm', import.meta.url);
+  if (typeof DecompressionStream !== 'function') throw new Error('this runtime has no DecompressionStream to unpack the embedded module');
+  const inflate = new DecompressionStream('gzip');
+  const writer = inflate.writable.getWriter();
+  // A corrupt module rejects here and on the readable: the readable's rejection is the one reported.
+  writer.write(Uint8Array.from(atob(AUTHKEEPER_WASM), (c) => c.charCodeAt(0))).catch(() => {});
+  writer.close().catch(() => {});
+  return new Response(inflate.readable).arrayBuffer();
 }
 
 const describeWasmUrl = (v) => {
-  if (v === undefined) return 'the default location (authkeeper_bg.wasm next to authkeeper/pkg/authkeeper.js, found through import.meta.url)';
+  if (v === undefined) return embedded ? 'the module embedded in the package' : 'the default location (../pkg/authkeeper_bg.wasm next to js/index.js)';
   if (typeof v === 'string') return `wasmUrl ${JSON.stringify(v)}`;
   if (v instanceof URL) return `wasmUrl ${JSON.stringify(v.href)}`;
   if (typeof Request === 'function' && v instanceof Request) return `wasmUrl (a Request for ${JSON.stringify(v.url)})`;
@@ -313,30 +593,12 @@ function wasmLoadFailed(wasmUrl, cause) {
     ? " This is the page's Content-Security-Policy: allow compiling WebAssembly with `script-src 'self' 'wasm-unsafe-eval'` (no 'unsafe-eval' needed)."
     : '';
   const fix = csp || (wasmUrl === undefined
-    ? ' If your bundler did not copy authkeeper_bg.wasm next to the code (esbuild, Rollup), serve it yourself and pass its URL as `wasmUrl`, e.g. `wasmUrl: \'/assets/authkeeper_bg.wasm\'`.'
+    ? ' Pass the module yourself as `wasmUrl` (authkeeper/authkeeper_bg.wasm, served or as bytes).'
     : ' Check that `wasmUrl` points at authkeeper_bg.wasm from this version of the package, served with Content-Type application/wasm.');
   const error = new AuthkeeperError('wasm_load_failed', `createAuthClient: the wasm module failed to load from ${describeWasmUrl(wasmUrl)}: ${why}.${fix}`);
   error.cause = cause;
   return error;
 }
-
-// Vitest's jsdom environment replaces the global Uint8Array with jsdom's (another realm's), while
-// Node's fetch still yields its own: the core, which reads the refresh response's body in chunks
-// and checks each is a Uint8Array, would take every refresh response for a failure. Detected
-// from a Node Buffer (Node's Uint8Array) no longer being one; never true in a browser.
-const typedArraysSwapped = () => isNode() && typeof Buffer === 'function' && !(Buffer.alloc(0) instanceof Uint8Array);
-
-/** The responses of `fetchFn` with body chunks made in this realm (see typedArraysSwapped). */
-const adoptChunks = (fetchFn) => async (input, init) => {
-  const response = await fetchFn(input, init);
-  const body = response?.body;
-  if (!body || typeof TransformStream !== 'function') return response;
-  const adopted = body.pipeThrough(new TransformStream({
-    transform(chunk, out) { out.enqueue(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk)); },
-  }));
-  Object.defineProperty(response, 'body', { value: adopted, configurable: true });
-  return response;
-};
 
 /**
  * Creates the client: validates options, loads the wasm module once per page, validates the
@@ -349,11 +611,11 @@ export async function createAuthClient(options) {
       'in unit tests, use a DOM environment (Vitest `environment: \'jsdom\'`, Jest `testEnvironment: \'jsdom\'`).');
   }
   const config = normalise(options);
-  if (!wasmLoaded) {
+  if (!wasm) {
     // One load per page; a failed one is forgotten, so that a later call (with a corrected
     // wasmUrl, or after a network failure) tries again.
     const attempt = wasmReady ??= wasmSource(config.wasmUrl)
-      .then((source) => init(source === undefined ? undefined : { module_or_path: source }))
+      .then(load)
       .catch((cause) => { throw wasmLoadFailed(config.wasmUrl, cause); });
     try {
       await attempt;
@@ -361,25 +623,51 @@ export async function createAuthClient(options) {
       if (wasmReady === attempt) wasmReady = undefined;
       throw e;
     }
-    wasmLoaded = true;
   }
   const realFetch = config.fetch ?? globalThis.fetch.bind(globalThis);
   // Without onTrace the fast path allocates no trace entries at all.
   const onTrace = config.onTrace;
   const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
+  const cookie = config.refreshMode === 'cookie';
+  const retry = config.retry ?? {};
+  const keys = config.keys ?? {};
+  const legacy = config.legacyKeys ?? {};
+  const clear = config.clear ?? {};
+  const [created] = call(NEW, [
+    config.pageOrigin, config.refreshOrigin, config.refreshPath, config.apiOrigins, config.skipRefreshFor,
+    config.refreshMode, config.storage, config.leeway, config.expiringWarning, config.refreshWhenHidden, config.tabLock,
+    config.refreshTimeout, retry.maxAttempts, retry.baseDelay, retry.maxDelay, retry.cooldown, retry.giveUpAfter,
+    config.loginUrl, config.loginPath, config.revokeUrl, keys.access, keys.refresh, legacy.access, legacy.refresh,
+    clear.patterns, clear.sessionStorage,
+  ]);
+  // Its errors are all numbers; its answer has the store keys (strings) from the third item on.
+  if (typeof created[2] !== 'string') throw coreError(created);
+  const [handle, timeoutMs, accessKey, refreshKey] = created;
+  const store = openStore(config.storage ?? 'local', created.slice(2), !cookie);
+  /** `state()`: the core's snapshot; the access token's claims read here, as decodeJwt does. */
+  const snapshot = () => {
+    const [status, expiresAt, breaker, breakerOpenUntil, inFlight, waiting, refreshCount, clockOffset, reason, access] = op(STATE);
+    const claims = access === null ? 1 : readClaims(access, true);
+    return { status, expiresAt, breaker, breakerOpenUntil, refreshInFlight: inFlight === 1, waiting, refreshCount, clockOffset,
+      storage: store.memory ? 'memory' : 'web', reason, claims: typeof claims === 'object' ? shapeClaims(claims) : null };
+  };
+  const lockName = `authkeeper:refresh:${accessKey}`;
+  const pending = new Map();
   // auth.subscribe: this client's own listeners, told of every change the core announces, and
   // the state they are given (one object per change, so that it can be compared by identity).
   const subscribers = new Set();
   let session = null;
   const sessionState = () => {
     if (session === null) {
-      const { status, expiresAt, claims, reason } = core.state();
+      const { status, expiresAt, claims, reason } = snapshot();
       // A refresh in progress is still an active session: its outcome is announced.
       session = Object.freeze({ status: status === 'refreshing' ? 'active' : status, expiresAt, claims, reason });
     }
     return session;
   };
-  const notify = (type, detail) => {
+  /** A `window` event for every page listener, then this client's own subscribers. */
+  const announce = (name, type, detail) => {
+    fire(name, detail);
     session = null;
     const event = Object.freeze({ type, ...detail });
     const state = sessionState();
@@ -388,17 +676,215 @@ export async function createAuthClient(options) {
       try { listener(state, event); } catch (e) { queueMicrotask(() => { throw e; }); }
     }
   };
-  const core = new AuthCore(config, typedArraysSwapped() ? adoptChunks(realFetch) : realFetch, makeError, notify);
-  core.start();
-  let nextId = 0;
-  // Set by destroy(): from then on auth.fetch rejects instead of attaching the bearer.
   let destroyed = false;
-  // The core answers `true` while the bearer is the one it handed over last time; its header
+  let timer;
+  let releaseLock = null;
+  let channel = null;
+
+  /** Carries out the core's answer: the timer first (a nested call may re-arm it), then the actions. */
+  const run = ([result, actions, delay], before) => {
+    if (delay != null) {
+      clearTimeout(timer);
+      if (delay >= 0) timer = setTimeout(() => op(TIMEOUT), delay);
+    }
+    before?.(result);
+    for (const a of actions ?? []) perform[a[0]](...a.slice(1));
+    return result;
+  };
+  const op = (code, ...args) => run(call(code, [handle, ...args]));
+  const wait = (id, signal) => new Promise((resolve, reject) => {
+    const onAbort = () => {
+      pending.delete(id);
+      op(CANCEL, id);
+      reject(abortReason(signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // Settles the waiter: rejects with `error`, else resolves with `value`.
+    pending.set(id, (error, value) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (error) reject(error); else resolve(value);
+    });
+  });
+  /** A call whose result may be "wait for id": the promise exists before the actions run. */
+  const decide = (code, id, signal, ...args) => {
+    let promise;
+    const result = run(call(code, [handle, id, ...args]), (r) => { if (r === 0) promise = wait(id, signal); });
+    if (Array.isArray(result)) return Promise.reject(coreError(result));
+    return promise ?? result;
+  };
+
+  const perform = [
+    /* 0 StartRefresh */ (token) => { refreshCall(token); },
+    /* 1 AcquireLock */ () => { acquireLock(); },
+    /* 2 ReleaseLock */ () => { releaseLock?.(); releaseLock = null; },
+    /* 3 ReadStored */ () => op(STORED, ...store.load()),
+    /* 4 Broadcast */ (type, a, b, generation, expiresAt) => channel?.postMessage(
+      type === 'tokens' ? { type, access: a, refresh: b, generation, expiresAt } : type === 'logout' ? { type, reason: a, message: b ?? LOGOUT_TEXT[a], generation } : { type }),
+    /* 5 Resolve */ (id, failed, value) => {
+      const settle = pending.get(id);
+      if (!settle) return;
+      pending.delete(id);
+      settle(failed ? coreError(value) : null, value);
+    },
+    /* 6 Persist */ (access, refresh, generation, expiresAt) => store.save(access, refresh, generation, expiresAt),
+    /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
+    /* 8 Redirect */ (url) => globalThis.location?.assign(url),
+    /* 9 Logout */ (reason, message, origin) => {
+      message ??= LOGOUT_TEXT[reason];
+      announce('auth:logout', 'signed_out', origin === null ? { reason, message } : { reason, message, originReason: origin });
+    },
+    /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
+    /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
+    /* 12 Revoke */ (token) => { revoke(token); },
+    /* 13 Warn */ (error, kind, ...args) => (error ? console.error : console.warn)(`authkeeper: ${WARNINGS[kind](...args)}`),
+    /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
+  ];
+
+  // The refresh call. It never follows a redirect (a 307/308 would re-send the token in the
+  // body to wherever it points), and its body is read with a size bound.
+  const withTimeout = async (url, init) => {
+    const controller = new AbortController();
+    const t = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const response = await realFetch(url, { ...init, redirect: 'manual', credentials: cookie ? 'include' : 'same-origin', signal: controller.signal });
+      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) return { redirected: true };
+      return { response, body: await readBounded(response) };
+    } finally {
+      clearTimeout(t);
+    }
+  };
+  // The request body of the configured format, SimpleJWT's JSON `{refresh}` or an OAuth form,
+  // with its Content-Type set on `headers`.
+  const grantBody = (headers, token, pairs, scope) => {
+    const json = config.refreshFormat !== 'oauth';
+    headers.set('Content-Type', json ? 'application/json' : 'application/x-www-form-urlencoded');
+    if (json) return JSON.stringify({ refresh: token ?? '' });
+    const form = new URLSearchParams(pairs);
+    if (config.clientId) form.append('client_id', config.clientId);
+    if (scope) form.append('scope', scope);
+    return form.toString();
+  };
+  async function refreshCall(token) {
+    const headers = new Headers({ Accept: 'application/json' });
+    let body;
+    if (config.refreshRequestHook) {
+      let own;
+      try { [body, own] = config.refreshRequestHook(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
+      for (const [name, value] of own) headers.set(name, value);
+    } else if (!cookie) {
+      body = grantBody(headers, token, [['grant_type', 'refresh_token'], ['refresh_token', token ?? '']], config.scope);
+    }
+    let got;
+    try { got = await withTimeout(config.refreshUrl, { method: 'POST', headers, body }); } catch { got = null; }
+    if (destroyed) return;
+    if (got?.redirected) console.warn('authkeeper: the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL');
+    if (!got?.response) return op(NETWORK_ERROR);
+    const { response, body: text } = got;
+    let parsed = null;
+    if (config.parseRefreshResponseHook && response.ok) {
+      try { parsed = config.parseRefreshResponseHook(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
+    }
+    // The body as JSON.parse reads it, reduced to the members the core's policy looks at.
+    let json = null;
+    try { json = JSON.parse(text); } catch {}
+    const fields = json !== null && typeof json === 'object' && !Array.isArray(json)
+      ? BODY_KEYS.map((k) => { const v = Object.hasOwn(json, k) ? json[k] : null; return typeof v === 'string' || typeof v === 'number' ? v : Array.isArray(v) ? [] : null; })
+      : null;
+    const retryAfter = response.headers.get('Retry-After');
+    op(RESPONSE, response.status, retryAfter, Date.parse(retryAfter?.trim()), Date.parse(response.headers.get('Date')), fields, parsed);
+  }
+  async function readBounded(response) {
+    if (Number(response.headers.get('Content-Length')) > MAX_BODY_BYTES) return null;
+    const reader = response.body?.getReader();
+    if (!reader) return '';
+    const chunks = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
+      chunks.push(value);
+    }
+    const all = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) { all.set(c, at); at += c.length; }
+    try { return new TextDecoder('utf-8', { fatal: true }).decode(all); } catch { return null; }
+  }
+  // Best effort revocation after a manual logout (RFC 7009, or SimpleJWT's blacklist view):
+  // its result goes to the trace hook only, never a token.
+  async function revoke(token) {
+    const headers = new Headers({ Accept: 'application/json' });
+    let body;
+    if (!cookie && token !== null) body = grantBody(headers, token, [['token', token], ['token_type_hint', 'refresh_token']]);
+    let status = null;
+    try { status = (await withTimeout(config.revokeUrl, { method: 'POST', headers, body, keepalive: true })).response?.status ?? null; } catch {}
+    const [failed] = call(REVOKE_RESULT, [status]);
+    const detail = { id: 0, url: config.revokePath, phase: failed === null ? 'revoked' : 'revoke_failed' };
+    if (status !== null) detail.status = status;
+    if (failed !== null) detail.error = ['network', `http_${status}`][failed];
+    try { onTrace?.(detail); } catch {}
+  }
+  // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
+  // that, it is released at once so no tab deadlocks on a lock nobody uses.
+  async function acquireLock() {
+    const locks = globalThis.navigator?.locks;
+    if (typeof locks?.request !== 'function') return op(LOCK_UNAVAILABLE);
+    let release;
+    const held = new Promise((r) => { release = r; });
+    let granted;
+    const grant = new Promise((r) => { granted = r; });
+    const controller = new AbortController();
+    try {
+      locks.request(lockName, { mode: 'exclusive', signal: controller.signal }, () => { granted(true); return held; }).catch(() => {});
+    } catch { return op(LOCK_UNAVAILABLE); }
+    let t;
+    const won = await Promise.race([grant, new Promise((r) => { t = setTimeout(r, timeoutMs + 5000, false); })]);
+    clearTimeout(t);
+    if (won && !destroyed) {
+      releaseLock = release;
+      return op(LOCK_GRANTED, ...store.load());
+    }
+    controller.abort();
+    release();
+    if (destroyed) return;
+    console.warn('authkeeper: the cross-tab refresh lock was not granted in time; refreshing in this tab alone');
+    op(LOCK_UNAVAILABLE);
+  }
+
+  // Across tabs: BroadcastChannel, or the `storage` event where it is missing.
+  const listeners = [];
+  const listen = (target, type, f) => {
+    if (!target) return;
+    target.addEventListener(type, f);
+    listeners.push(() => target.removeEventListener(type, f));
+  };
+  if (typeof BroadcastChannel === 'function') {
+    channel = new BroadcastChannel(`authkeeper:${accessKey}`);
+    channel.onmessage = ({ data: d }) => {
+      if (d !== null && typeof d === 'object') op(TAB, d.type, d.access, d.refresh, d.reason, d.message, d.generation, d.expiresAt, ...store.load());
+    };
+  } else {
+    listen(globalThis.window, 'storage', (e) => {
+      if (e.key === accessKey) op(TAB, 'storage', e.newValue, e.storageArea?.getItem(refreshKey) ?? null, null, null, store.generation(), null, ...store.load());
+    });
+  }
+  // Browsers throttle or freeze timers in background tabs and during sleep: deadlines are
+  // re-checked whenever the page may have been asleep.
+  const visible = () => doc?.visibilityState !== 'hidden';
+  const wake = () => op(VISIBILITY, visible());
+  listen(doc, 'visibilitychange', wake);
+  for (const type of ['focus', 'online', 'pageshow']) listen(globalThis.window, type, wake);
+  op(START, store.memory, visible(), ...store.load());
+
+  let nextId = 0;
+  let nextWaiter = 0;
+  // The core answers `1` while the bearer is the one it handed over last time; its header
   // value is built once per token, not per request.
   let lastBearer = null;
   let lastHeader = null;
   const bearerFrom = (answer) => {
-    if (answer === true) return lastBearer;
+    if (answer === 1) return lastBearer;
     if (typeof answer === 'string' && answer !== lastBearer) {
       lastBearer = answer;
       lastHeader = `Bearer ${answer}`;
@@ -406,6 +892,11 @@ export async function createAuthClient(options) {
     return answer;
   };
   const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : `Bearer ${bearer}`);
+  const request = (origin, path, signal) => {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return bearerFrom(decide(REQUEST, ++nextWaiter, signal, origin, path));
+  };
+
 
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
@@ -437,7 +928,7 @@ export async function createAuthClient(options) {
     const { origin, path } = where;
     const signal = init?.signal ?? (isRequest ? input.signal : undefined);
     const id = ++nextId;
-    let bearer = bearerFrom(core.beforeSend(origin, path, signal));
+    let bearer = request(origin, path, signal);
     if (bearer === null) return realFetch(input, init);
     if (typeof bearer !== 'string') {
       trace?.(id, path, 'queued');
@@ -460,7 +951,7 @@ export async function createAuthClient(options) {
       return response;
     }
     trace?.(id, path, '401');
-    let fresh = core.onUnauthorized(origin, path, bearer, signal);
+    let fresh = decide(UNAUTHORIZED, ++nextWaiter, signal, origin, path, bearer);
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
       trace?.(id, path, 'done', 401);
@@ -485,22 +976,28 @@ export async function createAuthClient(options) {
       if (typeof access !== 'string' || access === '') throw badArgument('setTokens', 'field', 'access', 'a non-empty string (or `access_token`)', access);
       if (refresh !== null && typeof refresh !== 'string') throw badArgument('setTokens', 'field', 'refresh', 'a string or null', refresh);
       if (expiresIn !== null && (typeof expiresIn !== 'number' || !(expiresIn >= 0))) throw badArgument('setTokens', 'field', 'expiresIn', 'null or a number of seconds', expiresIn);
-      core.setTokens(access, refresh ?? undefined, expiresIn ?? undefined);
+      const e = op(SET_TOKENS, access, refresh, expiresIn);
+      if (e !== null) throw coreError(e);
     },
     /** A valid access token (refreshing first if needed), or null without a session. */
     async getAccessToken({ signal } = {}) {
-      const token = bearerFrom(core.accessToken(signal));
+      if (signal?.aborted) throw abortReason(signal);
+      const token = bearerFrom(decide(REQUEST, ++nextWaiter, signal, null, ''));
       return token === null || typeof token === 'string' ? token : await token;
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
     async refresh({ signal } = {}) {
       if (destroyed) throw new AuthkeeperError('destroyed', 'auth.refresh: the auth client was destroyed');
-      const token = await core.refresh(signal);
+      if (signal?.aborted) throw abortReason(signal);
+      const token = await decide(REFRESH, ++nextWaiter, signal);
       // null: cookie mode found no session in the cookie.
       if (token === null) throw new AuthkeeperError('no_session', 'auth.refresh: there is no session to refresh');
     },
-    logout() { core.logout(); },
-    state() { return core.state(); },
+    logout() { if (!destroyed) op(LOGOUT); },
+    state() {
+      if (destroyed) throw coreError([0]);
+      return snapshot();
+    },
     /**
      * Calls `listener(state, event)` at once with the current state (`event.type: 'initial'`),
      * then on every change: `signed_in`, `refreshed`, `expiring`, `signed_out`. Returns the
@@ -515,9 +1012,17 @@ export async function createAuthClient(options) {
     /** The state subscribers were last given: the same object until the next change. */
     getSnapshot() { return sessionState(); },
     destroy() {
+      if (destroyed) return;
       destroyed = true;
       subscribers.clear();
-      core.destroy();
+      call(DESTROY, [handle]);
+      clearTimeout(timer);
+      for (const off of listeners) off();
+      channel?.close();
+      releaseLock?.();
+      const error = coreError([0]);
+      for (const settle of pending.values()) settle(error);
+      pending.clear();
     },
   };
 }

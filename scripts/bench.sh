@@ -13,13 +13,13 @@ for dep in playwright-core esbuild oidc-client-ts @supabase/auth-js axios axios-
   fi
 done
 
-if [ ! -f pkg/authkeeper_bg.wasm ] || [ ! -f pkg/authkeeper.js ]; then
+if [ ! -f pkg/authkeeper_bg.wasm ] || [ ! -f pkg/index.js ]; then
   # Someone else's build may be rewriting pkg/ right now: give it time before starting another.
   for _ in $(seq 1 60); do
     pgrep -f 'scripts/build\.sh' >/dev/null || break
     sleep 3
   done
-  if [ ! -f pkg/authkeeper_bg.wasm ] || [ ! -f pkg/authkeeper.js ]; then
+  if [ ! -f pkg/authkeeper_bg.wasm ] || [ ! -f pkg/index.js ]; then
     echo "[bench] pkg/ is missing: npm run build"
     npm run build
   fi

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Release build of what ships: Rust → wasm32 (size profile), wasm-bindgen --target web into pkg/,
-# wasm-opt -Oz (npm binaryen), then the sha256 and gzipped/brotli sizes of wasm + glue + interceptor.
+# Release build of what ships: Rust → wasm32 (size profile), wasm-opt -Oz (npm binaryen) into
+# pkg/authkeeper_bg.wasm, js/index.js minified into pkg/index.js (esbuild), then the sha256 and
+# gzipped/brotli sizes of both.
 #
-# The same bytes on every machine, whichever wasm route setup took (.wasm-route is for tests
-# only): always Debian's rustc-web with std rebuilt from rust-web-src and the same flags
-# (release_wasm_env in scripts/env.sh), Cargo.lock as committed (--locked), the wasm-bindgen CLI
-# at Cargo.lock's version and wasm-opt from package-lock.json's binaryen.
+# The same bytes on every machine, whether or not rustup can add wasm32 there: always Debian's
+# rustc-web with std rebuilt from rust-web-src and the same flags (release_wasm_env in
+# scripts/env.sh), Cargo.lock as committed (--locked), wasm-opt and esbuild from package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -25,18 +25,21 @@ release_wasm_env "$RELEASE_CARGO" build --quiet --locked --release --target wasm
 wasm="$RELEASE_TARGET_DIR/wasm32-unknown-unknown/release/authkeeper.wasm"
 
 # Built next to pkg/ and swapped in at the end, so a demo or test server running meanwhile
-# never sees a half-written package.
+# never sees a half-written package. No wasm-bindgen: the module has raw exports and
+# js/index.js loads it itself (no glue file).
 out=$(mktemp -d pkg.build.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-echo "[build] wasm-bindgen --target web → pkg/"
-wasm-bindgen --target web --out-dir "$out" --out-name authkeeper --no-typescript "$wasm"
-# The wasm-bindgen output with its names, before wasm-opt: what scripts/size-report.sh (twiggy) reads.
-cp "$out/authkeeper_bg.wasm" "$RELEASE_TARGET_DIR/authkeeper_bg.names.wasm"
+# The module with its names, before wasm-opt: what scripts/size-report.sh (twiggy) reads.
+cp "$wasm" "$RELEASE_TARGET_DIR/authkeeper_bg.names.wasm"
 
 echo "[build] wasm-opt -Oz"
-node node_modules/binaryen/bin/wasm-opt "$out/authkeeper_bg.wasm" -Oz --strip-debug --strip-producers \
+node node_modules/binaryen/bin/wasm-opt "$wasm" -Oz --converge --zero-filled-memory --low-memory-unused --strip-target-features --strip-debug --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
   --enable-multivalue --enable-mutable-globals -o "$out/authkeeper_bg.wasm"
+rm -f pkg/authkeeper.js
+# What ships of the JS: js/index.js minified, the wasm embedded in it (scripts/bundle.mjs). The
+# wasm file ships too, for `wasmUrl` (a CDN, a strict CSP that prefers a served module).
+node scripts/bundle.mjs "$out/authkeeper_bg.wasm" "$out"
 mkdir -p pkg
 mv -f "$out"/* pkg/
 

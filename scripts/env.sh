@@ -1,25 +1,8 @@
 # Sourced by the build and test scripts: the environment for building Rust to wasm32.
-#
-# Two toolchains, on purpose:
-# - wasm_env / WASM_CARGO: the route setup took for *tests* (.wasm-route: rustup's prebuilt wasm32
-#   std, or Debian's rustc-web with std built from rust-web-src; TOOLCHAIN.md). Host tests and the
-#   wasm-bindgen browser tests may run on either.
-# - release_wasm_env / RELEASE_CARGO: the *release* build (scripts/build.sh), the same on every
-#   machine whichever route setup took, so the shipped wasm has the same bytes everywhere.
+# Only the release build targets wasm32 (the tests run the core on the host and the shipped
+# package in Chromium), and it uses one pinned toolchain on every machine.
 export PATH="$HOME/.cargo/bin:$PATH"
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ "$(cat "$_root/.wasm-route" 2>/dev/null)" = debian ]; then
-  export WASM_CARGO=/usr/bin/cargo
-  wasm_env() {
-    env CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
-      CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
-      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-22 \
-      CARGO_TARGET_DIR="$_root/target/wasm-debian" "$@"
-  }
-else
-  export WASM_CARGO=cargo
-  wasm_env() { env "$@"; }
-fi
 
 # The release toolchain is pinned to Debian's rustc-web 1.96 + its own std source (rust-web-src),
 # with std rebuilt from source, on every route. Why this one and not rustup's:

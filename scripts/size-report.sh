@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the wasm's bytes are: twiggy on the release wasm as wasm-bindgen wrote it, names included,
+# What the wasm's bytes are: twiggy on the release wasm as rustc linked it, names included,
 # before wasm-opt (scripts/build.sh keeps that copy as target/wasm-release/authkeeper_bg.names.wasm),
 # then the same wasm after the release's `wasm-opt -Oz` with its names kept (close to what ships).
 #   bash scripts/size-report.sh            top 15, by crate, dominators, garbage, monomorphizations
@@ -24,7 +24,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Same passes as scripts/build.sh, but -g keeps the name section so twiggy can name the functions.
-node node_modules/binaryen/bin/wasm-opt "$wasm" -Oz -g --strip-producers \
+node node_modules/binaryen/bin/wasm-opt "$wasm" -Oz --converge --zero-filled-memory --low-memory-unused --strip-target-features -g --strip-producers \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
   --enable-multivalue --enable-mutable-globals -o "$tmp/opt.wasm"
 
@@ -80,7 +80,7 @@ for (const [g, { size, n }] of [...groups].sort((a, b) => b[1].size - a[1].size)
 console.log(`${String(code).padStart(8)} │ ${'100.0'.padStart(13)} │       │ everything but the name section`);
 JS
 
-echo "## twiggy top -n $n: wasm-bindgen output before wasm-opt ($(stat -c %s "$wasm") bytes with names)"
+echo "## twiggy top -n $n: linked wasm before wasm-opt ($(stat -c %s "$wasm") bytes with names)"
 twiggy top -n "$n" "$wasm"
 echo
 echo "## by crate / kind, before wasm-opt"

@@ -7,7 +7,7 @@
 
 use authkeeper::core::breaker::{BreakerConfig, BreakerState};
 use authkeeper::core::machine::{Action, AuthError, Machine, MachineConfig, RequestDecision};
-use authkeeper::core::policy::{FreshTokens, LogoutReason, RefreshOutcome};
+use authkeeper::core::policy::{Detail, FreshTokens, LogoutReason, RefreshOutcome};
 use authkeeper::core::time::Millis;
 use authkeeper::core::urls::UrlClass;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,7 +50,7 @@ impl Tab {
     }
 
     fn fail_503(&mut self) {
-        let outcome = RefreshOutcome::Transient { retry_after_ms: None, detail: "http_503".into() };
+        let outcome = RefreshOutcome::Transient { retry_after_ms: None, detail: Detail::Http { status: 503, note: None } };
         self.m.on_refresh_outcome(self.now, outcome, 0.0);
         self.pump();
     }

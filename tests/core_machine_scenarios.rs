@@ -191,7 +191,7 @@ fn a_definitive_refresh_failure_logs_out_exactly_once_and_never_refreshes_again(
     w.answer(401, r#"{"detail":"User not found","code":"user_not_found","action":"clear_tokens"}"#, None);
     assert_eq!(w.logouts(), vec![LogoutReason::UserNotFound]);
     assert!(w.events.contains(&Action::Clear { shared: true }));
-    assert!(w.events.contains(&Action::Logout { reason: LogoutReason::UserNotFound, message: "User not found".into(), origin: None }));
+    assert!(w.events.contains(&Action::Logout { reason: LogoutReason::UserNotFound, message: Some("User not found".into()), origin: None }));
     assert!(w.resolved.values().all(|r| r == &Err(AuthError::LoggedOut { reason: LogoutReason::UserNotFound })));
     assert_eq!(w.resolved.len(), 3);
 

@@ -77,7 +77,7 @@ mod a_logout_that_overtakes_its_session_s_tokens {
         let tokens = std::iter::from_fn(|| a.poll_action())
             .find_map(|x| if let Action::Broadcast(m @ TabMessage::Tokens { .. }) = x { Some(m) } else { None })
             .unwrap();
-        let logout = TabMessage::Logout { reason: LogoutReason::Manual, message: String::new(), generation: a.generation() };
+        let logout = TabMessage::Logout { reason: LogoutReason::Manual, message: None, generation: a.generation() };
         (tokens, logout)
     }
 
@@ -138,7 +138,7 @@ fn tokens_adopted_from_storage_after_a_refusal_leave_nothing_in_flight() {
     drain(&mut m);
     m.on_lock_granted(expiring, Stored { access: None, refresh: Some("R1".into()), generation, ..Stored::default() });
     drain(&mut m);
-    let refused = RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: "Token is invalid".into() };
+    let refused = RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: Some("Token is invalid".into()) };
     m.on_refresh_outcome(expiring, refused, 0.5);
     drain(&mut m);
     let grace_over = expiring.plus(REFUSAL_GRACE_MS);
@@ -187,7 +187,7 @@ fn an_expired_refresh_token_in_storage_is_not_taken_for_a_newer_one() {
     assert!(matches!(drain(&mut m)[..], [Action::StartRefresh { .. }]));
     // The laptop sleeps past the refresh token's expiry; the answer comes on waking.
     let awake = t0.plus(5_500_000);
-    let refused = RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: "Token is invalid".into() };
+    let refused = RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: Some("Token is invalid".into()) };
     m.on_refresh_outcome(awake, refused, 0.5);
     drain(&mut m);
     m.handle_timeout(awake.plus(REFUSAL_GRACE_MS), 0.5);

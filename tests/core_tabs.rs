@@ -45,7 +45,7 @@ fn success(access: &str, refresh: &str) -> RefreshOutcome {
 }
 
 fn refused() -> RefreshOutcome {
-    RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: "Token is blacklisted".into() }
+    RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: Some("Token is blacklisted".into()) }
 }
 
 /// Defect 1: tab A's refresh lands just as the user logs out in tab B. B must stay logged out,

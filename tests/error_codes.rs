@@ -2,7 +2,7 @@
 //! `core::errors::ErrorCode`; this holds the TypeScript union and the codes the JS layer throws
 //! itself to exactly that list, so that neither can drift from what Rust produces.
 
-use authkeeper::core::errors::ErrorCode;
+use authkeeper::core::errors::{CoreError, ErrorCode};
 use std::collections::BTreeSet;
 
 fn read(path: &str) -> String {
@@ -17,11 +17,13 @@ fn declared_codes(dts: &str) -> BTreeSet<String> {
     union.split('\'').skip(1).step_by(2).map(str::to_owned).collect()
 }
 
-/// Codes that `js/index.js` passes to its error constructors or `bad()` (always invalid_option).
+/// Codes that `js/index.js` passes to its error constructors, `makeError` or `bad()` (always invalid_option).
 fn thrown_by_js(js: &str) -> BTreeSet<String> {
-    let mut codes: BTreeSet<String> = js
-        .split("AuthkeeperError('")
-        .skip(1)
+    // `new AuthkeeperError('code', ...)` and `makeError('code', ...)` (the driver's own errors;
+    // the core's are worded by `CORE_ERRORS`, held to `CoreError` below).
+    let mut codes: BTreeSet<String> = ["AuthkeeperError('", "makeError('"]
+        .iter()
+        .flat_map(|opener| js.split(opener).skip(1))
         .map(|rest| rest[..rest.find('\'').unwrap()].to_owned())
         .collect();
     if js.contains("bad(") {
@@ -51,4 +53,38 @@ fn codes_are_distinct_snake_case() {
     let set: BTreeSet<&str> = names.iter().copied().collect();
     assert_eq!(set.len(), names.len());
     assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+}
+
+/// The codes of `js/index.js`'s `CORE_ERRORS` table, in its order (each entry opens a line with `['code', `).
+fn core_error_table(js: &str) -> Vec<String> {
+    let start = js.find("const CORE_ERRORS = [\n").expect("js/index.js has CORE_ERRORS");
+    let table = &js[start..start + js[start..].find("\n];").unwrap()];
+    table.split("\n  ['").skip(1).map(|entry| entry[..entry.find('\'').unwrap()].to_owned()).collect()
+}
+
+#[test]
+fn the_js_wording_table_gives_each_core_error_its_code_in_order() {
+    let js: Vec<String> = core_error_table(&read("js/index.js"));
+    let rust: Vec<String> = CoreError::ALL.iter().map(|e| e.code().as_str().to_owned()).collect();
+    assert_eq!(js, rust);
+    for (i, e) in CoreError::ALL.iter().enumerate() {
+        assert_eq!(*e as usize, i, "the wire number of {e:?} is its place in ALL");
+    }
+}
+
+/// The option names of `js/index.js`'s `RANGED` table, in its order.
+#[test]
+fn the_js_option_names_follow_the_ranged_options() {
+    use authkeeper::core::options::{self as o, Ranged};
+    let js = read("js/index.js");
+    let start = js.find("const RANGED = [").expect("js/index.js has RANGED");
+    let list = &js[start..start + js[start..].find("];").unwrap()];
+    let names: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
+    let ranges = [o::LEEWAY, o::EXPIRING_WARNING, o::REFRESH_TIMEOUT, o::MAX_ATTEMPTS, o::BASE_DELAY, o::MAX_DELAY, o::COOLDOWN, o::GIVE_UP_AFTER];
+    let expected = ["leeway", "expiringWarning", "refreshTimeout", "retry.maxAttempts", "retry.baseDelay", "retry.maxDelay", "retry.cooldown", "retry.giveUpAfter"];
+    assert_eq!(names, expected);
+    for (i, range) in ranges.iter().enumerate() {
+        assert_eq!(range.option as usize, i, "{:?} is {} in RANGED", range.option, expected[i]);
+    }
+    assert_eq!(Ranged::GiveUpAfter as usize, names.len() - 1);
 }

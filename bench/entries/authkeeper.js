@@ -1,7 +1,7 @@
-// esbuild entry: what an app that uses authkeeper pulls in (the wasm is loaded at run time,
-// from `wasmUrl` since a bundle moves the glue away from pkg/).
-import { createAuthClient } from '../../js/index.js';
+// esbuild entry: what an app that uses authkeeper pulls in (the package's pkg/index.js, with the
+// wasm embedded in it: nothing is fetched at run time).
+import { createAuthClient } from '../../pkg/index.js';
 
 export function start(origin) {
-  return createAuthClient({ refreshUrl: `${origin}/api/auth/token/refresh/`, wasmUrl: `${origin}/pkg/authkeeper_bg.wasm` });
+  return createAuthClient({ refreshUrl: `${origin}/api/auth/token/refresh/` });
 }

@@ -54,6 +54,11 @@ pub const MAX_COOLDOWN_FACTOR: u64 = 4;
 /// throttling). A streak broken by less than that would never reach the give-up window.
 pub const MIN_QUIET_GAP_MS: u64 = 60_000;
 
+/// A jitter in [0, 1]: out-of-range values clamped, NaN and infinities taken as 0.
+fn unit(jitter: f64) -> f64 {
+    if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
     Closed,
@@ -164,9 +169,8 @@ impl Breaker {
         let base = self.config.cooldown_ms.max(MIN_COOLDOWN_MS);
         let previous = self.last_cooldown_ms.max(base);
         let span = previous.saturating_mul(3).saturating_sub(base);
-        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
         // `as` saturates; the product is at most `span`.
-        base.saturating_add((span as f64 * jitter) as u64).min(base.saturating_mul(MAX_COOLDOWN_FACTOR))
+        base.saturating_add((span as f64 * unit(jitter)) as u64).min(base.saturating_mul(MAX_COOLDOWN_FACTOR))
     }
 
     /// Exponential from `base_delay_ms`, capped at `max_delay_ms`, scaled by a factor in
@@ -175,9 +179,8 @@ impl Breaker {
         let doublings = failures.saturating_sub(1);
         let factor = if doublings >= 63 { u64::MAX } else { 1u64 << doublings };
         let delay = self.config.base_delay_ms.saturating_mul(factor).min(self.config.max_delay_ms);
-        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
         // `as` saturates; the product is at most `delay`.
-        (delay as f64 * (0.5 + jitter / 2.0)) as u64
+        (delay as f64 * (0.5 + unit(jitter) / 2.0)) as u64
     }
 
     pub fn on_success(&mut self) {

@@ -61,3 +61,56 @@ impl ErrorCode {
         }
     }
 }
+
+/// Every error the core hands to `js/index.js`, by number (its place in [`CoreError::ALL`]):
+/// `CORE_ERRORS` there holds each one's `code` and wording, with blanks for the small
+/// arguments the core sends along (a reason, a number, an option's place in a table). The
+/// decision is made here; only the text is there, so none of it is in the wasm.
+/// `tests/error_codes.rs` holds that table's codes to [`CoreError::code`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreError {
+    /// The client was destroyed (or its handle is unknown).
+    Destroyed,
+    /// An op before `START`.
+    NotStarted,
+    RefreshUnavailable,
+    /// Sent with the `LogoutReason`'s name.
+    LoggedOut,
+    NoSession,
+    NoRefreshToken,
+    /// `setTokens` with an access token that is not a usable JWT; sent with the
+    /// `JwtError`'s number (`js/index.js`'s `JWT_ERRORS`).
+    UnusableToken,
+    /// An option's number outside its range; sent with the option's number
+    /// (`options::Ranged`), the range, the unit and why (`options::Why`).
+    OutOfRange,
+    /// `retry.maxDelay` below `retry.baseDelay`.
+    MaxDelayBelowBaseDelay,
+}
+
+impl CoreError {
+    pub const ALL: [CoreError; 9] = [
+        CoreError::Destroyed,
+        CoreError::NotStarted,
+        CoreError::RefreshUnavailable,
+        CoreError::LoggedOut,
+        CoreError::NoSession,
+        CoreError::NoRefreshToken,
+        CoreError::UnusableToken,
+        CoreError::OutOfRange,
+        CoreError::MaxDelayBelowBaseDelay,
+    ];
+
+    pub fn code(self) -> ErrorCode {
+        match self {
+            CoreError::Destroyed => ErrorCode::Destroyed,
+            CoreError::NotStarted => ErrorCode::NotReady,
+            CoreError::RefreshUnavailable => ErrorCode::RefreshUnavailable,
+            CoreError::LoggedOut => ErrorCode::LoggedOut,
+            CoreError::NoSession => ErrorCode::NoSession,
+            CoreError::NoRefreshToken => ErrorCode::NoRefreshToken,
+            CoreError::UnusableToken => ErrorCode::MalformedToken,
+            CoreError::OutOfRange | CoreError::MaxDelayBelowBaseDelay => ErrorCode::InvalidOption,
+        }
+    }
+}

@@ -50,8 +50,12 @@ pub fn offset_from_iat(iat_secs: i64, now: Millis) -> ClockOffset {
 
 /// The same estimate from a response's `Date` header (also raw: see `plausible_offset`).
 pub fn offset_from_date_header(date: &str, now: Millis) -> Option<ClockOffset> {
-    let server_now = parse_http_date(date)?;
-    Some(denoised(to_i64(server_now.0).saturating_sub(to_i64(now.0))))
+    Some(offset_from_server_time(parse_http_date(date)?, now))
+}
+
+/// The same from the server's time already read (`Date.parse` of the header in the browser).
+pub fn offset_from_server_time(server_now: Millis, now: Millis) -> ClockOffset {
+    denoised(to_i64(server_now.0).saturating_sub(to_i64(now.0)))
 }
 
 /// When a token with this `exp` expires, on the client clock.

@@ -67,6 +67,10 @@ impl fmt::Display for JwtError {
 
 impl std::error::Error for JwtError {}
 
+/// How the machine reads a token's claims: [`decode`] (this crate's base64url + JSON reader) on
+/// the host; the shipped wasm passes one backed by the browser's `atob` + `JSON.parse`.
+pub type Decoder = fn(&str) -> Result<Claims, JwtError>;
+
 /// Decodes the payload (middle segment) of a compact JWS. Surrounding whitespace is ignored
 /// (a token pasted or stored with a newline is still the same token).
 pub fn decode(token: &str) -> Result<Claims, JwtError> {

@@ -1,7 +1,8 @@
 //! Every option's default and allowed range, once. `js/index.js` checks the JS types it alone
 //! can see (a string, an array, a function); the numbers are checked here, against these
 //! ranges, and what the app left out takes these defaults. An out-of-range value is an
-//! `invalid_option` error that names the option and its range: never silently clamped.
+//! `invalid_option` error that names the option and its range: never silently clamped. The
+//! error is data ([`OptionError`]); `js/index.js` words it, so no message text is in the wasm.
 
 use crate::core::breaker::{BreakerConfig, MIN_COOLDOWN_MS};
 
@@ -20,30 +21,55 @@ pub const DEFAULT_EXPIRING_WARNING_MS: u64 = 60_000;
 /// Refresh under the cross-tab lock unless the app turns it off.
 pub const DEFAULT_TAB_LOCK: bool = true;
 
+/// The options with a numeric range, by the number `js/index.js`'s `RANGED` table names them
+/// with (an out-of-range error carries this number, not the name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ranged {
+    Leeway,
+    ExpiringWarning,
+    RefreshTimeout,
+    MaxAttempts,
+    BaseDelay,
+    MaxDelay,
+    Cooldown,
+    GiveUpAfter,
+}
+
 /// A whole number of milliseconds (or attempts) between `min` and `max`, inclusive.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Range {
-    pub option: &'static str,
+    pub option: Ranged,
     pub min: u64,
     pub max: u64,
 }
 
 /// `null`/absent picks the default leeway for the token's lifetime.
-pub const LEEWAY: Range = Range { option: "leeway", min: 0, max: HOUR };
-pub const EXPIRING_WARNING: Range = Range { option: "expiringWarning", min: 0, max: DAY };
+pub const LEEWAY: Range = Range { option: Ranged::Leeway, min: 0, max: HOUR };
+pub const EXPIRING_WARNING: Range = Range { option: Ranged::ExpiringWarning, min: 0, max: DAY };
 /// A refresh that may not take even 100 ms would always time out.
-pub const REFRESH_TIMEOUT: Range = Range { option: "refreshTimeout", min: 100, max: 10 * 60_000 };
-pub const MAX_ATTEMPTS: Range = Range { option: "retry.maxAttempts", min: 1, max: 100 };
-pub const BASE_DELAY: Range = Range { option: "retry.baseDelay", min: 0, max: HOUR };
-pub const MAX_DELAY: Range = Range { option: "retry.maxDelay", min: 0, max: DAY };
-pub const COOLDOWN: Range = Range { option: "retry.cooldown", min: MIN_COOLDOWN_MS, max: DAY };
-pub const GIVE_UP_AFTER: Range = Range { option: "retry.giveUpAfter", min: 0, max: 7 * DAY };
+pub const REFRESH_TIMEOUT: Range = Range { option: Ranged::RefreshTimeout, min: 100, max: 10 * 60_000 };
+pub const MAX_ATTEMPTS: Range = Range { option: Ranged::MaxAttempts, min: 1, max: 100 };
+pub const BASE_DELAY: Range = Range { option: Ranged::BaseDelay, min: 0, max: HOUR };
+pub const MAX_DELAY: Range = Range { option: Ranged::MaxDelay, min: 0, max: DAY };
+pub const COOLDOWN: Range = Range { option: Ranged::Cooldown, min: MIN_COOLDOWN_MS, max: DAY };
+pub const GIVE_UP_AFTER: Range = Range { option: Ranged::GiveUpAfter, min: 0, max: 7 * DAY };
 
-/// The option and a sentence for the app developer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OptionError {
-    pub option: &'static str,
-    pub message: String,
+/// What is wrong with a number outside its range (the error's wording names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// A whole number, but below `min` or above `max`.
+    Outside,
+    /// NaN or ±Infinity.
+    NotFinite,
+    Fraction,
+}
+
+/// An option the app got wrong; `js/index.js` words it (option name, range, unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionError {
+    OutOfRange { range: Range, why: Why },
+    /// `retry.maxDelay` below `retry.baseDelay`.
+    MaxDelayBelowBaseDelay,
 }
 
 impl Range {
@@ -53,14 +79,17 @@ impl Range {
         if v.is_finite() && v.fract() == 0.0 && v >= self.min as f64 && v <= self.max as f64 {
             return Ok(v as u64);
         }
-        let mut message = "`".to_owned() + self.option + "` must be a whole number from " + &self.min.to_string() + " to " + &self.max.to_string();
-        message += if self.option == "retry.maxAttempts" { "" } else { " (milliseconds)" };
-        message += match () {
-            _ if !v.is_finite() => ", not NaN or Infinity",
-            _ if v.fract() != 0.0 => ", not a fraction",
-            _ => "",
+        let why = match () {
+            _ if !v.is_finite() => Why::NotFinite,
+            _ if v.fract() != 0.0 => Why::Fraction,
+            _ => Why::Outside,
         };
-        Err(OptionError { option: self.option, message })
+        Err(OptionError::OutOfRange { range: *self, why })
+    }
+
+    /// Counted in milliseconds (all but the attempts): the error's wording says so.
+    pub fn in_ms(&self) -> bool {
+        self.option != Ranged::MaxAttempts
     }
 }
 
@@ -83,10 +112,7 @@ pub fn breaker_config(input: &RetryInput) -> Result<BreakerConfig, OptionError> 
         give_up_after_ms: GIVE_UP_AFTER.check(input.give_up_after, d.give_up_after_ms)?,
     };
     if config.max_delay_ms < config.base_delay_ms {
-        return Err(OptionError {
-            option: MAX_DELAY.option,
-            message: "`retry.maxDelay` must be at least `retry.baseDelay`".to_owned(),
-        });
+        return Err(OptionError::MaxDelayBelowBaseDelay);
     }
     Ok(config)
 }
@@ -116,19 +142,19 @@ mod tests {
     #[test]
     fn out_of_range_values_are_errors_naming_the_option_and_range_never_clamped() {
         let e = MAX_ATTEMPTS.check(Some(1000.0), 3).unwrap_err();
-        assert_eq!(e.option, "retry.maxAttempts");
-        assert_eq!(e.message, "`retry.maxAttempts` must be a whole number from 1 to 100");
+        assert_eq!(e, OptionError::OutOfRange { range: MAX_ATTEMPTS, why: Why::Outside });
         let e = breaker_config(&RetryInput { cooldown: Some(0.0), ..retry() }).unwrap_err();
-        assert_eq!(e.message, "`retry.cooldown` must be a whole number from 1000 to 86400000 (milliseconds)");
-        assert!(REFRESH_TIMEOUT.check(Some(f64::INFINITY), 1).unwrap_err().message.ends_with("not NaN or Infinity"));
-        assert!(MAX_ATTEMPTS.check(Some(2.5), 3).unwrap_err().message.ends_with("not a fraction"));
-        assert!(LEEWAY.check(Some(-1.0), 0).is_err());
-        assert!(LEEWAY.check(Some(f64::NAN), 0).is_err());
+        assert_eq!(e, OptionError::OutOfRange { range: Range { option: Ranged::Cooldown, min: 1_000, max: 86_400_000 }, why: Why::Outside });
+        assert_eq!(REFRESH_TIMEOUT.check(Some(f64::INFINITY), 1).unwrap_err(), OptionError::OutOfRange { range: REFRESH_TIMEOUT, why: Why::NotFinite });
+        assert_eq!(MAX_ATTEMPTS.check(Some(2.5), 3).unwrap_err(), OptionError::OutOfRange { range: MAX_ATTEMPTS, why: Why::Fraction });
+        assert_eq!(LEEWAY.check(Some(-1.0), 0).unwrap_err(), OptionError::OutOfRange { range: LEEWAY, why: Why::Outside });
+        assert_eq!(LEEWAY.check(Some(f64::NAN), 0).unwrap_err(), OptionError::OutOfRange { range: LEEWAY, why: Why::NotFinite });
+        assert!(!MAX_ATTEMPTS.in_ms() && COOLDOWN.in_ms() && LEEWAY.in_ms());
     }
 
     #[test]
     fn a_max_delay_below_the_base_delay_is_refused() {
         let e = breaker_config(&RetryInput { base_delay: Some(5_000.0), max_delay: Some(1_000.0), ..retry() }).unwrap_err();
-        assert_eq!(e.option, "retry.maxDelay");
+        assert_eq!(e, OptionError::MaxDelayBelowBaseDelay);
     }
 }

@@ -59,17 +59,18 @@ pub fn expiry_key(access_key: &str) -> String {
 pub struct ClearRules {
     /// The configured and legacy token keys and their companions: removed wherever they are.
     token_keys: Vec<String>,
-    /// Lower-cased; a key containing one of them is removed (case-insensitive).
+    /// As configured (never empty); a key containing one of them, ASCII case ignored, is removed.
     patterns: Vec<String>,
     pub session: SessionClear,
 }
 
 impl ClearRules {
-    pub fn new(access_key: &str, refresh_key: &str, legacy: &[String], patterns: &[String], session: SessionClear) -> ClearRules {
+    /// Takes the lists it keeps: the driver builds them for it, so nothing is copied.
+    pub fn new(access_key: &str, refresh_key: &str, legacy: Vec<String>, mut patterns: Vec<String>, session: SessionClear) -> ClearRules {
         let mut token_keys =
             vec![access_key.to_owned(), refresh_key.to_owned(), generation_key(access_key), expiry_key(access_key)];
-        token_keys.extend(legacy.iter().cloned());
-        let patterns = patterns.iter().filter(|p| !p.is_empty()).map(|p| p.to_ascii_lowercase()).collect();
+        token_keys.extend(legacy);
+        patterns.retain(|p| !p.is_empty());
         ClearRules { token_keys, patterns, session }
     }
 
@@ -77,9 +78,10 @@ impl ClearRules {
         &self.token_keys
     }
 
+    // A byte loop rather than lower-casing and `str::contains`: no copy of each key, and no
+    // Two-Way searcher in the wasm for a few short patterns.
     fn matches(&self, key: &str) -> bool {
-        let lower = key.to_ascii_lowercase();
-        self.patterns.iter().any(|p| lower.contains(p.as_str()))
+        self.patterns.iter().any(|p| contains_ignoring_ascii_case(key.as_bytes(), p.as_bytes()))
     }
 
     /// A localStorage key a logout removes.
@@ -95,6 +97,14 @@ impl ClearRules {
             SessionClear::None => self.token_keys.iter().any(|k| k == key),
         }
     }
+}
+
+/// `needle` occurs in `hay`, ASCII letters compared case-insensitively: what lower-casing both
+/// (ASCII only) and `str::contains` would find, without the copies or the two-way searcher (a few
+/// KB of wasm). Keys and patterns are a few dozen bytes, so the naive scan is cheap; bytes of
+/// UTF-8 sequences are never ASCII letters, so they are compared exactly.
+fn contains_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// `n` in decimal, without pulling the formatting machinery into the wasm.
@@ -117,16 +127,16 @@ mod tests {
 
     fn seed_000(session: SessionClear) -> ClearRules {
         let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        ClearRules::new("accessToken", "refreshToken", &strings(&["access_token", "refresh_token"]), &strings(&["token", "Auth", "user", ""]), session)
+        ClearRules::new("accessToken", "refreshToken", strings(&["access_token", "refresh_token"]), strings(&["token", "Auth", "user", ""]), session)
     }
 
     #[test]
     fn a_logout_removes_the_token_keys_their_companions_and_every_matching_key() {
         let rules = seed_000(SessionClear::All);
-        for key in ["accessToken", "refreshToken", "accessToken:generation", "accessToken:expiresAt", "access_token", "currentUser", "OAUTH_state", "csrfToken"] {
+        for key in ["accessToken", "refreshToken", "accessToken:generation", "accessToken:expiresAt", "access_token", "currentUser", "OAUTH_state", "csrfToken", "my_TOKEN", "Token", "über-token"] {
             assert!(rules.removes_local(key), "{key}");
         }
-        for key in ["theme", "cart", "lang", ""] {
+        for key in ["theme", "cart", "lang", "", "toke", "toke_n", "tök"] {
             assert!(!rules.removes_local(key), "{key:?}: an empty pattern must not match everything");
         }
     }

@@ -74,9 +74,17 @@ fn push_escape(out: &mut String, b: u8) {
 /// Dot segments are not resolved here: the URL parser did that. Matching stays
 /// case-sensitive. The usual path (none of `%`, `;`, `?`, `#`, `//` or a byte to escape) is
 /// returned as is, without allocating.
+///
+/// Why this still runs in the wasm although JS hands over `URL.pathname`: the URL parser only
+/// does part of it. It cuts the query and fragment and escapes non-ASCII, controls, space, `"`,
+/// `<`, `>`, `` ` ``, `{`, `}`; it keeps `%6c`, `%2f`, `//`, `;params`, `|`, `^`, `[`, `]` and a
+/// lone `%` as written, and the `skipRefreshFor` patterns never went through it at all. A
+/// server routes those spellings alike, so skipping them would send the bearer to a path the
+/// app excluded.
 pub fn normalise_path(path: &str) -> Cow<'_, str> {
-    let path = path.find(['?', '#']).map_or(path, |end| &path[..end]);
     let bytes = path.as_bytes();
+    let end = bytes.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(bytes.len());
+    let (path, bytes) = (&path[..end], &bytes[..end]);
     if bytes.iter().all(|&b| is_plain(b)) && !bytes.windows(2).any(|pair| pair == b"//") {
         return Cow::Borrowed(path);
     }
@@ -85,7 +93,7 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
     while let Some(&b) = bytes.get(i) {
         i += 1;
         match b {
-            b'/' if out.ends_with('/') => {}
+            b'/' if out.as_bytes().last() == Some(&b'/') => {}
             b';' => {
                 while bytes.get(i).is_some_and(|&b| b != b'/') {
                     i += 1;
@@ -111,8 +119,11 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
 }
 
 /// Paths compare without a trailing slash.
-fn without_trailing_slash(path: &str) -> &str {
-    path.strip_suffix('/').unwrap_or(path)
+fn without_trailing_slash(path: &[u8]) -> &[u8] {
+    match path {
+        [rest @ .., b'/'] => rest,
+        _ => path,
+    }
 }
 
 impl UrlRules {
@@ -125,8 +136,9 @@ impl UrlRules {
         refresh_origin: String,
         refresh_path: String,
     ) -> Self {
-        let allowed_origins =
-            std::iter::once(page_origin).chain(api_origins).filter(|o| is_real_origin(o)).collect();
+        let mut allowed_origins = api_origins;
+        allowed_origins.push(page_origin);
+        allowed_origins.retain(|o| is_real_origin(o));
         // An empty entry would match every path and silently disable auth.
         let mut patterns = Vec::new();
         for pattern in &skip_refresh_for {
@@ -155,7 +167,7 @@ impl UrlRules {
     fn is_refresh_url(&self, origin: &str, path: &str) -> bool {
         !self.refresh_path.is_empty()
             && self.refresh_origin.eq_ignore_ascii_case(origin)
-            && without_trailing_slash(&self.refresh_path) == without_trailing_slash(path)
+            && without_trailing_slash(self.refresh_path.as_bytes()) == without_trailing_slash(path.as_bytes())
     }
 }
 
@@ -165,21 +177,19 @@ impl UrlRules {
 /// "/api/users/login-history/" (a plain substring test would strip the bearer from that
 /// unrelated endpoint); and "login", without its slash, matches "/api/login" but not
 /// "/api/xlogin". A pattern that starts (ends) with `/` starts (ends) on a boundary by itself.
+// A byte loop, not `str::find`: that pulls the Two-Way searcher into the wasm, and these
+// strings are a URL path and a handful of short patterns. Both are normalised, hence ASCII; a
+// byte match of a UTF-8 pattern can only start on a character boundary anyway.
 fn matches_segments(path: &str, pattern: &str) -> bool {
-    let bytes = path.as_bytes();
-    let mut from = 0;
-    while let Some(found) = path.get(from..).and_then(|rest| rest.find(pattern)) {
-        let start = from + found;
+    let (path, pattern) = (path.as_bytes(), pattern.as_bytes());
+    let starts_on_its_own = pattern.first() == Some(&b'/');
+    let ends_on_its_own = pattern.last() == Some(&b'/');
+    (0..=path.len()).any(|start| {
         let end = start + pattern.len();
-        let starts_segment = pattern.starts_with('/') || start == 0 || bytes[start - 1] == b'/';
-        let ends_segment = pattern.ends_with('/') || matches!(bytes.get(end), None | Some(b'/' | b'.'));
-        if starts_segment && ends_segment {
-            return true;
-        }
-        // On to the next character: a whole one, so `get` never lands inside it.
-        from = start + pattern.chars().next().map_or(1, char::len_utf8);
-    }
-    false
+        path.get(start..end) == Some(pattern)
+            && (starts_on_its_own || start == 0 || path[start - 1] == b'/')
+            && (ends_on_its_own || matches!(path.get(end), None | Some(b'/' | b'.')))
+    })
 }
 
 #[cfg(test)]

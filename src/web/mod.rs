@@ -1,17 +1,116 @@
-//! Browser adapters: each file translates one browser facility for the pure core, which decides.
-//! Nothing here may panic on what the page or a server controls; failures become typed JS errors.
+//! The wasm surface: no wasm-bindgen, no futures, no closures. Two exported buffers and one
+//! entry point. JS writes the arguments of a call into the input buffer (`ak_in`), calls
+//! `ak_call(op)`, and reads the answer from the output buffer (`ak_out`): the call's result,
+//! then the actions the core queued, then the timer to arm. Both buffers use one tagged format
+//! (see `wire`). The asynchronous transport (the refresh fetch, the Web Lock, the channel, the
+//! timer) is carried out by `js/index.js` on these actions and reported back as calls; every
+//! decision stays in `core`.
+//!
+//! Imports (module `env`): `now() -> f64` (Date.now), `random() -> f64` (Math.random), and
+//! `here(ptr, cap) -> len` (location.pathname written as UTF-8, for the redirect rule).
 
-mod api;
-mod clock;
-mod config;
-mod convert;
-mod driver;
-mod events;
-mod http;
-mod lifecycle;
-mod promises;
-mod storage;
-mod tabs;
-mod timers;
+mod alloc;
+mod client;
+mod wire;
 
-pub use api::{decode_jwt, AuthCore};
+use std::cell::UnsafeCell;
+
+/// Single-threaded wasm, never re-entered (no import calls back into the module): one global.
+struct Global<T>(UnsafeCell<T>);
+unsafe impl<T> Sync for Global<T> {}
+
+pub(crate) struct Buffers {
+    pub input: Vec<u8>,
+    pub output: Vec<u8>,
+}
+
+static BUFFERS: Global<Buffers> = Global(UnsafeCell::new(Buffers { input: Vec::new(), output: Vec::new() }));
+static CLIENTS: Global<Vec<Option<client::Client>>> = Global(UnsafeCell::new(Vec::new()));
+
+#[allow(clippy::mut_from_ref)]
+fn buffers() -> &'static mut Buffers {
+    // SAFETY: one thread, and no export is re-entered while another runs.
+    unsafe { &mut *BUFFERS.0.get() }
+}
+
+/// Room for `len` bytes of arguments; JS writes them there before `ak_call`.
+#[no_mangle]
+pub extern "C" fn ak_in(len: usize) -> *mut u8 {
+    let b = buffers();
+    b.input.clear();
+    b.input.resize(len, 0);
+    b.input.as_mut_ptr()
+}
+
+/// Where the last call's answer is (its length is what `ak_call` returned).
+#[no_mangle]
+pub extern "C" fn ak_out() -> *const u8 {
+    buffers().output.as_ptr()
+}
+
+#[no_mangle]
+pub extern "C" fn ak_call(op: u32) -> usize {
+    let b = buffers();
+    let input = std::mem::take(&mut b.input);
+    let mut out = wire::Writer(std::mem::take(&mut b.output));
+    out.0.clear();
+    let mut args = wire::Reader { buf: &input, pos: 0 };
+    // SAFETY: as for `buffers`.
+    let clients = unsafe { &mut *CLIENTS.0.get() };
+    client::dispatch(clients, op, &mut args, &mut out);
+    let len = out.0.len();
+    b.output = out.0;
+    b.input = input;
+    len
+}
+
+mod host {
+    #[link(wasm_import_module = "env")]
+    extern "C" {
+        pub fn now() -> f64;
+        pub fn random() -> f64;
+        pub fn here(ptr: *mut u8, cap: usize) -> usize;
+        pub fn claims(ptr: *const u8, len: usize, out: *mut f64) -> u32;
+    }
+}
+
+/// A token's claims read by the browser (`atob` + `JSON.parse` in js/index.js): the machine's
+/// `jwt::Decoder` in the shipped build. JS answers which step failed, or `exp`, `iat`, `nbf`
+/// (NaN when absent); the size bounds and the error codes stay here.
+pub(crate) fn decode_claims(token: &str) -> Result<crate::core::jwt::Claims, crate::core::jwt::JwtError> {
+    use crate::core::jwt::{Claims, JwtError, MAX_TOKEN_LEN};
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(JwtError::Empty);
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(JwtError::TooLarge);
+    }
+    let mut out = [f64::NAN; 3];
+    let time = |v: f64| if v.is_nan() { None } else { Some(v.trunc() as i64) };
+    match unsafe { host::claims(token.as_ptr(), token.len(), out.as_mut_ptr()) } {
+        0 => Ok(Claims { exp: time(out[0]), iat: time(out[1]), nbf: time(out[2]), sub: None, user_id: None, extra: Vec::new() }),
+        1 => Err(JwtError::SegmentCount(0)),
+        2 => Err(JwtError::Base64),
+        3 => Err(JwtError::NotJson),
+        4 => Err(JwtError::NotObject),
+        _ => Err(JwtError::BadClaim("exp")),
+    }
+}
+
+pub(crate) fn now() -> crate::core::time::Millis {
+    let ms = unsafe { host::now() };
+    crate::core::time::Millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
+}
+
+pub(crate) fn jitter() -> f64 {
+    unsafe { host::random() }
+}
+
+/// `location.pathname`.
+pub(crate) fn here() -> String {
+    let mut buf = vec![0u8; 2048];
+    let len = unsafe { host::here(buf.as_mut_ptr(), buf.len()) }.min(buf.len());
+    buf.truncate(len);
+    wire::utf8(buf)
+}

@@ -9,8 +9,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, afterEach, before, beforeEach } from 'node:test';
-import { launch } from '../support/browser.mjs';
+import { pagePerTest } from '../support/page-per-test.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'target', 'debug', process.platform === 'win32' ? 'authkeeper-devserver.exe' : 'authkeeper-devserver');
@@ -30,7 +29,7 @@ function newestMtime(dir) {
 /** Builds the dev server if it is missing or older than its sources, starts it on port 0 and
  * resolves once it listens. */
 export async function startDevServer() {
-  if (!existsSync(join(ROOT, 'pkg', 'authkeeper.js'))) {
+  if (!existsSync(join(ROOT, 'pkg', 'index.js'))) {
     throw new Error('pkg/ is missing: run `npm run build` before the end-to-end tests');
   }
   if (!existsSync(BIN) || newestMtime(join(ROOT, 'devserver')) > statSync(BIN).mtimeMs || process.env.AUTHKEEPER_E2E_REBUILD) {
@@ -101,34 +100,11 @@ export function serverApi(url) {
  */
 export function useDemo({ viewport = { width: 1360, height: 900 } } = {}) {
   const ctx = { server: null, browser: null, context: null, page: null, pageErrors: [] };
-  let dev;
-  before(async () => {
-    dev = await startDevServer();
-    ctx.server = serverApi(dev.url);
-    ctx.browser = await launch();
-  });
-  after(async () => {
-    await ctx.browser?.close();
-    await dev?.stop();
-  });
-  beforeEach(async () => {
-    await ctx.server.reset();
-    ctx.context = await ctx.browser.newContext({ viewport });
-    ctx.page = await ctx.context.newPage();
-    // Uncaught exceptions in the page (console "Failed to load resource: 401" lines are expected
-    // in these scenarios and are not collected).
-    ctx.pageErrors = [];
-    ctx.page.on('pageerror', (e) => ctx.pageErrors.push(String(e)));
-  });
-  afterEach(async () => {
-    await ctx.context?.close();
-    ctx.context = null;
-    ctx.page = null;
-  });
+  pagePerTest(ctx, { start: () => startDevServer(), api: serverApi, viewport });
   /** Opens the demo with query parameters and waits until it has booted. */
   ctx.open = async (params = {}) => {
     const qs = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
-    await ctx.page.goto(`${dev.url}/${qs ? `?${qs}` : ''}`);
+    await ctx.page.goto(`${ctx.server.url}/${qs ? `?${qs}` : ''}`);
     await waitForBoot(ctx.page);
     return ctx.page;
   };

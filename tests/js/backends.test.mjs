@@ -337,3 +337,46 @@ test('logout() clears at once, then revokes the refresh token (SimpleJWT blackli
   assert.deepEqual(r.failing.traces, [{ id: 0, url: '/api/auth/token/blacklist/', phase: 'revoke_failed', status: 503, error: 'http_503' }]);
   assert.deepEqual(r.unreachable.traces, [{ id: 0, url: '/api/auth/token/blacklist/', phase: 'revoke_failed', error: 'network' }]);
 });
+
+test('logout() while a refresh call is out: the revocation waits for its answer and names the rotated refresh token', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(async () => {
+    const { createAuthClient } = window.authkeeper;
+    const { StubBackend, waitFor, json } = window.harness;
+    localStorage.clear();
+    const backend = new StubBackend();
+    backend.refreshDelay = 300;
+    let answeredAt = null;
+    backend.onRefresh = (call) => { const res = backend.refreshOk(call); answeredAt = performance.now(); return res; };
+    backend.onRequest = (call) => (call.path === '/api/auth/token/blacklist/' ? json(200, {}) : null);
+    const traces = [];
+    const auth = await createAuthClient({
+      refreshUrl: '/api/auth/token/refresh/', revokeUrl: '/api/auth/token/blacklist/', fetch: backend.fetch, tabLock: false,
+      onTrace: (t) => traces.push(t),
+    });
+    const tokens = backend.login();
+    auth.setTokens(tokens);
+    const forced = auth.refresh().then(() => 'ok', (e) => e.code);
+    await waitFor(() => backend.refreshCalls.length === 1);
+    auth.logout();
+    const stateAtOnce = auth.state().status;
+    const revokesAtOnce = backend.calls.filter((c) => c.path === '/api/auth/token/blacklist/').length;
+    await waitFor(() => traces.some((t) => t.phase.startsWith('revoke')));
+    const revokes = backend.calls.filter((c) => c.path === '/api/auth/token/blacklist/');
+    const out = {
+      stateAtOnce, revokesAtOnce, forced: await forced, state: auth.state().status,
+      revokes: revokes.map((c) => JSON.parse(c.body).refresh), revokeAt: revokes[0].at, answeredAt,
+      old: tokens.refresh, rotated: [...backend.validRefresh], stored: localStorage.getItem('refreshToken'),
+    };
+    auth.destroy();
+    return out;
+  });
+  assert.equal(r.stateAtOnce, 'logged_out', 'the logout itself is immediate');
+  assert.equal(r.revokesAtOnce, 0, 'the revocation is held while the refresh call is out');
+  assert.equal(r.rotated.length, 1);
+  assert.notEqual(r.rotated[0], r.old);
+  assert.deepEqual(r.revokes, [r.rotated[0]], 'the token the answer left valid is revoked, once');
+  assert.ok(r.revokeAt >= r.answeredAt, 'after the answer');
+  assert.equal(r.state, 'logged_out', 'the answer does not revive the session');
+  assert.equal(r.stored, null, 'the rotated token is not stored');
+});

@@ -1,6 +1,8 @@
 // Loading the wasm: a failed load is an AuthkeeperError `wasm_load_failed` that names wasmUrl (and
 // the CSP fix when a Content-Security-Policy blocked it) and is not cached, so a later call tries
-// again; wasmUrl takes what wasm-bindgen's loader takes; outside a browser, `not_in_browser`.
+// again; wasmUrl takes a URL, a Request, a Response (or a promise of one), bytes or a Module; the
+// built package loads the module embedded in it (no request, no wasmUrl); outside a browser,
+// `not_in_browser`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -59,14 +61,14 @@ test('wasmUrl takes the bytes, a Response, a promise of one and a compiled WebAs
 
 // A page served with a Content-Security-Policy; its module script is a file (inline scripts are
 // blocked by the policy too), both served by Playwright's router on the static server's origin.
-async function pageWithPolicy(policy) {
+async function pageWithPolicy(policy, module = '/js/index.js') {
   const page = await browser.page();
   const origin = new URL(page.url()).origin;
   await page.route(`${origin}/csp/**`, (route) => {
     const path = new URL(route.request().url()).pathname;
     if (path === '/csp/entry.js') {
       return route.fulfill({ contentType: 'text/javascript', body: `
-        import { createAuthClient } from '/js/index.js';
+        import { createAuthClient } from '${module}';
         window.attempt = (options) => createAuthClient(options).then((a) => ({ status: a.state().status }), (e) => ({ code: e.code, message: e.message }));
         window.cspReady = true;` });
     }
@@ -81,18 +83,38 @@ async function pageWithPolicy(policy) {
   return page;
 }
 
-test("a CSP without 'wasm-unsafe-eval' rejects with wasm_load_failed saying how to fix the policy", async () => {
-  const page = await pageWithPolicy("script-src 'self'");
-  const r = await page.evaluate((options) => window.attempt(options), options);
-  assert.equal(r.code, 'wasm_load_failed');
-  assert.match(r.message, /default location/, 'no wasmUrl was given: it says where it looked');
-  assert.match(r.message, /script-src 'self' 'wasm-unsafe-eval'/);
-});
+for (const [module, where] of [['/js/index.js', /default location/], ['/pkg/index.js', /embedded in the package/]]) {
+  test(`${module}: a CSP without 'wasm-unsafe-eval' rejects with wasm_load_failed saying how to fix the policy`, async () => {
+    const page = await pageWithPolicy("script-src 'self'", module);
+    const r = await page.evaluate((options) => window.attempt(options), options);
+    assert.equal(r.code, 'wasm_load_failed');
+    assert.match(r.message, where, 'no wasmUrl was given: it says where the module came from');
+    assert.match(r.message, /script-src 'self' 'wasm-unsafe-eval'/);
+  });
 
-test("with script-src 'self' 'wasm-unsafe-eval' the same page loads", async () => {
-  const page = await pageWithPolicy("script-src 'self' 'wasm-unsafe-eval'");
-  const r = await page.evaluate((options) => window.attempt(options), options);
-  assert.deepEqual(r, { status: 'anonymous' });
+  test(`${module}: with script-src 'self' 'wasm-unsafe-eval' the same page loads`, async () => {
+    const page = await pageWithPolicy("script-src 'self' 'wasm-unsafe-eval'", module);
+    const r = await page.evaluate((options) => window.attempt(options), options);
+    assert.deepEqual(r, { status: 'anonymous' });
+  });
+}
+
+test('the built package (pkg/index.js) runs the wasm embedded in it: no wasmUrl, no request for a .wasm, the bearer is sent', async () => {
+  const page = await browser.page();
+  const wasmRequests = [];
+  page.on('request', (request) => { if (/\.wasm(\?|$)/.test(request.url())) wasmRequests.push(request.url()); });
+  const r = await page.evaluate(async (options) => {
+    const { createAuthClient } = await import('/pkg/index.js');
+    const { accessToken, refreshToken } = window.harness;
+    const access = accessToken(300);
+    let seen;
+    const auth = await createAuthClient({ ...options, fetch: (input, init) => { seen = (init?.headers ? new Headers(init.headers) : input.headers).get('Authorization'); return Promise.resolve(new Response('ok')); } });
+    auth.setTokens({ access, refresh: refreshToken() });
+    await auth.fetch('/api/items/1');
+    return { status: auth.state().status, bearer: seen === `Bearer ${access}` };
+  }, options);
+  assert.deepEqual(r, { status: 'active', bearer: true });
+  assert.deepEqual(wasmRequests, [], 'the module came from the bundle, not the network');
 });
 
 test('outside a browser (a Node script, a server render) createAuthClient rejects with not_in_browser', () => {

@@ -16,7 +16,7 @@ const REJECTIONS = [
   { status: 400, body: { error: 'refresh_token_required', detail: 'No refresh token.', action: 'clear_tokens' }, reason: 'refresh_token_required', message: 'No refresh token.' },
   { status: 403, body: { error: 'user_inactive', detail: 'Inactive.', action: 'clear_tokens' }, reason: 'user_inactive', message: 'Inactive.' },
   // Any other 401 from the refresh endpoint ends the session too, with the default message.
-  { status: 401, body: '<html><body>Unauthorized</body></html>', reason: 'invalid_token', message: null },
+  { status: 401, body: '<html><body>Unauthorized</body></html>', reason: 'invalid_token', message: 'Your session is no longer valid. Please sign in again.' },
 ];
 
 for (const { status, body, reason, message } of REJECTIONS) {

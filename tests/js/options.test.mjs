@@ -65,6 +65,45 @@ test('bad options are rejected at creation with invalid_option and a message nam
   }
 });
 
+test('the core\'s errors keep their wording (the core sends a number and its arguments, the driver words them)', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(async () => {
+    const { createAuthClient } = window.authkeeper;
+    const base = { refreshUrl: '/api/auth/token/refresh/', tabLock: false };
+    const message = async (f) => { try { await f(); return null; } catch (e) { return [e.code, e.message]; } };
+    const options = [];
+    for (const o of [{ retry: { maxAttempts: 1000 } }, { retry: { cooldown: 0 } }, { refreshTimeout: Infinity }, { retry: { maxAttempts: 2.5 } },
+      { leeway: -1 }, { retry: { baseDelay: 5000, maxDelay: 1000 } }]) options.push(await message(() => createAuthClient({ ...base, ...o })));
+    const backend = new window.harness.StubBackend();
+    const auth = await createAuthClient({ ...base, fetch: backend.fetch });
+    const noSession = await message(() => auth.refresh());
+    const tokens = [await message(() => auth.setTokens({ access: 'opaque-without-expires-in' })),
+      await message(() => auth.setTokens({ access: 'eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln' }))];
+    auth.setTokens(backend.login());
+    auth.logout();
+    const loggedOut = await message(() => auth.refresh());
+    auth.destroy();
+    const destroyed = await message(() => auth.state());
+    return { options, noSession, tokens, loggedOut, destroyed };
+  });
+  const option = (text) => ['invalid_option', `createAuthClient: option ${text}`];
+  assert.deepEqual(r.options, [
+    option('`retry.maxAttempts` must be a whole number from 1 to 100'),
+    option('`retry.cooldown` must be a whole number from 1000 to 86400000 (milliseconds)'),
+    option('`refreshTimeout` must be a whole number from 100 to 600000 (milliseconds), not NaN or Infinity'),
+    option('`retry.maxAttempts` must be a whole number from 1 to 100, not a fraction'),
+    option('`leeway` must be a whole number from 0 to 3600000 (milliseconds)'),
+    option('`retry.maxDelay` must be at least `retry.baseDelay`'),
+  ]);
+  assert.deepEqual(r.tokens, [
+    ['malformed_token', 'setTokens: the access token is not usable: a JWT has 3 dot-separated segments'],
+    ['malformed_token', 'setTokens: the access token is not usable: the token payload is not JSON'],
+  ]);
+  assert.deepEqual(r.noSession, ['no_session', 'there is no session']);
+  assert.deepEqual(r.loggedOut, ['logged_out', 'the session has ended: manual']);
+  assert.deepEqual(r.destroyed, ['destroyed', 'the auth client was destroyed']);
+});
+
 test('valid options with every default overridden create a working client', async () => {
   const page = await browser.page();
   const r = await page.evaluate(async () => {
@@ -116,19 +155,26 @@ test('setTokens rejects bad input with a typed error and leaves the session unch
   assert.equal(r.stored, true);
 });
 
-test('decodeJwt before createAuthClient throws not_ready instead of blaming the token', async () => {
+test('decodeJwt works before createAuthClient (it needs no wasm: atob + JSON.parse)', async () => {
+  const page = await browser.page();
+  const r = await page.evaluate(() => window.authkeeper.decodeJwt(window.harness.makeJwt({ exp: 1_900_000_000, sub: 'ann' })));
+  assert.deepEqual(r, { exp: 1_900_000_000, sub: 'ann' });
+});
+
+test('decodeJwt keeps the claims as the Rust reader gave them: numeric user_id as text, fractional times truncated, null times absent; oversized tokens refused', async () => {
   const page = await browser.page();
   const r = await page.evaluate(() => {
-    try {
-      window.authkeeper.decodeJwt(window.harness.accessToken(60));
-      return { decoded: true };
-    } catch (e) {
-      return { name: e.name, code: e.code, message: e.message };
-    }
+    const { decodeJwt, createAuthClient } = window.authkeeper;
+    const claims = decodeJwt(window.harness.makeJwt({ exp: 1_900_000_000.75, iat: null, sub: 12, user_id: 42, role: 'admin' }));
+    const big = window.harness.makeJwt({ exp: 1, pad: 'x'.repeat(17_000) });
+    let oversized;
+    try { decodeJwt(big); oversized = 'decoded'; } catch (e) { oversized = { code: e.code, message: e.message }; }
+    return { claims, keys: Object.keys(claims).sort(), oversized };
   });
-  assert.equal(r.code, 'not_ready');
-  assert.equal(r.name, 'AuthkeeperError');
-  assert.match(r.message, /createAuthClient/);
+  assert.deepEqual(r.claims, { exp: 1_900_000_000, sub: '12', user_id: '42', role: 'admin' });
+  assert.deepEqual(r.keys, ['exp', 'role', 'sub', 'user_id'], 'a null time claim is absent');
+  assert.equal(r.oversized.code, 'malformed_token');
+  assert.match(r.oversized.message, /16 KiB/);
 });
 
 test('decodeJwt returns the claims of a token and throws AuthkeeperError malformed_token on garbage', async () => {

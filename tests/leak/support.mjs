@@ -34,7 +34,6 @@ const STATIC = {
   '/leak/page.html': async () => [PAGE_HTML, 'text/html'],
   '/leak/frame.html': async () => [FRAME_HTML, 'text/html'],
   '/js/index.js': async () => [await readFile(JS), 'text/javascript'],
-  '/pkg/authkeeper.js': async () => [await readFile(join(PKG, 'authkeeper.js')), 'text/javascript'],
   '/pkg/authkeeper_bg.wasm': async () => [await readFile(join(PKG, 'authkeeper_bg.wasm')), 'application/wasm'],
   '/favicon.ico': async () => ['', 'image/x-icon'],
 };

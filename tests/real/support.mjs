@@ -14,8 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, afterEach, before, beforeEach } from 'node:test';
-import { launch } from '../support/browser.mjs';
+import { pagePerTest } from '../support/page-per-test.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SERVER_DIR = join(ROOT, 'tests', 'real', 'server');
@@ -52,7 +51,7 @@ function freePort() {
 export async function startRealServer({ accessTtl = 3, oauthTtl = 3, log = !!process.env.REAL_LOG } = {}) {
   // AUTHKEEPER_SDK_ROOT: serve js/ and pkg/ of another checkout (e.g. a build of an older commit).
   const sdkRoot = resolve(process.env.AUTHKEEPER_SDK_ROOT || ROOT);
-  if (!existsSync(join(sdkRoot, 'pkg', 'authkeeper.js'))) {
+  if (!existsSync(join(sdkRoot, 'pkg', 'index.js'))) {
     throw new Error(`${join(sdkRoot, 'pkg')} is missing: run \`npm run build\` before the real-server tests`);
   }
   ensurePythonEnv();
@@ -244,28 +243,11 @@ export const describeRecord = (r) => ({
  */
 export function useReal({ accessTtl = 3, oauthTtl = 3, viewport = { width: 1000, height: 700 } } = {}) {
   const ctx = { server: null, real: null, browser: null, context: null, page: null, pageErrors: [] };
-  before(async () => {
-    ctx.real = await startRealServer({ accessTtl, oauthTtl });
-    ctx.server = serverApi(ctx.real.url);
-    ctx.browser = await launch();
+  return pagePerTest(ctx, {
+    start: async () => (ctx.real = await startRealServer({ accessTtl, oauthTtl })),
+    api: serverApi,
+    viewport,
   });
-  after(async () => {
-    await ctx.browser?.close();
-    await ctx.real?.stop();
-  });
-  beforeEach(async () => {
-    await ctx.server.reset();
-    ctx.context = await ctx.browser.newContext({ viewport });
-    ctx.page = await ctx.context.newPage();
-    ctx.pageErrors = [];
-    ctx.page.on('pageerror', (e) => ctx.pageErrors.push(String(e)));
-  });
-  afterEach(async () => {
-    await ctx.context?.close();
-    ctx.context = null;
-    ctx.page = null;
-  });
-  return ctx;
 }
 
 /** The fixture page's URL for these client options. */

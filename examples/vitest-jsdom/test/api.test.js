@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-// No vitest.config, no wasmUrl, no copied file: the wasm is read from the installed package.
+// No vitest.config, no wasmUrl, no copied file: the wasm is embedded in the installed package.
 import { afterEach, expect, test, vi } from 'vitest';
 import { createApi } from '../src/api.js';
 

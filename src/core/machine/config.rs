@@ -3,6 +3,7 @@
 use crate::core::breaker::BreakerConfig;
 
 #[derive(Clone, Debug, PartialEq)]
+#[allow(unpredictable_function_pointer_comparisons)]
 pub struct MachineConfig {
     /// How long before expiry to refresh; `None` picks `expiry::default_leeway_ms(lifetime)`.
     /// Never more than half a token's lifetime, whatever is configured.
@@ -27,6 +28,8 @@ pub struct MachineConfig {
     /// A revocation endpoint is configured (`revokeUrl`): a manual logout revokes the refresh
     /// token on the server (`Action::Revoke`), best effort.
     pub revoke: bool,
+    /// Reads a token's claims (`jwt::decode` unless the driver has a cheaper reader).
+    pub decode: crate::core::jwt::Decoder,
 }
 
 /// The app's login page: its URL, and the path that says the page is already showing it.
@@ -34,6 +37,21 @@ pub struct MachineConfig {
 pub struct LoginPage {
     pub url: String,
     pub path: String,
+}
+
+/// The page at `here` (`location.pathname`) already is the login page at `login_path`: equal
+/// once trailing slashes are dropped from both. A redirect there would reload it forever.
+/// Compared bytewise: `str::trim_end_matches` drags char iteration into the wasm.
+pub fn at_login_page(here: &str, login_path: &str) -> bool {
+    without_trailing_slashes(here) == without_trailing_slashes(login_path)
+}
+
+fn without_trailing_slashes(path: &str) -> &[u8] {
+    let mut bytes = path.as_bytes();
+    while let [rest @ .., b'/'] = bytes {
+        bytes = rest;
+    }
+    bytes
 }
 
 /// Which other tabs' sessions this tab follows.
@@ -61,6 +79,25 @@ impl Default for MachineConfig {
             memory_storage: false,
             login: None,
             revoke: false,
+            decode: crate::core::jwt::decode,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_login_page;
+
+    #[test]
+    fn the_login_page_is_recognised_with_or_without_trailing_slashes() {
+        assert!(at_login_page("/login", "/login"));
+        assert!(at_login_page("/login/", "/login"));
+        assert!(at_login_page("/login", "/login//"));
+        assert!(at_login_page("/", ""));
+        assert!(!at_login_page("/login/next", "/login"));
+        assert!(!at_login_page("/logins", "/login"));
+        assert!(!at_login_page("/Login", "/login"));
+        assert!(!at_login_page("/", "/login"));
+        assert!(!at_login_page("//login", "/login"));
     }
 }

@@ -17,7 +17,7 @@ mod tabs;
 mod token;
 mod waiters;
 
-pub use config::{LoginPage, MachineConfig, TabScope};
+pub use config::{at_login_page, LoginPage, MachineConfig, TabScope};
 pub use output::{
     Action, AuthError, Outcome, Generation, RequestDecision, SessionStatus, Severity, Snapshot, Stored, TabMessage,
     UnauthorizedDecision, WaiterId, Warning,
@@ -26,8 +26,8 @@ pub use tabs::{LOCK_HOLD_MS, REFUSAL_GRACE_MS};
 
 use crate::core::breaker::{AfterFailure, Breaker, BreakerState};
 use crate::core::expiry::{expires_at_from_exp, ClockOffset};
-use crate::core::jwt::{self, Claims, JwtError};
-use crate::core::policy::{classify_refresh, classify_refresh_parsed, config_error, FreshTokens, LogoutReason, RefreshOutcome, RefreshResponse};
+use crate::core::jwt::{Claims, JwtError};
+use crate::core::policy::{classify, classify_parsed, config_error_of, FreshTokens, LogoutReason, RefreshAnswer, RefreshOutcome, RefreshResponse};
 use crate::core::time::Millis;
 use crate::core::urls::UrlClass;
 use std::collections::VecDeque;
@@ -97,12 +97,6 @@ pub struct Machine {
     pending_revoke: Option<Option<String>>,
 }
 
-/// `Warning::code` of an OAuth configuration error from the refresh endpoint.
-pub const REFRESH_MISCONFIGURED: &str = "refresh_misconfigured";
-/// `Warning::code` of an app hook (`refreshRequest`, `parseRefreshResponse`) that threw or
-/// returned the wrong shape.
-pub const REFRESH_HOOK_FAILED: &str = "refresh_hook_failed";
-
 impl fmt::Debug for Machine {
     /// Tokens are left out on purpose.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -120,6 +114,16 @@ impl fmt::Debug for Machine {
             .field("refusal", &self.refusal.as_ref().map(|r| r.reason))
             .field("probing", &self.probing)
             .finish_non_exhaustive()
+    }
+}
+
+/// The sooner of two optional deadlines (written out: the iterator version over an array of
+/// them costs several times the code).
+fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
 
@@ -184,7 +188,7 @@ impl Machine {
             }
             return;
         }
-        let claims = match access.as_deref().map(jwt::decode) {
+        let claims = match access.as_deref().map(self.config.decode) {
             None => Ok(None),
             Some(Ok(claims)) => Ok(Some(claims)),
             Some(Err(e @ (JwtError::Empty | JwtError::TooLarge))) => Err(e),
@@ -192,7 +196,7 @@ impl Machine {
             Some(Err(_)) if expires_at.is_some() => Ok(None),
             Some(Err(e)) => Err(e),
         };
-        let refresh_exp = refresh.as_deref().map(token::refresh_token_exp).transpose();
+        let refresh_exp = refresh.as_deref().map(|r| token::refresh_token_exp(r, self.config.decode)).transpose();
         self.session = Session::Active;
         let (Ok(claims), Ok(refresh_exp)) = (claims, refresh_exp) else {
             self.end_session(LogoutReason::InvalidToken, None);
@@ -233,14 +237,14 @@ impl Machine {
         refresh: Option<String>,
         expires_in: Option<u64>,
     ) -> Result<(), JwtError> {
-        let claims = match jwt::decode(&access) {
+        let claims = match (self.config.decode)(&access) {
             Ok(claims) => Some(claims),
             Err(e @ (JwtError::Empty | JwtError::TooLarge)) => return Err(e),
             Err(e) if expires_in.is_none() => return Err(e),
             Err(_) => None,
         };
         let refresh = non_empty(refresh);
-        let refresh_exp = refresh.as_deref().map(token::refresh_token_exp).transpose()?.flatten();
+        let refresh_exp = refresh.as_deref().map(|r| token::refresh_token_exp(r, self.config.decode)).transpose()?.flatten();
 
         self.reset_session();
         self.session = Session::Active;
@@ -248,7 +252,7 @@ impl Machine {
         self.generation = now.0.max(self.newest_generation.saturating_add(1));
         self.newest_generation = self.generation;
         self.observe_offset(now, claims.as_ref(), None);
-        self.refresh = refresh.clone();
+        self.refresh = refresh;
         self.refresh_exp = refresh_exp;
         self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
         self.announce_tokens();
@@ -266,7 +270,7 @@ impl Machine {
     /// are ignored.
     /// `expires_at`: an opaque access token's expiry as the other tab knew it (`NEVER`: unknown).
     fn adopt_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, expires_at: Option<Millis>) {
-        let claims = match jwt::decode(&access) {
+        let claims = match (self.config.decode)(&access) {
             Ok(claims) => Some(claims),
             Err(JwtError::Empty | JwtError::TooLarge) => return,
             // Opaque access tokens are legitimate; their expiry is learnt from a 401.
@@ -458,7 +462,7 @@ impl Machine {
             }
             RefreshOutcome::Definitive { reason, message } => {
                 self.release_lock();
-                self.end_session(reason, Some(message));
+                self.end_session(reason, message);
             }
             RefreshOutcome::Transient { retry_after_ms, .. } => {
                 self.release_lock();
@@ -472,18 +476,22 @@ impl Machine {
     /// `parseRefreshResponse` hook made of the body, when there is one), with one
     /// `console.error` diagnostic per client for a configuration mistake the answer reveals.
     pub fn on_refresh_response(&mut self, now: Millis, resp: &RefreshResponse, parsed: Option<Result<FreshTokens, String>>, jitter: f64) {
+        self.on_refresh_answer(now, &RefreshAnswer::from_raw(resp), parsed, jitter);
+    }
+
+    /// [`Machine::on_refresh_response`] with the answer already typed (the browser's
+    /// `JSON.parse` and `Date.parse` read it in the shipped build).
+    pub fn on_refresh_answer(&mut self, now: Millis, resp: &RefreshAnswer, parsed: Option<Result<FreshTokens, String>>, jitter: f64) {
         let outcome = match parsed {
-            None => classify_refresh(resp, now),
+            None => classify(resp, now),
             Some(Err(message)) if (200..=299).contains(&resp.status) => {
-                self.report_once(REFRESH_HOOK_FAILED, message);
-                classify_refresh_parsed(resp, now, Err(String::new()))
+                self.report_once(Warning::RefreshHookFailed(message));
+                classify_parsed(resp, now, Err(String::new()))
             }
-            Some(parsed) => classify_refresh_parsed(resp, now, parsed),
+            Some(parsed) => classify_parsed(resp, now, parsed),
         };
-        if let (RefreshOutcome::Definitive { .. }, Some(error)) = (&outcome, config_error(resp)) {
-            let line = error.console_message();
-            let line = line.strip_prefix("authkeeper: ").unwrap_or(&line).to_owned();
-            self.report_once(error.code, line);
+        if let (RefreshOutcome::Definitive { .. }, Some(error)) = (&outcome, config_error_of(resp)) {
+            self.report_once(Warning::RefreshMisconfigured(error));
         }
         self.on_refresh_outcome(now, outcome, jitter);
     }
@@ -492,21 +500,22 @@ impl Machine {
     /// returned the wrong shape (`message` says which, without a token). Transient, like a
     /// network error: the breaker bounds it, and a session is not ended by a bug in page code.
     pub fn on_refresh_hook_error(&mut self, now: Millis, message: String, jitter: f64) {
-        self.report_once(REFRESH_HOOK_FAILED, message);
+        self.report_once(Warning::RefreshHookFailed(message));
         self.on_refresh_network_error(now, jitter);
     }
 
-    /// A `console.error` diagnostic, once per `key` for this client.
-    fn report_once(&mut self, key: &'static str, mut message: String) {
+    /// A `console.error` diagnostic, once per client for a failing hook and once per OAuth
+    /// error code for a misconfiguration.
+    fn report_once(&mut self, warning: Warning) {
+        let key = match &warning {
+            Warning::RefreshMisconfigured(error) => error.code,
+            other => other.code(),
+        };
         if self.reported.contains(&key) {
             return;
         }
         self.reported.push(key);
-        let code = if key == REFRESH_HOOK_FAILED { REFRESH_HOOK_FAILED } else { REFRESH_MISCONFIGURED };
-        if code == REFRESH_HOOK_FAILED {
-            message.push_str("; the refresh counts as a failed attempt (retried with backoff, bounded by the circuit breaker), which does not end the session by itself");
-        }
-        self.warnings.push_back(Warning { code, message, severity: Severity::Error });
+        self.warnings.push_back(warning);
     }
 
     /// The refresh call got no HTTP answer (network error, timeout): transient.
@@ -534,7 +543,7 @@ impl Machine {
     fn on_refreshed(&mut self, now: Millis, tokens: FreshTokens, server_offset: Option<ClockOffset>) {
         let FreshTokens { access, refresh, expires_in } = tokens;
         // Not a JWT is fine (opaque token): expiry then comes from expires_in, or a 401.
-        let claims = jwt::decode(&access).ok();
+        let claims = (self.config.decode)(&access).ok();
         self.observe_offset(now, claims.as_ref(), server_offset);
         if let Some(refresh) = non_empty(refresh) {
             self.replace_refresh(refresh);
@@ -614,7 +623,7 @@ impl Machine {
         let warning = self.timing.filter(|_| !self.warned).map(|t| t.warn_at);
         let session_end = if self.flight == Flight::Running { None } else { self.session_end_at() };
         let refresh = if self.flight == Flight::Idle { self.next_refresh_at() } else { None };
-        [warning, session_end, refresh, tabs].into_iter().flatten().min()
+        earliest(earliest(warning, session_end), earliest(refresh, tabs))
     }
 
     pub fn snapshot(&self, now: Millis) -> Snapshot {
@@ -715,7 +724,6 @@ impl Machine {
             return;
         }
         if !matches!(self.session, Session::LoggedOut(_)) {
-            let message = message.unwrap_or_else(|| reason.default_message().to_owned());
             self.actions.push_back(Action::Clear { shared });
             if origin.is_none() {
                 let generation = self.generation;
@@ -817,7 +825,7 @@ impl Machine {
     /// A rotated refresh token replaces the old one. If the server sent something that is not
     /// a readable JWT, its expiry is simply unknown: the server will judge it.
     fn replace_refresh(&mut self, refresh: String) {
-        self.refresh_exp = token::refresh_token_exp(&refresh).ok().flatten();
+        self.refresh_exp = token::refresh_token_exp(&refresh, self.config.decode).ok().flatten();
         self.refresh = Some(refresh);
     }
 

@@ -3,7 +3,7 @@
 
 use crate::core::errors::ErrorCode;
 use crate::core::breaker::BreakerState;
-use crate::core::policy::LogoutReason;
+use crate::core::policy::{ConfigError, LogoutReason};
 use crate::core::time::Millis;
 use std::fmt;
 
@@ -21,7 +21,9 @@ pub enum TabMessage {
     /// `expires_at`: an opaque access token's expiry as the sending tab knows it (`NEVER`:
     /// unknown); `None` for a JWT, which carries its own.
     Tokens { access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis> },
-    Logout { reason: LogoutReason, message: String, generation: Generation },
+    /// `message`: what the user is shown, `None` for the reason's own wording (which the
+    /// sending tab's driver puts on the channel, so that every tab shows the same words).
+    Logout { reason: LogoutReason, message: Option<String>, generation: Generation },
     /// A tab without tokens asks for the session (memory storage keeps them out of Web Storage).
     Hello,
 }
@@ -155,8 +157,9 @@ pub enum Action {
     /// again would reload the login page forever).
     Redirect { url: String, unless_at: String },
     /// Dispatch `auth:logout` (at most once per session). `origin` is the reason another tab
-    /// gave when this logout is `Remote`.
-    Logout { reason: LogoutReason, message: String, origin: Option<LogoutReason> },
+    /// gave when this logout is `Remote`. `message` `None`: the reason's own wording, which
+    /// `js/index.js` holds (`LOGOUT_TEXT`), not the wasm.
+    Logout { reason: LogoutReason, message: Option<String>, origin: Option<LogoutReason> },
     /// Dispatch `auth:expiring` (once per token).
     Expiring { expires_at: Millis },
     /// A session started in this tab: the app's `setTokens`, or another tab's login adopted by a
@@ -181,16 +184,38 @@ pub enum Severity {
     Error,
 }
 
-/// A diagnostic for the developer (console.warn, the trace hook), drained with
-/// `Machine::poll_warning`: something a server sent was wrong and has been worked around.
-/// Never contains a token.
+/// A diagnostic for the developer (console.warn / console.error), drained with
+/// `Machine::poll_warning`: something a server or an app hook did wrong. Data only: the
+/// driver words it (`WARNINGS` in js/index.js). Never contains a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Warning {
-    /// Stable: `implausible_clock_offset`, `refresh_misconfigured`, `refresh_hook_failed`,
-    /// `revoke_failed`.
-    pub code: &'static str,
-    pub message: String,
-    pub severity: Severity,
+pub enum Warning {
+    /// A clock-offset measurement beyond 24 h, ignored: taken from the token's `iat`
+    /// (`from_iat`) or else the refresh response's `Date` header; the server's clock would be
+    /// `hours` whole hours ahead (`ahead`) or behind.
+    ImplausibleClockOffset { from_iat: bool, hours: u64, ahead: bool },
+    /// The refresh endpoint's OAuth error shows authkeeper is configured wrongly for it.
+    RefreshMisconfigured(ConfigError),
+    /// An app hook (`refreshRequest`, `parseRefreshResponse`) threw or returned the wrong
+    /// shape: what the driver said about it (never a token).
+    RefreshHookFailed(String),
+}
+
+impl Warning {
+    /// Stable: `implausible_clock_offset`, `refresh_misconfigured`, `refresh_hook_failed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Warning::ImplausibleClockOffset { .. } => "implausible_clock_offset",
+            Warning::RefreshMisconfigured(_) => "refresh_misconfigured",
+            Warning::RefreshHookFailed(_) => "refresh_hook_failed",
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        match self {
+            Warning::ImplausibleClockOffset { .. } => Severity::Warn,
+            _ => Severity::Error,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -42,7 +42,7 @@ pub(super) enum Lock {
 pub(super) struct Refusal {
     pub until: Millis,
     pub reason: LogoutReason,
-    pub message: String,
+    pub message: Option<String>,
     /// `ReadStored` has been asked for; the session ends (or continues) on `on_stored`.
     pub asked: bool,
 }
@@ -77,7 +77,7 @@ impl Machine {
                     // Clear the shared storage again only if nothing newer has been written there
                     // since: our own late write must go, another tab's new login must stay.
                     let shared = self.config.tabs == TabScope::Shared && stored.generation <= generation;
-                    let message = (!message.is_empty()).then_some(message);
+                    let message = message.filter(|m| !m.is_empty());
                     self.end_session_as(LogoutReason::Remote, message, Some(reason), shared);
                 }
                 // Messages of different tabs can overtake each other: the logout of a newer
@@ -141,7 +141,7 @@ impl Machine {
             self.flight = Flight::Idle;
             self.release_lock();
         } else {
-            self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+            self.send_refresh_call();
         }
         self.advance(now);
     }
@@ -153,7 +153,7 @@ impl Machine {
         }
         self.lock = Lock::Free;
         if self.flight == Flight::Running && self.session == Session::Active {
-            self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+            self.send_refresh_call();
         } else {
             self.flight = Flight::Idle;
         }
@@ -168,7 +168,7 @@ impl Machine {
         // never reports blocks every later refresh.)
         self.flight = Flight::Idle;
         if !self.adopt_if_newer(now, stored) {
-            self.end_session(refusal.reason, Some(refusal.message));
+            self.end_session(refusal.reason, refusal.message);
         }
         self.advance(now);
     }
@@ -184,7 +184,7 @@ impl Machine {
             || (self.config.cookie_mode && Some(&access) != self.access.as_ref());
         // The expired refresh token this tab dropped (and the server refused) is still in
         // storage: it differs from the `None` we hold, but it is not newer.
-        let expired = stored.refresh.as_deref().and_then(|r| token::refresh_token_exp(r).ok().flatten());
+        let expired = stored.refresh.as_deref().and_then(|r| token::refresh_token_exp(r, self.config.decode).ok().flatten());
         let expired = expired.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
         if !(same_scope && newer) || expired {
             return false;
@@ -198,11 +198,11 @@ impl Machine {
     pub(super) fn begin_refresh_call(&mut self) {
         match self.lock {
             _ if !self.config.tab_lock => {
-                self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() })
+                self.send_refresh_call()
             }
             Lock::Held { .. } => {
                 self.lock = Lock::Held { release_at: None };
-                self.actions.push_back(Action::StartRefresh { refresh_token: self.refresh.clone() });
+                self.send_refresh_call();
             }
             Lock::Wanted => {}
             Lock::Free => {
@@ -210,6 +210,12 @@ impl Machine {
                 self.actions.push_back(Action::AcquireLock);
             }
         }
+    }
+
+    /// The refresh call goes out now, with the refresh token held at this moment.
+    fn send_refresh_call(&mut self) {
+        let refresh_token = self.refresh.clone();
+        self.actions.push_back(Action::StartRefresh { refresh_token });
     }
 
     /// After a successful refresh: keep the lock until the other tabs have surely seen it.
@@ -239,7 +245,7 @@ impl Machine {
             _ => None,
         };
         let refusal = self.refusal.as_ref().filter(|r| !r.asked).map(|r| r.until);
-        [release, refusal].into_iter().flatten().min()
+        super::earliest(release, refusal)
     }
 
     /// Acts on the lock and refusal deadlines that are due.

@@ -50,8 +50,14 @@ impl Waiters {
 
     /// Removes and returns the waiters waiting for this reason.
     pub fn take(&mut self, reason: WaitReason) -> Vec<WaiterId> {
-        let taken: Vec<WaiterId> = self.waiting.iter().filter(|(_, r)| *r == reason).map(|(id, _)| *id).collect();
-        self.waiting.retain(|(_, r)| *r != reason);
+        let mut taken = Vec::new();
+        self.waiting.retain(|&(id, r)| {
+            let take = r == reason;
+            if take {
+                taken.push(id);
+            }
+            !take
+        });
         taken
     }
 }

@@ -1,0 +1,32 @@
+// What ships of the JS: js/index.js minified into <out>/index.js, with the wasm inside it
+// (gzipped, base64, as the AUTHKEEPER_WASM constant js/index.js unpacks with DecompressionStream).
+//   node scripts/bundle.mjs <wasm> <out-dir>
+// One file that every bundler and test runner takes as it is: no asset to copy, no URL to resolve.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const [wasm, out] = process.argv.slice(2);
+// mtime 0 and a fixed level: the same wasm gives the same bundle.
+const packed = gzipSync(readFileSync(wasm), { level: 9 }).toString('base64');
+// esbuild defines a placeholder (so it folds `typeof AUTHKEEPER_WASM` and drops the fetch fallback);
+// the base64 then goes first in the file as its own constant: gzip compresses it best there (its
+// own block, before the code; in the middle of the code it costs about 1.7 KB more).
+const PLACEHOLDER = 'authkeeper:embedded-wasm';
+await build({
+  entryPoints: ['js/index.js'],
+  outfile: `${out}/index.js`,
+  format: 'esm',
+  // --bundle although it imports nothing: only then does esbuild inline the top-level constants
+  // (the op and action numbers) instead of keeping each as a variable.
+  bundle: true,
+  minify: true,
+  logLevel: 'warning',
+  define: { AUTHKEEPER_WASM: JSON.stringify(PLACEHOLDER) },
+});
+const code = readFileSync(`${out}/index.js`, 'utf8');
+const uses = code.split(JSON.stringify(PLACEHOLDER)).length - 1;
+if (uses !== 1 || code.includes('import.meta') || code.includes('AUTHKEEPER_WASM$')) {
+  throw new Error(`bundle.mjs: expected one use of the embedded module and no fetch fallback (uses: ${uses})`);
+}
+writeFileSync(`${out}/index.js`, `const AUTHKEEPER_WASM$=${JSON.stringify(packed)};` + code.replace(JSON.stringify(PLACEHOLDER), 'AUTHKEEPER_WASM$'));

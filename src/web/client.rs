@@ -1,0 +1,664 @@
+//! One auth client per `createAuthClient`: the core's `Machine` and URL rules, and the
+//! translation of each call (`Op`) into a core event and of the core's answer into the wire
+//! format. Mechanical: every `match` here is over an op, a decision or an action.
+
+use super::wire::{Reader, Writer};
+use super::{here, jitter, now};
+use crate::core::breaker::BreakerState;
+use crate::core::errors::CoreError;
+use crate::core::handover::{Handover, LastHandedOver};
+use crate::core::machine::{
+    at_login_page, Action, AuthError, Generation, LoginPage, Machine, MachineConfig, Outcome, RequestDecision, SessionStatus,
+    Severity, Stored, TabMessage, TabScope, UnauthorizedDecision, Warning,
+};
+use crate::core::jwt::JwtError;
+use crate::core::options::{self as limits, OptionError, RetryInput};
+use crate::core::policy::{revocation_failure, Body, FreshTokens, LogoutReason, Member, RefreshAnswer, RevokeFailure};
+use crate::core::storage_rules::{Area, ClearRules, SessionClear};
+use crate::core::time::{clamp_timer_delay, Millis};
+use crate::core::urls::{self, UrlClass, UrlRules};
+
+pub struct Client {
+    /// Until `START` (which knows whether storage fell back to memory).
+    config: Option<MachineConfig>,
+    machine: Option<Machine>,
+    urls: UrlRules,
+    handed_over: LastHandedOver,
+    /// The deadline JS's one timer is armed for.
+    armed: Option<Millis>,
+    /// `auth.destroy()`: requests are refused; `state()` still answers.
+    destroyed: bool,
+    /// Where the tokens live, and what a logout removes (`CLEAR`).
+    area: Area,
+    clear: ClearRules,
+}
+
+// Ops, numbered as in js/index.js.
+const NEW: u32 = 0;
+const START: u32 = 1;
+const REQUEST: u32 = 2;
+const UNAUTHORIZED: u32 = 3;
+const REFRESH: u32 = 4;
+const SET_TOKENS: u32 = 5;
+const LOGOUT: u32 = 6;
+const STATE: u32 = 7;
+const CANCEL: u32 = 8;
+const TIMEOUT: u32 = 9;
+const VISIBILITY: u32 = 10;
+const RESPONSE: u32 = 11;
+const NETWORK_ERROR: u32 = 12;
+const HOOK_ERROR: u32 = 13;
+const LOCK_GRANTED: u32 = 14;
+const LOCK_UNAVAILABLE: u32 = 15;
+const STORED: u32 = 16;
+const TAB: u32 = 17;
+const REVOKE_RESULT: u32 = 18;
+const DESTROY: u32 = 19;
+const CLEAR: u32 = 20;
+
+pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut Writer) {
+    match op {
+        NEW => return create(clients, a, out),
+        REVOKE_RESULT => {
+            // `null`: revoked; else how it failed (`0` no answer, `1` the status JS sent), which
+            // js/index.js words for the trace hook.
+            let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
+            return match revocation_failure(status) {
+                None => out.null(),
+                Some(RevokeFailure::Network) => out.num(0.0),
+                Some(RevokeFailure::Http(_)) => out.num(1.0),
+            };
+        }
+        _ => {}
+    }
+    let h = a.num().unwrap_or(-1.0);
+    let slot = if h >= 0.0 { clients.get_mut(h as usize) } else { None };
+    let Some(slot) = slot else { return fail(out, CoreError::Destroyed, 0) };
+    let Some(client) = slot.as_mut() else { return fail(out, CoreError::Destroyed, 0) };
+    if op == DESTROY {
+        client.destroyed = true;
+        return out.null();
+    }
+    if op == CLEAR {
+        // Answers `[store keys, localStorage keys, clear all of sessionStorage, sessionStorage
+        // keys]`: what the logout's `Clear` removes, from the keys JS listed.
+        let shared = a.flag();
+        let memory = a.flag();
+        let local = a.strs().unwrap_or_default();
+        let session = a.strs().unwrap_or_default();
+        let rules = &client.clear;
+        let tokens_are_shared = client.area == Area::Local && !memory;
+        out.list(4);
+        if shared || !tokens_are_shared {
+            out.strs(rules.token_keys());
+        } else {
+            out.strs(&[]);
+        }
+        let local: Vec<String> = if shared { local.into_iter().filter(|k| rules.removes_local(k)).collect() } else { Vec::new() };
+        out.strs(&local);
+        let all = rules.session == SessionClear::All;
+        out.num(if all { 1.0 } else { 0.0 });
+        let session: Vec<String> = if all { Vec::new() } else { session.into_iter().filter(|k| rules.removes_session(k)).collect() };
+        out.strs(&session);
+        out.list(0);
+        return out.null();
+    }
+    if client.destroyed && matches!(op, REQUEST | REFRESH) {
+        return fail(out, CoreError::Destroyed, 0);
+    }
+    if op == START {
+        let Some(mut config) = client.config.take() else { return out.null() };
+        config.memory_storage = a.flag();
+        let visible = a.flag();
+        let stored = stored(a);
+        let mut machine = Machine::new(config);
+        // Visibility first: a tab restored in the background with an expired token waits
+        // until it is shown or a request needs the token.
+        machine.on_visibility(now(), visible);
+        machine.load_stored(now(), stored);
+        client.machine = Some(machine);
+        out.null();
+    } else {
+        let Some(machine) = client.machine.as_mut() else { return fail(out, CoreError::NotStarted, 0) };
+        let t = now();
+        match op {
+            REQUEST | UNAUTHORIZED => {
+                let id = a.num().unwrap_or(0.0) as u64;
+                let origin = a.str();
+                let path = a.str().unwrap_or_default();
+                let class = match &origin {
+                    Some(origin) => client.urls.classify(origin, &path),
+                    None => UrlClass::Protected,
+                };
+                if op == REQUEST {
+                    match machine.on_request(t, id, class) {
+                        RequestDecision::Send { bearer: Some(token) } => match client.handed_over.hand_over(token) {
+                            Handover::Unchanged => out.num(1.0),
+                            Handover::New(token) => out.str(&token),
+                        },
+                        RequestDecision::Send { bearer: None } => out.null(),
+                        RequestDecision::Wait => out.num(0.0),
+                        RequestDecision::Fail(e) => auth_error(out, &e),
+                    }
+                } else {
+                    let sent = a.str().unwrap_or_default();
+                    match machine.on_unauthorized(t, id, class, &sent) {
+                        UnauthorizedDecision::ReturnAsIs => out.null(),
+                        UnauthorizedDecision::Replay { bearer } => out.str(&bearer),
+                        UnauthorizedDecision::Wait => out.num(0.0),
+                    }
+                }
+            }
+            REFRESH => match machine.force_refresh(t, a.num().unwrap_or(0.0) as u64) {
+                RequestDecision::Wait => out.num(0.0),
+                RequestDecision::Fail(e) => auth_error(out, &e),
+                RequestDecision::Send { .. } => out.null(),
+            },
+            SET_TOKENS => {
+                let access = a.str().unwrap_or_default();
+                let refresh = a.str();
+                let expires_in = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+                match machine.set_tokens(t, access, refresh, expires_in) {
+                    Ok(()) => out.null(),
+                    Err(e) => {
+                        fail(out, CoreError::UnusableToken, 1);
+                        out.num(jwt_error_number(e));
+                    }
+                }
+            }
+            LOGOUT => {
+                machine.logout(t, LogoutReason::Manual, None);
+                out.null();
+            }
+            STATE => snapshot(out, machine, t),
+            CANCEL => {
+                machine.cancel(a.num().unwrap_or(0.0) as u64);
+                out.null();
+            }
+            TIMEOUT => {
+                client.armed = None;
+                machine.handle_timeout(t, jitter());
+                out.null();
+            }
+            VISIBILITY => {
+                machine.on_visibility(t, a.flag());
+                out.null();
+            }
+            RESPONSE => {
+                let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
+                let retry_after = a.str();
+                let retry_after_date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
+                let date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
+                let body = body(a);
+                let parsed = parsed(a);
+                let answer = RefreshAnswer { status, body, retry_after, retry_after_date, date };
+                machine.on_refresh_answer(t, &answer, parsed, jitter());
+                out.null();
+            }
+            NETWORK_ERROR => {
+                machine.on_refresh_network_error(t, jitter());
+                out.null();
+            }
+            HOOK_ERROR => {
+                machine.on_refresh_hook_error(t, a.str().unwrap_or_default(), jitter());
+                out.null();
+            }
+            LOCK_GRANTED => {
+                machine.on_lock_granted(t, stored(a));
+                out.null();
+            }
+            LOCK_UNAVAILABLE => {
+                machine.on_lock_unavailable(t);
+                out.null();
+            }
+            STORED => {
+                machine.on_stored(t, stored(a));
+                out.null();
+            }
+            TAB => {
+                if let Some(message) = tab_message(a) {
+                    machine.on_tab_message(t, message, stored(a));
+                }
+                out.null();
+            }
+            _ => out.null(),
+        }
+    }
+    drain(client, out);
+}
+
+/// `[kind, ...args]`: JS throws or rejects with the error its `CORE_ERRORS[kind]` words;
+/// the caller writes the `args` that follow.
+fn fail(out: &mut Writer, kind: CoreError, args: usize) {
+    out.list(1 + args);
+    out.num(kind as u8 as f64);
+}
+
+fn auth_error(out: &mut Writer, e: &AuthError) {
+    match e {
+        AuthError::RefreshUnavailable { .. } => fail(out, CoreError::RefreshUnavailable, 0),
+        AuthError::LoggedOut { reason } => {
+            fail(out, CoreError::LoggedOut, 1);
+            out.str(reason.as_str());
+        }
+        AuthError::NoSession => fail(out, CoreError::NoSession, 0),
+        AuthError::NoRefreshToken => fail(out, CoreError::NoRefreshToken, 0),
+    }
+}
+
+/// The number `js/index.js`'s `JWT_ERRORS` words a `JwtError` with (1-5 are its own
+/// `readClaims` answers).
+fn jwt_error_number(e: JwtError) -> f64 {
+    match e {
+        JwtError::Empty => 0.0,
+        JwtError::SegmentCount(_) => 1.0,
+        JwtError::Base64 => 2.0,
+        JwtError::NotJson => 3.0,
+        JwtError::NotObject => 4.0,
+        JwtError::BadClaim(_) => 5.0,
+        JwtError::TooLarge => 6.0,
+    }
+}
+
+/// `createAuthClient`'s `invalid_option` error: the option's number in `RANGED`, its range,
+/// whether it counts milliseconds, and why (`options::Why`).
+fn option_error(out: &mut Writer, e: OptionError) {
+    match e {
+        OptionError::OutOfRange { range, why } => {
+            fail(out, CoreError::OutOfRange, 5);
+            out.num(range.option as u8 as f64);
+            out.num(range.min as f64);
+            out.num(range.max as f64);
+            out.num(if range.in_ms() { 1.0 } else { 0.0 });
+            out.num(why as u8 as f64);
+        }
+        OptionError::MaxDelayBelowBaseDelay => fail(out, CoreError::MaxDelayBelowBaseDelay, 0),
+    }
+}
+
+fn stored(a: &mut Reader) -> Stored {
+    Stored {
+        access: a.str().filter(|v| !v.is_empty()),
+        refresh: a.str().filter(|v| !v.is_empty()),
+        generation: a.num().filter(|g| g.is_finite() && *g >= 0.0).map_or(0, |g| g as Generation),
+        expires_at: a.num().filter(|g| g.is_finite() && *g >= 0.0).map(|v| Millis(v as u64)),
+    }
+}
+
+/// The refresh response's JSON object as `JSON.parse` read it: `null` when it is not one, else
+/// a list of `BODY_KEYS`' members, each a string, a number, `[]` (an array) or `null` (absent,
+/// or something the policy does not read).
+fn body(a: &mut Reader) -> Option<Body> {
+    let tag = a.peek();
+    if tag != 3 {
+        a.num();
+        return None;
+    }
+    a.enter();
+    let mut body = Body::default();
+    for slot in body.0.iter_mut() {
+        *slot = match a.peek() {
+            0 => {
+                a.num();
+                None
+            }
+            1 => a.num().map(Member::Num),
+            2 => a.str().map(Member::Str),
+            _ => {
+                a.strs();
+                Some(Member::List)
+            }
+        };
+    }
+    Some(body)
+}
+
+/// What the app's (wrapped) `parseRefreshResponse` made of a 2xx body: `null` without a hook,
+/// `[1, access, refresh, expiresIn]`, or `[0, message]` when it threw.
+fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
+    if a.peek() != 3 {
+        return None;
+    }
+    a.enter();
+    let kind = a.num()?;
+    let first = a.str();
+    let refresh = a.str();
+    let expires_in = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+    // The wrapped hook always returns an access token; were it ever missing, the empty one is
+    // the policy's "the hook could not read it" (a failed attempt).
+    Some(if kind == 1.0 {
+        Ok(FreshTokens { access: first.unwrap_or_default(), refresh, expires_in })
+    } else {
+        Err(first.unwrap_or_default())
+    })
+}
+
+/// A channel message (`type`, access, refresh, reason, message, generation, expiresAt) or a `storage` event
+/// of the access key (`storage`, its new value, the refresh key's value, -, -, the stored generation).
+fn tab_message(a: &mut Reader) -> Option<TabMessage> {
+    let kind = a.str().unwrap_or_default();
+    let access = a.str();
+    let refresh = a.str();
+    let reason = a.str();
+    let message = a.str();
+    let generation = a.num().filter(|g| g.is_finite() && *g >= 0.0).map(|g| g as Generation);
+    let expires_at = a.num().filter(|t| t.is_finite() && *t >= 0.0).map(|t| Millis(t as u64));
+    match kind.as_str() {
+        "tokens" => Some(TabMessage::Tokens { access: access?, refresh, generation: generation?, expires_at }),
+        "logout" => Some(TabMessage::Logout {
+            reason: LogoutReason::parse(&reason?)?,
+            message,
+            generation: generation?,
+        }),
+        "hello" => Some(TabMessage::Hello),
+        "storage" => Some(match access.filter(|v| !v.is_empty()) {
+            // The expiry is not in the event; the core reads it from storage.
+            Some(access) => TabMessage::Tokens { access, refresh, generation: generation.unwrap_or(0), expires_at: None },
+            // The keys were removed: whoever did it logged the session out.
+            None => TabMessage::Logout { reason: LogoutReason::Remote, message: None, generation: Generation::MAX },
+        }),
+        _ => None,
+    }
+}
+
+fn millis(out: &mut Writer, m: Option<Millis>) {
+    match m {
+        Some(m) if m != Millis::NEVER => out.num(m.0 as f64),
+        _ => out.null(),
+    }
+}
+
+fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
+    let s = machine.snapshot(now);
+    let (breaker, open_until) = match s.breaker {
+        BreakerState::Closed => ("closed", None),
+        BreakerState::Open { until } => ("open", Some(until)),
+        BreakerState::HalfOpen => ("half_open", None),
+    };
+    let status = match s.status {
+        SessionStatus::Anonymous => "anonymous",
+        SessionStatus::Active => "active",
+        SessionStatus::Refreshing => "refreshing",
+        SessionStatus::LoggedOut => "logged_out",
+    };
+    out.list(10);
+    out.str(status);
+    millis(out, s.expires_at);
+    out.str(breaker);
+    millis(out, open_until);
+    out.num(if s.refresh_in_flight { 1.0 } else { 0.0 });
+    out.num(s.waiting as f64);
+    out.num(s.refresh_count as f64);
+    out.num(s.clock_offset_ms as f64);
+    out.opt_str(s.logout_reason.map(|r| r.as_str()));
+    // JS reads its claims for display (`state().claims`), as `decodeJwt` does.
+    out.opt_str(machine.access_token());
+}
+
+/// After the result: `[actions]` (warnings first), then the timer (`null`: as armed, `-1`:
+/// disarm, else a delay in ms).
+fn drain(client: &mut Client, out: &mut Writer) {
+    let Some(machine) = client.machine.as_mut() else {
+        out.list(0);
+        return out.null();
+    };
+    let mut buf = Writer(Vec::new());
+    let mut n = 0;
+    while let Some(w) = machine.poll_warning() {
+        n += 1;
+        warning(&mut buf, w);
+    }
+    while let Some(action) = machine.poll_action() {
+        if encode(&mut buf, action) {
+            n += 1;
+        }
+    }
+    out.list(n);
+    out.0.extend_from_slice(&buf.0);
+    let next = machine.poll_timeout();
+    if next == client.armed {
+        return out.null();
+    }
+    client.armed = next;
+    match next {
+        Some(at) => out.num(f64::from(clamp_timer_delay(at.since(now())))),
+        None => out.num(-1.0),
+    }
+}
+
+/// `[13, error, kind, ...args]`: `console.error` (else `console.warn`) of the words
+/// `WARNINGS[kind]` in js/index.js makes of the args.
+fn warning(w: &mut Writer, warning: Warning) {
+    let error = if warning.severity() == Severity::Error { 1.0 } else { 0.0 };
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    match warning {
+        Warning::ImplausibleClockOffset { from_iat, hours, ahead } => {
+            w.list(6);
+            w.num(13.0);
+            w.num(error);
+            w.num(0.0);
+            w.num(flag(from_iat));
+            w.num(hours as f64);
+            w.num(flag(ahead));
+        }
+        Warning::RefreshMisconfigured(cause) => {
+            w.list(5);
+            w.num(13.0);
+            w.num(error);
+            w.num(1.0);
+            w.str(cause.code);
+            w.opt_str(cause.description.as_deref());
+        }
+        Warning::RefreshHookFailed(message) => {
+            w.list(4);
+            w.num(13.0);
+            w.num(error);
+            w.num(2.0);
+            w.str(&message);
+        }
+    }
+}
+
+/// One action as `[kind, ...fields]` (kinds as in js/index.js); `false` when nothing is to be done.
+fn encode(w: &mut Writer, action: Action) -> bool {
+    match action {
+        Action::StartRefresh { refresh_token } => {
+            w.list(2);
+            w.num(0.0);
+            w.opt_str(refresh_token.as_deref());
+        }
+        Action::AcquireLock => {
+            w.list(1);
+            w.num(1.0);
+        }
+        Action::ReleaseLock => {
+            w.list(1);
+            w.num(2.0);
+        }
+        Action::ReadStored => {
+            w.list(1);
+            w.num(3.0);
+        }
+        Action::Broadcast(message) => {
+            w.list(6);
+            w.num(4.0);
+            match message {
+                TabMessage::Tokens { access, refresh, generation, expires_at } => {
+                    w.str("tokens");
+                    w.str(&access);
+                    w.opt_str(refresh.as_deref());
+                    w.num(generation as f64);
+                    w.opt_num(expires_at.map(|m| m.0 as f64));
+                }
+                TabMessage::Logout { reason, message, generation } => {
+                    w.str("logout");
+                    w.str(reason.as_str());
+                    w.opt_str(message.as_deref());
+                    w.num(generation as f64);
+                    w.null();
+                }
+                TabMessage::Hello => {
+                    w.str("hello");
+                    w.null();
+                    w.null();
+                    w.null();
+                    w.null();
+                }
+            }
+        }
+        Action::Resolve { id, outcome } => {
+            w.list(4);
+            w.num(5.0);
+            w.num(id as f64);
+            match outcome {
+                Outcome::Bearer(token) => {
+                    w.num(0.0);
+                    w.str(&token);
+                }
+                // Also "send it without a bearer" for a request that was waiting to be sent.
+                Outcome::OriginalResponse(_) | Outcome::Anonymous => {
+                    w.num(0.0);
+                    w.null();
+                }
+                Outcome::Failed(e) => {
+                    w.num(1.0);
+                    auth_error(w, &e);
+                }
+            }
+        }
+        Action::Persist { access, refresh, generation, expires_at } => {
+            w.list(5);
+            w.num(6.0);
+            w.str(&access);
+            w.opt_str(refresh.as_deref());
+            w.num(generation as f64);
+            w.opt_num(expires_at.map(|m| m.0 as f64));
+        }
+        Action::Clear { shared } => {
+            w.list(2);
+            w.num(7.0);
+            w.num(if shared { 1.0 } else { 0.0 });
+        }
+        Action::Redirect { url, unless_at } => {
+            if at_login_page(&here(), &unless_at) {
+                return false;
+            }
+            w.list(2);
+            w.num(8.0);
+            w.str(&url);
+        }
+        Action::Logout { reason, message, origin } => {
+            w.list(4);
+            w.num(9.0);
+            w.str(reason.as_str());
+            w.opt_str(message.as_deref());
+            w.opt_str(origin.map(|o| o.as_str()));
+        }
+        Action::Expiring { expires_at } => {
+            w.list(3);
+            w.num(10.0);
+            millis(w, Some(expires_at));
+            w.num(expires_at.since(now()) as f64);
+        }
+        Action::Refreshed { expires_at } => {
+            w.list(2);
+            w.num(11.0);
+            millis(w, Some(expires_at));
+        }
+        Action::SignedIn { expires_at } => {
+            w.list(2);
+            w.num(14.0);
+            millis(w, Some(expires_at));
+        }
+        Action::Revoke { token } => {
+            w.list(2);
+            w.num(12.0);
+            w.opt_str(token.as_deref());
+        }
+    }
+    true
+}
+
+/// `NEW`: the options js/index.js type-checked, in its order. Answers `[handle, refreshTimeout,
+/// accessKey, refreshKey, legacyAccess, legacyRefresh]` (the defaults filled in: the storage
+/// adapter uses them as given) or an error (`fail`).
+fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
+    match read_config(a) {
+        Ok((client, timeout, store)) => {
+            let handle = clients.len();
+            clients.push(Some(client));
+            out.list(6);
+            out.num(handle as f64);
+            out.num(timeout as f64);
+            for s in &store.0 {
+                out.str(s);
+            }
+            for list in &store.1 {
+                out.strs(list);
+            }
+        }
+        Err(e) => option_error(out, e),
+    }
+    // No actions, no timer.
+    out.list(0);
+    out.null();
+}
+
+fn strings_or(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
+    v.unwrap_or_else(|| default.iter().map(|s| (*s).to_owned()).collect())
+}
+
+type StoreKeys = ([String; 2], [Vec<String>; 2]);
+
+fn read_config(a: &mut Reader) -> Result<(Client, u64, StoreKeys), OptionError> {
+    let page_origin = a.str().unwrap_or_default();
+    let refresh_origin = a.str().unwrap_or_else(|| page_origin.clone());
+    let refresh_path = a.str().unwrap_or_default();
+    let api_origins = a.strs();
+    let skip = a.strs();
+    let cookie_mode = a.str().as_deref() == Some("cookie");
+    let area = a.str().as_deref().and_then(Area::parse).unwrap_or(Area::Local);
+    let per_tab = area == Area::Session;
+    let leeway = a.num();
+    let expiring = a.num();
+    let when_hidden = a.num();
+    let tab_lock = a.num();
+    let timeout = a.num();
+    let retry = RetryInput { max_attempts: a.num(), base_delay: a.num(), max_delay: a.num(), cooldown: a.num(), give_up_after: a.num() };
+    let login_url = a.str().filter(|s| !s.is_empty());
+    let login_path = a.str().unwrap_or_default();
+    let revoke = a.str().is_some_and(|s| !s.is_empty());
+    let access_key = a.str().unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into());
+    let refresh_key = a.str().unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into());
+    let legacy_access = strings_or(a.strs(), limits::DEFAULT_LEGACY_ACCESS_KEYS);
+    let legacy_refresh = strings_or(a.strs(), limits::DEFAULT_LEGACY_REFRESH_KEYS);
+    let patterns = strings_or(a.strs(), limits::DEFAULT_CLEAR_PATTERNS);
+    let session_clear = a.str().as_deref().and_then(SessionClear::parse).unwrap_or(SessionClear::All);
+    let clear = ClearRules::new(&access_key, &refresh_key, [legacy_access.as_slice(), legacy_refresh.as_slice()].concat(), patterns, session_clear);
+
+    let breaker = limits::breaker_config(&retry)?;
+    let config = MachineConfig {
+        leeway_ms: if leeway.is_some() { Some(limits::LEEWAY.check(leeway, 0)?) } else { None },
+        expiring_warning_ms: limits::EXPIRING_WARNING.check(expiring, limits::DEFAULT_EXPIRING_WARNING_MS)?,
+        refresh_when_hidden: when_hidden.is_some_and(|v| v != 0.0),
+        cookie_mode,
+        breaker,
+        tabs: if per_tab { TabScope::PerTab } else { TabScope::Shared },
+        tab_lock: tab_lock.map_or(limits::DEFAULT_TAB_LOCK, |v| v != 0.0),
+        memory_storage: false,
+        login: login_url.map(|url| LoginPage { url, path: login_path }),
+        revoke,
+        decode: super::decode_claims,
+    };
+    let timeout = limits::REFRESH_TIMEOUT.check(timeout, limits::DEFAULT_REFRESH_TIMEOUT_MS)?;
+    let urls = UrlRules::new(
+        page_origin,
+        api_origins.unwrap_or_default(),
+        strings_or(skip, limits::DEFAULT_SKIP_REFRESH_FOR),
+        refresh_origin,
+        refresh_path,
+    );
+    let client =
+        Client { config: Some(config), machine: None, urls, handed_over: LastHandedOver::default(), armed: None, destroyed: false, area, clear };
+    Ok((client, timeout, ([access_key, refresh_key], [legacy_access, legacy_refresh])))
+}

@@ -1,0 +1,156 @@
+//! The one data format across the boundary, both directions: a sequence of tagged values.
+//! `0` null; `1` + f64 (8 bytes, little-endian); `2` + u32 length + UTF-8 bytes; `3` + u32
+//! count + that many values (a list). Nothing else, so both codecs are a few lines.
+
+pub struct Reader<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+}
+
+impl Reader<'_> {
+    fn tag(&mut self) -> u8 {
+        let t = self.buf.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        t
+    }
+    fn bytes(&mut self, n: usize) -> &[u8] {
+        let end = (self.pos + n).min(self.buf.len());
+        let start = self.pos.min(end);
+        self.pos += n;
+        &self.buf[start..end]
+    }
+    fn u32(&mut self) -> usize {
+        let b = self.bytes(4);
+        let mut a = [0u8; 4];
+        a[..b.len()].copy_from_slice(b);
+        u32::from_le_bytes(a) as usize
+    }
+    fn skip(&mut self, tag: u8) {
+        match tag {
+            1 => self.pos += 8,
+            2 => {
+                let n = self.u32();
+                self.pos += n;
+            }
+            3 => {
+                for _ in 0..self.u32() {
+                    let t = self.tag();
+                    self.skip(t);
+                }
+            }
+            _ => {}
+        }
+    }
+    /// The next value's tag, not consumed.
+    pub fn peek(&self) -> u8 {
+        self.buf.get(self.pos).copied().unwrap_or(0)
+    }
+    /// Steps into a list: its items are read next.
+    pub fn enter(&mut self) -> usize {
+        self.tag();
+        self.u32()
+    }
+    /// A number, `None` for anything else.
+    pub fn num(&mut self) -> Option<f64> {
+        match self.tag() {
+            1 => {
+                let b = self.bytes(8);
+                let mut a = [0u8; 8];
+                a[..b.len()].copy_from_slice(b);
+                Some(f64::from_le_bytes(a))
+            }
+            t => {
+                self.skip(t);
+                None
+            }
+        }
+    }
+    pub fn flag(&mut self) -> bool {
+        self.num().is_some_and(|n| n != 0.0)
+    }
+    /// A string, `None` for anything else.
+    pub fn str(&mut self) -> Option<String> {
+        match self.tag() {
+            2 => {
+                let n = self.u32();
+                let bytes = self.bytes(n);
+                // Cut short only if the input lies about its length: then it is not a string.
+                (bytes.len() == n).then(|| utf8(bytes.to_vec()))
+            }
+            t => {
+                self.skip(t);
+                None
+            }
+        }
+    }
+    /// A list of strings (non-strings dropped), `None` when not a list.
+    pub fn strs(&mut self) -> Option<Vec<String>> {
+        match self.tag() {
+            3 => {
+                let mut items = Vec::new();
+                for _ in 0..self.u32() {
+                    if let Some(s) = self.str() {
+                        items.push(s);
+                    }
+                }
+                Some(items)
+            }
+            t => {
+                self.skip(t);
+                None
+            }
+        }
+    }
+}
+
+/// Bytes JS wrote as text, as a `String` without validating them again.
+///
+/// Every string that reaches the wasm was written by `TextEncoder.encodeInto` (js/index.js:
+/// `put` for the input buffer, the `here` import): it encodes lone surrogates as U+FFFD and,
+/// when the room runs out, stops before a character rather than inside one, so its output is
+/// always well-formed UTF-8. Checking it again here cost ~750 bytes of wasm (`String::from_utf8`).
+/// Callers pass exactly the bytes JS reported as written, never a slice cut at another length.
+pub fn utf8(bytes: Vec<u8>) -> String {
+    // SAFETY: well-formed UTF-8, as above.
+    unsafe { String::from_utf8_unchecked(bytes) }
+}
+
+pub struct Writer(pub Vec<u8>);
+
+impl Writer {
+    pub fn null(&mut self) {
+        self.0.push(0);
+    }
+    pub fn num(&mut self, n: f64) {
+        self.0.push(1);
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+    pub fn str(&mut self, s: &str) {
+        self.0.push(2);
+        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.null(),
+        }
+    }
+    pub fn opt_num(&mut self, n: Option<f64>) {
+        match n {
+            Some(n) => self.num(n),
+            None => self.null(),
+        }
+    }
+    /// Starts a list of `n` values; the caller writes them next.
+    pub fn list(&mut self, n: usize) {
+        self.0.push(3);
+        self.0.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    pub fn strs(&mut self, items: &[String]) {
+        self.list(items.len());
+        for s in items {
+            self.str(s);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+// The packed package in plain-JS pages built by other bundlers, each with no configuration (the
+// build command in its package.json is all there is) and no wasmUrl:
+// - examples/esbuild-iife: `esbuild --bundle --format=iife` (a classic <script>, where an
+//   `import.meta` would be a warning at build time and nothing at run time);
+// - examples/rollup-esm: `rollup --plugin node-resolve --format es` (the one plugin anyone needs
+//   to bundle an npm package; no wasm plugin).
+// Each build must print no warning and emit no .wasm; then both pages, served side by side by
+// the reference server (devserver/, on 127.0.0.1, stopped at the end), go through the same
+// session in Chromium as examples/vite-react (./support.mjs sessionRoundTrip).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { serverApi } from '../e2e/support.mjs';
+import { launch } from '../support/browser.mjs';
+import { buildScript, sessionRoundTrip, sizes, startServer, useConsumer } from './support.mjs';
+
+const { install, work } = useConsumer();
+const www = join(work, 'serve', 'www');
+let dev;
+let server;
+let browser;
+
+before(() => mkdirSync(www, { recursive: true }));
+after(async () => {
+  await browser?.close();
+  await dev?.stop();
+});
+
+/** Installs and builds examples/<name>, checks what the build printed and emitted, and puts the
+ * page (index.html + dist/) under www/<name>/. */
+function build(name, t, warning) {
+  const dir = install(name, t);
+  const { output, seconds } = buildScript(dir);
+  const dist = join(dir, 'dist');
+  t.diagnostic(`${name} build ${seconds}s: ${sizes(dist)}`);
+  assert.doesNotMatch(output, warning, `the build warned:\n${output}`);
+  assert.doesNotMatch(output, /import\.meta|node:/, output);
+  const files = readdirSync(dist, { recursive: true });
+  assert.ok(!files.some((f) => /\.wasm$/.test(f)), `no .wasm in dist: the module travels inside the JS: ${files}`);
+  const js = readFileSync(join(dist, 'app.js'), 'utf8');
+  assert.ok(!js.includes('import.meta'), 'no import.meta left in the bundle');
+  cpSync(join(dir, 'index.html'), join(www, name, 'index.html'));
+  cpSync(dist, join(www, name, 'dist'), { recursive: true });
+}
+
+async function serve() {
+  if (dev) return;
+  dev = await startServer(join(work, 'serve'));
+  server = serverApi(dev.url);
+  browser = await launch();
+}
+
+test('examples/esbuild-iife: `esbuild --bundle --format=iife` prints no warning and emits no .wasm', (t) => {
+  // esbuild's warnings read "▲ [WARNING] ..." ("import.meta" is not available with the "iife" output format).
+  build('esbuild-iife', t, /warning/i);
+});
+
+test('esbuild-iife in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
+  await serve();
+  await sessionRoundTrip(browser, server, `${dev.url}/esbuild-iife/`);
+});
+
+test('examples/rollup-esm: `rollup --plugin node-resolve --format es` prints no warning and emits no .wasm', (t) => {
+  // Rollup's warnings read "(!) ...".
+  build('rollup-esm', t, /\(!\)|warning/i);
+});
+
+test('rollup-esm in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
+  await serve();
+  await sessionRoundTrip(browser, server, `${dev.url}/rollup-esm/`);
+});
