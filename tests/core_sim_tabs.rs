@@ -197,3 +197,81 @@ fn an_expired_refresh_token_in_storage_is_not_taken_for_a_newer_one() {
     assert!(actions.iter().any(|a| matches!(a, Action::Logout { .. })), "the session ends: {actions:?}");
     assert!(!actions.iter().any(|a| matches!(a, Action::StartRefresh { .. } | Action::Refreshed { .. })), "{actions:?}");
 }
+
+/// Found by the simulation (no Web Locks): tab A logs out; tab X, which has not heard it yet,
+/// refreshes and announces the new tokens of the ended session; a tab D opened after the logout
+/// (storage empty, so it never had the session, and it was not there to hear A's logout) adopts
+/// them. X then hears A's logout and ends its session, but nobody ever told D: it stayed logged
+/// in to the ended session, refreshing it for the rest of its life. A tab that ends its session
+/// on another tab's logout now passes the logout on; the channel keeps each sender's order, so
+/// whoever got X's tokens gets X's logout after them.
+#[test]
+fn a_logout_reaches_a_tab_that_opened_after_it_through_the_late_tokens_it_adopted() {
+    use authkeeper::core::machine::{Action, Machine, MachineConfig, RequestDecision, SessionStatus, Stored, TabMessage};
+    use authkeeper::core::policy::{FreshTokens, LogoutReason, RefreshOutcome};
+    use authkeeper::core::time::Millis;
+    use sim::jwt::unsigned_jwt;
+
+    let t0 = Millis(1_700_000_000_000);
+    let jwt = |now: Millis, life: u64| unsigned_jwt(&format!(r#"{{"iat":{},"exp":{}}}"#, now.0 / 1000, now.0 / 1000 + life));
+    let tab = || Machine::new(MachineConfig { tab_lock: true, ..MachineConfig::default() });
+    let drain = |m: &mut Machine| std::iter::from_fn(|| m.poll_action()).collect::<Vec<_>>();
+    let broadcasts = |actions: &[Action]| {
+        actions.iter().filter_map(|x| if let Action::Broadcast(m) = x { Some(m.clone()) } else { None }).collect::<Vec<_>>()
+    };
+
+    // A logs in, X adopts the session.
+    let (mut a, mut x) = (tab(), tab());
+    x.load_stored(t0, Stored::default());
+    a.set_tokens(t0, jwt(t0, 30), Some("R0".into()), None).unwrap();
+    for m in broadcasts(&drain(&mut a)) {
+        x.on_tab_message(t0, m, Stored::default());
+    }
+    drain(&mut x);
+    assert_eq!(x.generation(), a.generation());
+
+    // The user logs out in A; X has not heard it yet.
+    let later = t0.plus(25_000);
+    a.logout(later, LogoutReason::Manual, None);
+    let logout = broadcasts(&drain(&mut a));
+    assert!(matches!(logout[..], [TabMessage::Logout { .. }]), "{logout:?}");
+
+    // D opens after the logout: storage is empty.
+    let mut d = tab();
+    d.load_stored(later, Stored::default());
+    drain(&mut d);
+
+    // X refreshes (no lock in this browser) and announces the new tokens to every tab, D too.
+    assert_eq!(x.force_refresh(later, 1), RequestDecision::Wait);
+    drain(&mut x);
+    x.on_lock_unavailable(later);
+    assert!(drain(&mut x).iter().any(|x| matches!(x, Action::StartRefresh { .. })));
+    let tokens = FreshTokens { access: jwt(later, 30), refresh: Some("R1".into()), expires_in: None };
+    x.on_refresh_outcome(later.plus(50), RefreshOutcome::Success { tokens, server_offset: None }, 0.5);
+    let stored_by_x = Stored { access: x.access_token().map(str::to_owned), refresh: Some("R1".into()), generation: x.generation(), expires_at: None };
+    let mut to_d = broadcasts(&drain(&mut x));
+    for m in to_d.drain(..) {
+        d.on_tab_message(later.plus(100), m, Stored::default());
+    }
+    drain(&mut d);
+
+    // X hears A's logout: whatever it passes on reaches D after its tokens.
+    x.on_tab_message(later.plus(200), logout[0].clone(), stored_by_x);
+    let x_after = drain(&mut x);
+    assert_ne!(x.snapshot(later.plus(200)).status, SessionStatus::Active, "{x_after:?}");
+    for m in broadcasts(&x_after) {
+        d.on_tab_message(later.plus(300), m, Stored::default());
+    }
+    let d_after = drain(&mut d);
+    assert_ne!(d.snapshot(later.plus(300)).status, SessionStatus::Active, "D still holds the ended session: {d_after:?}");
+    assert_eq!(d.refresh_token(), None);
+    let logouts: Vec<_> = d_after.iter().filter(|x| matches!(x, Action::Logout { .. })).collect();
+    assert!(matches!(logouts[..], [Action::Logout { reason: LogoutReason::Remote, origin: Some(LogoutReason::Manual), .. }]), "{d_after:?}");
+
+    // The relayed logout ends nothing more: A (already out) and X ignore it, nothing echoes on.
+    for m in broadcasts(&x_after) {
+        a.on_tab_message(later.plus(300), m.clone(), Stored::default());
+        assert!(drain(&mut a).is_empty());
+    }
+    assert!(broadcasts(&d_after).iter().all(|m| matches!(m, TabMessage::Logout { .. })));
+}

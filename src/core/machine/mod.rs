@@ -716,8 +716,14 @@ impl Machine {
         self.end_session_as(reason, message, None, true);
     }
 
-    /// `origin` is set for a logout another tab started (which is not announced back, so
-    /// logouts never echo); `shared` says whether the storage all tabs share is cleared too.
+    /// `origin` is set for a logout another tab started; `shared` says whether the storage all
+    /// tabs share is cleared too.
+    ///
+    /// Another tab's logout is passed on (with its own reason), once, by each tab it ends a
+    /// session in: before hearing it, this tab may have announced tokens of the ended session
+    /// (a refresh, an answer to `Hello`) to a tab opened after the logout, which never got the
+    /// original. The channel keeps each sender's order, so that tab hears this logout after
+    /// those tokens. It never echoes on: a tab already out of the session ignores it.
     fn end_session_as(&mut self, reason: LogoutReason, message: Option<String>, origin: Option<LogoutReason>, shared: bool) {
         if self.probing && reason != LogoutReason::Manual {
             self.end_probe();
@@ -725,10 +731,9 @@ impl Machine {
         }
         if !matches!(self.session, Session::LoggedOut(_)) {
             self.actions.push_back(Action::Clear { shared });
-            if origin.is_none() {
-                let generation = self.generation;
-                self.actions.push_back(Action::Broadcast(TabMessage::Logout { reason, message: message.clone(), generation }));
-            }
+            let generation = self.generation;
+            let announced = TabMessage::Logout { reason: origin.unwrap_or(reason), message: message.clone(), generation };
+            self.actions.push_back(Action::Broadcast(announced));
             self.actions.push_back(Action::Logout { reason, message, origin });
             // Before a redirect: the revocation is sent with keepalive, so it outlives the page.
             if reason == LogoutReason::Manual && self.config.revoke && self.can_refresh() {
