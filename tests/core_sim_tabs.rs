@@ -14,21 +14,33 @@
 //! - no refresh after a definitive failure;
 //! - at most one `auth:logout` per tab per session.
 //!
-//!     cargo test --test core_sim_tabs                    # the default number of runs
-//!     SIM_RUNS=20000 cargo test --release --test core_sim_tabs
+//!     cargo test --test core_sim_tabs                    # the default runs, fixed seed
+//!     SIM_SEED=random SIM_RUNS=20000 cargo test --release --test core_sim_tabs
 
 mod sim;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError};
+use proptest::test_runner::{Config, RngSeed, TestCaseError};
 use sim::script::{scenario, LockMode};
 
 fn runs(default: u32) -> u32 {
     std::env::var("SIM_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The same runs on every `npm test` (a red CI then means a change broke them, not that the dice
+/// found an old rare case), from `SIM_SEED` (default below); `SIM_SEED=random` explores, as it
+/// does when hunting with `SIM_RUNS=200000 cargo test --release`: known rare findings are listed
+/// in tests/sim/README.md.
+fn seed() -> RngSeed {
+    match std::env::var("SIM_SEED").as_deref() {
+        Ok("random") => RngSeed::Random,
+        Ok(v) => RngSeed::Fixed(v.parse().expect("SIM_SEED: a u64 or `random`")),
+        Err(_) => RngSeed::Fixed(20_261_124),
+    }
+}
+
 fn config(cases: u32) -> Config {
-    Config { cases, failure_persistence: None, max_shrink_iters: 4_096, ..Config::default() }
+    Config { cases, failure_persistence: None, max_shrink_iters: 4_096, rng_seed: seed(), ..Config::default() }
 }
 
 proptest! {
