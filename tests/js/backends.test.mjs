@@ -7,22 +7,11 @@ import { useBrowser } from './support.mjs';
 
 const browser = useBrowser();
 
-/** In the page: console.error/console.warn lines from here on. */
-const captureConsole = () => {
-  const lines = { error: [], warn: [] };
-  for (const level of ['error', 'warn']) {
-    const original = console[level];
-    console[level] = (...args) => { lines[level].push(args.map(String).join(' ')); original.apply(console, args); };
-  }
-  return lines;
-};
-
 test('an OAuth configuration error ends the session and logs one console.error naming the cause, never a token', async () => {
   const page = await browser.page();
-  const r = await page.evaluate(async (captureSrc) => {
-    const captureConsole = eval(captureSrc);
+  const r = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
-    const { StubBackend, recordEvents, json } = window.harness;
+    const { StubBackend, recordEvents, json, captureConsole } = window.harness;
     const events = recordEvents();
     const lines = captureConsole();
     const backend = new StubBackend({ format: 'oauth', refreshPath: '/o/token/' });
@@ -37,7 +26,7 @@ test('an OAuth configuration error ends the session and logs one console.error n
       await auth.fetch('/api/items/');
     }
     return { lines, logouts: events.logout.map((e) => [e.reason, e.message]), tokens, state: auth.state().status };
-  }, `(${captureConsole})`);
+  });
   assert.deepEqual(r.logouts.map(([reason]) => reason), ['invalid_token', 'invalid_token']);
   assert.equal(r.lines.error.length, 1, `one console.error per client: ${JSON.stringify(r.lines.error)}`);
   const [line] = r.lines.error;
@@ -100,10 +89,9 @@ test('refreshRequest and parseRefreshResponse talk to a server that fits neither
 
 test('a hook that throws or returns the wrong shape is a failed attempt: retried, one console.error, no logout, then refresh_unavailable', async () => {
   const page = await browser.page();
-  const cases = await page.evaluate(async (captureSrc) => {
-    const captureConsole = eval(captureSrc);
+  const cases = await page.evaluate(async () => {
     const { createAuthClient } = window.authkeeper;
-    const { StubBackend, recordEvents, errorInfo } = window.harness;
+    const { StubBackend, recordEvents, errorInfo, captureConsole } = window.harness;
     const results = {};
     const all = captureConsole();
     const hooks = {
@@ -137,7 +125,7 @@ test('a hook that throws or returns the wrong shape is a failed attempt: retried
       auth.destroy();
     }
     return results;
-  }, `(${captureConsole})`);
+  });
   for (const [name, r] of Object.entries(cases)) {
     assert.equal(r.error?.code, 'refresh_unavailable', `${name}: ${JSON.stringify(r)}`);
     assert.equal(r.logouts, 0, name);

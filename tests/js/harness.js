@@ -224,6 +224,16 @@ export function errorInfo(e) {
   };
 }
 
+/** console.error/console.warn lines from here on (still printed). */
+export function captureConsole() {
+  const lines = { error: [], warn: [] };
+  for (const level of ['error', 'warn']) {
+    const original = console[level];
+    console[level] = (...args) => { lines[level].push(args.map(String).join(' ')); original.apply(console, args); };
+  }
+  return lines;
+}
+
 /** Settles a promise into `{status}` (a Response) or `{error}` (errorInfo), never throwing. */
 export async function outcome(promise) {
   try {

@@ -6,16 +6,6 @@ import { useBrowser } from './support.mjs';
 
 const browser = useBrowser();
 
-/** In the page: console.error/console.warn lines from here on. */
-const captureConsole = () => {
-  const lines = { error: [], warn: [] };
-  for (const level of ['error', 'warn']) {
-    const original = console[level];
-    console[level] = (...args) => { lines[level].push(args.map(String).join(' ')); original.apply(console, args); };
-  }
-  return lines;
-};
-
 const ENDED = ', so the session was ended: ';
 const HINTS = {
   invalid_client: 'the server does not know or accept this client: check clientId against the client registered on the server (public, without a secret)',
@@ -27,10 +17,9 @@ const HINTS = {
 
 test('console diagnostics: OAuth configuration errors, a failing hook, an implausible clock offset', async () => {
   const page = await browser.page();
-  const r = await page.evaluate(async ({ captureSrc, codes }) => {
-    const captureConsole = eval(captureSrc);
+  const r = await page.evaluate(async ({ codes }) => {
     const { createAuthClient } = window.authkeeper;
-    const { StubBackend, json, makeJwt } = window.harness;
+    const { StubBackend, json, makeJwt, captureConsole } = window.harness;
     const lines = captureConsole();
     const base = { refreshUrl: '/o/token/', tabLock: false, refreshFormat: 'oauth' };
     for (const code of codes) {
@@ -62,7 +51,7 @@ test('console diagnostics: OAuth configuration errors, a failing hook, an implau
     await clock.refresh();
     clock.destroy();
     return lines;
-  }, { captureSrc: `(${captureConsole})`, codes: Object.keys(HINTS) });
+  }, { codes: Object.keys(HINTS) });
   assert.deepEqual(r.error, [
     `authkeeper: the refresh endpoint answered invalid_client ("Invalid client_id parameter value.")${ENDED}${HINTS.invalid_client}`,
     ...Object.keys(HINTS).slice(1).map((code) => `authkeeper: the refresh endpoint answered ${code}${ENDED}${HINTS[code]}`),
