@@ -155,9 +155,11 @@ function refuseUnknown(group, object) {
   }
 }
 
+const toStringTag = Object.prototype.toString;
+
 // Bytes from any realm: `instanceof ArrayBuffer` fails for a buffer made in another one (Node's
 // Response.arrayBuffer() inside Jest's jsdom realm, an iframe's), the tag and isView do not.
-const isBytes = (v) => Object.prototype.toString.call(v) === '[object ArrayBuffer]' || ArrayBuffer.isView(v);
+const isBytes = (v) => toStringTag.call(v) === '[object ArrayBuffer]' || ArrayBuffer.isView(v);
 
 /** What the loader takes as `wasmUrl` (see `load`). */
 const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof URL ||
@@ -244,8 +246,7 @@ function normalise(options) {
 // mistake (scrubbed of the tokens); the core counts that refresh as a failed attempt.
 const describe = (v) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
 const scrub = (text, secrets) => secrets.reduce((t, s) => (typeof s === 'string' && s.length >= 8 ? t.split(s).join('<redacted>') : t), String(text)).slice(0, 300);
-const isBody = (b) => typeof b === 'string' || b instanceof URLSearchParams || b instanceof FormData || b instanceof Blob ||
-  b instanceof ArrayBuffer || ArrayBuffer.isView(b);
+const isBody = (b) => typeof b === 'string' || b instanceof URLSearchParams || b instanceof FormData || b instanceof Blob || isBytes(b);
 
 /** Calls a hook; what it throws or returns that is not an object, named in an Error. */
 function callHook(name, hook, arg, secrets, shape) {
@@ -340,8 +341,6 @@ function locateSerialized(url, pageOrigin) {
   }
   return locate(url, pageOrigin);
 }
-
-const toStringTag = Object.prototype.toString;
 
 // ---- The wasm module: loaded once per page, streaming where the server allows it. ----------
 const enc = new TextEncoder();

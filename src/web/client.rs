@@ -402,19 +402,21 @@ fn drain(client: &mut Client, out: &mut Writer) {
         out.list(0);
         return out.null();
     };
-    let mut buf = Writer(Vec::new());
-    let mut n = 0;
+    // The list's count is known only at the end: its header is written now and patched then,
+    // rather than encoding into a second buffer and copying it on every call.
+    let head = out.0.len();
+    out.list(0);
+    let mut n: u32 = 0;
     while let Some(w) = machine.poll_warning() {
         n += 1;
-        warning(&mut buf, w);
+        warning(out, w);
     }
     while let Some(action) = machine.poll_action() {
-        if encode(&mut buf, action) {
+        if encode(out, action) {
             n += 1;
         }
     }
-    out.list(n);
-    out.0.extend_from_slice(&buf.0);
+    out.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
     let next = machine.poll_timeout();
     if next == client.armed {
         return out.null();
