@@ -85,7 +85,7 @@ function readClaims(token, plain) {
   if (parts.length !== 3) return 1;
   let text;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(parts[1].replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)));
+    text = strictDec.decode(Uint8Array.from(atob(parts[1].replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)));
   } catch { return 2; }
   let claims;
   try { claims = JSON.parse(text, plain && plainObjects); } catch { return 3; }
@@ -343,8 +343,14 @@ function locateSerialized(url, pageOrigin) {
 }
 
 // ---- The wasm module: loaded once per page, streaming where the server allows it. ----------
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+// Jest's jsdom environment runs code in jsdom's realm, which has no TextEncoder, TextDecoder or
+// DecompressionStream; Node has them all, and hands them over without an import (which would
+// trouble bundlers) through process.getBuiltinModule. Browsers never reach that branch.
+const nodeModule = (name) => globalThis.process?.getBuiltinModule?.(name);
+const Text = globalThis.TextEncoder ? globalThis : nodeModule('util') ?? {};
+const enc = Text.TextEncoder && new Text.TextEncoder();
+const dec = Text.TextDecoder && new Text.TextDecoder();
+const strictDec = Text.TextDecoder && new Text.TextDecoder('utf-8', { fatal: true });
 let wasm;
 let wasmReady;
 
@@ -560,14 +566,20 @@ const embedded = typeof AUTHKEEPER_WASM === 'string';
 
 /** What `load` gets: `wasmUrl` when given, else the embedded module, inflated. */
 async function wasmSource(wasmUrl) {
+  if (!enc) throw new Error('this runtime has no TextEncoder and TextDecoder');
   if (wasmUrl !== undefined) return wasmUrl;
   // Spelled out (not `embedded`) so that the build folds it and drops the URL from the bundle.
   if (typeof AUTHKEEPER_WASM !== 'string') return new URL('../pkg/authkeeper_bg.wasm', import.meta.url);
-  if (typeof DecompressionStream !== 'function') throw new Error('this runtime has no DecompressionStream to unpack the embedded module');
+  const packed = Uint8Array.from(atob(AUTHKEEPER_WASM), (c) => c.charCodeAt(0));
+  if (typeof DecompressionStream !== 'function') {
+    const zlib = nodeModule('zlib');
+    if (zlib) return zlib.gunzipSync(packed);
+    throw new Error('this runtime has no DecompressionStream to unpack the embedded module');
+  }
   const inflate = new DecompressionStream('gzip');
   const writer = inflate.writable.getWriter();
   // A corrupt module rejects here and on the readable: the readable's rejection is the one reported.
-  writer.write(Uint8Array.from(atob(AUTHKEEPER_WASM), (c) => c.charCodeAt(0))).catch(() => {});
+  writer.write(packed).catch(() => {});
   writer.close().catch(() => {});
   return new Response(inflate.readable).arrayBuffer();
 }
@@ -795,7 +807,11 @@ export async function createAuthClient(options) {
   async function readBounded(response) {
     if (Number(response.headers.get('Content-Length')) > MAX_BODY_BYTES) return null;
     const reader = response.body?.getReader();
-    if (!reader) return '';
+    // A fetch polyfill's Response (whatwg-fetch, in a jsdom test) has no body stream, only text().
+    if (!reader) {
+      const text = response.body === null || typeof response.text !== 'function' ? '' : await response.text();
+      return text.length > MAX_BODY_BYTES ? null : text;
+    }
     const chunks = [];
     let size = 0;
     for (;;) {
@@ -808,7 +824,7 @@ export async function createAuthClient(options) {
     const all = new Uint8Array(size);
     let at = 0;
     for (const c of chunks) { all.set(c, at); at += c.length; }
-    try { return new TextDecoder('utf-8', { fatal: true }).decode(all); } catch { return null; }
+    try { return strictDec.decode(all); } catch { return null; }
   }
   // Best effort revocation after a manual logout (RFC 7009, or SimpleJWT's blacklist view):
   // its result goes to the trace hook only, never a token.
@@ -939,7 +955,7 @@ export async function createAuthClient(options) {
     // ArrayBuffer body) can simply be sent again; a Request's body is a stream, so it is cloned
     // before the first send. A ReadableStream body cannot be replayed without buffering it all:
     // such a request returns its 401.
-    const streaming = init?.body instanceof ReadableStream;
+    const streaming = typeof ReadableStream === 'function' && init?.body instanceof ReadableStream;
     const replay = streaming ? null : isRequest && input.body !== null ? input.clone() : input;
     const authorization = headerFor(bearer);
     if (headers) headers.set('Authorization', authorization);

@@ -1,5 +1,7 @@
-// Run in jsdom by ../jest.environment.js (package.json "jest"), which Jest needs; no wasmUrl, no
-// copied file: the wasm is embedded in the installed package.
+// Run in Jest's stock jsdom environment (package.json "jest": testEnvironment jsdom); no wasmUrl,
+// no copied file: the wasm is embedded in the installed package. jsdom has no fetch, so the fake
+// server below answers with whatwg-fetch's Response, as a Jest suite for a fetch app would.
+import 'whatwg-fetch';
 import { createApi } from '../src/api.js';
 
 const b64 = (o) => btoa(JSON.stringify(o)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
