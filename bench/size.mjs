@@ -10,7 +10,6 @@ import { ROOT } from './server.mjs';
 const gz = (b) => gzipSync(b, { level: 9 }).length;
 const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 const measure = (buf) => ({ raw: buf.length, gz: gz(buf), br: br(buf) });
-const add = (...xs) => xs.reduce((t, x) => ({ raw: t.raw + x.raw, gz: t.gz + x.gz, br: t.br + x.br }), { raw: 0, gz: 0, br: 0 });
 const version = (name) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
 
 /** The entries of bench/entries/, as `name → bundle label`. The startup section reuses them. */
@@ -28,22 +27,23 @@ export async function sizeSection({ snapshot, outDir }) {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   // The core package; authkeeper/react (js/react.js) is an optional entry, only for React apps.
   const optional = pkg.files.filter((f) => /react/.test(f));
-  // The wasm is embedded in pkg/index.js; the .wasm file in the package is only for `wasmUrl`.
-  const shipped = pkg.files.filter((f) => /\.(js|mjs)$/.test(f) && !optional.includes(f));
-  const skipped = pkg.files.filter((f) => !shipped.includes(f) && !optional.includes(f));
+  // The wasm is embedded in both builds; the .wasm file in the package is only for `wasmUrl`.
+  // Two builds of the same code: pkg/index.prod.js (the "production" export condition, what a
+  // production bundle ships) and pkg/index.js (every developer message; everything else). A
+  // browser downloads one of them, never both.
+  const builds = { production: 'pkg/index.prod.js', default: 'pkg/index.js' };
+  const skipped = pkg.files.filter((f) => !Object.values(builds).includes(f) && !optional.includes(f));
   const rows = [];
   const fmt = (label, m, ratio = '') => [label, m.raw, m.gz, m.br, ratio];
+  rows.push(fmt(`**authkeeper as shipped, production build: ${builds.production}**`, measure(readFileSync(join(snapshot, builds.production)))));
+  rows.push(fmt(`authkeeper as shipped, default build: ${builds.default}`, measure(readFileSync(join(snapshot, builds.default)))));
 
-  const parts = shipped.map((f) => ({ f, m: measure(readFileSync(join(snapshot, f))) }));
-  for (const { f, m } of parts) rows.push(fmt(`authkeeper as shipped: ${f}`, m));
-  const shippedTotal = add(...parts.map((p) => p.m));
-  rows.push(fmt('**authkeeper as shipped: total**', shippedTotal));
-
-  // Bundle the package from the bench's snapshot, not from the live working tree.
+  // Bundle the package from the bench's snapshot, not from the live working tree; the contenders
+  // are bundled for production (NODE_ENV), so authkeeper's entry gets its production build.
   const snapshotPlugin = {
     name: 'authkeeper-snapshot',
     setup(b) {
-      b.onResolve({ filter: /\/pkg\/index\.js$/ }, () => ({ path: join(snapshot, 'pkg/index.js') }));
+      b.onResolve({ filter: /\/pkg\/index\.js$/ }, () => ({ path: join(snapshot, builds.production) }));
     },
   };
   const bundles = {};
@@ -58,7 +58,7 @@ export async function sizeSection({ snapshot, outDir }) {
     bundles[c.id] = measure(readFileSync(outfile));
   }
   const ak = bundles.authkeeper;
-  rows.push(fmt('**authkeeper bundled (pkg/index.js through esbuild, wasm inside)**', ak, '1.00×'));
+  rows.push(fmt(`**authkeeper bundled (${builds.production} through esbuild, wasm inside)**`, ak, '1.00×'));
   for (const c of CONTENDERS.slice(1)) {
     rows.push(fmt(c.label(), bundles[c.id], `${(bundles[c.id].gz / ak.gz).toFixed(2)}×`));
   }
@@ -67,7 +67,7 @@ export async function sizeSection({ snapshot, outDir }) {
     columns: ['what', 'bytes', 'gzip -9', 'brotli -11', 'gzip vs authkeeper'],
     rows,
     notes: [
-      `authkeeper "as shipped" = what a browser downloads of package.json \`files\` (${shipped.join(', ')}: the driver with the wasm embedded), compressed on its own${skipped.length ? `; ${skipped.join(', ')} (types, and the wasm file for \`wasmUrl\`) are not downloaded by default` : ''}; ${optional.join(', ')}: the optional authkeeper/react entry, not counted.`,
+      `authkeeper "as shipped" = the one file a browser downloads of package.json \`files\` (the driver with the wasm embedded), compressed on its own: ${builds.production} where the bundler applies the "production" export condition (Vite, webpack, Next.js production builds), else ${builds.default}, the same code with every developer message${skipped.length ? `; ${skipped.join(', ')} (types, and the wasm file for \`wasmUrl\`) are not downloaded by default` : ''}; ${optional.join(', ')}: the optional authkeeper/react entry, not counted.`,
       'Bundled = esbuild --bundle --format=esm --minify --platform=browser of bench/entries/<name>.js, one entry that imports and uses the main class.',
     ],
   };

@@ -4,6 +4,21 @@
 // channel, storage, timers, events), reporting the results back. It loads the module itself:
 // raw exports, two byte buffers, no generated glue.
 
+// The terse build (pkg/index.prod.js, which package.json's "production" export condition picks for
+// production bundles) is this file with AUTHKEEPER_TERSE defined by scripts/bundle.mjs: the same
+// behaviour, codes, option names and end-user logout texts, without the explanations written for
+// the developer (what an option must be, why, what to check), which are most of the bytes here.
+// Every such text sits behind VERBOSE, so that the build drops it. (Declared before any class:
+// esbuild inlines a constant only where nothing before it could throw; so are the numbers below.)
+const VERBOSE = typeof AUTHKEEPER_TERSE !== 'boolean' || !AUTHKEEPER_TERSE;
+
+// Ops and actions, numbered as in src/web/client.rs.
+const NEW = 0, START = 1, REQUEST = 2, UNAUTHORIZED = 3, REFRESH = 4, SET_TOKENS = 5, LOGOUT = 6, STATE = 7, CANCEL = 8,
+  TIMEOUT = 9, VISIBILITY = 10, RESPONSE = 11, NETWORK_ERROR = 12, HOOK_ERROR = 13, LOCK_GRANTED = 14,
+  LOCK_UNAVAILABLE = 15, STORED = 16, TAB = 17, REVOKE_RESULT = 18, DESTROY = 19, CLEAR = 20;
+/** Refresh responses past this are not read (src/core/policy.rs MAX_BODY_BYTES). */
+const MAX_BODY_BYTES = 64 * 1024;
+
 /** Every error the package throws or rejects with. `code` is stable; match on it. */
 export class AuthkeeperError extends Error {
   constructor(code, message) {
@@ -31,23 +46,27 @@ const makeError = (code, message) =>
 // The wording of the core's errors, which answer `[number, ...arguments]`: each number's code
 // and text, in the order of `CoreError` (src/core/errors.rs; tests/error_codes.rs holds the
 // codes to it). The core decides which; this only fills in the blanks.
-const JWT_ERRORS = ['the token is empty', 'a JWT has 3 dot-separated segments', 'the token payload is not base64url', 'the token payload is not JSON',
+const JWT_ERRORS = VERBOSE && ['the token is empty', 'a JWT has 3 dot-separated segments', 'the token payload is not base64url', 'the token payload is not JSON',
   'the token payload is not a JSON object', 'a time claim (exp, iat, nbf) is not a number', 'the token is longer than 16 KiB'];
 // `options::Ranged`, in its order.
 const RANGED = ['leeway', 'expiringWarning', 'refreshTimeout', 'retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter'];
-const CORE_ERRORS = [
-  ['destroyed', () => 'the auth client was destroyed'],
-  ['not_ready', () => 'not started'],
-  ['refresh_unavailable', () => 'the token refresh service is unavailable; retry after auth.state().breakerOpenUntil'],
-  ['logged_out', (reason) => `the session has ended: ${reason}`],
-  ['no_session', () => 'there is no session'],
-  ['no_refresh_token', () => 'the session has no refresh token to refresh with'],
-  ['malformed_token', (jwt) => `setTokens: the access token is not usable: ${JWT_ERRORS[jwt]}`],
-  ['invalid_option', (option, min, max, ms, why) => `createAuthClient: option \`${RANGED[option]}\` must be a whole number from ${min} to ${max}` +
-    ['', ' (milliseconds)'][ms] + ['', ', not NaN or Infinity', ', not a fraction'][why]],
-  ['invalid_option', () => 'createAuthClient: option `retry.maxDelay` must be at least `retry.baseDelay`'],
+const CORE_CODES = ['destroyed', 'not_ready', 'refresh_unavailable', 'logged_out', 'no_session', 'no_refresh_token', 'malformed_token',
+  'invalid_option', 'invalid_option'];
+const CORE_TEXT = VERBOSE && [
+  () => 'the auth client was destroyed',
+  () => 'not started',
+  () => 'the token refresh service is unavailable; retry after auth.state().breakerOpenUntil',
+  (reason) => `the session has ended: ${reason}`,
+  () => 'there is no session',
+  () => 'the session has no refresh token to refresh with',
+  (jwt) => `setTokens: the access token is not usable: ${JWT_ERRORS[jwt]}`,
+  (option, min, max, ms, why) => `createAuthClient: option \`${RANGED[option]}\` must be a whole number from ${min} to ${max}` +
+    ['', ' (milliseconds)'][ms] + ['', ', not NaN or Infinity', ', not a fraction'][why],
+  () => 'createAuthClient: option `retry.maxDelay` must be at least `retry.baseDelay`',
 ];
-const coreError = ([n, ...args]) => makeError(CORE_ERRORS[n][0], CORE_ERRORS[n][1](...args));
+// Terse: the code, and for an option out of range the option's name.
+const coreError = ([n, ...args]) => makeError(CORE_CODES[n],
+  VERBOSE ? CORE_TEXT[n](...args) : n === 7 ? `invalid_option: ${RANGED[args[0]]}` : n === 8 ? 'invalid_option: retry.maxDelay' : CORE_CODES[n]);
 
 // What `auth:logout` says when the core passes no message of the server's: by reason.
 const LOGOUT_TEXT = {
@@ -61,15 +80,17 @@ const LOGOUT_TEXT = {
   remote: 'You were signed out in another tab.',
 };
 // The option to check for each OAuth error that shows authkeeper is configured wrongly.
-const CONFIG_HINTS = {
+const CONFIG_HINTS = VERBOSE && {
   invalid_client: 'the server does not know or accept this client: check clientId against the client registered on the server (public, without a secret)',
   unauthorized_client: 'this client may not use the refresh_token grant: allow it for the client on the server',
   invalid_request: 'the server cannot read the refresh request: check refreshFormat (\'simplejwt\' posts JSON {refresh}, \'oauth\' a form-encoded grant) and refreshMode',
   unsupported_grant_type: 'the server does not offer the refresh_token grant here: check refreshUrl (the token endpoint) and that refresh tokens are enabled',
   invalid_scope: 'check the scope option: it may not exceed the scope the session was granted',
 };
-// The core's console diagnostics (`Warning`, in its order), from the data it sends.
-const WARNINGS = [
+// The core's console diagnostics (`Warning`, in its order), from the data it sends; terse: the
+// code and that data.
+const WARNING_CODES = ['clock_offset_ignored', 'refresh_misconfigured', 'refresh_attempt_failed'];
+const WARNINGS = VERBOSE && [
   (iat, hours, ahead) => `ignored the clock offset measured from ${['the refresh response\'s Date header', 'the token\'s iat'][iat]}: ` +
     `the server's clock would be ${hours} h ${['behind', 'ahead'][ahead]} (more than 24 h${['', ': is iat in milliseconds instead of seconds?'][iat]}); the previous estimate stands`,
   (code, description) => `the refresh endpoint answered ${code}${description === null ? '' : ` ("${description}")`}, so the session was ended: ${CONFIG_HINTS[code]}`,
@@ -99,7 +120,7 @@ const TIME_CLAIMS = ['exp', 'iat', 'nbf'];
 export function decodeJwt(token) {
   const t = String(token).trim();
   const claims = t === '' ? 0 : t.length > 16384 ? 6 : readClaims(t, true);
-  if (typeof claims !== 'object') throw new AuthkeeperError('malformed_token', `decodeJwt: ${JWT_ERRORS[claims]}`);
+  if (typeof claims !== 'object') throw new AuthkeeperError('malformed_token', `decodeJwt: ${VERBOSE ? JWT_ERRORS[claims] : 'malformed_token'}`);
   return shapeClaims(claims);
 }
 
@@ -115,7 +136,7 @@ function shapeClaims(claims) {
 }
 
 const badArgument = (method, what, name, expected, got) =>
-  new AuthkeeperError('invalid_option', `${method}: ${what} \`${name}\` must be ${expected} (got ${JSON.stringify(got) ?? typeof got})`);
+  new AuthkeeperError('invalid_option', `${method}: ${what} \`${name}\`` + (VERBOSE ? ` must be ${expected} (got ${JSON.stringify(got) ?? typeof got})` : ''));
 const bad = (name, expected, got) => badArgument('createAuthClient', 'option', name, expected, got);
 const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
@@ -149,8 +170,11 @@ function refuseUnknown(group, object) {
     const known = KNOWN[group];
     if (known.includes(key)) continue;
     const name = group ? `${group}.${key}` : key;
-    const closest = known.reduce((best, k) => (distance(key, k) < distance(key, best) ? k : best));
-    const hint = distance(key, closest) <= Math.max(2, closest.length / 3) ? `; did you mean \`${group ? `${group}.` : ''}${closest}\`?` : '';
+    let hint = '';
+    if (VERBOSE) {
+      const closest = known.reduce((best, k) => (distance(key, k) < distance(key, best) ? k : best));
+      if (distance(key, closest) <= Math.max(2, closest.length / 3)) hint = `; did you mean \`${group ? `${group}.` : ''}${closest}\`?`;
+    }
     throw new AuthkeeperError('invalid_option', `createAuthClient: unknown option \`${name}\`${hint}`);
   }
 }
@@ -173,57 +197,57 @@ const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof 
  * the core (src/core/options.rs), which rejects an out-of-range value by name.
  */
 function normalise(options) {
-  if (options == null || typeof options !== 'object') throw bad('options', 'an object', options);
+  if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
   for (const group of Object.keys(KNOWN)) refuseUnknown(group, group ? options[group] : options);
   const o = { ...options };
   const given = (v) => v !== undefined;
   const oneOf = (name, value, allowed) => {
-    if (given(value) && !allowed.includes(value)) throw bad(name, allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1'), value);
+    if (given(value) && !allowed.includes(value)) throw bad(name, VERBOSE && allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1'), value);
   };
   const check = (name, value, ok, expected) => { if (given(value) && !ok(value)) throw bad(name, expected, value); };
   const group = (name) => {
-    check(name, o[name], (v) => v !== null && typeof v === 'object', 'an object');
+    check(name, o[name], (v) => v !== null && typeof v === 'object', VERBOSE && 'an object');
     return o[name] ?? {};
   };
   const isNumber = (v) => typeof v === 'number';
   const isText = (v) => typeof v === 'string' && v !== '';
   const base = globalThis.location?.href;
-  if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', 'a URL string', o.refreshUrl);
+  if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
   let refresh;
-  try { refresh = new URL(o.refreshUrl, base); } catch { throw bad('refreshUrl', 'a valid URL', o.refreshUrl); }
+  try { refresh = new URL(o.refreshUrl, base); } catch { throw bad('refreshUrl', VERBOSE && 'a valid URL', o.refreshUrl); }
   oneOf('storage', o.storage, ['local', 'session', 'memory']);
   oneOf('refreshMode', o.refreshMode, ['body', 'cookie']);
   oneOf('refreshFormat', o.refreshFormat, ['simplejwt', 'oauth']);
   const keys = group('keys');
   const legacyKeys = group('legacyKeys');
   for (const k of ['access', 'refresh']) {
-    check(`keys.${k}`, keys[k], isText, 'a non-empty string');
-    check(`legacyKeys.${k}`, legacyKeys[k], isStrings, 'an array of strings');
+    check(`keys.${k}`, keys[k], isText, VERBOSE && 'a non-empty string');
+    check(`legacyKeys.${k}`, legacyKeys[k], isStrings, VERBOSE && 'an array of strings');
   }
-  check('apiOrigins', o.apiOrigins, isStrings, 'an array of origin strings');
+  check('apiOrigins', o.apiOrigins, isStrings, VERBOSE && 'an array of origin strings');
   const apiOrigins = (o.apiOrigins ?? []).map((origin) => {
-    try { return new URL(origin).origin; } catch { throw bad('apiOrigins', 'absolute URLs such as "https://api.example.com"', origin); }
+    try { return new URL(origin).origin; } catch { throw bad('apiOrigins', VERBOSE && 'absolute URLs such as "https://api.example.com"', origin); }
   });
-  check('skipRefreshFor', o.skipRefreshFor, isStrings, 'an array of path strings');
+  check('skipRefreshFor', o.skipRefreshFor, isStrings, VERBOSE && 'an array of path strings');
   const clear = group('clear');
-  check('clear.patterns', clear.patterns, isStrings, 'an array of strings');
+  check('clear.patterns', clear.patterns, isStrings, VERBOSE && 'an array of strings');
   oneOf('clear.sessionStorage', clear.sessionStorage, ['all', 'matching', 'none']);
-  for (const k of ['clientId', 'scope']) check(k, o[k], (v) => v === null || isText(v), 'null or a non-empty string');
-  check('leeway', o.leeway, (v) => v === null || isNumber(v), 'null or a number of milliseconds');
-  for (const k of ['expiringWarning', 'refreshTimeout']) check(k, o[k], isNumber, 'a number of milliseconds');
+  for (const k of ['clientId', 'scope']) check(k, o[k], (v) => v === null || isText(v), VERBOSE && 'null or a non-empty string');
+  check('leeway', o.leeway, (v) => v === null || isNumber(v), VERBOSE && 'null or a number of milliseconds');
+  for (const k of ['expiringWarning', 'refreshTimeout']) check(k, o[k], isNumber, VERBOSE && 'a number of milliseconds');
   const retry = group('retry');
-  for (const k of ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter']) check(`retry.${k}`, retry[k], isNumber, 'a number');
-  for (const k of ['refreshWhenHidden', 'tabLock']) check(k, o[k], (v) => typeof v === 'boolean', 'a boolean');
-  for (const k of ['fetch', 'onTrace', 'refreshRequest', 'parseRefreshResponse']) check(k, o[k], (v) => typeof v === 'function', 'a function');
-  check('wasmUrl', o.wasmUrl, isWasmSource, 'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module');
+  for (const k of ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter']) check(`retry.${k}`, retry[k], isNumber, VERBOSE && 'a number');
+  for (const k of ['refreshWhenHidden', 'tabLock']) check(k, o[k], (v) => typeof v === 'boolean', VERBOSE && 'a boolean');
+  for (const k of ['fetch', 'onTrace', 'refreshRequest', 'parseRefreshResponse']) check(k, o[k], (v) => typeof v === 'function', VERBOSE && 'a function');
+  check('wasmUrl', o.wasmUrl, isWasmSource, VERBOSE && 'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module');
   let login = null;
   if (o.loginUrl != null) {
-    try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', 'null or a URL', o.loginUrl); }
+    try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', VERBOSE && 'null or a URL', o.loginUrl); }
   }
   let revoke = null;
   if (o.revokeUrl != null) {
-    if (!isText(o.revokeUrl)) throw bad('revokeUrl', 'null or a URL string', o.revokeUrl);
-    try { revoke = new URL(o.revokeUrl, base); } catch { throw bad('revokeUrl', 'null or a valid URL', o.revokeUrl); }
+    if (!isText(o.revokeUrl)) throw bad('revokeUrl', VERBOSE && 'null or a URL string', o.revokeUrl);
+    try { revoke = new URL(o.revokeUrl, base); } catch { throw bad('revokeUrl', VERBOSE && 'null or a valid URL', o.revokeUrl); }
   }
   return {
     ...o,
@@ -253,7 +277,7 @@ function callHook(name, hook, arg, secrets, shape) {
   let out;
   try { out = hook(arg); } catch (e) { throw new Error(`${name} threw: ${scrub(e?.message ?? e, secrets)}`); }
   if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
-    throw new Error(`${name} must return ${shape} synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})`);
+    throw new Error(VERBOSE ? `${name} must return ${shape} synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})` : `${name}: bad result`);
   }
   return out;
 }
@@ -262,22 +286,23 @@ function requestHook(hook) {
   return (refreshToken) => {
     const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], '{ body, headers }');
     if (out.body != null && !isBody(out.body)) {
-      throw new Error(`refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})`);
+      throw new Error(VERBOSE ? `refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})` : 'refreshRequest: bad body');
     }
-    try { return [out.body ?? undefined, new Headers(out.headers ?? {})]; } catch (e) { throw new Error(`refreshRequest's headers are not valid headers: ${scrub(e?.message, [refreshToken])}`); }
+    try { return [out.body ?? undefined, new Headers(out.headers ?? {})]; } catch (e) { throw new Error(`refreshRequest${VERBOSE ? "'s headers are not valid headers" : ': bad headers'}: ${scrub(e?.message, [refreshToken])}`); }
   };
 }
 
 function parseHook(hook) {
   return (text) => {
     let json;
-    try { json = JSON.parse(text); } catch { throw new Error('parseRefreshResponse: the 2xx refresh response is not JSON'); }
+    try { json = JSON.parse(text); } catch { throw new Error(`parseRefreshResponse: ${VERBOSE ? 'the 2xx refresh response is ' : ''}not JSON`); }
     const secrets = json !== null && typeof json === 'object' ? Object.values(json) : [];
     const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, '{ access, refresh?, expiresIn? }');
-    if (typeof access !== 'string' || access.trim() === '') throw new Error(`parseRefreshResponse returned no access token (access: ${describe(access)})`);
-    if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw new Error(`parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
+    const wrong = (field, verbose) => new Error(VERBOSE ? verbose : `parseRefreshResponse: bad ${field}`);
+    if (typeof access !== 'string' || access.trim() === '') throw wrong('access', VERBOSE && `parseRefreshResponse returned no access token (access: ${describe(access)})`);
+    if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
     if (expiresIn != null && !(typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0)) {
-      throw new Error(`parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
+      throw wrong('expiresIn', VERBOSE && `parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
     }
     // As the core's RESPONSE op takes it.
     return [1, access, refresh ?? null, expiresIn ?? null];
@@ -456,12 +481,6 @@ function call(op, args) {
   return values;
 }
 
-// Ops and actions, numbered as in src/web/client.rs.
-const NEW = 0, START = 1, REQUEST = 2, UNAUTHORIZED = 3, REFRESH = 4, SET_TOKENS = 5, LOGOUT = 6, STATE = 7, CANCEL = 8,
-  TIMEOUT = 9, VISIBILITY = 10, RESPONSE = 11, NETWORK_ERROR = 12, HOOK_ERROR = 13, LOCK_GRANTED = 14,
-  LOCK_UNAVAILABLE = 15, STORED = 16, TAB = 17, REVOKE_RESULT = 18, DESTROY = 19, CLEAR = 20;
-/** Refresh responses past this are not read (src/core/policy.rs MAX_BODY_BYTES). */
-const MAX_BODY_BYTES = 64 * 1024;
 /** The members of a refresh response the core reads (src/core/policy.rs BODY_KEYS). */
 const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expires_in', 'error', 'code', 'action', 'error_description', 'detail', 'message'];
 
@@ -747,7 +766,7 @@ export async function createAuthClient(options) {
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
     /* 12 Revoke */ (token) => { revoke(token); },
-    /* 13 Warn */ (error, kind, ...args) => (error ? console.error : console.warn)(`authkeeper: ${WARNINGS[kind](...args)}`),
+    /* 13 Warn */ (error, kind, ...args) => (error ? console.error : console.warn)(`authkeeper: ${VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' ')}`),
     /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
   ];
 
@@ -788,7 +807,7 @@ export async function createAuthClient(options) {
     let got;
     try { got = await withTimeout(config.refreshUrl, { method: 'POST', headers, body }); } catch { got = null; }
     if (destroyed) return;
-    if (got?.redirected) console.warn('authkeeper: the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL');
+    if (got?.redirected) console.warn(`authkeeper: ${VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused'}`);
     if (!got?.response) return op(NETWORK_ERROR);
     const { response, body: text } = got;
     let parsed = null;
@@ -863,7 +882,7 @@ export async function createAuthClient(options) {
     controller.abort();
     release();
     if (destroyed) return;
-    console.warn('authkeeper: the cross-tab refresh lock was not granted in time; refreshing in this tab alone');
+    console.warn(`authkeeper: ${VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout'}`);
     op(LOCK_UNAVAILABLE);
   }
 
@@ -983,14 +1002,14 @@ export async function createAuthClient(options) {
     fetch: authFetch,
     /** After the app's own login call. `expiresIn` (seconds) is for opaque access tokens. */
     setTokens(tokens) {
-      if (tokens == null || typeof tokens !== 'object') throw badArgument('setTokens', 'argument', 'tokens', '{ access, refresh?, expiresIn? }', tokens);
+      if (tokens == null || typeof tokens !== 'object') throw badArgument('setTokens', 'argument', 'tokens', VERBOSE && '{ access, refresh?, expiresIn? }', tokens);
       // An OAuth-shaped login response ({ access_token, refresh_token, expires_in }) as is.
       const access = tokens.access ?? tokens.access_token;
       const refresh = tokens.refresh ?? tokens.refresh_token ?? null;
       const expiresIn = tokens.expiresIn ?? tokens.expires_in ?? null;
-      if (typeof access !== 'string' || access === '') throw badArgument('setTokens', 'field', 'access', 'a non-empty string (or `access_token`)', access);
-      if (refresh !== null && typeof refresh !== 'string') throw badArgument('setTokens', 'field', 'refresh', 'a string or null', refresh);
-      if (expiresIn !== null && (typeof expiresIn !== 'number' || !(expiresIn >= 0))) throw badArgument('setTokens', 'field', 'expiresIn', 'null or a number of seconds', expiresIn);
+      if (typeof access !== 'string' || access === '') throw badArgument('setTokens', 'field', 'access', VERBOSE && 'a non-empty string (or `access_token`)', access);
+      if (refresh !== null && typeof refresh !== 'string') throw badArgument('setTokens', 'field', 'refresh', VERBOSE && 'a string or null', refresh);
+      if (expiresIn !== null && (typeof expiresIn !== 'number' || !(expiresIn >= 0))) throw badArgument('setTokens', 'field', 'expiresIn', VERBOSE && 'null or a number of seconds', expiresIn);
       const e = op(SET_TOKENS, access, refresh, expiresIn);
       if (e !== null) throw coreError(e);
     },
@@ -1019,7 +1038,7 @@ export async function createAuthClient(options) {
      * unsubscribe function (the Svelte store contract; React's useSyncExternalStore takes it).
      */
     subscribe(listener) {
-      if (typeof listener !== 'function') throw badArgument('subscribe', 'argument', 'listener', 'a function', listener);
+      if (typeof listener !== 'function') throw badArgument('subscribe', 'argument', 'listener', VERBOSE && 'a function', listener);
       subscribers.add(listener);
       listener(sessionState(), Object.freeze({ type: 'initial' }));
       return () => { subscribers.delete(listener); };

@@ -13,20 +13,30 @@ const packed = gzipSync(readFileSync(wasm), { level: 9 }).toString('base64');
 // the base64 then goes first in the file as its own constant: gzip compresses it best there (its
 // own block, before the code; in the middle of the code it costs about 1.7 KB more).
 const PLACEHOLDER = 'authkeeper:embedded-wasm';
-await build({
-  entryPoints: ['js/index.js'],
-  outfile: `${out}/index.js`,
-  format: 'esm',
-  // --bundle although it imports nothing: only then does esbuild inline the top-level constants
-  // (the op and action numbers) instead of keeping each as a variable.
-  bundle: true,
-  minify: true,
-  logLevel: 'warning',
-  define: { AUTHKEEPER_WASM: JSON.stringify(PLACEHOLDER) },
-});
-const code = readFileSync(`${out}/index.js`, 'utf8');
-const uses = code.split(JSON.stringify(PLACEHOLDER)).length - 1;
-if (uses !== 1 || code.includes('import.meta') || code.includes('AUTHKEEPER_WASM$')) {
-  throw new Error(`bundle.mjs: expected one use of the embedded module and no fetch fallback (uses: ${uses})`);
+
+/** js/index.js minified into `file`, the module inside; `terse`: the production build (see
+ * VERBOSE in js/index.js), its developer explanations dropped. */
+async function bundle(file, terse) {
+  await build({
+    entryPoints: ['js/index.js'],
+    outfile: file,
+    format: 'esm',
+    // --bundle although it imports nothing: only then does esbuild inline the top-level constants
+    // (the op and action numbers, VERBOSE) instead of keeping each as a variable.
+    bundle: true,
+    minify: true,
+    logLevel: 'warning',
+    define: { AUTHKEEPER_WASM: JSON.stringify(PLACEHOLDER), AUTHKEEPER_TERSE: String(terse) },
+  });
+  const code = readFileSync(file, 'utf8');
+  const uses = code.split(JSON.stringify(PLACEHOLDER)).length - 1;
+  if (uses !== 1 || code.includes('import.meta') || code.includes('AUTHKEEPER_WASM$') || code.includes('AUTHKEEPER_TERSE')) {
+    throw new Error(`bundle.mjs: expected one use of the embedded module, no fetch fallback and VERBOSE folded (uses: ${uses})`);
+  }
+  writeFileSync(file, `const AUTHKEEPER_WASM$=${JSON.stringify(packed)};` + code.replace(JSON.stringify(PLACEHOLDER), 'AUTHKEEPER_WASM$'));
 }
-writeFileSync(`${out}/index.js`, `const AUTHKEEPER_WASM$=${JSON.stringify(packed)};` + code.replace(JSON.stringify(PLACEHOLDER), 'AUTHKEEPER_WASM$'));
+
+// index.js: every message in full (development, tests, bundlers without the "production"
+// condition); index.prod.js: the terse build, which package.json's "production" condition picks.
+await bundle(`${out}/index.js`, false);
+await bundle(`${out}/index.prod.js`, true);

@@ -37,4 +37,10 @@ for suite in tests/js tests/leak tests/e2e tests/real tests/consumer; do
     echo "[test] $suite done at $(elapsed)"
   fi
 done
+# The production build (pkg/index.prod.js) behaves as the default one: tests/js again, against it,
+# but for the files that check the developer wording it leaves out (tests/js/terse checks its own).
+echo "[test] tests/js behaviour against the production build (pkg/index.prod.js)"
+AUTHKEEPER_MODULE=/pkg/index.prod.js node --test --test-concurrency=1 \
+  $(ls tests/js/*.test.mjs | grep -vE '/(wording|options|backends|terse)\.test\.mjs$')
+echo "[test] production build done at $(elapsed)"
 echo "[test] all passed in $(( $(date +%s) - started ))s"

@@ -9,7 +9,7 @@
 //   subscription sees every transition.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serverApi, sleep } from '../e2e/support.mjs';
 import { launch } from '../support/browser.mjs';
@@ -44,6 +44,9 @@ test('examples/vite-react: `vite build` with no configuration needs no wasm asse
   const assets = readdirSync(join(dir, 'dist', 'assets'));
   assert.ok(!assets.some((f) => /\.wasm$/.test(f)), `no wasm asset: the module travels inside the JS: ${assets}`);
   assert.doesNotMatch(output, /node:fs|import\.meta|externalized for browser compatibility|\[warn/i, output);
+  // A production build takes the terse build through the "production" export condition.
+  const js = assets.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dir, 'dist', 'assets', f), 'utf8')).join('');
+  assert.ok(js.includes('Your session has expired') && !js.includes('did you mean'), 'vite build bundled pkg/index.prod.js');
   const root = join(work, 'serve');
   mkdirSync(root);
   cpSync(join(dir, 'dist'), join(root, 'www'), { recursive: true });

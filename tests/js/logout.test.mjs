@@ -86,6 +86,7 @@ test('a logout never redirects when the page already is the login page', async (
   const page = await browser.page();
   let navigations = 0;
   page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations++; });
+  const before = await page.evaluate(() => location.href);
   const result = await page.evaluate(async () => {
     window.stillThisDocument = true;
     const { createAuthClient } = window.authkeeper;
@@ -108,7 +109,7 @@ test('a logout never redirects when the page already is the login page', async (
   assert.equal(result.logouts, 1);
   assert.equal(await page.evaluate(() => window.stillThisDocument), true, 'the page was not reloaded');
   assert.equal(navigations, 0);
-  assert.match(result.href, /\/tests\/js\/fixture\.html$/);
+  assert.equal(result.href, before);
 });
 
 test('a logout redirects to loginUrl once the session has ended', async () => {

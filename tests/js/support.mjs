@@ -4,6 +4,12 @@ import { before, after, afterEach } from 'node:test';
 import { launch } from '../support/browser.mjs';
 import { startStaticServer } from '../support/static-server.mjs';
 
+// Which module the fixture page loads as `window.authkeeper`: the source (js/index.js) unless
+// AUTHKEEPER_MODULE names a built one, e.g. /pkg/index.prod.js.
+const MODULE = process.env.AUTHKEEPER_MODULE;
+/** The fixture runs the production build, which leaves the developer wording out. */
+export const TERSE = MODULE === '/pkg/index.prod.js';
+
 export function useBrowser() {
   const ctx = {};
   before(async () => {
@@ -32,7 +38,7 @@ export function useBrowser() {
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     if (beforeLoad) await page.addInitScript(beforeLoad);
-    await page.goto(`${ctx.server.url}/tests/js/fixture.html`);
+    await page.goto(`${ctx.server.url}/tests/js/fixture.html${MODULE ? `?module=${encodeURIComponent(MODULE)}` : ''}`);
     await page.waitForFunction(() => window.fixtureReady === true);
     return page;
   };
