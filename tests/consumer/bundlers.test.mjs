@@ -3,8 +3,10 @@
 // - examples/esbuild-iife: `esbuild --bundle --format=iife` (a classic <script>, where an
 //   `import.meta` would be a warning at build time and nothing at run time);
 // - examples/rollup-esm: `rollup --plugin node-resolve --format es` (the one plugin anyone needs
-//   to bundle an npm package; no wasm plugin).
-// Each build must print no warning and emit no .wasm; then both pages, served side by side by
+//   to bundle an npm package; no wasm plugin);
+// - examples/webpack5: `webpack --mode production --entry ... --output-filename app.js` (webpack-cli,
+//   no webpack.config.js, no loader, no plugin; its default output is a classic script).
+// Each build must print no warning and emit no .wasm; then the pages, served side by side by
 // the reference server (devserver/, on 127.0.0.1, stopped at the end), go through the same
 // session in Chromium as examples/vite-react (./support.mjs sessionRoundTrip).
 import { after, before, test } from 'node:test';
@@ -69,4 +71,14 @@ test('examples/rollup-esm: `rollup --plugin node-resolve --format es` prints no 
 test('rollup-esm in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
   await serve();
   await sessionRoundTrip(browser, server, `${dev.url}/rollup-esm/`);
+});
+
+test('examples/webpack5: `webpack --mode production` with no config file, loader or plugin prints no warning and emits no .wasm', (t) => {
+  // webpack's warnings read "WARNING in ..." and "compiled with N warning(s)".
+  build('webpack5', t, /warning/i);
+});
+
+test('webpack5 in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
+  await serve();
+  await sessionRoundTrip(browser, server, `${dev.url}/webpack5/`);
 });

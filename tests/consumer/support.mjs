@@ -42,7 +42,7 @@ export function useConsumer() {
   after(() => rmSync(ctx.work, { recursive: true, force: true }));
   ctx.install = (name, t) => {
     const dir = join(ctx.work, name);
-    cpSync(join(ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/[\\/](node_modules|dist)$/.test(src) });
+    cpSync(join(ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/[\\/](node_modules|dist|\.next|out)$/.test(src) });
     const ci = run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir);
     const add = run('npm', ['install', '--no-save', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ctx.tarball], dir);
     t.diagnostic(`${name}: npm ci ${ci.seconds}s, tarball install ${add.seconds}s`);
@@ -51,11 +51,11 @@ export function useConsumer() {
   return ctx;
 }
 
-/** Runs an installed example's `npm run build` script as written in its package.json (the
- * binary from its node_modules/.bin, without npm's own notices in the output). */
-export function buildScript(dir) {
-  const [bin, ...args] = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).scripts.build.split(/\s+/);
-  return run(join(dir, 'node_modules', '.bin', bin), args, dir);
+/** Runs an installed example's `npm run build` script (or `script`) as written in its
+ * package.json (the binary from its node_modules/.bin, without npm's own notices in the output). */
+export function buildScript(dir, { script = 'build', env = {} } = {}) {
+  const [bin, ...args] = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).scripts[script].split(/\s+/);
+  return run(join(dir, 'node_modules', '.bin', bin), args, dir, { env });
 }
 
 /** The reference server on 127.0.0.1 serving `<root>/www`, stopped by its pid. */
@@ -103,18 +103,31 @@ export const click = async (page, id) => {
 };
 
 /**
- * The session every built app (examples/vite-react, esbuild-iife, rollup-esm: the same testids,
- * window.authTransitions) goes through in a fresh context: an early fetch before login, login,
+ * The session every built app (examples/vite-react, esbuild-iife, rollup-esm, webpack5, nextjs:
+ * the same testids, window.authTransitions) goes through in a fresh context: an early fetch before login, login,
  * the bearer arriving with the first API request, a token the server rejects (its clock jumps
  * ahead) refreshed once and the request replayed, logout, and every transition seen.
  */
-export async function sessionRoundTrip(browser, server, url) {
+export async function sessionRoundTrip(browser, server, url, { consoleErrors = false } = {}) {
   await server.reset();
   await server.config({ access_ttl: 60 });
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Opt-in, for a server-rendered app (a hydration mismatch is already a page error: React 19
+  // reports it with reportError): whatever it logs as an error, and every failed response
+  // (a chunk or RSC payload the export lacks), but the one 401 the scenario provokes and the
+  // browser's own request for a /favicon.ico the example does not have.
+  if (consoleErrors) {
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const { url: at } = m.location();
+      if (/status of 401/.test(m.text()) && at.endsWith('/api/paper-trades/')) return;
+      if (/status of 404/.test(m.text()) && at.endsWith('/favicon.ico')) return;
+      errors.push(`console.error: ${m.text()} (${at})`);
+    });
+  }
   try {
     await page.goto(url);
     await waitText(page, 'status', 'anonymous');
