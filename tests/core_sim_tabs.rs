@@ -287,3 +287,69 @@ fn a_logout_reaches_a_tab_that_opened_after_it_through_the_late_tokens_it_adopte
     }
     assert!(broadcasts(&d_after).iter().all(|m| matches!(m, TabMessage::Logout { .. })));
 }
+
+/// The shrunk scripts of findings of the random hunt, replayed exactly (the world's seed draws
+/// every delay, so the same script plays out the same way).
+mod replayed_findings {
+    use super::sim;
+    use super::sim::script::{Act, Faults, LockMode, Scenario, Step};
+
+    fn replay(seed: u64, tabs: usize, delays: (u64, u64), steps: Vec<(u64, Act)>) {
+        let steps = steps.into_iter().map(|(pause_ms, act)| Step { pause_ms, act }).collect();
+        let scenario = Scenario {
+            seed,
+            tabs,
+            lock: LockMode::Works,
+            max_storage_delay_ms: delays.0,
+            max_channel_delay_ms: delays.1,
+            server_skew_ms: 0,
+            steps,
+        };
+        if let Err(failure) = sim::run(&scenario) {
+            panic!("{failure}");
+        }
+    }
+
+    fn set_tokens(tab: usize, access_life_s: u64, refresh_life_s: u64) -> Act {
+        Act::SetTokens { tab, access_life_s, refresh_life_s }
+    }
+
+    fn requests(tab: usize, count: u8, protected: bool) -> Act {
+        Act::Requests { tab, count, protected }
+    }
+
+    /// Seed 2997448115940538937: asleep 5,375 s while waiting for the lock, past the refresh
+    /// token's expiry; on waking the lock came and the tab called the endpoint without a token,
+    /// then logged out as `refresh_token_required`. (Machine-level: `core_tabs.rs`,
+    /// `a_refresh_token_that_expires_while_the_lock_is_awaited_ends_the_session_without_a_call`.)
+    #[test]
+    fn a_refresh_token_expiring_while_the_lock_is_awaited() {
+        replay(2_997_448_115_940_538_937, 2, (0, 2_266), vec![
+            (0, set_tokens(0, 300, 86_400)),
+            (0, requests(0, 7, false)),
+            (0, requests(0, 1, false)),
+            (112_322, requests(0, 4, false)),
+            (388_076, Act::Abort { tab: 0, pick: 0 }),
+            (6, set_tokens(0, 300, 86_400)),
+            (11, Act::Hide { tab: 0 }),
+            (0, set_tokens(0, 30, 86_400)),
+            (0, requests(0, 4, false)),
+            (0, requests(0, 6, false)),
+            (0, Act::Faults(Faults::Hanging)),
+            (0, Act::Show { tab: 0 }),
+            (1, set_tokens(0, 300, 86_400)),
+            (0, set_tokens(0, 30, 5_400)),
+            (0, requests(0, 1, false)),
+            (0, requests(0, 7, false)),
+            (0, Act::ClockJump { delta_ms: 23_675 }),
+            (979, requests(2, 4, true)),
+            (164_589, requests(0, 1, true)),
+            (2_882, Act::Show { tab: 0 }),
+            (191_992, requests(0, 1, false)),
+            (245, requests(1, 2, false)),
+            (813, Act::Sleep { ms: 5_375_000 }),
+            (0, Act::Show { tab: 0 }),
+            (0, Act::Faults(Faults::None)),
+        ]);
+    }
+}

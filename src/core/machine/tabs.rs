@@ -141,6 +141,7 @@ impl Machine {
             self.flight = Flight::Idle;
             self.release_lock();
         } else {
+            self.forget_expired_refresh(now);
             self.send_refresh_call();
         }
         self.advance(now);
@@ -153,6 +154,7 @@ impl Machine {
         }
         self.lock = Lock::Free;
         if self.flight == Flight::Running && self.session == Session::Active {
+            self.forget_expired_refresh(now);
             self.send_refresh_call();
         } else {
             self.flight = Flight::Idle;
@@ -213,7 +215,19 @@ impl Machine {
     }
 
     /// The refresh call goes out now, with the refresh token held at this moment.
+    ///
+    /// Unless there is none left: the refresh token can expire while the lock is awaited (a
+    /// laptop asleep with the request queued), and `advance` drops an expired one. A call
+    /// without a token would only earn a refusal (`refresh_token_required`) for a session that
+    /// simply expired. The refresh is dropped instead (the caller's `advance` then ends the
+    /// session as `session_expired`, or `refresh_unavailable` while the endpoint was failing,
+    /// unless the access token still serves).
     fn send_refresh_call(&mut self) {
+        if !self.can_refresh() {
+            self.flight = Flight::Idle;
+            self.release_lock();
+            return;
+        }
         let refresh_token = self.refresh.clone();
         self.actions.push_back(Action::StartRefresh { refresh_token });
     }
