@@ -352,4 +352,53 @@ mod replayed_findings {
             (0, Act::Faults(Faults::None)),
         ]);
     }
+
+    /// Seed 1280509388822836575: the device clock is set back 94 minutes while both tabs wait
+    /// out a 429's backoff; a request then 401s and waited for the retry, which was an instant
+    /// on the old clock: 94 minutes. (Machine-level: `core_machine_scenarios.rs`,
+    /// `a_device_clock_set_back_does_not_hold_a_waiting_request_for_the_change`.)
+    #[test]
+    fn a_device_clock_set_back_while_a_retry_is_pending() {
+        replay(1_280_509_388_822_836_575, 3, (0, 0), vec![
+            (0, set_tokens(0, 300, 86_400)),
+            (0, requests(0, 4, false)),
+            (0, requests(0, 3, false)),
+            (0, requests(0, 1, false)),
+            (0, requests(0, 3, false)),
+            (0, Act::ClockJump { delta_ms: 2_065_874 }),
+            (0, set_tokens(0, 300, 86_400)),
+            (0, set_tokens(0, 300, 86_400)),
+            (258_270, Act::Hide { tab: 0 }),
+            (0, requests(0, 4, false)),
+            (0, Act::Faults(Faults::RateLimited)),
+            (242_228, Act::ClockJump { delta_ms: -2_244_650 }),
+            (0, Act::ClockJump { delta_ms: -3_406_339 }),
+            (49_409, requests(1, 1, true)),
+        ]);
+    }
+
+    /// Seed 597534419664030043 (found while reproducing the two above): the device clock is set
+    /// 25 s forward just after a refresh; the refreshing tab's 300 ms lock hold, on the device
+    /// clock, ends at its next event, 1 ms later, and a tab opened meanwhile (storage not yet
+    /// arrived) presents the rotated token. Not a core defect: a clock set forward cannot be told
+    /// from time passing. The referee excuses a reuse after a clock change since the rotation.
+    #[test]
+    fn a_device_clock_set_forward_during_the_lock_hold() {
+        replay(597_534_419_664_030_043, 2, (156, 130), vec![
+            (0, set_tokens(0, 30, 86_400)),
+            (2_168, requests(0, 7, false)),
+            (1_895, requests(0, 7, false)),
+            (1_502, requests(0, 7, false)),
+            (1_311, requests(0, 4, false)),
+            (38, Act::Close { tab: 0 }),
+            (1_593, requests(0, 5, false)),
+            (0, requests(0, 6, false)),
+            (796, Act::Sleep { ms: 6_561_259 }),
+            (1_111, Act::Abort { tab: 0, pick: 0 }),
+            (373_419, Act::Open { visible: true }),
+            (37, Act::ClockJump { delta_ms: 24_892 }),
+            (1, requests(0, 1, true)),
+            (0, requests(0, 1, false)),
+        ]);
+    }
 }

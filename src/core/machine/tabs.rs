@@ -62,6 +62,7 @@ impl Machine {
 
     /// Something another tab said. `stored` is what this tab's storage holds right now.
     pub fn on_tab_message(&mut self, now: Millis, message: TabMessage, stored: Stored) {
+        self.follow_clock(now);
         match message {
             TabMessage::Tokens { access, refresh, generation, expires_at } => {
                 // The storage-event fallback cannot carry the expiry; storage, written first, can.
@@ -124,6 +125,7 @@ impl Machine {
     /// Storage as read when the lock was granted: if another tab refreshed meanwhile, its
     /// tokens are adopted and no refresh call is made.
     pub fn on_lock_granted(&mut self, now: Millis, stored: Stored) {
+        self.follow_clock(now);
         if self.lock != Lock::Wanted {
             // Granted after we stopped waiting: give it back.
             self.actions.push_back(Action::ReleaseLock);
@@ -149,6 +151,7 @@ impl Machine {
 
     /// No Web Locks in this browser, or the wait exceeded its bound: refresh without the lock.
     pub fn on_lock_unavailable(&mut self, now: Millis) {
+        self.follow_clock(now);
         if self.lock != Lock::Wanted {
             return;
         }
@@ -164,6 +167,7 @@ impl Machine {
 
     /// Storage as read on `ReadStored`, at the end of a refusal's grace period.
     pub fn on_stored(&mut self, now: Millis, stored: Stored) {
+        self.follow_clock(now);
         let Some(refusal) = self.refusal.take_if(|r| r.asked) else { return };
         // The refused call has reported: nothing is in flight any more, whatever follows.
         // (Left `Running`, adopting below would mark it superseded, and a superseded call that
@@ -250,6 +254,17 @@ impl Machine {
     /// about the user (not found, inactive) and single-tab setups end the session at once.
     pub(super) fn refusal_needs_confirmation(&self, reason: LogoutReason) -> bool {
         self.config.tab_lock && matches!(reason, LogoutReason::InvalidToken | LogoutReason::RefreshTokenRequired)
+    }
+
+    /// The device clock was set back by `back` ms: the lock hold and a refusal's grace, measured
+    /// on it, keep their length (see `follow_clock`).
+    pub(super) fn lock_clock_set_back(&mut self, back: u64) {
+        if let Lock::Held { release_at: Some(at) } = self.lock {
+            self.lock = Lock::Held { release_at: Some(at.minus(back)) };
+        }
+        if let Some(refusal) = self.refusal.as_mut() {
+            refusal.until = refusal.until.minus(back);
+        }
     }
 
     /// The lock and refusal deadlines, for `poll_timeout`.
