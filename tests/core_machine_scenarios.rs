@@ -458,3 +458,52 @@ fn breaker_config_changes_the_budget() {
     assert_eq!(w.refresh_calls.len(), 4);
     assert_eq!(w.logouts(), vec![LogoutReason::RefreshUnavailable]);
 }
+
+/// Found by the multi-tab simulation (seed 1280509388822836575): the device clock is set back
+/// (an hour and a half) while a request waits for a backoff retry. The retry was an instant on
+/// the device clock, `setTimeout` runs on real time: the request hung for the whole change. A
+/// wait measured on the device clock now lasts what it was meant to when the clock goes back,
+/// whether the next event is the timer or another request.
+#[test]
+fn a_device_clock_set_back_does_not_hold_a_waiting_request_for_the_change() {
+    const BACK: u64 = 94 * 60_000;
+    for next_event_is_the_timer in [true, false] {
+        let mut w = World::new(MachineConfig::default());
+        w.login(300);
+        let expired = w.now.plus(301_000);
+        w.now = expired;
+        assert_eq!(w.request(1), RequestDecision::Wait);
+        assert_eq!(w.refresh_calls.len(), 1);
+        w.m.on_refresh_network_error(w.now, 0.0);
+        w.awaiting_answer = false;
+        w.pump();
+        let retry_at = w.m.poll_timeout().expect("a retry is scheduled");
+        let backoff = retry_at.since(w.now);
+        assert!(backoff <= 1_000, "{backoff}");
+
+        // The clock is set back; the timer fires when the backoff is over in real time, or
+        // another request comes first.
+        if next_event_is_the_timer {
+            w.now = retry_at.minus(BACK);
+            w.m.handle_timeout(w.now, 0.0);
+        } else {
+            // On the clock set back the expired token looks valid: it goes out, and the
+            // server's 401 brings the request back to wait for the retry too.
+            w.now = w.now.plus(100).minus(BACK);
+            let RequestDecision::Send { bearer: Some(bearer) } = w.request(2) else { panic!("the old token goes out") };
+            assert_eq!(w.m.on_unauthorized(w.now, 2, UrlClass::Protected, &bearer), UnauthorizedDecision::Wait);
+        }
+        w.pump();
+        let next = w.m.poll_timeout().expect("the retry is still scheduled");
+        assert!(next.since(w.now) <= backoff, "the retry waits {} s more: the clock change, not the backoff", next.since(w.now) / 1_000);
+        w.now = w.now.max(next);
+        w.m.handle_timeout(w.now, 0.0);
+        w.pump();
+        assert_eq!(w.refresh_calls.len(), 2, "the retry went out");
+        let fresh = w.answer_fresh(300);
+        assert_eq!(w.resolved.get(&1), Some(&Ok(fresh.clone())));
+        if !next_event_is_the_timer {
+            assert_eq!(w.resolved.get(&2), Some(&Ok(fresh)));
+        }
+    }
+}

@@ -287,3 +287,118 @@ fn a_logout_reaches_a_tab_that_opened_after_it_through_the_late_tokens_it_adopte
     }
     assert!(broadcasts(&d_after).iter().all(|m| matches!(m, TabMessage::Logout { .. })));
 }
+
+/// The shrunk scripts of findings of the random hunt, replayed exactly (the world's seed draws
+/// every delay, so the same script plays out the same way).
+mod replayed_findings {
+    use super::sim;
+    use super::sim::script::{Act, Faults, LockMode, Scenario, Step};
+
+    fn replay(seed: u64, tabs: usize, delays: (u64, u64), steps: Vec<(u64, Act)>) {
+        let steps = steps.into_iter().map(|(pause_ms, act)| Step { pause_ms, act }).collect();
+        let scenario = Scenario {
+            seed,
+            tabs,
+            lock: LockMode::Works,
+            max_storage_delay_ms: delays.0,
+            max_channel_delay_ms: delays.1,
+            server_skew_ms: 0,
+            steps,
+        };
+        if let Err(failure) = sim::run(&scenario) {
+            panic!("{failure}");
+        }
+    }
+
+    fn set_tokens(tab: usize, access_life_s: u64, refresh_life_s: u64) -> Act {
+        Act::SetTokens { tab, access_life_s, refresh_life_s }
+    }
+
+    fn requests(tab: usize, count: u8, protected: bool) -> Act {
+        Act::Requests { tab, count, protected }
+    }
+
+    /// Seed 2997448115940538937: asleep 5,375 s while waiting for the lock, past the refresh
+    /// token's expiry; on waking the lock came and the tab called the endpoint without a token,
+    /// then logged out as `refresh_token_required`. (Machine-level: `core_tabs.rs`,
+    /// `a_refresh_token_that_expires_while_the_lock_is_awaited_ends_the_session_without_a_call`.)
+    #[test]
+    fn a_refresh_token_expiring_while_the_lock_is_awaited() {
+        replay(2_997_448_115_940_538_937, 2, (0, 2_266), vec![
+            (0, set_tokens(0, 300, 86_400)),
+            (0, requests(0, 7, false)),
+            (0, requests(0, 1, false)),
+            (112_322, requests(0, 4, false)),
+            (388_076, Act::Abort { tab: 0, pick: 0 }),
+            (6, set_tokens(0, 300, 86_400)),
+            (11, Act::Hide { tab: 0 }),
+            (0, set_tokens(0, 30, 86_400)),
+            (0, requests(0, 4, false)),
+            (0, requests(0, 6, false)),
+            (0, Act::Faults(Faults::Hanging)),
+            (0, Act::Show { tab: 0 }),
+            (1, set_tokens(0, 300, 86_400)),
+            (0, set_tokens(0, 30, 5_400)),
+            (0, requests(0, 1, false)),
+            (0, requests(0, 7, false)),
+            (0, Act::ClockJump { delta_ms: 23_675 }),
+            (979, requests(2, 4, true)),
+            (164_589, requests(0, 1, true)),
+            (2_882, Act::Show { tab: 0 }),
+            (191_992, requests(0, 1, false)),
+            (245, requests(1, 2, false)),
+            (813, Act::Sleep { ms: 5_375_000 }),
+            (0, Act::Show { tab: 0 }),
+            (0, Act::Faults(Faults::None)),
+        ]);
+    }
+
+    /// Seed 1280509388822836575: the device clock is set back 94 minutes while both tabs wait
+    /// out a 429's backoff; a request then 401s and waited for the retry, which was an instant
+    /// on the old clock: 94 minutes. (Machine-level: `core_machine_scenarios.rs`,
+    /// `a_device_clock_set_back_does_not_hold_a_waiting_request_for_the_change`.)
+    #[test]
+    fn a_device_clock_set_back_while_a_retry_is_pending() {
+        replay(1_280_509_388_822_836_575, 3, (0, 0), vec![
+            (0, set_tokens(0, 300, 86_400)),
+            (0, requests(0, 4, false)),
+            (0, requests(0, 3, false)),
+            (0, requests(0, 1, false)),
+            (0, requests(0, 3, false)),
+            (0, Act::ClockJump { delta_ms: 2_065_874 }),
+            (0, set_tokens(0, 300, 86_400)),
+            (0, set_tokens(0, 300, 86_400)),
+            (258_270, Act::Hide { tab: 0 }),
+            (0, requests(0, 4, false)),
+            (0, Act::Faults(Faults::RateLimited)),
+            (242_228, Act::ClockJump { delta_ms: -2_244_650 }),
+            (0, Act::ClockJump { delta_ms: -3_406_339 }),
+            (49_409, requests(1, 1, true)),
+        ]);
+    }
+
+    /// Seed 597534419664030043 (found while reproducing the two above): the device clock is set
+    /// 25 s forward just after a refresh; the refreshing tab's 300 ms lock hold, on the device
+    /// clock, ends at its next event, 1 ms later, and a tab opened meanwhile (storage not yet
+    /// arrived) presents the rotated token. Not a core defect: a clock set forward cannot be told
+    /// from time passing. The referee excuses a reuse after a clock change since the rotation.
+    #[test]
+    fn a_device_clock_set_forward_during_the_lock_hold() {
+        replay(597_534_419_664_030_043, 2, (156, 130), vec![
+            (0, set_tokens(0, 30, 86_400)),
+            (2_168, requests(0, 7, false)),
+            (1_895, requests(0, 7, false)),
+            (1_502, requests(0, 7, false)),
+            (1_311, requests(0, 4, false)),
+            (38, Act::Close { tab: 0 }),
+            (1_593, requests(0, 5, false)),
+            (0, requests(0, 6, false)),
+            (796, Act::Sleep { ms: 6_561_259 }),
+            (1_111, Act::Abort { tab: 0, pick: 0 }),
+            (373_419, Act::Open { visible: true }),
+            (37, Act::ClockJump { delta_ms: 24_892 }),
+            (1, requests(0, 1, true)),
+            (0, requests(0, 1, false)),
+        ]);
+    }
+}

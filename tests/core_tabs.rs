@@ -222,3 +222,63 @@ fn without_the_lock_a_refusal_ends_the_session_at_once() {
     m.on_refresh_outcome(now.plus(290_000), refused(), 0.5);
     assert_eq!(logouts(&drain(&mut m)), vec![LogoutReason::InvalidToken]);
 }
+
+/// Found by the multi-tab simulation: a tab asks for the lock (another tab holds it, its call
+/// out) and the laptop sleeps past the refresh token's expiry. On waking, the tab drops the
+/// expired token while still waiting; the lock then came and it made the refresh call with no
+/// token at all, and ended the session as `refresh_token_required` on the server's 400, a
+/// refusal it had asked for. The session simply expired: no call, `session_expired`.
+#[test]
+fn a_refresh_token_that_expires_while_the_lock_is_awaited_ends_the_session_without_a_call() {
+    for lock_comes in [true, false] {
+        let t0 = Millis(T0);
+        let mut m = Machine::new(config(TabScope::Shared, true));
+        let (access, refresh) = (jwt(T0 / 1000 + 300, "a1"), jwt(T0 / 1000 + 5_400, "r1"));
+        m.set_tokens(t0, access.clone(), Some(refresh.clone()), None).unwrap();
+        let generation = m.generation();
+        drain(&mut m);
+        let expiring = t0.plus(290_000);
+        assert_eq!(m.on_request(expiring, 1, UrlClass::Protected), RequestDecision::Wait);
+        assert!(drain(&mut m).contains(&Action::AcquireLock));
+
+        // Asleep with the request queued and the lock awaited; on waking, the wake-up events.
+        let awake = t0.plus(5_500_000);
+        m.on_visibility(awake, true);
+        drain(&mut m);
+        // Storage still holds the expired token (or the other tab has cleared it).
+        let stored = Stored { access: Some(access.clone()), refresh: Some(refresh.clone()), generation, expires_at: None };
+        if lock_comes {
+            m.on_lock_granted(awake, stored);
+        } else {
+            m.on_lock_unavailable(awake);
+        }
+        let actions = drain(&mut m);
+        assert!(!actions.iter().any(|a| matches!(a, Action::StartRefresh { .. })), "no call without a token: {actions:?}");
+        assert_eq!(logouts(&actions), vec![LogoutReason::SessionExpired], "{actions:?}");
+        assert!(actions.contains(&Action::Resolve { id: 1, outcome: Outcome::Failed(authkeeper::core::machine::AuthError::LoggedOut { reason: LogoutReason::SessionExpired }) }), "{actions:?}");
+        if lock_comes {
+            assert!(actions.contains(&Action::ReleaseLock), "{actions:?}");
+        }
+        assert_eq!(m.snapshot(awake).status, SessionStatus::LoggedOut);
+    }
+}
+
+/// The same, without a wake-up event in between: the lock comes first, after the refresh
+/// token's expiry. The expired token is not presented either.
+#[test]
+fn a_lock_granted_after_the_refresh_token_expired_presents_nothing() {
+    let t0 = Millis(T0);
+    let mut m = Machine::new(config(TabScope::Shared, true));
+    let (access, refresh) = (jwt(T0 / 1000 + 300, "a1"), jwt(T0 / 1000 + 5_400, "r1"));
+    m.set_tokens(t0, access.clone(), Some(refresh.clone()), None).unwrap();
+    let generation = m.generation();
+    drain(&mut m);
+    let expiring = t0.plus(290_000);
+    assert_eq!(m.on_request(expiring, 1, UrlClass::Protected), RequestDecision::Wait);
+    drain(&mut m);
+    let awake = t0.plus(5_500_000);
+    m.on_lock_granted(awake, Stored { access: Some(access), refresh: Some(refresh), generation, expires_at: None });
+    let actions = drain(&mut m);
+    assert!(!actions.iter().any(|a| matches!(a, Action::StartRefresh { .. })), "{actions:?}");
+    assert_eq!(logouts(&actions), vec![LogoutReason::SessionExpired], "{actions:?}");
+}

@@ -209,6 +209,15 @@ impl Breaker {
         self.streak_start
     }
 
+    /// The device clock was set back by `back` ms: the instants of the current streak move back
+    /// with it, so a cooldown lasts what it was meant to and the give-up window keeps measuring
+    /// the outage (not the clock change).
+    pub fn clock_set_back(&mut self, back: u64) {
+        for at in [&mut self.streak_start, &mut self.open_until, &mut self.next_allowed].into_iter().flatten() {
+            *at = at.minus(back);
+        }
+    }
+
     /// While open: when the cooldown ends.
     pub fn open_until(&self) -> Option<Millis> {
         self.open_until
@@ -497,6 +506,16 @@ mod tests {
         assert_eq!(b.on_failure(Millis(30_000), Some(600_000), 1.0), AfterFailure::Open { until: Millis(630_000) });
         // The spread grows from the policy's own cooldown (90 s), not from the server's 10 min.
         assert_eq!(reopen(&mut b, 630_000, 1.0), 120_000);
+    }
+
+    #[test]
+    fn a_clock_set_back_moves_the_cooldown_and_the_streak_with_it() {
+        let mut b = Breaker::new(BreakerConfig { max_attempts: 1, ..BreakerConfig::default() });
+        assert_eq!(b.on_failure(Millis(10_000_000), None, 0.0), AfterFailure::Open { until: Millis(10_030_000) });
+        b.clock_set_back(3_600_000);
+        assert_eq!(b.state(Millis(6_400_000)), BreakerState::Open { until: Millis(6_430_000) });
+        assert_eq!(b.failing_since(), Some(Millis(6_400_000)));
+        assert_eq!(b.state(Millis(6_430_000)), BreakerState::HalfOpen);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! - "One refresh per expiry": with rotation every reuse of a rotated token is visible on the
 //!   server (refused as blacklisted), and a second, needless refresh shows up as a rotation of a
 //!   token less than half its access token's life old (the leeway never exceeds half the life).
-//!   Excused: refreshes that ran without the lock (the driver gave up waiting), a tab closed while
+//!   Excused: refreshes that ran without the lock (the driver gave up waiting), a reuse after a
+//!   device clock change (or sleep) since the rotation (the lock hold after a refresh is measured
+//!   on the device clock, and a clock set forward cuts it short), a tab closed while
 //!   holding the lock or with its call in flight (the browser frees the lock at once), a rotation
 //!   whose result the core rightly dropped, a session that is over (logged out, or replaced by a
 //!   newer login), and a tab whose
@@ -379,7 +381,13 @@ impl World {
                 let generation = self.server.families[f].generation;
                 let over = self.referee.manually_ended.contains_key(&generation)
                     || self.server.families.iter().any(|newer| newer.generation > generation);
-                if !self.referee.excused.contains(&(f, k)) && !over {
+                // The refreshing tab holds the lock `LOCK_HOLD_MS` after its success, measured on
+                // the device clock: a clock set forward within it ends the hold at the next event,
+                // and the next holder may read storage before the new token reaches it. The core
+                // cannot tell a clock set forward from time passing (a clock set back it follows).
+                let rotated_real = self.server.families[f].issued_ms.get(k as usize + 1).map(|&ms| self.real_of_server_ms(ms));
+                let hold_cut_short = rotated_real.is_some_and(|r| self.referee.last_clock_change.is_some_and(|c| c >= r));
+                if !self.referee.excused.contains(&(f, k)) && !over && !hold_cut_short {
                     let name = self.server.name(self.calls[call].token.as_deref());
                     self.referee.fail(format!("tab{tab} presented {name}, already rotated by another refresh, while the lock works"));
                 }

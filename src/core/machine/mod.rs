@@ -95,6 +95,9 @@ pub struct Machine {
     /// The inner `Option` is the token to revoke if the call brings no new one (`None` in
     /// cookie mode, where the cookie is the credential).
     pending_revoke: Option<Option<String>>,
+    /// The latest `now` any event brought: a later event with an earlier one means the device
+    /// clock was set back (see `follow_clock`).
+    clock: Millis,
 }
 
 impl fmt::Debug for Machine {
@@ -163,6 +166,7 @@ impl Machine {
             access_opaque: false,
             reported: Vec::new(),
             pending_revoke: None,
+            clock: Millis(0),
         }
     }
 
@@ -178,6 +182,7 @@ impl Machine {
     /// access token that is not a JWT is accepted only with one, and timed by it as a JWT is by
     /// its `exp`. In cookie mode, no usable access token means one silent refresh (`probing`).
     pub(super) fn load_tokens(&mut self, now: Millis, access: Option<String>, refresh: Option<String>, expires_at: Option<Millis>) {
+        self.follow_clock(now);
         self.reset_session();
         let (access, refresh) = (non_empty(access), non_empty(refresh));
         if access.is_none() && refresh.is_none() {
@@ -237,6 +242,7 @@ impl Machine {
         refresh: Option<String>,
         expires_in: Option<u64>,
     ) -> Result<(), JwtError> {
+        self.follow_clock(now);
         let claims = match (self.config.decode)(&access) {
             Ok(claims) => Some(claims),
             Err(e @ (JwtError::Empty | JwtError::TooLarge)) => return Err(e),
@@ -309,6 +315,7 @@ impl Machine {
     /// Manual logout, or another tab's (`Remote`). Clears storage and fires `Logout` once;
     /// queued requests fail with `LoggedOut`. Does nothing if already logged out.
     pub fn logout(&mut self, now: Millis, reason: LogoutReason, message: Option<String>) {
+        self.follow_clock(now);
         if matches!(self.session, Session::LoggedOut(_)) {
             return;
         }
@@ -321,6 +328,7 @@ impl Machine {
     /// usual retry rules apply (a transient failure is retried, an open breaker fails it).
     /// In cookie mode without a session it looks for one in the cookie, as start-up does.
     pub fn force_refresh(&mut self, now: Millis, id: WaiterId) -> RequestDecision {
+        self.follow_clock(now);
         match self.session {
             Session::Active => {}
             _ if self.config.cookie_mode => {
@@ -363,6 +371,7 @@ impl Machine {
 
     /// Before a request is sent: which bearer, or wait for a refresh, or fail fast.
     pub fn on_request(&mut self, now: Millis, id: WaiterId, class: UrlClass) -> RequestDecision {
+        self.follow_clock(now);
         if class != UrlClass::Protected || self.session != Session::Active {
             return RequestDecision::Send { bearer: None };
         }
@@ -407,6 +416,7 @@ impl Machine {
 
     /// A 401 for a request sent with `sent_bearer`. The web layer asks once per request.
     pub fn on_unauthorized(&mut self, now: Millis, id: WaiterId, class: UrlClass, sent_bearer: &str) -> UnauthorizedDecision {
+        self.follow_clock(now);
         if class != UrlClass::Protected || self.session != Session::Active {
             return UnauthorizedDecision::ReturnAsIs;
         }
@@ -437,6 +447,7 @@ impl Machine {
     // ----- refresh results ------------------------------------------------------------------
 
     pub fn on_refresh_outcome(&mut self, now: Millis, outcome: RefreshOutcome, jitter: f64) {
+        self.follow_clock(now);
         if let Some(held) = self.pending_revoke.take() {
             // The call the logout waited for has answered: a rotation it brought is what the
             // server now honours (in cookie mode the browser already holds the new cookie).
@@ -520,6 +531,7 @@ impl Machine {
 
     /// The refresh call got no HTTP answer (network error, timeout): transient.
     pub fn on_refresh_network_error(&mut self, now: Millis, jitter: f64) {
+        self.follow_clock(now);
         if let Some(held) = self.pending_revoke.take() {
             self.actions.push_back(Action::Revoke { token: held });
         }
@@ -591,15 +603,38 @@ impl Machine {
 
     // ----- time -----------------------------------------------------------------------------
 
+    /// Every event starts here. The waits the machine measures on the device clock (a backoff
+    /// retry, the breaker's cooldown and give-up window, the lock hold, a refusal's grace) are
+    /// instants on that clock, while the web layer's `setTimeout` runs on real time. When the
+    /// clock is set back (by the user, or NTP correcting a clock that ran ahead), a deadline
+    /// set before would lie in the future by the whole change: a request waiting for a backoff
+    /// retry hung that long (an hour's change, an hour). So when `now` goes back, every such
+    /// deadline moves back by as much, and lasts no longer than it was meant to. (Moved back by
+    /// what the clock was seen to lose, at most the change itself: a wait restarts, never ends
+    /// early.) A clock set forward cannot be told from time passing (a sleep): it only cuts
+    /// waits short. Token expiry is left alone: it is on the server's clock, and the next fresh
+    /// token measures the new offset (meanwhile the server's 401 is the net).
+    fn follow_clock(&mut self, now: Millis) {
+        if now < self.clock {
+            let back = self.clock.since(now);
+            self.retry_at = self.retry_at.map(|at| at.minus(back));
+            self.breaker.clock_set_back(back);
+            self.lock_clock_set_back(back);
+        }
+        self.clock = now;
+    }
+
     /// Time passed (the timer armed at `poll_timeout` fired, perhaps late): act on what is due.
     /// `_jitter` is accepted for symmetry with the other time-driven calls; nothing due here
     /// needs randomness.
     pub fn handle_timeout(&mut self, now: Millis, _jitter: f64) {
+        self.follow_clock(now);
         self.advance(now);
     }
 
     /// visibilitychange, focus, online, pageshow: timers may have been frozen, re-check now.
     pub fn on_visibility(&mut self, now: Millis, visible: bool) {
+        self.follow_clock(now);
         self.visible = visible;
         self.advance(now);
     }

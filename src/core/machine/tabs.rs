@@ -62,6 +62,7 @@ impl Machine {
 
     /// Something another tab said. `stored` is what this tab's storage holds right now.
     pub fn on_tab_message(&mut self, now: Millis, message: TabMessage, stored: Stored) {
+        self.follow_clock(now);
         match message {
             TabMessage::Tokens { access, refresh, generation, expires_at } => {
                 // The storage-event fallback cannot carry the expiry; storage, written first, can.
@@ -124,6 +125,7 @@ impl Machine {
     /// Storage as read when the lock was granted: if another tab refreshed meanwhile, its
     /// tokens are adopted and no refresh call is made.
     pub fn on_lock_granted(&mut self, now: Millis, stored: Stored) {
+        self.follow_clock(now);
         if self.lock != Lock::Wanted {
             // Granted after we stopped waiting: give it back.
             self.actions.push_back(Action::ReleaseLock);
@@ -141,6 +143,7 @@ impl Machine {
             self.flight = Flight::Idle;
             self.release_lock();
         } else {
+            self.forget_expired_refresh(now);
             self.send_refresh_call();
         }
         self.advance(now);
@@ -148,11 +151,13 @@ impl Machine {
 
     /// No Web Locks in this browser, or the wait exceeded its bound: refresh without the lock.
     pub fn on_lock_unavailable(&mut self, now: Millis) {
+        self.follow_clock(now);
         if self.lock != Lock::Wanted {
             return;
         }
         self.lock = Lock::Free;
         if self.flight == Flight::Running && self.session == Session::Active {
+            self.forget_expired_refresh(now);
             self.send_refresh_call();
         } else {
             self.flight = Flight::Idle;
@@ -162,6 +167,7 @@ impl Machine {
 
     /// Storage as read on `ReadStored`, at the end of a refusal's grace period.
     pub fn on_stored(&mut self, now: Millis, stored: Stored) {
+        self.follow_clock(now);
         let Some(refusal) = self.refusal.take_if(|r| r.asked) else { return };
         // The refused call has reported: nothing is in flight any more, whatever follows.
         // (Left `Running`, adopting below would mark it superseded, and a superseded call that
@@ -213,7 +219,19 @@ impl Machine {
     }
 
     /// The refresh call goes out now, with the refresh token held at this moment.
+    ///
+    /// Unless there is none left: the refresh token can expire while the lock is awaited (a
+    /// laptop asleep with the request queued), and `advance` drops an expired one. A call
+    /// without a token would only earn a refusal (`refresh_token_required`) for a session that
+    /// simply expired. The refresh is dropped instead (the caller's `advance` then ends the
+    /// session as `session_expired`, or `refresh_unavailable` while the endpoint was failing,
+    /// unless the access token still serves).
     fn send_refresh_call(&mut self) {
+        if !self.can_refresh() {
+            self.flight = Flight::Idle;
+            self.release_lock();
+            return;
+        }
         let refresh_token = self.refresh.clone();
         self.actions.push_back(Action::StartRefresh { refresh_token });
     }
@@ -236,6 +254,17 @@ impl Machine {
     /// about the user (not found, inactive) and single-tab setups end the session at once.
     pub(super) fn refusal_needs_confirmation(&self, reason: LogoutReason) -> bool {
         self.config.tab_lock && matches!(reason, LogoutReason::InvalidToken | LogoutReason::RefreshTokenRequired)
+    }
+
+    /// The device clock was set back by `back` ms: the lock hold and a refusal's grace, measured
+    /// on it, keep their length (see `follow_clock`).
+    pub(super) fn lock_clock_set_back(&mut self, back: u64) {
+        if let Lock::Held { release_at: Some(at) } = self.lock {
+            self.lock = Lock::Held { release_at: Some(at.minus(back)) };
+        }
+        if let Some(refusal) = self.refusal.as_mut() {
+            refusal.until = refusal.until.minus(back);
+        }
     }
 
     /// The lock and refusal deadlines, for `poll_timeout`.
