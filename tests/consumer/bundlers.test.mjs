@@ -9,29 +9,19 @@
 // Each build must print no warning and emit no .wasm; then the pages, served side by side by
 // the reference server (devserver/, on 127.0.0.1, stopped at the end), go through the same
 // session in Chromium as examples/vite-react (./support.mjs sessionRoundTrip).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { serverApi } from '../e2e/support.mjs';
-import { launch } from '../support/browser.mjs';
-import { buildScript, sessionRoundTrip, sizes, startServer, useConsumer } from './support.mjs';
+import { buildScript, sessionRoundTrip, sizes, useConsumer, useServedApps } from './support.mjs';
 
 const { install, work } = useConsumer();
-const www = join(work, 'serve', 'www');
-let dev;
-let server;
-let browser;
-
-before(() => mkdirSync(www, { recursive: true }));
-after(async () => {
-  await browser?.close();
-  await dev?.stop();
-});
+const { www, serve } = useServedApps(work);
 
 /** Installs and builds examples/<name>, checks what the build printed and emitted, and puts the
- * page (index.html + dist/) under www/<name>/. */
-function build(name, t, warning) {
+ * page (index.html + dist/) under www/<name>/. `production`: whether the bundler applies the
+ * "production" export condition, and so bundles the terse build (pkg/index.prod.js). */
+function build(name, t, warning, production) {
   const dir = install(name, t);
   const { output, seconds } = buildScript(dir);
   const dist = join(dir, 'dist');
@@ -42,43 +32,37 @@ function build(name, t, warning) {
   assert.ok(!files.some((f) => /\.wasm$/.test(f)), `no .wasm in dist: the module travels inside the JS: ${files}`);
   const js = readFileSync(join(dist, 'app.js'), 'utf8');
   assert.ok(!js.includes('import.meta'), 'no import.meta left in the bundle');
+  assert.equal(!js.includes('did you mean'), production, production ? 'the production build' : 'the default build, every message');
   cpSync(join(dir, 'index.html'), join(www, name, 'index.html'));
   cpSync(dist, join(www, name, 'dist'), { recursive: true });
 }
 
-async function serve() {
-  if (dev) return;
-  dev = await startServer(join(work, 'serve'));
-  server = serverApi(dev.url);
-  browser = await launch();
-}
-
 test('examples/esbuild-iife: `esbuild --bundle --format=iife` prints no warning and emits no .wasm', (t) => {
   // esbuild's warnings read "▲ [WARNING] ..." ("import.meta" is not available with the "iife" output format).
-  build('esbuild-iife', t, /warning/i);
+  build('esbuild-iife', t, /warning/i, false);
 });
 
 test('esbuild-iife in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
-  await serve();
+  const { browser, server, dev } = await serve();
   await sessionRoundTrip(browser, server, `${dev.url}/esbuild-iife/`);
 });
 
 test('examples/rollup-esm: `rollup --plugin node-resolve --format es` prints no warning and emits no .wasm', (t) => {
   // Rollup's warnings read "(!) ...".
-  build('rollup-esm', t, /\(!\)|warning/i);
+  build('rollup-esm', t, /\(!\)|warning/i, true);
 });
 
 test('rollup-esm in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
-  await serve();
+  const { browser, server, dev } = await serve();
   await sessionRoundTrip(browser, server, `${dev.url}/rollup-esm/`);
 });
 
 test('examples/webpack5: `webpack --mode production` with no config file, loader or plugin prints no warning and emits no .wasm', (t) => {
   // webpack's warnings read "WARNING in ..." and "compiled with N warning(s)".
-  build('webpack5', t, /warning/i);
+  build('webpack5', t, /warning/i, true);
 });
 
 test('webpack5 in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
-  await serve();
+  const { browser, server, dev } = await serve();
   await sessionRoundTrip(browser, server, `${dev.url}/webpack5/`);
 });

@@ -9,27 +9,16 @@
 //   Chromium: no page error (a hydration mismatch is one: React's #418), no console error, no
 //   failed request but the scenario's 401;
 // - the same with `next build --webpack`.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { serverApi } from '../e2e/support.mjs';
-import { launch } from '../support/browser.mjs';
-import { ROOT, buildScript, sessionRoundTrip, startServer, useConsumer } from './support.mjs';
+import { ROOT, buildScript, sessionRoundTrip, useConsumer, useServedApps } from './support.mjs';
 
 const { install, work } = useConsumer();
-const www = join(work, 'serve', 'www');
+const { www, serve } = useServedApps(work);
 let dir;
-let dev;
-let server;
-let browser;
-
-before(() => mkdirSync(www, { recursive: true }));
-after(async () => {
-  await browser?.close();
-  await dev?.stop();
-});
 
 // The start of the module embedded in pkg/index.js (gzip, base64), the same in every bundle.
 const EMBEDDED = /"(H4sI[A-Za-z0-9+/]{40})/.exec(readFileSync(join(ROOT, 'pkg', 'index.js'), 'utf8'))[1];
@@ -68,19 +57,12 @@ function build(t, script) {
   cpSync(out, www, { recursive: true });
 }
 
-async function serve() {
-  if (dev) return;
-  dev = await startServer(join(work, 'serve'));
-  server = serverApi(dev.url);
-  browser = await launch();
-}
-
 test('examples/nextjs: `next build` (Turbopack) prints no warning, emits no .wasm, and the server pass renders the page with no error', (t) => {
   build(t, 'build');
 });
 
 test('nextjs (Turbopack) in Chromium: the bearer arrives, a rejected token is refreshed and replayed, every transition seen', async () => {
-  await serve();
+  const { browser, server, dev } = await serve();
   await sessionRoundTrip(browser, server, `${dev.url}/`, { consoleErrors: true });
 });
 
@@ -89,6 +71,6 @@ test('examples/nextjs: `next build --webpack` likewise', (t) => {
 });
 
 test('nextjs (webpack) in Chromium: the same session', async () => {
-  await serve();
+  const { browser, server, dev } = await serve();
   await sessionRoundTrip(browser, server, `${dev.url}/`, { consoleErrors: true });
 });

@@ -5,12 +5,13 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ROOT } from '../e2e/support.mjs';
+import { ROOT, serverApi } from '../e2e/support.mjs';
+import { launch } from '../support/browser.mjs';
 
 export { ROOT };
 
@@ -83,6 +84,29 @@ export async function startServer(root) {
       await exited;
     },
   };
+}
+
+/**
+ * Built apps served side by side: `www` (under the consumer's scratch directory) is the reference
+ * server's root; `serve()` starts the server and a Chromium on first use and returns
+ * `{ dev, server, browser }`; both are stopped after the file's tests.
+ */
+export function useServedApps(work) {
+  const apps = { www: join(work, 'serve', 'www') };
+  before(() => mkdirSync(apps.www, { recursive: true }));
+  after(async () => {
+    await apps.browser?.close();
+    await apps.dev?.stop();
+  });
+  apps.serve = async () => {
+    if (!apps.dev) {
+      apps.dev = await startServer(join(work, 'serve'));
+      apps.server = serverApi(apps.dev.url);
+      apps.browser = await launch();
+    }
+    return apps;
+  };
+  return apps;
 }
 
 /** Each file in `dir` with its size, raw and gzipped (level 9, as `npm run build` counts). */
