@@ -6,10 +6,10 @@ const REFRESH_PATH = '/api/auth/token/refresh/';
 const API_PATH = '/api/items/1';
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 // What ships: the minified driver, the wasm embedded in it.
-const authkeeper = () => import('/pkg/index.js');
+const authkeeper = () => import('/pkg/index.prod.js');
 
 /**
- * The instance pkg/index.js creates, caught on its way out of WebAssembly.instantiate(Streaming)
+ * The instance pkg/index.prod.js creates, caught on its way out of WebAssembly.instantiate(Streaming)
  * (the package exports nothing of it): for the boundary call of section 2b and the linear memory
  * of section 5. Call before the package loads the module.
  */

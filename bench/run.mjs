@@ -42,7 +42,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // The build under test, copied once so a rebuild elsewhere mid-run cannot mix two builds.
 async function snapshotPackage() {
-  const files = ['js/index.js', 'pkg/index.js', 'pkg/authkeeper_bg.wasm'];
+  const files = ['js/index.js', 'pkg/index.js', 'pkg/index.prod.js', 'pkg/authkeeper_bg.wasm'];
   for (let waited = 0; files.some((f) => !existsSync(join(ROOT, f))); waited += 5) {
     if (waited >= 180) throw new Error(`missing ${files.filter((f) => !existsSync(join(ROOT, f))).join(', ')}: run \`npm run build\``);
     if (waited === 0) log('pkg/ is missing (a build in progress?); waiting for it');
@@ -255,7 +255,7 @@ async function main() {
       log(`section 4: start-up, ${P.loads} fresh page loads per contender`);
       // authkeeper gets P.loads loads; the baselines half as many, to keep the run short.
       const startups = [
-        { name: 'authkeeper (package: pkg/index.js, wasm inside)', kind: 'package', loads: P.loads },
+        { name: 'authkeeper (package: pkg/index.prod.js, the production build, wasm inside)', kind: 'package', loads: P.loads },
         ...CONTENDERS.map((c) => ({ name: `${c.label().replace(/ \(bench\/handwritten\.js\)/, '')} [bundle]`, kind: 'bundle', id: c.id, loads: c.id === 'authkeeper' ? P.loads : Math.ceil(P.loads / 2) })),
       ];
       const startTimes = Object.fromEntries(startups.map((s) => [s.name, []]));
@@ -268,7 +268,7 @@ async function main() {
             localStorage.setItem('accessToken', tk.access);
             localStorage.setItem('refreshToken', tk.refresh);
             const t0 = performance.now();
-            const m = await import(kind === 'package' ? '/pkg/index.js' : `/bench/.build/bundles/${id}.js`);
+            const m = await import(kind === 'package' ? '/pkg/index.prod.js' : `/bench/.build/bundles/${id}.js`);
             const t1 = performance.now();
             const client = kind === 'package' ? await m.createAuthClient({ refreshUrl: '/api/auth/token/refresh/' }) : await m.start(location.origin);
             const t2 = performance.now();
@@ -302,7 +302,7 @@ async function main() {
           localStorage.setItem('accessToken', tk.access);
           localStorage.setItem('refreshToken', tk.refresh);
           const at = [performance.now()];
-          const { createAuthClient } = await import('/pkg/index.js');
+          const { createAuthClient } = await import('/pkg/index.prod.js');
           at.push(performance.now());
           // WebAssembly.instantiate (compile + instantiate of the unpacked bytes) timed on its way
           // through: what comes before it inside createAuthClient is unpacking the embedded module.
@@ -325,7 +325,7 @@ async function main() {
         }, t)));
       }
       const names = [
-        'import pkg/index.js (driver + embedded wasm as text)',
+        'import pkg/index.prod.js (driver + embedded wasm as text)',
         'createAuthClient: options',
         'base64-decode the embedded wasm (Uint8Array.fromBase64)',
         'inflate it (DecompressionStream → Response.arrayBuffer)',
@@ -363,7 +363,7 @@ async function main() {
         columns: ['contender', 'requests', 'JS heap KB', 'heap Δ vs 1,000 KB', 'wasm memory KB', 'externref table'],
         rows: memRows,
         notes: [
-          'JS heap = performance.memory.usedJSHeapSize after gc() ×3 (Chromium with --js-flags=--expose-gc --enable-precise-memory-info), whole page; wasm memory = the module\'s WebAssembly.Memory buffer (the instance pkg/index.js created, caught on its way out of WebAssembly.instantiate), which can grow but never shrinks.',
+          'JS heap = performance.memory.usedJSHeapSize after gc() ×3 (Chromium with --js-flags=--expose-gc --enable-precise-memory-info), whole page; wasm memory = the module\'s WebAssembly.Memory buffer (the instance pkg/index.prod.js created, caught on its way out of WebAssembly.instantiate), which can grow but never shrinks.',
           `Non-200 responses: ${memFailures}.`,
         ],
       });
