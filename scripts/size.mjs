@@ -40,8 +40,8 @@ for (const [name, f] of Object.entries(source)) {
 }
 const t = report.total;
 say(`[size] ${'total shipped'.padEnd(26)} ${String(t.raw).padStart(8)} ${String(t.gzip).padStart(9)} ${String(t.brotli).padStart(9)}`);
-say(`[size] gzipped total: ${(t.gzip / 1024).toFixed(1)} KB (production build: the minified driver/interceptor with the wasm embedded; no glue, no second file)`);
-if (report.files.driver) say(`[size] default build (pkg/index.js, full messages): ${(report.files.driver.gzip / 1024).toFixed(1)} KB gzipped`);
+say(`[size] gzipped total: ${(t.gzip / 1000).toFixed(1)} KB (production build: the minified driver/interceptor with the wasm embedded; no glue, no second file)`);
+if (report.files.driver) say(`[size] default build (pkg/index.js, full messages): ${(report.files.driver.gzip / 1000).toFixed(1)} KB gzipped`);
 if (report.files.wasm) say(`[size] sha256 ${report.files.wasm.sha256}  ${files.wasm.path}`);
 console.log(`${jsonOnly ? '' : '[size] json '}${JSON.stringify(report)}`);
 if (!complete) process.exitCode = 1;

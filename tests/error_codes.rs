@@ -20,7 +20,7 @@ fn declared_codes(dts: &str) -> BTreeSet<String> {
 /// Codes that `js/index.js` passes to its error constructors, `makeError` or `bad()` (always invalid_option).
 fn thrown_by_js(js: &str) -> BTreeSet<String> {
     // `new AuthkeeperError('code', ...)` and `makeError('code', ...)` (the driver's own errors;
-    // the core's are worded by `CORE_ERRORS`, held to `CoreError` below).
+    // the core's are named by `CORE_CODES` and worded by `CORE_TEXT`, held to `CoreError` below).
     let mut codes: BTreeSet<String> = ["AuthkeeperError('", "makeError('"]
         .iter()
         .flat_map(|opener| js.split(opener).skip(1))
@@ -55,18 +55,23 @@ fn codes_are_distinct_snake_case() {
     assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
 }
 
-/// The codes of `js/index.js`'s `CORE_ERRORS` table, in its order (each entry opens a line with `['code', `).
-fn core_error_table(js: &str) -> Vec<String> {
-    let start = js.find("const CORE_ERRORS = [\n").expect("js/index.js has CORE_ERRORS");
+/// The codes of `js/index.js`'s `CORE_CODES` list, in its order, and how many wordings its
+/// `CORE_TEXT` table has (one per code, each entry opening a line with `  (`).
+fn core_error_table(js: &str) -> (Vec<String>, usize) {
+    let start = js.find("const CORE_CODES = [").expect("js/index.js has CORE_CODES");
+    let list = &js[start..start + js[start..].find("];").unwrap()];
+    let codes = list.split('\'').skip(1).step_by(2).map(str::to_owned).collect();
+    let start = js.find("const CORE_TEXT = VERBOSE && [\n").expect("js/index.js has CORE_TEXT");
     let table = &js[start..start + js[start..].find("\n];").unwrap()];
-    table.split("\n  ['").skip(1).map(|entry| entry[..entry.find('\'').unwrap()].to_owned()).collect()
+    (codes, table.matches("\n  (").count())
 }
 
 #[test]
 fn the_js_wording_table_gives_each_core_error_its_code_in_order() {
-    let js: Vec<String> = core_error_table(&read("js/index.js"));
+    let (js, wordings) = core_error_table(&read("js/index.js"));
     let rust: Vec<String> = CoreError::ALL.iter().map(|e| e.code().as_str().to_owned()).collect();
     assert_eq!(js, rust);
+    assert_eq!(wordings, rust.len(), "CORE_TEXT words every code");
     for (i, e) in CoreError::ALL.iter().enumerate() {
         assert_eq!(*e as usize, i, "the wire number of {e:?} is its place in ALL");
     }

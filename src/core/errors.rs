@@ -63,7 +63,7 @@ impl ErrorCode {
 }
 
 /// Every error the core hands to `js/index.js`, by number (its place in [`CoreError::ALL`]):
-/// `CORE_ERRORS` there holds each one's `code` and wording, with blanks for the small
+/// `CORE_CODES` and `CORE_TEXT` there hold each one's `code` and wording, with blanks for the small
 /// arguments the core sends along (a reason, a number, an option's place in a table). The
 /// decision is made here; only the text is there, so none of it is in the wasm.
 /// `tests/error_codes.rs` holds that table's codes to [`CoreError::code`].

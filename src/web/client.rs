@@ -16,7 +16,7 @@ use crate::core::options::{self as limits, OptionError, RetryInput};
 use crate::core::policy::{revocation_failure, Body, FreshTokens, LogoutReason, Member, RefreshAnswer, RevokeFailure};
 use crate::core::storage_rules::{Area, ClearRules, SessionClear};
 use crate::core::time::{clamp_timer_delay, Millis};
-use crate::core::urls::{self, UrlClass, UrlRules};
+use crate::core::urls::{UrlClass, UrlRules};
 
 pub struct Client {
     /// Until `START` (which knows whether storage fell back to memory).
@@ -227,7 +227,7 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
     drain(client, out);
 }
 
-/// `[kind, ...args]`: JS throws or rejects with the error its `CORE_ERRORS[kind]` words;
+/// `[kind, ...args]`: JS throws or rejects with the error its `CORE_CODES[kind]` names and `CORE_TEXT[kind]` words;
 /// the caller writes the `args` that follow.
 fn fail(out: &mut Writer, kind: CoreError, args: usize) {
     out.list(1 + args);
