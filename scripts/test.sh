@@ -28,8 +28,9 @@ echo "[test] build done at $(elapsed)"
 # tests/real: against real servers from PyPI (djangorestframework-simplejwt, django-oauth-toolkit;
 # .venv-real/ from setup), started on 127.0.0.1 and stopped by the tests; the 3-tab SimpleJWT race
 # runs REAL_TABS_RUNS times (20).
-# tests/consumer: `npm pack` installed into examples/ (npm ci from their committed lockfiles),
-# a Vitest run, a Vite + React build driven in Chromium against the dev server.
+# tests/consumer: `npm pack` installed into examples/ (npm ci from their committed lockfiles):
+# Vitest and Jest runs, tsc --strict, and Vite, esbuild, Rollup, webpack and Next.js builds each
+# driven in Chromium against the reference server.
 for suite in tests/js tests/leak tests/e2e tests/real tests/consumer; do
   if compgen -G "$suite/*.test.mjs" >/dev/null; then
     echo "[test] $suite (Playwright + Chromium)"
