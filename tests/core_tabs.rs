@@ -223,6 +223,20 @@ fn without_the_lock_a_refusal_ends_the_session_at_once() {
     assert_eq!(logouts(&drain(&mut m)), vec![LogoutReason::InvalidToken]);
 }
 
+/// Signed in at `T0` (access token for 5 min, refresh token for 90), a request at 4:50 waits
+/// for the refresh and the lock is asked for. With it, what storage holds: the same tokens.
+fn a_request_awaiting_the_lock() -> (Machine, Stored) {
+    let t0 = Millis(T0);
+    let mut m = Machine::new(config(TabScope::Shared, true));
+    let (access, refresh) = (jwt(T0 / 1000 + 300, "a1"), jwt(T0 / 1000 + 5_400, "r1"));
+    m.set_tokens(t0, access.clone(), Some(refresh.clone()), None).unwrap();
+    let generation = m.generation();
+    drain(&mut m);
+    assert_eq!(m.on_request(t0.plus(290_000), 1, UrlClass::Protected), RequestDecision::Wait);
+    assert!(drain(&mut m).contains(&Action::AcquireLock));
+    (m, Stored { access: Some(access), refresh: Some(refresh), generation, expires_at: None })
+}
+
 /// Found by the multi-tab simulation: a tab asks for the lock (another tab holds it, its call
 /// out) and the laptop sleeps past the refresh token's expiry. On waking, the tab drops the
 /// expired token while still waiting; the lock then came and it made the refresh call with no
@@ -231,22 +245,12 @@ fn without_the_lock_a_refusal_ends_the_session_at_once() {
 #[test]
 fn a_refresh_token_that_expires_while_the_lock_is_awaited_ends_the_session_without_a_call() {
     for lock_comes in [true, false] {
-        let t0 = Millis(T0);
-        let mut m = Machine::new(config(TabScope::Shared, true));
-        let (access, refresh) = (jwt(T0 / 1000 + 300, "a1"), jwt(T0 / 1000 + 5_400, "r1"));
-        m.set_tokens(t0, access.clone(), Some(refresh.clone()), None).unwrap();
-        let generation = m.generation();
-        drain(&mut m);
-        let expiring = t0.plus(290_000);
-        assert_eq!(m.on_request(expiring, 1, UrlClass::Protected), RequestDecision::Wait);
-        assert!(drain(&mut m).contains(&Action::AcquireLock));
-
+        let (mut m, stored) = a_request_awaiting_the_lock();
         // Asleep with the request queued and the lock awaited; on waking, the wake-up events.
-        let awake = t0.plus(5_500_000);
+        // Storage still holds the expired token (or the other tab has cleared it).
+        let awake = Millis(T0).plus(5_500_000);
         m.on_visibility(awake, true);
         drain(&mut m);
-        // Storage still holds the expired token (or the other tab has cleared it).
-        let stored = Stored { access: Some(access.clone()), refresh: Some(refresh.clone()), generation, expires_at: None };
         if lock_comes {
             m.on_lock_granted(awake, stored);
         } else {
@@ -267,17 +271,8 @@ fn a_refresh_token_that_expires_while_the_lock_is_awaited_ends_the_session_witho
 /// token's expiry. The expired token is not presented either.
 #[test]
 fn a_lock_granted_after_the_refresh_token_expired_presents_nothing() {
-    let t0 = Millis(T0);
-    let mut m = Machine::new(config(TabScope::Shared, true));
-    let (access, refresh) = (jwt(T0 / 1000 + 300, "a1"), jwt(T0 / 1000 + 5_400, "r1"));
-    m.set_tokens(t0, access.clone(), Some(refresh.clone()), None).unwrap();
-    let generation = m.generation();
-    drain(&mut m);
-    let expiring = t0.plus(290_000);
-    assert_eq!(m.on_request(expiring, 1, UrlClass::Protected), RequestDecision::Wait);
-    drain(&mut m);
-    let awake = t0.plus(5_500_000);
-    m.on_lock_granted(awake, Stored { access: Some(access), refresh: Some(refresh), generation, expires_at: None });
+    let (mut m, stored) = a_request_awaiting_the_lock();
+    m.on_lock_granted(Millis(T0).plus(5_500_000), stored);
     let actions = drain(&mut m);
     assert!(!actions.iter().any(|a| matches!(a, Action::StartRefresh { .. })), "{actions:?}");
     assert_eq!(logouts(&actions), vec![LogoutReason::SessionExpired], "{actions:?}");
