@@ -606,6 +606,12 @@ async function wasmSource(wasmUrl) {
   return new Response(inflate.readable).arrayBuffer();
 }
 
+// Unpacking and compiling the embedded module needs nothing from the options, so in a browser it
+// starts on import: it overlaps whatever the page does before createAuthClient, which then only
+// instantiates. Used once; a failure is kept for createAuthClient to report (and then unpack again).
+let precompiled = embedded && inBrowser() ? wasmSource(undefined).then((bytes) => WebAssembly.compile(bytes)) : undefined;
+precompiled?.catch(() => {});
+
 const describeWasmUrl = (v) => {
   if (v === undefined) return embedded ? 'the module embedded in the package' : 'the default location (../pkg/authkeeper_bg.wasm next to js/index.js)';
   if (typeof v === 'string') return `wasmUrl ${JSON.stringify(v)}`;
@@ -647,9 +653,10 @@ export async function createAuthClient(options) {
   if (!wasm) {
     // One load per page; a failed one is forgotten, so that a later call (with a corrected
     // wasmUrl, or after a network failure) tries again.
-    const attempt = wasmReady ??= wasmSource(config.wasmUrl)
+    const attempt = wasmReady ??= (config.wasmUrl === undefined && precompiled || wasmSource(config.wasmUrl))
       .then(load)
       .catch((cause) => { throw wasmLoadFailed(config.wasmUrl, cause); });
+    precompiled = undefined;
     try {
       await attempt;
     } catch (e) {

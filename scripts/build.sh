@@ -33,9 +33,7 @@ trap 'rm -rf "$out"' EXIT
 cp "$wasm" "$RELEASE_TARGET_DIR/authkeeper_bg.names.wasm"
 
 echo "[build] wasm-opt -Oz"
-node node_modules/binaryen/bin/wasm-opt "$wasm" -Oz --converge --zero-filled-memory --low-memory-unused --strip-target-features --strip-debug --strip-producers \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
-  --enable-multivalue --enable-mutable-globals -o "$out/authkeeper_bg.wasm"
+node node_modules/binaryen/bin/wasm-opt "$wasm" "${WASM_OPT_FLAGS[@]}" --strip-debug -o "$out/authkeeper_bg.wasm"
 rm -f pkg/authkeeper.js
 # What ships of the JS: js/index.js minified, the wasm embedded in it (scripts/bundle.mjs). The
 # wasm file ships too, for `wasmUrl` (a CDN, a strict CSP that prefers a served module).

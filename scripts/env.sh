@@ -18,6 +18,17 @@ _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export RELEASE_RUSTC="1.96.0"
 export RELEASE_CARGO=/usr/bin/cargo
 export RELEASE_TARGET_DIR="$_root/target/wasm-release"
+# wasm-opt's passes for the release (scripts/build.sh; scripts/size-report.sh adds -g to keep names).
+# -ocimfs: -Oz inlines every function that has one caller, whatever its size, which folded all of
+# src/web/client.rs's per-op functions back into one 21.5 KB dispatcher; V8 compiles a wasm
+# function on its first call, and that one took 1.3-6.6 ms at start-up. Functions above this many
+# bytes keep their own body, so the start-up compiles only the ops it uses.
+WASM_OPT_FLAGS=(
+  -Oz --converge --one-caller-inline-max-function-size=80
+  --zero-filled-memory --low-memory-unused --strip-target-features --strip-producers
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types
+  --enable-multivalue --enable-mutable-globals
+)
 release_wasm_env() {
   local cargo_home="${CARGO_HOME:-$HOME/.cargo}"
   # Flags, one per element (CARGO_ENCODED_RUSTFLAGS is \x1f-separated: paths with spaces are fine,

@@ -23,10 +23,8 @@ if [ ! -f "$wasm" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# Same passes as scripts/build.sh, but -g keeps the name section so twiggy can name the functions.
-node node_modules/binaryen/bin/wasm-opt "$wasm" -Oz --converge --zero-filled-memory --low-memory-unused --strip-target-features -g --strip-producers \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
-  --enable-multivalue --enable-mutable-globals -o "$tmp/opt.wasm"
+# The passes of scripts/build.sh (WASM_OPT_FLAGS in scripts/env.sh), but -g keeps the name section so twiggy can name the functions.
+node node_modules/binaryen/bin/wasm-opt "$wasm" "${WASM_OPT_FLAGS[@]}" -g -o "$tmp/opt.wasm"
 
 # Groups `twiggy top -f csv` rows by crate / kind of code.
 cat > "$tmp/by-crate.mjs" <<'JS'

@@ -56,19 +56,14 @@ const REVOKE_RESULT: u32 = 18;
 const DESTROY: u32 = 19;
 const CLEAR: u32 = 20;
 
+/// Each op's work is a function of its own (`#[inline(never)]`, and scripts/build.sh keeps
+/// wasm-opt from inlining them back): V8 compiles a wasm function on its first call, so the
+/// start-up compiles the ops it uses and not the rest. As one inlined function of 21.5 KB, this
+/// dispatcher took 1.3-6.6 ms to compile on the first call (`--trace-wasm-compilation-times`).
 pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut Writer) {
     match op {
         NEW => return create(clients, a, out),
-        REVOKE_RESULT => {
-            // `null`: revoked; else how it failed (`0` no answer, `1` the status JS sent), which
-            // js/index.js words for the trace hook.
-            let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
-            return match revocation_failure(status) {
-                None => out.null(),
-                Some(RevokeFailure::Network) => out.num(0.0),
-                Some(RevokeFailure::Http(_)) => out.num(1.0),
-            };
-        }
+        REVOKE_RESULT => return revoke_result(a, out),
         _ => {}
     }
     let h = a.num().unwrap_or(-1.0);
@@ -80,151 +75,187 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
         return out.null();
     }
     if op == CLEAR {
-        // Answers `[store keys, localStorage keys, clear all of sessionStorage, sessionStorage
-        // keys]`: what the logout's `Clear` removes, from the keys JS listed.
-        let shared = a.flag();
-        let memory = a.flag();
-        let local = a.strs().unwrap_or_default();
-        let session = a.strs().unwrap_or_default();
-        let rules = &client.clear;
-        let tokens_are_shared = client.area == Area::Local && !memory;
-        out.list(4);
-        if shared || !tokens_are_shared {
-            out.strs(rules.token_keys());
-        } else {
-            out.strs(&[]);
-        }
-        let local: Vec<String> = if shared { local.into_iter().filter(|k| rules.removes_local(k)).collect() } else { Vec::new() };
-        out.strs(&local);
-        let all = rules.session == SessionClear::All;
-        out.num(if all { 1.0 } else { 0.0 });
-        let session: Vec<String> = if all { Vec::new() } else { session.into_iter().filter(|k| rules.removes_session(k)).collect() };
-        out.strs(&session);
-        out.list(0);
-        return out.null();
+        return clear(client, a, out);
     }
     if client.destroyed && matches!(op, REQUEST | REFRESH) {
         return fail(out, CoreError::Destroyed, 0);
     }
     if op == START {
-        let Some(mut config) = client.config.take() else { return out.null() };
-        config.memory_storage = a.flag();
-        let visible = a.flag();
-        let stored = stored(a);
-        let mut machine = Machine::new(config);
-        // Visibility first: a tab restored in the background with an expired token waits
-        // until it is shown or a request needs the token.
-        machine.on_visibility(now(), visible);
-        machine.load_stored(now(), stored);
-        client.machine = Some(machine);
-        out.null();
+        start(client, a, out);
     } else {
         let Some(machine) = client.machine.as_mut() else { return fail(out, CoreError::NotStarted, 0) };
         let t = now();
         match op {
-            REQUEST | UNAUTHORIZED => {
-                let id = a.num().unwrap_or(0.0) as u64;
-                let origin = a.str();
-                let path = a.str().unwrap_or_default();
-                let class = match &origin {
-                    Some(origin) => client.urls.classify(origin, &path),
-                    None => UrlClass::Protected,
-                };
-                if op == REQUEST {
-                    match machine.on_request(t, id, class) {
-                        RequestDecision::Send { bearer: Some(token) } => match client.handed_over.hand_over(token) {
-                            Handover::Unchanged => out.num(1.0),
-                            Handover::New(token) => out.str(&token),
-                        },
-                        RequestDecision::Send { bearer: None } => out.null(),
-                        RequestDecision::Wait => out.num(0.0),
-                        RequestDecision::Fail(e) => auth_error(out, &e),
-                    }
-                } else {
-                    let sent = a.str().unwrap_or_default();
-                    match machine.on_unauthorized(t, id, class, &sent) {
-                        UnauthorizedDecision::ReturnAsIs => out.null(),
-                        UnauthorizedDecision::Replay { bearer } => out.str(&bearer),
-                        UnauthorizedDecision::Wait => out.num(0.0),
-                    }
-                }
-            }
-            REFRESH => match machine.force_refresh(t, a.num().unwrap_or(0.0) as u64) {
-                RequestDecision::Wait => out.num(0.0),
-                RequestDecision::Fail(e) => auth_error(out, &e),
-                RequestDecision::Send { .. } => out.null(),
-            },
-            SET_TOKENS => {
-                let access = a.str().unwrap_or_default();
-                let refresh = a.str();
-                let expires_in = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
-                match machine.set_tokens(t, access, refresh, expires_in) {
-                    Ok(()) => out.null(),
-                    Err(e) => {
-                        fail(out, CoreError::UnusableToken, 1);
-                        out.num(jwt_error_number(e));
-                    }
-                }
-            }
-            LOGOUT => {
-                machine.logout(t, LogoutReason::Manual, None);
-                out.null();
-            }
+            REQUEST | UNAUTHORIZED => request(machine, &client.urls, &mut client.handed_over, op == REQUEST, t, a, out),
+            REFRESH => refresh(machine, t, a, out),
+            SET_TOKENS => set_tokens(machine, t, a, out),
             STATE => snapshot(out, machine, t),
-            CANCEL => {
-                machine.cancel(a.num().unwrap_or(0.0) as u64);
-                out.null();
-            }
             TIMEOUT => {
                 client.armed = None;
-                machine.handle_timeout(t, jitter());
-                out.null();
+                event(machine, t, op, a, out);
             }
-            VISIBILITY => {
-                machine.on_visibility(t, a.flag());
-                out.null();
-            }
-            RESPONSE => {
-                let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
-                let retry_after = a.str();
-                let retry_after_date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
-                let date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
-                let body = body(a);
-                let parsed = parsed(a);
-                let answer = RefreshAnswer { status, body, retry_after, retry_after_date, date };
-                machine.on_refresh_answer(t, &answer, parsed, jitter());
-                out.null();
-            }
-            NETWORK_ERROR => {
-                machine.on_refresh_network_error(t, jitter());
-                out.null();
-            }
-            HOOK_ERROR => {
-                machine.on_refresh_hook_error(t, a.str().unwrap_or_default(), jitter());
-                out.null();
-            }
-            LOCK_GRANTED => {
-                machine.on_lock_granted(t, stored(a));
-                out.null();
-            }
-            LOCK_UNAVAILABLE => {
-                machine.on_lock_unavailable(t);
-                out.null();
-            }
-            STORED => {
-                machine.on_stored(t, stored(a));
-                out.null();
-            }
-            TAB => {
-                if let Some(message) = tab_message(a) {
-                    machine.on_tab_message(t, message, stored(a));
-                }
-                out.null();
-            }
-            _ => out.null(),
+            RESPONSE => response(machine, t, a, out),
+            TAB => tab(machine, t, a, out),
+            _ => event(machine, t, op, a, out),
         }
     }
     drain(client, out);
+}
+
+/// `null`: revoked; else how it failed (`0` no answer, `1` the status JS sent), which
+/// js/index.js words for the trace hook.
+#[inline(never)]
+fn revoke_result(a: &mut Reader, out: &mut Writer) {
+    let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
+    match revocation_failure(status) {
+        None => out.null(),
+        Some(RevokeFailure::Network) => out.num(0.0),
+        Some(RevokeFailure::Http(_)) => out.num(1.0),
+    }
+}
+
+/// Answers `[store keys, localStorage keys, clear all of sessionStorage, sessionStorage
+/// keys]`: what the logout's `Clear` removes, from the keys JS listed.
+#[inline(never)]
+fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
+    let shared = a.flag();
+    let memory = a.flag();
+    let local = a.strs().unwrap_or_default();
+    let session = a.strs().unwrap_or_default();
+    let rules = &client.clear;
+    let tokens_are_shared = client.area == Area::Local && !memory;
+    out.list(4);
+    if shared || !tokens_are_shared {
+        out.strs(rules.token_keys());
+    } else {
+        out.strs(&[]);
+    }
+    let local: Vec<String> = if shared { local.into_iter().filter(|k| rules.removes_local(k)).collect() } else { Vec::new() };
+    out.strs(&local);
+    let all = rules.session == SessionClear::All;
+    out.num(if all { 1.0 } else { 0.0 });
+    let session: Vec<String> = if all { Vec::new() } else { session.into_iter().filter(|k| rules.removes_session(k)).collect() };
+    out.strs(&session);
+    out.list(0);
+    out.null();
+}
+
+#[inline(never)]
+fn start(client: &mut Client, a: &mut Reader, out: &mut Writer) {
+    let Some(mut config) = client.config.take() else { return out.null() };
+    config.memory_storage = a.flag();
+    let visible = a.flag();
+    let stored = stored(a);
+    let mut machine = Machine::new(config);
+    // Visibility first: a tab restored in the background with an expired token waits
+    // until it is shown or a request needs the token.
+    machine.on_visibility(now(), visible);
+    machine.load_stored(now(), stored);
+    client.machine = Some(machine);
+    out.null();
+}
+
+/// `REQUEST` (may it go, with which bearer) and `UNAUTHORIZED` (its 401: replay, wait or
+/// return it).
+#[inline(never)]
+fn request(
+    machine: &mut Machine,
+    urls: &UrlRules,
+    handed_over: &mut LastHandedOver,
+    first_send: bool,
+    t: Millis,
+    a: &mut Reader,
+    out: &mut Writer,
+) {
+    let id = a.num().unwrap_or(0.0) as u64;
+    let origin = a.str();
+    let path = a.str().unwrap_or_default();
+    let class = match &origin {
+        Some(origin) => urls.classify(origin, &path),
+        None => UrlClass::Protected,
+    };
+    if first_send {
+        match machine.on_request(t, id, class) {
+            RequestDecision::Send { bearer: Some(token) } => match handed_over.hand_over(token) {
+                Handover::Unchanged => out.num(1.0),
+                Handover::New(token) => out.str(&token),
+            },
+            RequestDecision::Send { bearer: None } => out.null(),
+            RequestDecision::Wait => out.num(0.0),
+            RequestDecision::Fail(e) => auth_error(out, &e),
+        }
+    } else {
+        let sent = a.str().unwrap_or_default();
+        match machine.on_unauthorized(t, id, class, &sent) {
+            UnauthorizedDecision::ReturnAsIs => out.null(),
+            UnauthorizedDecision::Replay { bearer } => out.str(&bearer),
+            UnauthorizedDecision::Wait => out.num(0.0),
+        }
+    }
+}
+
+#[inline(never)]
+fn refresh(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
+    match machine.force_refresh(t, a.num().unwrap_or(0.0) as u64) {
+        RequestDecision::Wait => out.num(0.0),
+        RequestDecision::Fail(e) => auth_error(out, &e),
+        RequestDecision::Send { .. } => out.null(),
+    }
+}
+
+#[inline(never)]
+fn set_tokens(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
+    let access = a.str().unwrap_or_default();
+    let refresh = a.str();
+    let expires_in = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+    match machine.set_tokens(t, access, refresh, expires_in) {
+        Ok(()) => out.null(),
+        Err(e) => {
+            fail(out, CoreError::UnusableToken, 1);
+            out.num(jwt_error_number(e));
+        }
+    }
+}
+
+/// The refresh call's answer.
+#[inline(never)]
+fn response(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
+    let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
+    let retry_after = a.str();
+    let retry_after_date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
+    let date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
+    let body = body(a);
+    let parsed = parsed(a);
+    let answer = RefreshAnswer { status, body, retry_after, retry_after_date, date };
+    machine.on_refresh_answer(t, &answer, parsed, jitter());
+    out.null();
+}
+
+/// Another tab's message, with what storage holds now.
+#[inline(never)]
+fn tab(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
+    if let Some(message) = tab_message(a) {
+        machine.on_tab_message(t, message, stored(a));
+    }
+    out.null();
+}
+
+/// The ops that are one core event each and answer nothing.
+#[inline(never)]
+fn event(machine: &mut Machine, t: Millis, op: u32, a: &mut Reader, out: &mut Writer) {
+    match op {
+        LOGOUT => machine.logout(t, LogoutReason::Manual, None),
+        CANCEL => machine.cancel(a.num().unwrap_or(0.0) as u64),
+        TIMEOUT => machine.handle_timeout(t, jitter()),
+        VISIBILITY => machine.on_visibility(t, a.flag()),
+        NETWORK_ERROR => machine.on_refresh_network_error(t, jitter()),
+        HOOK_ERROR => machine.on_refresh_hook_error(t, a.str().unwrap_or_default(), jitter()),
+        LOCK_GRANTED => machine.on_lock_granted(t, stored(a)),
+        LOCK_UNAVAILABLE => machine.on_lock_unavailable(t),
+        STORED => machine.on_stored(t, stored(a)),
+        _ => {}
+    }
+    out.null();
 }
 
 /// `[kind, ...args]`: JS throws or rejects with the error its `CORE_CODES[kind]` names and `CORE_TEXT[kind]` words;
@@ -368,6 +399,7 @@ fn millis(out: &mut Writer, m: Option<Millis>) {
     }
 }
 
+#[inline(never)]
 fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
     let s = machine.snapshot(now);
     let (breaker, open_until) = match s.breaker {
@@ -397,6 +429,7 @@ fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
 
 /// After the result: `[actions]` (warnings first), then the timer (`null`: as armed, `-1`:
 /// disarm, else a delay in ms).
+#[inline(never)]
 fn drain(client: &mut Client, out: &mut Writer) {
     let Some(machine) = client.machine.as_mut() else {
         out.list(0);
@@ -584,6 +617,7 @@ fn encode(w: &mut Writer, action: Action) -> bool {
 /// `NEW`: the options js/index.js type-checked, in its order. Answers `[handle, refreshTimeout,
 /// accessKey, refreshKey, legacyAccess, legacyRefresh]` (the defaults filled in: the storage
 /// adapter uses them as given) or an error (`fail`).
+#[inline(never)]
 fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
     match read_config(a) {
         Ok((client, timeout, store)) => {

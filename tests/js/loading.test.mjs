@@ -117,6 +117,27 @@ test('the built package (pkg/index.js) runs the wasm embedded in it: no wasmUrl,
   assert.deepEqual(wasmRequests, [], 'the module came from the bundle, not the network');
 });
 
+test('the built package unpacks and compiles its module on import, once: createAuthClient only instantiates it', async () => {
+  const page = await browser.page();
+  const calls = await page.evaluate(async (options) => {
+    const calls = [];
+    const { compile, instantiate } = WebAssembly;
+    WebAssembly.compile = (...args) => { calls.push('compile'); return compile.apply(WebAssembly, args); };
+    WebAssembly.instantiate = (...args) => {
+      calls.push(args[0] instanceof WebAssembly.Module ? 'instantiate a Module' : 'instantiate bytes');
+      return instantiate.apply(WebAssembly, args);
+    };
+    // Its own module record (the query), so the import below is the first of this copy.
+    const { createAuthClient } = await import('/pkg/index.prod.js?on-import');
+    calls.push('import done');
+    await createAuthClient(options);
+    await createAuthClient(options);
+    return calls;
+  }, options);
+  // The compile is started by the import; it may finish after it (the inflate is asynchronous).
+  assert.deepEqual(calls.filter((c) => c !== 'import done'), ['compile', 'instantiate a Module'], `${calls}`);
+});
+
 test('outside a browser (a Node script, a server render) createAuthClient rejects with not_in_browser', () => {
   const index = new URL('../../js/index.js', import.meta.url).href;
   const script = `
