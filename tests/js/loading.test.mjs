@@ -121,8 +121,9 @@ test('the built package unpacks and compiles its module on import, once: createA
   const page = await browser.page();
   const calls = await page.evaluate(async (options) => {
     const calls = [];
-    const { compile, instantiate } = WebAssembly;
+    const { compile, compileStreaming, instantiate } = WebAssembly;
     WebAssembly.compile = (...args) => { calls.push('compile'); return compile.apply(WebAssembly, args); };
+    WebAssembly.compileStreaming = (...args) => { calls.push('compile'); return compileStreaming.apply(WebAssembly, args); };
     WebAssembly.instantiate = (...args) => {
       calls.push(args[0] instanceof WebAssembly.Module ? 'instantiate a Module' : 'instantiate bytes');
       return instantiate.apply(WebAssembly, args);
