@@ -367,7 +367,7 @@ function locateSerialized(url, pageOrigin) {
   return locate(url, pageOrigin);
 }
 
-// ---- The wasm module: loaded once per page, streaming where the server allows it. ----------
+// ---- The wasm module: loaded once per page, compiled as it streams in where it can. -------
 // Jest's jsdom environment runs code in jsdom's realm, which has no TextEncoder, TextDecoder or
 // DecompressionStream; Node has them all, and hands them over without an import (which would
 // trouble bundlers) through process.getBuiltinModule. Browsers never reach that branch.
@@ -395,21 +395,22 @@ function load(source) {
       },
     },
   };
-  const done = (result) => { wasm = (result.instance ?? result).exports; };
-  if (source instanceof WebAssembly.Module || isBytes(source)) {
-    return WebAssembly.instantiate(source, imports).then(done);
-  }
+  return compile(source).then((module) => WebAssembly.instantiate(module, imports)).then((instance) => { wasm = instance.exports; });
+}
+
+/** Whatever `load` takes (a Module, bytes, a Response or a promise of one, a URL or Request to
+ * fetch), compiled: streaming where the response says `application/wasm`, as a served module does
+ * and the embedded one, inflating, does (wasmSource). */
+async function compile(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (isBytes(source)) return WebAssembly.compile(source);
   const isResponse = typeof Response === 'function' && source instanceof Response;
-  return Promise.resolve(isResponse || typeof source?.then === 'function' ? source : fetch(source))
-    .then(async (response) => {
-      if (!response.ok) throw new Error(`the server answered ${response.status} ${response.statusText} for ${response.url}`);
-      // Streaming where the server sends `application/wasm`, else compiled from the bytes.
-      if (response.headers.get('Content-Type')?.startsWith('application/wasm') && WebAssembly.instantiateStreaming) {
-        return WebAssembly.instantiateStreaming(response, imports);
-      }
-      return WebAssembly.instantiate(await response.arrayBuffer(), imports);
-    })
-    .then(done);
+  const response = await (isResponse || typeof source?.then === 'function' ? source : fetch(source));
+  if (!response.ok) throw new Error(`the server answered ${response.status} ${response.statusText} for ${response.url}`);
+  if (response.headers.get('Content-Type')?.startsWith('application/wasm') && WebAssembly.compileStreaming) {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
 }
 
 // The wire format (src/web/wire.rs): 0 null; 1 f64; 2 u32 length + UTF-8; 3 u32 count + values.
@@ -603,17 +604,14 @@ async function wasmSource(wasmUrl) {
   // A corrupt module rejects here and on the readable: the readable's rejection is the one reported.
   writer.write(packed).catch(() => {});
   writer.close().catch(() => {});
-  // As a wasm Response, so that it is compiled while it inflates (compileStreaming,
-  // instantiateStreaming): waiting for the whole inflate first took twice as long.
+  // As a wasm Response, so that `compile` compiles it while it inflates: waiting for the whole
+  // inflate first took twice as long.
   return new Response(inflate.readable, { headers: { 'Content-Type': 'application/wasm' } });
 }
 
 // Unpacking and compiling the embedded module needs nothing from the options, so in a browser it
 // starts on import: it overlaps whatever the page does before createAuthClient, which then only
 // instantiates. Used once; a failure is kept for createAuthClient to report (and then unpack again).
-const compile = (source) => (typeof Response === 'function' && source instanceof Response
-  ? WebAssembly.compileStreaming?.(source) ?? source.arrayBuffer().then((bytes) => WebAssembly.compile(bytes))
-  : WebAssembly.compile(source));
 let precompiled = embedded && inBrowser() ? wasmSource(undefined).then(compile) : undefined;
 precompiled?.catch(() => {});
 
