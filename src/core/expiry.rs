@@ -90,7 +90,7 @@ const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// may generate. The weekday must be a weekday name but is not cross-checked against the date
 /// (it carries no information). Dates before 1970 are not representable and return `None`.
 pub fn parse_http_date(value: &str) -> Option<Millis> {
-    let mut parts = value.trim().split(' ');
+    let mut parts = value.trim_ascii().split(' ');
     let weekday = parts.next()?.strip_suffix(',')?;
     let day = parts.next()?;
     let month = parts.next()?;
@@ -120,10 +120,10 @@ pub fn parse_http_date(value: &str) -> Option<Millis> {
 
 /// Exactly `len` ASCII digits (IMF-fixdate fields are fixed-width).
 fn fixed_digits(s: &str, len: usize) -> Option<u64> {
-    if s.len() != len || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match crate::core::policy::digits(s) {
+        crate::core::policy::Digits::Value(n) if s.len() == len => Some(n),
+        _ => None,
     }
-    s.parse().ok()
 }
 
 fn is_leap(year: u64) -> bool {

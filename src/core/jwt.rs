@@ -74,7 +74,7 @@ pub type Decoder = fn(&str) -> Result<Claims, JwtError>;
 /// Decodes the payload (middle segment) of a compact JWS. Surrounding whitespace is ignored
 /// (a token pasted or stored with a newline is still the same token).
 pub fn decode(token: &str) -> Result<Claims, JwtError> {
-    let token = token.trim();
+    let token = token.trim_ascii();
     if token.is_empty() {
         return Err(JwtError::Empty);
     }

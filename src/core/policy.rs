@@ -167,7 +167,7 @@ impl RefreshAnswer {
             status: resp.status,
             body: Body::parse(resp.body),
             retry_after: resp.retry_after.map(str::to_owned),
-            retry_after_date: resp.retry_after.and_then(|v| parse_http_date(v.trim())),
+            retry_after_date: resp.retry_after.and_then(|v| parse_http_date(v.trim_ascii())),
             date: resp.date.and_then(parse_http_date),
         }
     }
@@ -328,7 +328,7 @@ pub fn classify_parsed(resp: &RefreshAnswer, now: Millis, parsed: Result<FreshTo
         return classify(resp, now);
     }
     match parsed {
-        Ok(tokens) if !tokens.access.trim().is_empty() => RefreshOutcome::Success {
+        Ok(tokens) if !tokens.access.trim_ascii().is_empty() => RefreshOutcome::Success {
             tokens,
             server_offset: resp.date.map(|d| offset_from_server_time(d, now)),
         },
@@ -381,7 +381,10 @@ fn fresh_tokens(map: &Body) -> Option<FreshTokens> {
 fn seconds(value: &Member) -> Option<u64> {
     match value {
         Member::Num(n) => (*n >= 0.0).then_some(*n as u64),
-        Member::Str(s) => s.trim().parse().ok(),
+        Member::Str(s) => match digits(s.trim_ascii()) {
+            Digits::Value(n) => Some(n),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -440,31 +443,69 @@ fn verdict(map: &Body) -> Verdict {
 /// `message`, cut to a displayable length.
 fn server_message(map: &Body) -> Option<String> {
     let text = non_empty_string(map, &["error_description", "detail", "message"])?;
-    Some(text.chars().take(MAX_MESSAGE_CHARS).collect())
+    // Counted in characters, cut at a character's first byte: a byte loop, where
+    // `chars().take().collect()` costs char decoding and re-encoding in the wasm.
+    let mut count = 0;
+    let end = text.bytes().position(|b| {
+        let starts_char = b & 0xC0 != 0x80;
+        count += usize::from(starts_char);
+        starts_char && count > MAX_MESSAGE_CHARS
+    });
+    Some(text.get(..end.unwrap_or(text.len())).unwrap_or_default().to_owned())
 }
 
 fn retry_after(resp: &RefreshAnswer, now: Millis) -> Option<u64> {
     // An HTTP-date in Retry-After is on the server clock; measure it against the server's own
     // `Date` when we have it, so a skewed client clock does not distort the wait.
     let server_now = resp.date.unwrap_or(now);
-    let value = resp.retry_after.as_deref()?.trim();
-    let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Too many digits to parse is simply "a very long time".
-        value.parse::<u64>().unwrap_or(u64::MAX).saturating_mul(1_000)
-    } else {
-        resp.retry_after_date?.since(server_now)
+    let value = resp.retry_after.as_deref()?.trim_ascii();
+    let delay = match delta_seconds(value) {
+        Some(secs) => secs.saturating_mul(1_000),
+        None => resp.retry_after_date?.since(server_now),
     };
     Some(delay.min(MAX_RETRY_AFTER_MS))
 }
 
+/// `Retry-After`'s delta-seconds form: ASCII digits only. Too many digits to count is simply
+/// "a very long time" (`u64::MAX`).
+fn delta_seconds(value: &str) -> Option<u64> {
+    match digits(value) {
+        Digits::Value(n) => Some(n),
+        Digits::Overflow => Some(u64::MAX),
+        Digits::NotANumber => None,
+    }
+}
+
+/// Reading a run of ASCII digits: a byte loop rather than `str::parse`, whose general
+/// number reader (sign, radix, error kinds) the wasm does not need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Digits {
+    Value(u64),
+    Overflow,
+    NotANumber,
+}
+
+/// `value` as a decimal number when it is one or more ASCII digits and nothing else.
+pub fn digits(value: &str) -> Digits {
+    if value.is_empty() {
+        return Digits::NotANumber;
+    }
+    let mut n: Option<u64> = Some(0);
+    for b in value.bytes() {
+        if !b.is_ascii_digit() {
+            return Digits::NotANumber;
+        }
+        n = n.and_then(|n| n.checked_mul(10)).and_then(|n| n.checked_add(u64::from(b - b'0')));
+    }
+    n.map_or(Digits::Overflow, Digits::Value)
+}
+
 /// `Retry-After` as a delay in ms: delta-seconds or an HTTP-date, capped at one hour.
 pub fn parse_retry_after(value: &str, now: Millis) -> Option<u64> {
-    let value = value.trim();
-    let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Too many digits to parse is simply "a very long time".
-        value.parse::<u64>().unwrap_or(u64::MAX).saturating_mul(1_000)
-    } else {
-        parse_http_date(value)?.since(now)
+    let value = value.trim_ascii();
+    let delay = match delta_seconds(value) {
+        Some(secs) => secs.saturating_mul(1_000),
+        None => parse_http_date(value)?.since(now),
     };
     Some(delay.min(MAX_RETRY_AFTER_MS))
 }
@@ -751,9 +792,39 @@ mod tests {
     }
 
     #[test]
+    fn digits_reads_only_plain_decimal_numbers() {
+        assert_eq!(digits("0"), Digits::Value(0));
+        assert_eq!(digits("3600"), Digits::Value(3600));
+        assert_eq!(digits("18446744073709551615"), Digits::Value(u64::MAX));
+        assert_eq!(digits("18446744073709551616"), Digits::Overflow);
+        for not_a_number in ["", "+5", "-5", "5 ", "1e3", "3.5", "٣"] {
+            assert_eq!(digits(not_a_number), Digits::NotANumber, "{not_a_number:?}");
+        }
+        // A string `expires_in` is read the same way (outer ASCII blanks allowed).
+        let body = Body::parse(r#"{"access_token":"A","expires_in":" 60 "}"#).unwrap();
+        assert_eq!(fresh_tokens(&body).unwrap().expires_in, Some(60));
+        let body = Body::parse(r#"{"access_token":"A","expires_in":"99999999999999999999"}"#).unwrap();
+        assert_eq!(fresh_tokens(&body).unwrap().expires_in, None);
+    }
+
+    #[test]
+    fn a_server_message_is_cut_after_its_last_whole_character() {
+        let body = |text: &str| Body::parse(&format!(r#"{{"detail":"{text}"}}"#)).unwrap();
+        let cut = |text: &str| server_message(&body(text)).unwrap();
+        assert_eq!(cut("short"), "short");
+        let exact = "a".repeat(MAX_MESSAGE_CHARS);
+        assert_eq!(cut(&exact), exact);
+        assert_eq!(cut(&(exact.clone() + "b")), exact);
+        // Four-byte characters: never cut inside one.
+        let wide = "😀".repeat(MAX_MESSAGE_CHARS + 3);
+        assert_eq!(cut(&wide), "😀".repeat(MAX_MESSAGE_CHARS));
+    }
+
+    #[test]
     fn retry_after_accepts_seconds_and_http_dates_and_is_capped() {
         assert_eq!(parse_retry_after("0", NOW), Some(0));
         assert_eq!(parse_retry_after(" 5 ", NOW), Some(5_000));
+        assert_eq!(parse_retry_after("+5", NOW), None);
         assert_eq!(parse_retry_after("99999999999999999999999", NOW), Some(MAX_RETRY_AFTER_MS));
         assert_eq!(parse_retry_after("7200", NOW), Some(MAX_RETRY_AFTER_MS));
         // 1_700_000_060 s is 60 s after NOW.

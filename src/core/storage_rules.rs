@@ -66,14 +66,18 @@ pub struct ClearRules {
 
 impl ClearRules {
     /// Takes the lists it keeps: the driver builds them for it, so nothing is copied.
-    pub fn new(access_key: &str, refresh_key: &str, legacy: Vec<String>, mut patterns: Vec<String>, session: SessionClear) -> ClearRules {
-        let mut token_keys =
-            vec![access_key.to_owned(), refresh_key.to_owned(), generation_key(access_key), expiry_key(access_key)];
-        token_keys.extend(legacy);
+    /// `legacy`: the legacy access keys, then the legacy refresh keys.
+    pub fn new(access_key: String, refresh_key: String, legacy: [Vec<String>; 2], mut patterns: Vec<String>, session: SessionClear) -> ClearRules {
+        let (generation, expiry) = (generation_key(&access_key), expiry_key(&access_key));
+        let mut token_keys = vec![access_key, refresh_key, generation, expiry];
+        let [access, refresh] = legacy;
+        token_keys.extend(access);
+        token_keys.extend(refresh);
         patterns.retain(|p| !p.is_empty());
         ClearRules { token_keys, patterns, session }
     }
 
+    /// The access key, the refresh key, their companions, then the legacy keys in `new`'s order.
     pub fn token_keys(&self) -> &[String] {
         &self.token_keys
     }
@@ -127,7 +131,7 @@ mod tests {
 
     fn seed_000(session: SessionClear) -> ClearRules {
         let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        ClearRules::new("accessToken", "refreshToken", strings(&["access_token", "refresh_token"]), strings(&["token", "Auth", "user", ""]), session)
+        ClearRules::new("accessToken".into(), "refreshToken".into(), [strings(&["access_token"]), strings(&["refresh_token"])], strings(&["token", "Auth", "user", ""]), session)
     }
 
     #[test]

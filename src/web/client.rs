@@ -130,12 +130,10 @@ fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
     } else {
         out.strs(&[]);
     }
-    let local: Vec<String> = if shared { local.into_iter().filter(|k| rules.removes_local(k)).collect() } else { Vec::new() };
-    out.strs(&local);
+    out.strs_where(&local, |k| shared && rules.removes_local(k));
     let all = rules.session == SessionClear::All;
     out.num(if all { 1.0 } else { 0.0 });
-    let session: Vec<String> = if all { Vec::new() } else { session.into_iter().filter(|k| rules.removes_session(k)).collect() };
-    out.strs(&session);
+    out.strs_where(&session, |k| !all && rules.removes_session(k));
     out.list(0);
     out.null();
 }
@@ -620,18 +618,18 @@ fn encode(w: &mut Writer, action: Action) -> bool {
 #[inline(never)]
 fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
     match read_config(a) {
-        Ok((client, timeout, store)) => {
-            let handle = clients.len();
-            clients.push(Some(client));
+        Ok((client, timeout, legacy_access)) => {
+            let keys = client.clear.token_keys();
             out.list(6);
-            out.num(handle as f64);
+            out.num(clients.len() as f64);
             out.num(timeout as f64);
-            for s in &store.0 {
-                out.str(s);
-            }
-            for list in &store.1 {
-                out.strs(list);
-            }
+            out.str(&keys[0]);
+            out.str(&keys[1]);
+            // After the access and refresh keys and their two companions.
+            let (access, refresh) = keys[4..].split_at(legacy_access.min(keys.len() - 4));
+            out.strs(access);
+            out.strs(refresh);
+            clients.push(Some(client));
         }
         Err(e) => option_error(out, e),
     }
@@ -644,9 +642,8 @@ fn strings_or(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
     v.unwrap_or_else(|| default.iter().map(|s| (*s).to_owned()).collect())
 }
 
-type StoreKeys = ([String; 2], [Vec<String>; 2]);
-
-fn read_config(a: &mut Reader) -> Result<(Client, u64, StoreKeys), OptionError> {
+/// The client, its refresh timeout, and how many legacy access keys it has.
+fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let page_origin = a.str().unwrap_or_default();
     let refresh_origin = a.str().unwrap_or_else(|| page_origin.clone());
     let refresh_path = a.str().unwrap_or_default();
@@ -670,7 +667,8 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, StoreKeys), OptionError> 
     let legacy_refresh = strings_or(a.strs(), limits::DEFAULT_LEGACY_REFRESH_KEYS);
     let patterns = strings_or(a.strs(), limits::DEFAULT_CLEAR_PATTERNS);
     let session_clear = a.str().as_deref().and_then(SessionClear::parse).unwrap_or(SessionClear::All);
-    let clear = ClearRules::new(&access_key, &refresh_key, [legacy_access.as_slice(), legacy_refresh.as_slice()].concat(), patterns, session_clear);
+    let legacy_access_count = legacy_access.len();
+    let clear = ClearRules::new(access_key, refresh_key, [legacy_access, legacy_refresh], patterns, session_clear);
 
     let breaker = limits::breaker_config(&retry)?;
     let config = MachineConfig {
@@ -696,5 +694,5 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, StoreKeys), OptionError> 
     );
     let client =
         Client { config: Some(config), machine: None, urls, handed_over: LastHandedOver::default(), armed: None, destroyed: false, area, clear };
-    Ok((client, timeout, ([access_key, refresh_key], [legacy_access, legacy_refresh])))
+    Ok((client, timeout, legacy_access_count))
 }

@@ -79,7 +79,7 @@ mod host {
 /// (NaN when absent); the size bounds and the error codes stay here.
 pub(crate) fn decode_claims(token: &str) -> Result<crate::core::jwt::Claims, crate::core::jwt::JwtError> {
     use crate::core::jwt::{Claims, JwtError, MAX_TOKEN_LEN};
-    let token = token.trim();
+    let token = token.trim_ascii();
     if token.is_empty() {
         return Err(JwtError::Empty);
     }

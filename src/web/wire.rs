@@ -148,9 +148,18 @@ impl Writer {
         self.0.extend_from_slice(&(n as u32).to_le_bytes());
     }
     pub fn strs(&mut self, items: &[String]) {
-        self.list(items.len());
-        for s in items {
+        self.strs_where(items, |_| true);
+    }
+    /// The items `keep` accepts, as a list: its count is patched in at the end rather than the
+    /// items collected first.
+    pub fn strs_where(&mut self, items: &[String], keep: impl Fn(&str) -> bool) {
+        let head = self.0.len();
+        self.list(0);
+        let mut n: u32 = 0;
+        for s in items.iter().filter(|s| keep(s)) {
             self.str(s);
+            n += 1;
         }
+        self.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
     }
 }

@@ -135,7 +135,7 @@ fn secs_to_ms(secs: u64) -> u64 {
 }
 
 fn non_empty(token: Option<String>) -> Option<String> {
-    token.filter(|t| !t.trim().is_empty())
+    token.filter(|t| !t.trim_ascii().is_empty())
 }
 
 impl Machine {
