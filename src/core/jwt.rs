@@ -67,9 +67,23 @@ impl fmt::Display for JwtError {
 
 impl std::error::Error for JwtError {}
 
-/// How the machine reads a token's claims: [`decode`] (this crate's base64url + JSON reader) on
-/// the host; the shipped wasm passes one backed by the browser's `atob` + `JSON.parse`.
-pub type Decoder = fn(&str) -> Result<Claims, JwtError>;
+/// The claims the session machine times a token by: `Copy`, so the machine never carries (or
+/// links the drop code of) the rest of a token's claims.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeClaims {
+    pub exp: Option<i64>,
+    pub iat: Option<i64>,
+    pub nbf: Option<i64>,
+}
+
+/// How the machine reads a token's claims: [`decode_times`] (this crate's base64url + JSON
+/// reader) on the host; the shipped wasm passes one backed by the browser's `atob` + `JSON.parse`.
+pub type Decoder = fn(&str) -> Result<TimeClaims, JwtError>;
+
+/// [`decode`], keeping the time claims.
+pub fn decode_times(token: &str) -> Result<TimeClaims, JwtError> {
+    decode(token).map(|c| TimeClaims { exp: c.exp, iat: c.iat, nbf: c.nbf })
+}
 
 /// Decodes the payload (middle segment) of a compact JWS. Surrounding whitespace is ignored
 /// (a token pasted or stored with a newline is still the same token).

@@ -3,12 +3,12 @@
 //! format. Mechanical: every `match` here is over an op, a decision or an action.
 
 use super::wire::{Reader, Writer};
-use super::{here, jitter, now};
+use super::{at_login_page, jitter, now};
 use crate::core::breaker::BreakerState;
 use crate::core::errors::CoreError;
 use crate::core::handover::{Handover, LastHandedOver};
 use crate::core::machine::{
-    at_login_page, Action, AuthError, Generation, LoginPage, Machine, MachineConfig, Outcome, RequestDecision, SessionStatus,
+    Action, AuthError, Generation, LoginPage, Machine, MachineConfig, Outcome, RequestDecision, SessionStatus,
     Severity, Stored, TabMessage, TabScope, UnauthorizedDecision, Warning,
 };
 use crate::core::jwt::JwtError;
@@ -109,8 +109,8 @@ fn revoke_result(a: &mut Reader, out: &mut Writer) {
     let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
     match revocation_failure(status) {
         None => out.null(),
-        Some(RevokeFailure::Network) => out.num(0.0),
-        Some(RevokeFailure::Http(_)) => out.num(1.0),
+        Some(RevokeFailure::Network) => out.int(0),
+        Some(RevokeFailure::Http(_)) => out.int(1),
     }
 }
 
@@ -120,8 +120,6 @@ fn revoke_result(a: &mut Reader, out: &mut Writer) {
 fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
     let shared = a.flag();
     let memory = a.flag();
-    let local = a.strs().unwrap_or_default();
-    let session = a.strs().unwrap_or_default();
     let rules = &client.clear;
     let tokens_are_shared = client.area == Area::Local && !memory;
     out.list(4);
@@ -130,10 +128,10 @@ fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
     } else {
         out.strs(&[]);
     }
-    out.strs_where(&local, |k| shared && rules.removes_local(k));
+    out.strs_from(a, |k| shared && rules.removes_local(k));
     let all = rules.session == SessionClear::All;
-    out.num(if all { 1.0 } else { 0.0 });
-    out.strs_where(&session, |k| !all && rules.removes_session(k));
+    out.int(u32::from(all));
+    out.strs_from(a, |k| !all && rules.removes_session(k));
     out.list(0);
     out.null();
 }
@@ -149,7 +147,9 @@ fn start(client: &mut Client, a: &mut Reader, out: &mut Writer) {
     // until it is shown or a request needs the token.
     machine.on_visibility(now(), visible);
     machine.load_stored(now(), stored);
-    client.machine = Some(machine);
+    // There is none before (`config` is taken once), so nothing to drop: without the
+    // `forget`, the assignment would link the whole machine's drop glue for a `None`.
+    std::mem::forget(client.machine.replace(machine));
     out.null();
 }
 
@@ -166,28 +166,28 @@ fn request(
     out: &mut Writer,
 ) {
     let id = a.num().unwrap_or(0.0) as u64;
-    let origin = a.str();
-    let path = a.str().unwrap_or_default();
-    let class = match &origin {
-        Some(origin) => urls.classify(origin, &path),
+    let origin = a.text();
+    let path = a.text().unwrap_or_default();
+    let class = match origin {
+        Some(origin) => urls.classify(origin, path),
         None => UrlClass::Protected,
     };
     if first_send {
         match machine.on_request(t, id, class) {
             RequestDecision::Send { bearer: Some(token) } => match handed_over.hand_over(token) {
-                Handover::Unchanged => out.num(1.0),
+                Handover::Unchanged => out.int(1),
                 Handover::New(token) => out.str(&token),
             },
             RequestDecision::Send { bearer: None } => out.null(),
-            RequestDecision::Wait => out.num(0.0),
+            RequestDecision::Wait => out.int(0),
             RequestDecision::Fail(e) => auth_error(out, &e),
         }
     } else {
-        let sent = a.str().unwrap_or_default();
-        match machine.on_unauthorized(t, id, class, &sent) {
+        let sent = a.text().unwrap_or_default();
+        match machine.on_unauthorized(t, id, class, sent) {
             UnauthorizedDecision::ReturnAsIs => out.null(),
             UnauthorizedDecision::Replay { bearer } => out.str(&bearer),
-            UnauthorizedDecision::Wait => out.num(0.0),
+            UnauthorizedDecision::Wait => out.int(0),
         }
     }
 }
@@ -195,7 +195,7 @@ fn request(
 #[inline(never)]
 fn refresh(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
     match machine.force_refresh(t, a.num().unwrap_or(0.0) as u64) {
-        RequestDecision::Wait => out.num(0.0),
+        RequestDecision::Wait => out.int(0),
         RequestDecision::Fail(e) => auth_error(out, &e),
         RequestDecision::Send { .. } => out.null(),
     }
@@ -205,7 +205,7 @@ fn refresh(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
 fn set_tokens(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
     let access = a.str().unwrap_or_default();
     let refresh = a.str();
-    let expires_in = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+    let expires_in = a.whole();
     match machine.set_tokens(t, access, refresh, expires_in) {
         Ok(()) => out.null(),
         Err(e) => {
@@ -220,8 +220,8 @@ fn set_tokens(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer
 fn response(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
     let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
     let retry_after = a.str();
-    let retry_after_date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
-    let date = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| Millis(v as u64));
+    let retry_after_date = a.whole().map(Millis);
+    let date = a.whole().map(Millis);
     let body = body(a);
     let parsed = parsed(a);
     let answer = RefreshAnswer { status, body, retry_after, retry_after_date, date };
@@ -309,8 +309,8 @@ fn stored(a: &mut Reader) -> Stored {
     Stored {
         access: a.str().filter(|v| !v.is_empty()),
         refresh: a.str().filter(|v| !v.is_empty()),
-        generation: a.num().filter(|g| g.is_finite() && *g >= 0.0).map_or(0, |g| g as Generation),
-        expires_at: a.num().filter(|g| g.is_finite() && *g >= 0.0).map(|v| Millis(v as u64)),
+        generation: a.whole().unwrap_or(0),
+        expires_at: a.whole().map(Millis),
     }
 }
 
@@ -352,7 +352,7 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
     let kind = a.num()?;
     let first = a.str();
     let refresh = a.str();
-    let expires_in = a.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+    let expires_in = a.whole();
     // The wrapped hook always returns an access token; were it ever missing, the empty one is
     // the policy's "the hook could not read it" (a failed attempt).
     Some(if kind == 1.0 {
@@ -365,17 +365,17 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
 /// A channel message (`type`, access, refresh, reason, message, generation, expiresAt) or a `storage` event
 /// of the access key (`storage`, its new value, the refresh key's value, -, -, the stored generation).
 fn tab_message(a: &mut Reader) -> Option<TabMessage> {
-    let kind = a.str().unwrap_or_default();
+    let kind = a.text().unwrap_or_default();
     let access = a.str();
     let refresh = a.str();
-    let reason = a.str();
+    let reason = a.text();
     let message = a.str();
-    let generation = a.num().filter(|g| g.is_finite() && *g >= 0.0).map(|g| g as Generation);
-    let expires_at = a.num().filter(|t| t.is_finite() && *t >= 0.0).map(|t| Millis(t as u64));
-    match kind.as_str() {
+    let generation = a.whole();
+    let expires_at = a.whole().map(Millis);
+    match kind {
         "tokens" => Some(TabMessage::Tokens { access: access?, refresh, generation: generation?, expires_at }),
         "logout" => Some(TabMessage::Logout {
-            reason: LogoutReason::parse(&reason?)?,
+            reason: LogoutReason::parse(reason?)?,
             message,
             generation: generation?,
         }),
@@ -416,7 +416,7 @@ fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
     millis(out, s.expires_at);
     out.str(breaker);
     millis(out, open_until);
-    out.num(if s.refresh_in_flight { 1.0 } else { 0.0 });
+    out.int(u32::from(s.refresh_in_flight));
     out.num(s.waiting as f64);
     out.num(s.refresh_count as f64);
     out.num(s.clock_offset_ms as f64);
@@ -467,26 +467,26 @@ fn warning(w: &mut Writer, warning: Warning) {
     match warning {
         Warning::ImplausibleClockOffset { from_iat, hours, ahead } => {
             w.list(6);
-            w.num(13.0);
+            w.int(13);
             w.num(error);
-            w.num(0.0);
+            w.int(0);
             w.num(flag(from_iat));
             w.num(hours as f64);
             w.num(flag(ahead));
         }
         Warning::RefreshMisconfigured(cause) => {
             w.list(5);
-            w.num(13.0);
+            w.int(13);
             w.num(error);
-            w.num(1.0);
+            w.int(1);
             w.str(cause.code);
             w.opt_str(cause.description.as_deref());
         }
         Warning::RefreshHookFailed(message) => {
             w.list(4);
-            w.num(13.0);
+            w.int(13);
             w.num(error);
-            w.num(2.0);
+            w.int(2);
             w.str(&message);
         }
     }
@@ -497,24 +497,24 @@ fn encode(w: &mut Writer, action: Action) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
             w.list(2);
-            w.num(0.0);
+            w.int(0);
             w.opt_str(refresh_token.as_deref());
         }
         Action::AcquireLock => {
             w.list(1);
-            w.num(1.0);
+            w.int(1);
         }
         Action::ReleaseLock => {
             w.list(1);
-            w.num(2.0);
+            w.int(2);
         }
         Action::ReadStored => {
             w.list(1);
-            w.num(3.0);
+            w.int(3);
         }
         Action::Broadcast(message) => {
             w.list(6);
-            w.num(4.0);
+            w.int(4);
             match message {
                 TabMessage::Tokens { access, refresh, generation, expires_at } => {
                     w.str("tokens");
@@ -541,27 +541,27 @@ fn encode(w: &mut Writer, action: Action) -> bool {
         }
         Action::Resolve { id, outcome } => {
             w.list(4);
-            w.num(5.0);
+            w.int(5);
             w.num(id as f64);
             match outcome {
                 Outcome::Bearer(token) => {
-                    w.num(0.0);
+                    w.int(0);
                     w.str(&token);
                 }
                 // Also "send it without a bearer" for a request that was waiting to be sent.
                 Outcome::OriginalResponse(_) | Outcome::Anonymous => {
-                    w.num(0.0);
+                    w.int(0);
                     w.null();
                 }
                 Outcome::Failed(e) => {
-                    w.num(1.0);
+                    w.int(1);
                     auth_error(w, &e);
                 }
             }
         }
         Action::Persist { access, refresh, generation, expires_at } => {
             w.list(5);
-            w.num(6.0);
+            w.int(6);
             w.str(&access);
             w.opt_str(refresh.as_deref());
             w.num(generation as f64);
@@ -569,43 +569,43 @@ fn encode(w: &mut Writer, action: Action) -> bool {
         }
         Action::Clear { shared } => {
             w.list(2);
-            w.num(7.0);
-            w.num(if shared { 1.0 } else { 0.0 });
+            w.int(7);
+            w.int(u32::from(shared));
         }
         Action::Redirect { url, unless_at } => {
-            if at_login_page(&here(), &unless_at) {
+            if at_login_page(&unless_at) {
                 return false;
             }
             w.list(2);
-            w.num(8.0);
+            w.int(8);
             w.str(&url);
         }
         Action::Logout { reason, message, origin } => {
             w.list(4);
-            w.num(9.0);
+            w.int(9);
             w.str(reason.as_str());
             w.opt_str(message.as_deref());
             w.opt_str(origin.map(|o| o.as_str()));
         }
         Action::Expiring { expires_at } => {
             w.list(3);
-            w.num(10.0);
+            w.int(10);
             millis(w, Some(expires_at));
             w.num(expires_at.since(now()) as f64);
         }
         Action::Refreshed { expires_at } => {
             w.list(2);
-            w.num(11.0);
+            w.int(11);
             millis(w, Some(expires_at));
         }
         Action::SignedIn { expires_at } => {
             w.list(2);
-            w.num(14.0);
+            w.int(14);
             millis(w, Some(expires_at));
         }
         Action::Revoke { token } => {
             w.list(2);
-            w.num(12.0);
+            w.int(12);
             w.opt_str(token.as_deref());
         }
     }
@@ -649,8 +649,8 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let refresh_path = a.str().unwrap_or_default();
     let api_origins = a.strs();
     let skip = a.strs();
-    let cookie_mode = a.str().as_deref() == Some("cookie");
-    let area = a.str().as_deref().and_then(Area::parse).unwrap_or(Area::Local);
+    let cookie_mode = a.text() == Some("cookie");
+    let area = a.text().and_then(Area::parse).unwrap_or(Area::Local);
     let per_tab = area == Area::Session;
     let leeway = a.num();
     let expiring = a.num();
@@ -660,13 +660,13 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let retry = RetryInput { max_attempts: a.num(), base_delay: a.num(), max_delay: a.num(), cooldown: a.num(), give_up_after: a.num() };
     let login_url = a.str().filter(|s| !s.is_empty());
     let login_path = a.str().unwrap_or_default();
-    let revoke = a.str().is_some_and(|s| !s.is_empty());
+    let revoke = a.text().is_some_and(|s| !s.is_empty());
     let access_key = a.str().unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into());
     let refresh_key = a.str().unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into());
     let legacy_access = strings_or(a.strs(), limits::DEFAULT_LEGACY_ACCESS_KEYS);
     let legacy_refresh = strings_or(a.strs(), limits::DEFAULT_LEGACY_REFRESH_KEYS);
     let patterns = strings_or(a.strs(), limits::DEFAULT_CLEAR_PATTERNS);
-    let session_clear = a.str().as_deref().and_then(SessionClear::parse).unwrap_or(SessionClear::All);
+    let session_clear = a.text().and_then(SessionClear::parse).unwrap_or(SessionClear::All);
     let legacy_access_count = legacy_access.len();
     let clear = ClearRules::new(access_key, refresh_key, [legacy_access, legacy_refresh], patterns, session_clear);
 

@@ -77,8 +77,8 @@ mod host {
 /// A token's claims read by the browser (`atob` + `JSON.parse` in js/index.js): the machine's
 /// `jwt::Decoder` in the shipped build. JS answers which step failed, or `exp`, `iat`, `nbf`
 /// (NaN when absent); the size bounds and the error codes stay here.
-pub(crate) fn decode_claims(token: &str) -> Result<crate::core::jwt::Claims, crate::core::jwt::JwtError> {
-    use crate::core::jwt::{Claims, JwtError, MAX_TOKEN_LEN};
+pub(crate) fn decode_claims(token: &str) -> Result<crate::core::jwt::TimeClaims, crate::core::jwt::JwtError> {
+    use crate::core::jwt::{JwtError, TimeClaims, MAX_TOKEN_LEN};
     let token = token.trim_ascii();
     if token.is_empty() {
         return Err(JwtError::Empty);
@@ -89,7 +89,7 @@ pub(crate) fn decode_claims(token: &str) -> Result<crate::core::jwt::Claims, cra
     let mut out = [f64::NAN; 3];
     let time = |v: f64| if v.is_nan() { None } else { Some(v.trunc() as i64) };
     match unsafe { host::claims(token.as_ptr(), token.len(), out.as_mut_ptr()) } {
-        0 => Ok(Claims { exp: time(out[0]), iat: time(out[1]), nbf: time(out[2]), sub: None, user_id: None, extra: Vec::new() }),
+        0 => Ok(TimeClaims { exp: time(out[0]), iat: time(out[1]), nbf: time(out[2]) }),
         1 => Err(JwtError::SegmentCount(0)),
         2 => Err(JwtError::Base64),
         3 => Err(JwtError::NotJson),
@@ -107,10 +107,11 @@ pub(crate) fn jitter() -> f64 {
     unsafe { host::random() }
 }
 
-/// `location.pathname`.
-pub(crate) fn here() -> String {
-    let mut buf = vec![0u8; 2048];
+/// Whether `location.pathname` (up to 2 KiB of it) is the login page's.
+pub(crate) fn at_login_page(login_path: &str) -> bool {
+    let mut buf = [0u8; 2048];
     let len = unsafe { host::here(buf.as_mut_ptr(), buf.len()) }.min(buf.len());
-    buf.truncate(len);
-    wire::utf8(buf)
+    // SAFETY: what `TextEncoder.encodeInto` wrote, `len` as it reported (see `Reader::text`).
+    let here = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };
+    crate::core::machine::at_login_page(here, login_path)
 }

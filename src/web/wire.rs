@@ -7,13 +7,13 @@ pub struct Reader<'a> {
     pub pos: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn tag(&mut self) -> u8 {
         let t = self.buf.get(self.pos).copied().unwrap_or(0);
         self.pos += 1;
         t
     }
-    fn bytes(&mut self, n: usize) -> &[u8] {
+    fn bytes(&mut self, n: usize) -> &'a [u8] {
         let end = (self.pos + n).min(self.buf.len());
         let start = self.pos.min(end);
         self.pos += n;
@@ -65,23 +65,39 @@ impl Reader<'_> {
             }
         }
     }
+    /// A finite, non-negative number, its fraction dropped (times, counts, generations).
+    #[inline(never)]
+    pub fn whole(&mut self) -> Option<u64> {
+        self.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64)
+    }
     pub fn flag(&mut self) -> bool {
         self.num().is_some_and(|n| n != 0.0)
     }
-    /// A string, `None` for anything else.
-    pub fn str(&mut self) -> Option<String> {
+    /// A string where it lies in the input, `None` for anything else: for what is read and
+    /// not kept, so nothing is allocated, copied or dropped.
+    pub fn text(&mut self) -> Option<&'a str> {
         match self.tag() {
             2 => {
                 let n = self.u32();
                 let bytes = self.bytes(n);
                 // Cut short only if the input lies about its length: then it is not a string.
-                (bytes.len() == n).then(|| utf8(bytes.to_vec()))
+                // SAFETY: every string that reaches the wasm was written by
+                // `TextEncoder.encodeInto` (js/index.js: `put` for the input buffer, the `here`
+                // import): it encodes lone surrogates as U+FFFD and, when the room runs out,
+                // stops before a character rather than inside one, so its output is always
+                // well-formed UTF-8. Checking it again here cost ~750 bytes of wasm
+                // (`str::from_utf8`). `n` is exactly the length JS reported as written.
+                (bytes.len() == n).then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
             }
             t => {
                 self.skip(t);
                 None
             }
         }
+    }
+    /// A string, `None` for anything else.
+    pub fn str(&mut self) -> Option<String> {
+        self.text().map(str::to_owned)
     }
     /// A list of strings (non-strings dropped), `None` when not a list.
     pub fn strs(&mut self) -> Option<Vec<String>> {
@@ -103,18 +119,6 @@ impl Reader<'_> {
     }
 }
 
-/// Bytes JS wrote as text, as a `String` without validating them again.
-///
-/// Every string that reaches the wasm was written by `TextEncoder.encodeInto` (js/index.js:
-/// `put` for the input buffer, the `here` import): it encodes lone surrogates as U+FFFD and,
-/// when the room runs out, stops before a character rather than inside one, so its output is
-/// always well-formed UTF-8. Checking it again here cost ~750 bytes of wasm (`String::from_utf8`).
-/// Callers pass exactly the bytes JS reported as written, never a slice cut at another length.
-pub fn utf8(bytes: Vec<u8>) -> String {
-    // SAFETY: well-formed UTF-8, as above.
-    unsafe { String::from_utf8_unchecked(bytes) }
-}
-
 pub struct Writer(pub Vec<u8>);
 
 impl Writer {
@@ -124,6 +128,12 @@ impl Writer {
     pub fn num(&mut self, n: f64) {
         self.0.push(1);
         self.0.extend_from_slice(&n.to_le_bytes());
+    }
+    /// A small whole number (a kind, a flag, a count): an `i32` constant at each call site
+    /// where an `f64` one takes 9 bytes.
+    #[inline(never)]
+    pub fn int(&mut self, n: u32) {
+        self.num(f64::from(n));
     }
     pub fn str(&mut self, s: &str) {
         self.0.push(2);
@@ -148,17 +158,28 @@ impl Writer {
         self.0.extend_from_slice(&(n as u32).to_le_bytes());
     }
     pub fn strs(&mut self, items: &[String]) {
-        self.strs_where(items, |_| true);
+        self.list(items.len());
+        for s in items {
+            self.str(s);
+        }
     }
-    /// The items `keep` accepts, as a list: its count is patched in at the end rather than the
-    /// items collected first.
-    pub fn strs_where(&mut self, items: &[String], keep: impl Fn(&str) -> bool) {
+    /// The strings of the input's next list that `keep` accepts, as a list (empty when the
+    /// input has none): copied straight across, the count patched in at the end.
+    pub fn strs_from(&mut self, a: &mut Reader, keep: impl Fn(&str) -> bool) {
         let head = self.0.len();
         self.list(0);
         let mut n: u32 = 0;
-        for s in items.iter().filter(|s| keep(s)) {
-            self.str(s);
-            n += 1;
+        let count = if a.peek() == 3 {
+            a.enter()
+        } else {
+            a.num();
+            0
+        };
+        for _ in 0..count {
+            if let Some(s) = a.text().filter(|s| keep(s)) {
+                self.str(s);
+                n += 1;
+            }
         }
         self.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
     }

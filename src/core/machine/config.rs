@@ -28,7 +28,7 @@ pub struct MachineConfig {
     /// A revocation endpoint is configured (`revokeUrl`): a manual logout revokes the refresh
     /// token on the server (`Action::Revoke`), best effort.
     pub revoke: bool,
-    /// Reads a token's claims (`jwt::decode` unless the driver has a cheaper reader).
+    /// Reads a token's claims (`jwt::decode_times` unless the driver has a cheaper reader).
     pub decode: crate::core::jwt::Decoder,
 }
 
@@ -79,7 +79,7 @@ impl Default for MachineConfig {
             memory_storage: false,
             login: None,
             revoke: false,
-            decode: crate::core::jwt::decode,
+            decode: crate::core::jwt::decode_times,
         }
     }
 }

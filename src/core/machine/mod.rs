@@ -26,7 +26,7 @@ pub use tabs::{LOCK_HOLD_MS, REFUSAL_GRACE_MS};
 
 use crate::core::breaker::{AfterFailure, Breaker, BreakerState};
 use crate::core::expiry::{expires_at_from_exp, ClockOffset};
-use crate::core::jwt::{Claims, JwtError};
+use crate::core::jwt::{JwtError, TimeClaims};
 use crate::core::policy::{classify, classify_parsed, config_error_of, FreshTokens, LogoutReason, RefreshAnswer, RefreshOutcome, RefreshResponse};
 use crate::core::time::Millis;
 use crate::core::urls::UrlClass;
@@ -847,7 +847,7 @@ impl Machine {
         &mut self,
         now: Millis,
         access: String,
-        claims: Option<&Claims>,
+        claims: Option<&TimeClaims>,
         expires_in_ms: Option<u64>,
         provenance: Provenance,
     ) {
@@ -872,7 +872,7 @@ impl Machine {
     /// For a token issued just now, `iat` says what the server's clock read; the response's
     /// `Date` header is the fallback. Without either the last estimate stands, and so it does
     /// against an absurd measurement (with a warning).
-    fn observe_offset(&mut self, now: Millis, claims: Option<&Claims>, server_offset: Option<ClockOffset>) {
+    fn observe_offset(&mut self, now: Millis, claims: Option<&TimeClaims>, server_offset: Option<ClockOffset>) {
         if let Some(offset) = token::fresh_offset(now, claims, server_offset, &mut self.warnings) {
             self.offset = offset;
         }

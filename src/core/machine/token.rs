@@ -6,7 +6,7 @@ use crate::core::expiry::{
     default_leeway_ms, expires_at_from_exp, offset_from_iat, plausible_offset, refresh_at,
     ClockOffset, ImplausibleOffset,
 };
-use crate::core::jwt::{Claims, Decoder, JwtError, MAX_TOKEN_LEN};
+use crate::core::jwt::{Decoder, JwtError, TimeClaims, MAX_TOKEN_LEN};
 use crate::core::time::Millis;
 use std::collections::VecDeque;
 
@@ -46,7 +46,7 @@ pub(super) struct TimingRules {
 /// `None` means "no known expiry": the token is used until the server answers 401.
 pub(super) fn timing(
     now: Millis,
-    claims: Option<&Claims>,
+    claims: Option<&TimeClaims>,
     expires_in_ms: Option<u64>,
     provenance: Provenance,
     rules: &TimingRules,
@@ -89,7 +89,7 @@ pub(super) fn timing(
 /// `MAX_PLAUSIBLE_OFFSET_MS` is ignored with a warning and the next source is tried.
 pub(super) fn fresh_offset(
     now: Millis,
-    claims: Option<&Claims>,
+    claims: Option<&TimeClaims>,
     date_offset: Option<ClockOffset>,
     warnings: &mut VecDeque<Warning>,
 ) -> Option<ClockOffset> {
@@ -109,7 +109,7 @@ pub(super) fn fresh_offset(
 /// `current`; an absurd lower bound is ignored with a warning (an old `iat` is just old).
 pub(super) fn stored_offset(
     now: Millis,
-    claims: Option<&Claims>,
+    claims: Option<&TimeClaims>,
     current: ClockOffset,
     warnings: &mut VecDeque<Warning>,
 ) -> Option<ClockOffset> {
@@ -169,8 +169,8 @@ mod tests {
         TimingRules { offset: ClockOffset(offset), leeway_ms: leeway, warning_ms: 60_000 }
     }
 
-    fn claims(exp: Option<i64>, iat: Option<i64>) -> Claims {
-        Claims { exp, iat, nbf: None, sub: None, user_id: None, extra: Default::default() }
+    fn claims(exp: Option<i64>, iat: Option<i64>) -> TimeClaims {
+        TimeClaims { exp, iat, nbf: None }
     }
 
     #[test]
@@ -436,10 +436,10 @@ mod tests {
 
     #[test]
     fn refresh_tokens_that_are_not_three_segments_are_opaque() {
-        assert_eq!(refresh_token_exp("opaque-refresh-token", crate::core::jwt::decode), Ok(None));
-        assert_eq!(refresh_token_exp("a.b.c.d.e", crate::core::jwt::decode), Ok(None));
-        assert_eq!(refresh_token_exp(&token_with_payload(r#"{"exp":5}"#), crate::core::jwt::decode), Ok(Some(5)));
-        assert_eq!(refresh_token_exp("a.!!.c", crate::core::jwt::decode), Err(JwtError::Base64));
-        assert_eq!(refresh_token_exp(&"x".repeat(MAX_TOKEN_LEN + 1), crate::core::jwt::decode), Err(JwtError::TooLarge));
+        assert_eq!(refresh_token_exp("opaque-refresh-token", crate::core::jwt::decode_times), Ok(None));
+        assert_eq!(refresh_token_exp("a.b.c.d.e", crate::core::jwt::decode_times), Ok(None));
+        assert_eq!(refresh_token_exp(&token_with_payload(r#"{"exp":5}"#), crate::core::jwt::decode_times), Ok(Some(5)));
+        assert_eq!(refresh_token_exp("a.!!.c", crate::core::jwt::decode_times), Err(JwtError::Base64));
+        assert_eq!(refresh_token_exp(&"x".repeat(MAX_TOKEN_LEN + 1), crate::core::jwt::decode_times), Err(JwtError::TooLarge));
     }
 }
