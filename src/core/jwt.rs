@@ -246,6 +246,8 @@ pub(crate) mod tests {
     fn empty_and_whitespace_tokens_are_empty() {
         assert_eq!(decode(""), Err(JwtError::Empty));
         assert_eq!(decode("  \n"), Err(JwtError::Empty));
+        // Only ASCII white space is trimmed (as HTTP's OWS): other white space is token text.
+        assert_eq!(decode("\u{a0}"), Err(JwtError::SegmentCount(1)));
     }
 
     #[test]
