@@ -676,12 +676,13 @@ export async function createAuthClient(options) {
   const keys = config.keys ?? {};
   const legacy = config.legacyKeys ?? {};
   const clear = config.clear ?? {};
+  // The numbers first (src/web/client.rs read_config checks them before it reads a string).
   const [created] = call(NEW, [
-    config.pageOrigin, config.refreshOrigin, config.refreshPath, config.apiOrigins, config.skipRefreshFor,
-    config.refreshMode, config.storage, config.leeway, config.expiringWarning, config.refreshWhenHidden, config.tabLock,
+    config.leeway, config.expiringWarning, config.refreshWhenHidden, config.tabLock,
     config.refreshTimeout, retry.maxAttempts, retry.baseDelay, retry.maxDelay, retry.cooldown, retry.giveUpAfter,
-    config.loginUrl, config.loginPath, config.revokeUrl, keys.access, keys.refresh, legacy.access, legacy.refresh,
-    clear.patterns, clear.sessionStorage,
+    config.pageOrigin, config.refreshOrigin, config.refreshPath, config.apiOrigins, config.skipRefreshFor,
+    config.refreshMode, config.storage, config.loginUrl, config.loginPath, config.revokeUrl,
+    keys.access, keys.refresh, legacy.access, legacy.refresh, clear.patterns, clear.sessionStorage,
   ]);
   // Its errors are all numbers; its answer has the store keys (strings) from the third item on.
   if (typeof created[2] !== 'string') throw coreError(created);

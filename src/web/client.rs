@@ -307,8 +307,8 @@ fn option_error(out: &mut Writer, e: OptionError) {
 
 fn stored(a: &mut Reader) -> Stored {
     Stored {
-        access: a.str().filter(|v| !v.is_empty()),
-        refresh: a.str().filter(|v| !v.is_empty()),
+        access: a.text().filter(|v| !v.is_empty()).map(str::to_owned),
+        refresh: a.text().filter(|v| !v.is_empty()).map(str::to_owned),
         generation: a.whole().unwrap_or(0),
         expires_at: a.whole().map(Millis),
     }
@@ -365,24 +365,29 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
 /// A channel message (`type`, access, refresh, reason, message, generation, expiresAt) or a `storage` event
 /// of the access key (`storage`, its new value, the refresh key's value, -, -, the stored generation).
 fn tab_message(a: &mut Reader) -> Option<TabMessage> {
+    // Borrowed from the input, and copied only once the message is known to be whole: a
+    // message refused half-way has nothing to drop.
     let kind = a.text().unwrap_or_default();
-    let access = a.str();
-    let refresh = a.str();
+    let access = a.text();
+    let refresh = a.text();
     let reason = a.text();
-    let message = a.str();
+    let message = a.text();
     let generation = a.whole();
     let expires_at = a.whole().map(Millis);
+    let owned = |s: Option<&str>| s.map(str::to_owned);
     match kind {
-        "tokens" => Some(TabMessage::Tokens { access: access?, refresh, generation: generation?, expires_at }),
-        "logout" => Some(TabMessage::Logout {
-            reason: LogoutReason::parse(reason?)?,
-            message,
-            generation: generation?,
-        }),
+        "tokens" => {
+            let (access, generation) = (access?, generation?);
+            Some(TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation, expires_at })
+        }
+        "logout" => {
+            let (reason, generation) = (LogoutReason::parse(reason?)?, generation?);
+            Some(TabMessage::Logout { reason, message: owned(message), generation })
+        }
         "hello" => Some(TabMessage::Hello),
         "storage" => Some(match access.filter(|v| !v.is_empty()) {
             // The expiry is not in the event; the core reads it from storage.
-            Some(access) => TabMessage::Tokens { access, refresh, generation: generation.unwrap_or(0), expires_at: None },
+            Some(access) => TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation: generation.unwrap_or(0), expires_at: None },
             // The keys were removed: whoever did it logged the session out.
             None => TabMessage::Logout { reason: LogoutReason::Remote, message: None, generation: Generation::MAX },
         }),
@@ -440,10 +445,13 @@ fn drain(client: &mut Client, out: &mut Writer) {
     let mut n: u32 = 0;
     while let Some(w) = machine.poll_warning() {
         n += 1;
-        warning(out, w);
+        warning(out, &w);
+        discard(w);
     }
     while let Some(action) = machine.poll_action() {
-        if encode(out, action) {
+        let written = encode(out, &action);
+        discard(action);
+        if written {
             n += 1;
         }
     }
@@ -461,23 +469,22 @@ fn drain(client: &mut Client, out: &mut Writer) {
 
 /// `[13, error, kind, ...args]`: `console.error` (else `console.warn`) of the words
 /// `WARNINGS[kind]` in js/index.js makes of the args.
-fn warning(w: &mut Writer, warning: Warning) {
-    let error = if warning.severity() == Severity::Error { 1.0 } else { 0.0 };
-    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+fn warning(w: &mut Writer, warning: &Warning) {
+    let error = u32::from(warning.severity() == Severity::Error);
     match warning {
         Warning::ImplausibleClockOffset { from_iat, hours, ahead } => {
             w.list(6);
             w.int(13);
-            w.num(error);
+            w.int(error);
             w.int(0);
-            w.num(flag(from_iat));
-            w.num(hours as f64);
-            w.num(flag(ahead));
+            w.int(u32::from(*from_iat));
+            w.num(*hours as f64);
+            w.int(u32::from(*ahead));
         }
         Warning::RefreshMisconfigured(cause) => {
             w.list(5);
             w.int(13);
-            w.num(error);
+            w.int(error);
             w.int(1);
             w.str(cause.code);
             w.opt_str(cause.description.as_deref());
@@ -485,15 +492,22 @@ fn warning(w: &mut Writer, warning: Warning) {
         Warning::RefreshHookFailed(message) => {
             w.list(4);
             w.int(13);
-            w.num(error);
+            w.int(error);
             w.int(2);
-            w.str(&message);
+            w.str(message);
         }
     }
 }
 
+/// Drops what was encoded by reference: one outlined drop per type, rather than one inlined
+/// per variant wherever the value's last use is.
+#[inline(never)]
+fn discard<T>(value: T) {
+    drop(value);
+}
+
 /// One action as `[kind, ...fields]` (kinds as in js/index.js); `false` when nothing is to be done.
-fn encode(w: &mut Writer, action: Action) -> bool {
+fn encode(w: &mut Writer, action: &Action) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
             w.list(2);
@@ -520,14 +534,14 @@ fn encode(w: &mut Writer, action: Action) -> bool {
                     w.str("tokens");
                     w.str(&access);
                     w.opt_str(refresh.as_deref());
-                    w.num(generation as f64);
+                    w.num(*generation as f64);
                     w.opt_num(expires_at.map(|m| m.0 as f64));
                 }
                 TabMessage::Logout { reason, message, generation } => {
                     w.str("logout");
                     w.str(reason.as_str());
                     w.opt_str(message.as_deref());
-                    w.num(generation as f64);
+                    w.num(*generation as f64);
                     w.null();
                 }
                 TabMessage::Hello => {
@@ -542,7 +556,7 @@ fn encode(w: &mut Writer, action: Action) -> bool {
         Action::Resolve { id, outcome } => {
             w.list(4);
             w.int(5);
-            w.num(id as f64);
+            w.num(*id as f64);
             match outcome {
                 Outcome::Bearer(token) => {
                     w.int(0);
@@ -564,13 +578,13 @@ fn encode(w: &mut Writer, action: Action) -> bool {
             w.int(6);
             w.str(&access);
             w.opt_str(refresh.as_deref());
-            w.num(generation as f64);
+            w.num(*generation as f64);
             w.opt_num(expires_at.map(|m| m.0 as f64));
         }
         Action::Clear { shared } => {
             w.list(2);
             w.int(7);
-            w.int(u32::from(shared));
+            w.int(u32::from(*shared));
         }
         Action::Redirect { url, unless_at } => {
             if at_login_page(&unless_at) {
@@ -590,18 +604,18 @@ fn encode(w: &mut Writer, action: Action) -> bool {
         Action::Expiring { expires_at } => {
             w.list(3);
             w.int(10);
-            millis(w, Some(expires_at));
+            millis(w, Some(*expires_at));
             w.num(expires_at.since(now()) as f64);
         }
         Action::Refreshed { expires_at } => {
             w.list(2);
             w.int(11);
-            millis(w, Some(expires_at));
+            millis(w, Some(*expires_at));
         }
         Action::SignedIn { expires_at } => {
             w.list(2);
             w.int(14);
-            millis(w, Some(expires_at));
+            millis(w, Some(*expires_at));
         }
         Action::Revoke { token } => {
             w.list(2);
@@ -644,6 +658,19 @@ fn strings_or(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
 
 /// The client, its refresh timeout, and how many legacy access keys it has.
 fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
+    // The numbers come first and are checked before any string is read: an error then returns
+    // before anything is allocated, so no early return carries the drops of a dozen strings.
+    let leeway = a.num();
+    let expiring = a.num();
+    let when_hidden = a.num();
+    let tab_lock = a.num();
+    let timeout = a.num();
+    let retry = RetryInput { max_attempts: a.num(), base_delay: a.num(), max_delay: a.num(), cooldown: a.num(), give_up_after: a.num() };
+    let breaker = limits::breaker_config(&retry)?;
+    let leeway_ms = if leeway.is_some() { Some(limits::LEEWAY.check(leeway, 0)?) } else { None };
+    let expiring_warning_ms = limits::EXPIRING_WARNING.check(expiring, limits::DEFAULT_EXPIRING_WARNING_MS)?;
+    let timeout = limits::REFRESH_TIMEOUT.check(timeout, limits::DEFAULT_REFRESH_TIMEOUT_MS)?;
+
     let page_origin = a.str().unwrap_or_default();
     let refresh_origin = a.str().unwrap_or_else(|| page_origin.clone());
     let refresh_path = a.str().unwrap_or_default();
@@ -651,13 +678,6 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let skip = a.strs();
     let cookie_mode = a.text() == Some("cookie");
     let area = a.text().and_then(Area::parse).unwrap_or(Area::Local);
-    let per_tab = area == Area::Session;
-    let leeway = a.num();
-    let expiring = a.num();
-    let when_hidden = a.num();
-    let tab_lock = a.num();
-    let timeout = a.num();
-    let retry = RetryInput { max_attempts: a.num(), base_delay: a.num(), max_delay: a.num(), cooldown: a.num(), give_up_after: a.num() };
     let login_url = a.str().filter(|s| !s.is_empty());
     let login_path = a.str().unwrap_or_default();
     let revoke = a.text().is_some_and(|s| !s.is_empty());
@@ -670,21 +690,19 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let legacy_access_count = legacy_access.len();
     let clear = ClearRules::new(access_key, refresh_key, [legacy_access, legacy_refresh], patterns, session_clear);
 
-    let breaker = limits::breaker_config(&retry)?;
     let config = MachineConfig {
-        leeway_ms: if leeway.is_some() { Some(limits::LEEWAY.check(leeway, 0)?) } else { None },
-        expiring_warning_ms: limits::EXPIRING_WARNING.check(expiring, limits::DEFAULT_EXPIRING_WARNING_MS)?,
+        leeway_ms,
+        expiring_warning_ms,
         refresh_when_hidden: when_hidden.is_some_and(|v| v != 0.0),
         cookie_mode,
         breaker,
-        tabs: if per_tab { TabScope::PerTab } else { TabScope::Shared },
+        tabs: if area == Area::Session { TabScope::PerTab } else { TabScope::Shared },
         tab_lock: tab_lock.map_or(limits::DEFAULT_TAB_LOCK, |v| v != 0.0),
         memory_storage: false,
         login: login_url.map(|url| LoginPage { url, path: login_path }),
         revoke,
         decode: super::decode_claims,
     };
-    let timeout = limits::REFRESH_TIMEOUT.check(timeout, limits::DEFAULT_REFRESH_TIMEOUT_MS)?;
     let urls = UrlRules::new(
         page_origin,
         api_origins.unwrap_or_default(),
