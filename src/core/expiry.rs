@@ -118,10 +118,34 @@ pub fn parse_http_date(value: &str) -> Option<Millis> {
     Some(Millis(secs.saturating_mul(1_000)))
 }
 
+/// Reading a run of ASCII digits: a byte loop rather than `str::parse`, whose general
+/// number reader (sign, radix, error kinds) the wasm does not need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Digits {
+    Value(u64),
+    Overflow,
+    NotANumber,
+}
+
+/// `value` as a decimal number when it is one or more ASCII digits and nothing else.
+pub fn digits(value: &str) -> Digits {
+    if value.is_empty() {
+        return Digits::NotANumber;
+    }
+    let mut n: Option<u64> = Some(0);
+    for b in value.bytes() {
+        if !b.is_ascii_digit() {
+            return Digits::NotANumber;
+        }
+        n = n.and_then(|n| n.checked_mul(10)).and_then(|n| n.checked_add(u64::from(b - b'0')));
+    }
+    n.map_or(Digits::Overflow, Digits::Value)
+}
+
 /// Exactly `len` ASCII digits (IMF-fixdate fields are fixed-width).
 fn fixed_digits(s: &str, len: usize) -> Option<u64> {
-    match crate::core::policy::digits(s) {
-        crate::core::policy::Digits::Value(n) if s.len() == len => Some(n),
+    match digits(s) {
+        Digits::Value(n) if s.len() == len => Some(n),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@
 //! | 400, 403 | not a JSON object (a WAF's or proxy's HTML page, empty) | transient |
 //! | anything else | anything | transient (408, 429, 5xx, a wrong URL's 404, a proxy's 3xx) |
 
-use crate::core::expiry::{offset_from_server_time, parse_http_date, ClockOffset};
+use crate::core::expiry::{digits, offset_from_server_time, parse_http_date, ClockOffset, Digits};
 use crate::core::time::Millis;
 use crate::core::json::Json;
 use std::fmt;
@@ -457,11 +457,15 @@ fn server_message(map: &Body) -> Option<String> {
 fn retry_after(resp: &RefreshAnswer, now: Millis) -> Option<u64> {
     // An HTTP-date in Retry-After is on the server clock; measure it against the server's own
     // `Date` when we have it, so a skewed client clock does not distort the wait.
-    let server_now = resp.date.unwrap_or(now);
-    let value = resp.retry_after.as_deref()?.trim_ascii();
-    let delay = match delta_seconds(value) {
+    retry_delay(resp.retry_after.as_deref()?, resp.retry_after_date, resp.date.unwrap_or(now))
+}
+
+/// A `Retry-After` value as a delay in ms, capped at one hour: its delta-seconds, else its
+/// HTTP-date (`date`, as the caller read it) measured from `now`.
+fn retry_delay(value: &str, date: Option<Millis>, now: Millis) -> Option<u64> {
+    let delay = match delta_seconds(value.trim_ascii()) {
         Some(secs) => secs.saturating_mul(1_000),
-        None => resp.retry_after_date?.since(server_now),
+        None => date?.since(now),
     };
     Some(delay.min(MAX_RETRY_AFTER_MS))
 }
@@ -476,38 +480,9 @@ fn delta_seconds(value: &str) -> Option<u64> {
     }
 }
 
-/// Reading a run of ASCII digits: a byte loop rather than `str::parse`, whose general
-/// number reader (sign, radix, error kinds) the wasm does not need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Digits {
-    Value(u64),
-    Overflow,
-    NotANumber,
-}
-
-/// `value` as a decimal number when it is one or more ASCII digits and nothing else.
-pub fn digits(value: &str) -> Digits {
-    if value.is_empty() {
-        return Digits::NotANumber;
-    }
-    let mut n: Option<u64> = Some(0);
-    for b in value.bytes() {
-        if !b.is_ascii_digit() {
-            return Digits::NotANumber;
-        }
-        n = n.and_then(|n| n.checked_mul(10)).and_then(|n| n.checked_add(u64::from(b - b'0')));
-    }
-    n.map_or(Digits::Overflow, Digits::Value)
-}
-
 /// `Retry-After` as a delay in ms: delta-seconds or an HTTP-date, capped at one hour.
 pub fn parse_retry_after(value: &str, now: Millis) -> Option<u64> {
-    let value = value.trim_ascii();
-    let delay = match delta_seconds(value) {
-        Some(secs) => secs.saturating_mul(1_000),
-        None => parse_http_date(value)?.since(now),
-    };
-    Some(delay.min(MAX_RETRY_AFTER_MS))
+    retry_delay(value, parse_http_date(value), now)
 }
 
 #[cfg(test)]
