@@ -725,13 +725,30 @@ export async function createAuthClient(options) {
   let releaseLock = null;
   let channel = null;
 
-  /** Carries out the core's answer: the timer first (a nested call may re-arm it), then the actions. */
+  // The core answers `1` for a bearer while it is the one it handed over last time (the fast
+  // path, and the thousand requests one refresh releases, copy no token); its header value is
+  // built once per token, not per request. Every bearer the core hands over passes here, in
+  // the order it wrote them: the op's result, then its actions.
+  let lastBearer = null;
+  let lastHeader = null;
+  const bearerFrom = (answer) => {
+    if (answer === 1) return lastBearer;
+    if (typeof answer === 'string' && answer !== lastBearer) {
+      lastBearer = answer;
+      lastHeader = `Bearer ${answer}`;
+    }
+    return answer;
+  };
+  const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : `Bearer ${bearer}`);
+
+  /** Carries out the core's answer: the timer first (a nested call may re-arm it), then the
+   * result (`before` reads it, before the actions), then the actions. */
   const run = ([result, actions, delay], before) => {
     if (delay != null) {
       clearTimeout(timer);
       if (delay >= 0) timer = setTimeout(() => op(TIMEOUT), delay);
     }
-    before?.(result);
+    if (before) result = before(result);
     for (const a of actions ?? []) perform[a[0]](...a.slice(1));
     return result;
   };
@@ -749,12 +766,11 @@ export async function createAuthClient(options) {
       if (error) reject(error); else resolve(value);
     });
   });
-  /** A call whose result may be "wait for id": the promise exists before the actions run. */
+  /** A call whose result may be "wait for id" (the promise exists before the actions run), a
+   * bearer, `null` or an error. */
   const decide = (code, id, signal, ...args) => {
-    let promise;
-    const result = run(call(code, [handle, id, ...args]), (r) => { if (r === 0) promise = wait(id, signal); });
-    if (Array.isArray(result)) return Promise.reject(coreError(result));
-    return promise ?? result;
+    const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : bearerFrom(r)));
+    return Array.isArray(result) ? Promise.reject(coreError(result)) : result;
   };
 
   const perform = [
@@ -765,6 +781,8 @@ export async function createAuthClient(options) {
     /* 4 Broadcast */ (type, a, b, generation, expiresAt) => channel?.postMessage(
       type === 'tokens' ? { type, access: a, refresh: b, generation, expiresAt } : type === 'logout' ? { type, reason: a, message: b ?? LOGOUT_TEXT[a], generation } : { type }),
     /* 5 Resolve */ (id, failed, value) => {
+      // Read even when nobody waits for it any more (cancelled): the core counts it as handed over.
+      if (!failed) value = bearerFrom(value);
       const settle = pending.get(id);
       if (!settle) return;
       pending.delete(id);
@@ -927,22 +945,9 @@ export async function createAuthClient(options) {
 
   let nextId = 0;
   let nextWaiter = 0;
-  // The core answers `1` while the bearer is the one it handed over last time; its header
-  // value is built once per token, not per request.
-  let lastBearer = null;
-  let lastHeader = null;
-  const bearerFrom = (answer) => {
-    if (answer === 1) return lastBearer;
-    if (typeof answer === 'string' && answer !== lastBearer) {
-      lastBearer = answer;
-      lastHeader = `Bearer ${answer}`;
-    }
-    return answer;
-  };
-  const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : `Bearer ${bearer}`);
   const request = (origin, path, signal) => {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    return bearerFrom(decide(REQUEST, ++nextWaiter, signal, origin, path));
+    return decide(REQUEST, ++nextWaiter, signal, origin, path);
   };
 
 
@@ -1006,7 +1011,7 @@ export async function createAuthClient(options) {
       return response;
     }
     headers ??= new Headers();
-    headers.set('Authorization', `Bearer ${fresh}`);
+    headers.set('Authorization', headerFor(fresh));
     const second = await realFetch(replay, { ...init, headers });
     trace?.(id, path, 'replayed', second.status);
     return second;
@@ -1030,7 +1035,7 @@ export async function createAuthClient(options) {
     /** A valid access token (refreshing first if needed), or null without a session. */
     async getAccessToken({ signal } = {}) {
       if (signal?.aborted) throw abortReason(signal);
-      const token = bearerFrom(decide(REQUEST, ++nextWaiter, signal, null, ''));
+      const token = decide(REQUEST, ++nextWaiter, signal, null, '');
       return token === null || typeof token === 'string' ? token : await token;
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */

@@ -1,15 +1,12 @@
 //! The bearer handed across the wasm boundary. Copying a token into a JS string costs more than
-//! the rest of the fast path's decision, and it is the same token for thousands of requests: so
-//! the driver says "the one you already have" while it is unchanged.
-
-/// What the driver tells JS about the bearer of a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Handover {
-    /// The same string as the last one handed over.
-    Unchanged,
-    /// A different token: JS keeps it as the new "last one".
-    New(String),
-}
+//! the rest of the fast path's decision, and it is the same token for thousands of requests
+//! (and for every request a refresh releases): so the driver says "the one you already have"
+//! while it is unchanged.
+//!
+//! The driver and JS keep one "last one" each and must agree: every answer that hands a bearer
+//! over goes through [`LastHandedOver::hand_over`] in the order JS reads the answers (the op's
+//! result, then its actions), and JS reads every one of them, even a `Resolve` for a request
+//! that was cancelled meanwhile.
 
 /// Remembers the last bearer handed over.
 #[derive(Debug, Default)]
@@ -18,17 +15,14 @@ pub struct LastHandedOver {
 }
 
 impl LastHandedOver {
-    pub fn hand_over(&mut self, token: String) -> Handover {
-        if self.token.as_deref() == Some(token.as_str()) {
-            return Handover::Unchanged;
+    /// `true` when `token` is the one handed over last (JS may use its copy); otherwise it
+    /// becomes the last one and must be sent whole.
+    pub fn hand_over(&mut self, token: &str) -> bool {
+        if self.token.as_deref() == Some(token) {
+            return true;
         }
-        self.token = Some(token.clone());
-        Handover::New(token)
-    }
-
-    /// JS's copy is gone or must not be trusted (a promise resolved with a token directly).
-    pub fn forget(&mut self) {
-        self.token = None;
+        self.token = Some(token.to_owned());
+        false
     }
 }
 
@@ -39,11 +33,10 @@ mod tests {
     #[test]
     fn a_token_is_handed_over_once_until_it_changes() {
         let mut last = LastHandedOver::default();
-        assert_eq!(last.hand_over("A".into()), Handover::New("A".into()));
-        assert_eq!(last.hand_over("A".into()), Handover::Unchanged);
-        assert_eq!(last.hand_over("B".into()), Handover::New("B".into()));
-        assert_eq!(last.hand_over("A".into()), Handover::New("A".into()));
-        last.forget();
-        assert_eq!(last.hand_over("A".into()), Handover::New("A".into()));
+        assert!(!last.hand_over("A"));
+        assert!(last.hand_over("A"));
+        assert!(!last.hand_over("B"));
+        assert!(last.hand_over("B"));
+        assert!(!last.hand_over("A"));
     }
 }

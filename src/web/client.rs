@@ -6,7 +6,7 @@ use super::wire::{Reader, Writer};
 use super::{at_login_page, jitter, now};
 use crate::core::breaker::BreakerState;
 use crate::core::errors::CoreError;
-use crate::core::handover::{Handover, LastHandedOver};
+use crate::core::handover::LastHandedOver;
 use crate::core::machine::{
     Action, AuthError, Generation, LoginPage, Machine, MachineConfig, Outcome, RequestDecision, SessionStatus,
     Severity, Stored, TabMessage, TabScope, UnauthorizedDecision, Warning,
@@ -174,10 +174,7 @@ fn request(
     };
     if first_send {
         match machine.on_request(t, id, class) {
-            RequestDecision::Send { bearer: Some(token) } => match handed_over.hand_over(token) {
-                Handover::Unchanged => out.int(1),
-                Handover::New(token) => out.str(&token),
-            },
+            RequestDecision::Send { bearer: Some(token) } => bearer(out, handed_over, &token),
             RequestDecision::Send { bearer: None } => out.null(),
             RequestDecision::Wait => out.int(0),
             RequestDecision::Fail(e) => auth_error(out, &e),
@@ -186,7 +183,7 @@ fn request(
         let sent = a.text().unwrap_or_default();
         match machine.on_unauthorized(t, id, class, sent) {
             UnauthorizedDecision::ReturnAsIs => out.null(),
-            UnauthorizedDecision::Replay { bearer } => out.str(&bearer),
+            UnauthorizedDecision::Replay { bearer: token } => bearer(out, handed_over, &token),
             UnauthorizedDecision::Wait => out.int(0),
         }
     }
@@ -395,6 +392,16 @@ fn tab_message(a: &mut Reader) -> Option<TabMessage> {
     }
 }
 
+/// A bearer for JS: `1` for the one it was handed last (a refresh releases a thousand waiting
+/// requests with one token: it crosses the boundary once), else the token.
+fn bearer(out: &mut Writer, handed_over: &mut LastHandedOver, token: &str) {
+    if handed_over.hand_over(token) {
+        out.int(1);
+    } else {
+        out.str(token);
+    }
+}
+
 fn millis(out: &mut Writer, m: Option<Millis>) {
     match m {
         Some(m) if m != Millis::NEVER => out.num(m.0 as f64),
@@ -434,7 +441,8 @@ fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
 /// disarm, else a delay in ms).
 #[inline(never)]
 fn drain(client: &mut Client, out: &mut Writer) {
-    let Some(machine) = client.machine.as_mut() else {
+    let Client { machine, handed_over, armed, .. } = client;
+    let Some(machine) = machine.as_mut() else {
         out.list(0);
         return out.null();
     };
@@ -449,7 +457,7 @@ fn drain(client: &mut Client, out: &mut Writer) {
         discard(w);
     }
     while let Some(action) = machine.poll_action() {
-        let written = encode(out, &action);
+        let written = encode(out, &action, handed_over);
         discard(action);
         if written {
             n += 1;
@@ -457,10 +465,10 @@ fn drain(client: &mut Client, out: &mut Writer) {
     }
     out.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
     let next = machine.poll_timeout();
-    if next == client.armed {
+    if next == *armed {
         return out.null();
     }
-    client.armed = next;
+    *armed = next;
     match next {
         Some(at) => out.num(f64::from(clamp_timer_delay(at.since(now())))),
         None => out.num(-1.0),
@@ -507,7 +515,7 @@ fn discard<T>(value: T) {
 }
 
 /// One action as `[kind, ...fields]` (kinds as in js/index.js); `false` when nothing is to be done.
-fn encode(w: &mut Writer, action: &Action) -> bool {
+fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
             w.list(2);
@@ -560,7 +568,7 @@ fn encode(w: &mut Writer, action: &Action) -> bool {
             match outcome {
                 Outcome::Bearer(token) => {
                     w.int(0);
-                    w.str(&token);
+                    bearer(w, handed_over, token);
                 }
                 // Also "send it without a bearer" for a request that was waiting to be sent.
                 Outcome::OriginalResponse(_) | Outcome::Anonymous => {
