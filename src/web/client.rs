@@ -451,18 +451,19 @@ fn drain(client: &mut Client, out: &mut Writer) {
     let head = out.0.len();
     out.list(0);
     let mut n: u32 = 0;
-    while let Some(w) = machine.poll_warning() {
+    let warnings = machine.take_warnings();
+    for w in &warnings {
         n += 1;
-        warning(out, &w);
-        discard(w);
+        warning(out, w);
     }
-    while let Some(action) = machine.poll_action() {
-        let written = encode(out, &action, handed_over);
-        discard(action);
-        if written {
+    discard(warnings);
+    let actions = machine.take_actions();
+    for action in &actions {
+        if encode(out, action, handed_over) {
             n += 1;
         }
     }
+    discard(actions);
     out.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
     let next = machine.poll_timeout();
     if next == *armed {

@@ -30,7 +30,6 @@ use crate::core::jwt::{JwtError, TimeClaims};
 use crate::core::policy::{classify, classify_parsed, config_error_of, FreshTokens, LogoutReason, RefreshAnswer, RefreshOutcome, RefreshResponse};
 use crate::core::time::Millis;
 use crate::core::urls::UrlClass;
-use std::collections::VecDeque;
 use std::fmt;
 use tabs::{Lock, Refusal};
 use token::{Provenance, Timing, TimingRules};
@@ -72,8 +71,8 @@ pub struct Machine {
     retry_at: Option<Millis>,
     breaker: Breaker,
     waiters: Waiters,
-    actions: VecDeque<Action>,
-    warnings: VecDeque<Warning>,
+    actions: Vec<Action>,
+    warnings: Vec<Warning>,
     refresh_count: u64,
     /// The generation of the current (or last) session.
     generation: Generation,
@@ -155,8 +154,8 @@ impl Machine {
             retry_at: None,
             breaker,
             waiters: Waiters::default(),
-            actions: VecDeque::new(),
-            warnings: VecDeque::new(),
+            actions: Vec::new(),
+            warnings: Vec::new(),
             refresh_count: 0,
             generation: 0,
             newest_generation: 0,
@@ -263,7 +262,7 @@ impl Machine {
         self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
         self.announce_tokens();
         // After the write: a listener that reads storage finds the new session there.
-        self.actions.push_back(Action::SignedIn { expires_at: self.expires_at_or_never() });
+        self.actions.push(Action::SignedIn { expires_at: self.expires_at_or_never() });
         self.resolve_all(Ok(access));
         self.advance(now);
         Ok(())
@@ -307,7 +306,7 @@ impl Machine {
         let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
         self.install_access(now, access.clone(), claims.as_ref(), expires_in_ms, Provenance::JustIssued);
         let expires_at = self.expires_at_or_never();
-        self.actions.push_back(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
+        self.actions.push(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
         self.resolve_all(Ok(access));
         self.advance(now);
     }
@@ -455,7 +454,7 @@ impl Machine {
                 RefreshOutcome::Success { tokens, .. } if !self.config.cookie_mode => non_empty(tokens.refresh.clone()),
                 _ => None,
             };
-            self.actions.push_back(Action::Revoke { token: rotated.or(held) });
+            self.actions.push(Action::Revoke { token: rotated.or(held) });
         }
         if !self.land_flight() {
             self.advance(now);
@@ -526,14 +525,14 @@ impl Machine {
             return;
         }
         self.reported.push(key);
-        self.warnings.push_back(warning);
+        self.warnings.push(warning);
     }
 
     /// The refresh call got no HTTP answer (network error, timeout): transient.
     pub fn on_refresh_network_error(&mut self, now: Millis, jitter: f64) {
         self.follow_clock(now);
         if let Some(held) = self.pending_revoke.take() {
-            self.actions.push_back(Action::Revoke { token: held });
+            self.actions.push(Action::Revoke { token: held });
         }
         if self.land_flight() {
             self.on_transient_failure(now, None, jitter);
@@ -568,7 +567,7 @@ impl Machine {
         self.refresh_count = self.refresh_count.saturating_add(1);
         self.announce_tokens();
         let expires_at = self.expires_at_or_never();
-        self.actions.push_back(if found_a_session { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
+        self.actions.push(if found_a_session { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
         self.resolve_all(Ok(access));
     }
 
@@ -578,8 +577,8 @@ impl Machine {
         let refresh = self.refresh.clone();
         let generation = self.generation;
         let expires_at = self.access_opaque.then(|| self.expires_at_or_never());
-        self.actions.push_back(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation, expires_at });
-        self.actions.push_back(Action::Broadcast(TabMessage::Tokens { access, refresh, generation, expires_at }));
+        self.actions.push(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation, expires_at });
+        self.actions.push(Action::Broadcast(TabMessage::Tokens { access, refresh, generation, expires_at }));
     }
 
     fn on_transient_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) {
@@ -639,13 +638,25 @@ impl Machine {
         self.advance(now);
     }
 
+    /// The next action, oldest first.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        (!self.actions.is_empty()).then(|| self.actions.remove(0))
     }
 
     /// A diagnostic for the console (never a token); drain it like `poll_action`.
     pub fn poll_warning(&mut self) -> Option<Warning> {
-        self.warnings.pop_front()
+        (!self.warnings.is_empty()).then(|| self.warnings.remove(0))
+    }
+
+    /// Every action, oldest first, at once: what the web layer drains after each event (a
+    /// plain `Vec`, where a `VecDeque` for `poll_action` linked its own ring-buffer code).
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// Every diagnostic, oldest first, at once.
+    pub fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// When `handle_timeout` must next be called. Every deadline returned is one that
@@ -708,7 +719,7 @@ impl Machine {
                 // No new token is ever coming: the current one is the best there is, except
                 // for `auth.refresh()`, which asked for a new one.
                 for id in self.waiters.take(WaitReason::Forced) {
-                    self.actions.push_back(Action::Resolve { id, outcome: Outcome::Failed(AuthError::NoRefreshToken) });
+                    self.actions.push(Action::Resolve { id, outcome: Outcome::Failed(AuthError::NoRefreshToken) });
                 }
                 self.resolve_all(Ok(access));
             }
@@ -741,7 +752,7 @@ impl Machine {
         self.warned = true;
         // Woken after expiry (sleep, frozen tab): a warning would only mislead.
         if now < timing.expires_at {
-            self.actions.push_back(Action::Expiring { expires_at: timing.expires_at });
+            self.actions.push(Action::Expiring { expires_at: timing.expires_at });
         }
     }
 
@@ -765,11 +776,11 @@ impl Machine {
             return;
         }
         if !matches!(self.session, Session::LoggedOut(_)) {
-            self.actions.push_back(Action::Clear { shared });
+            self.actions.push(Action::Clear { shared });
             let generation = self.generation;
             let announced = TabMessage::Logout { reason: origin.unwrap_or(reason), message: message.clone(), generation };
-            self.actions.push_back(Action::Broadcast(announced));
-            self.actions.push_back(Action::Logout { reason, message, origin });
+            self.actions.push(Action::Broadcast(announced));
+            self.actions.push(Action::Logout { reason, message, origin });
             // Before a redirect: the revocation is sent with keepalive, so it outlives the page.
             if reason == LogoutReason::Manual && self.config.revoke && self.can_refresh() {
                 let token = self.refresh.clone().filter(|_| !self.config.cookie_mode);
@@ -777,11 +788,11 @@ impl Machine {
                 if call_out {
                     self.pending_revoke = Some(token);
                 } else {
-                    self.actions.push_back(Action::Revoke { token });
+                    self.actions.push(Action::Revoke { token });
                 }
             }
             if let Some(login) = &self.config.login {
-                self.actions.push_back(Action::Redirect { url: login.url.clone(), unless_at: login.path.clone() });
+                self.actions.push(Action::Redirect { url: login.url.clone(), unless_at: login.path.clone() });
             }
         }
         self.probing = false;
@@ -811,7 +822,7 @@ impl Machine {
                 WaitReason::AfterUnauthorized => Outcome::OriginalResponse(AuthError::NoSession),
                 WaitReason::Forced => Outcome::Failed(AuthError::NoSession),
             };
-            self.actions.push_back(Action::Resolve { id, outcome });
+            self.actions.push(Action::Resolve { id, outcome });
         }
     }
 
@@ -974,7 +985,7 @@ impl Machine {
                 (Err(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(e.clone()),
                 (Err(e), WaitReason::BeforeSend | WaitReason::Forced) => Outcome::Failed(e.clone()),
             };
-            self.actions.push_back(Action::Resolve { id, outcome });
+            self.actions.push(Action::Resolve { id, outcome });
         }
     }
 
@@ -983,7 +994,7 @@ impl Machine {
     fn release_before_send_waiters(&mut self, now: Millis) {
         let Some(access) = self.unexpired_access(now).map(str::to_owned) else { return };
         for id in self.waiters.take(WaitReason::BeforeSend) {
-            self.actions.push_back(Action::Resolve { id, outcome: Outcome::Bearer(access.clone()) });
+            self.actions.push(Action::Resolve { id, outcome: Outcome::Bearer(access.clone()) });
         }
     }
 

@@ -56,7 +56,7 @@ impl Machine {
         // A memory-storage tab always starts empty: ask the others for the session (in cookie
         // mode too, while its silent start-up refresh looks for one).
         if self.config.memory_storage && (self.session == Session::Anonymous || self.probing) {
-            self.actions.push_back(Action::Broadcast(TabMessage::Hello));
+            self.actions.push(Action::Broadcast(TabMessage::Hello));
         }
     }
 
@@ -98,7 +98,7 @@ impl Machine {
                         generation: self.generation,
                         expires_at: self.access_opaque.then(|| self.expires_at_or_never()),
                     };
-                    self.actions.push_back(Action::Broadcast(tokens));
+                    self.actions.push(Action::Broadcast(tokens));
                 }
             }
         }
@@ -128,7 +128,7 @@ impl Machine {
         self.follow_clock(now);
         if self.lock != Lock::Wanted {
             // Granted after we stopped waiting: give it back.
-            self.actions.push_back(Action::ReleaseLock);
+            self.actions.push(Action::ReleaseLock);
             return;
         }
         self.lock = Lock::Held { release_at: None };
@@ -213,7 +213,7 @@ impl Machine {
             Lock::Wanted => {}
             Lock::Free => {
                 self.lock = Lock::Wanted;
-                self.actions.push_back(Action::AcquireLock);
+                self.actions.push(Action::AcquireLock);
             }
         }
     }
@@ -233,7 +233,7 @@ impl Machine {
             return;
         }
         let refresh_token = self.refresh.clone();
-        self.actions.push_back(Action::StartRefresh { refresh_token });
+        self.actions.push(Action::StartRefresh { refresh_token });
     }
 
     /// After a successful refresh: keep the lock until the other tabs have surely seen it.
@@ -245,7 +245,7 @@ impl Machine {
 
     pub(super) fn release_lock(&mut self) {
         if let Lock::Held { .. } = self.lock {
-            self.actions.push_back(Action::ReleaseLock);
+            self.actions.push(Action::ReleaseLock);
             self.lock = Lock::Free;
         }
     }
@@ -287,7 +287,7 @@ impl Machine {
         if let Some(refusal) = self.refusal.as_mut() {
             if !refusal.asked && now >= refusal.until {
                 refusal.asked = true;
-                self.actions.push_back(Action::ReadStored);
+                self.actions.push(Action::ReadStored);
             }
         }
     }

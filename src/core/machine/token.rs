@@ -8,7 +8,6 @@ use crate::core::expiry::{
 };
 use crate::core::jwt::{Decoder, JwtError, TimeClaims, MAX_TOKEN_LEN};
 use crate::core::time::Millis;
-use std::collections::VecDeque;
 
 /// A freshly issued token whose expiry appears closer than this is contradicting the server
 /// that just issued it: our clock estimate must be wrong, so the expiry is not trusted (a
@@ -91,14 +90,14 @@ pub(super) fn fresh_offset(
     now: Millis,
     claims: Option<&TimeClaims>,
     date_offset: Option<ClockOffset>,
-    warnings: &mut VecDeque<Warning>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<ClockOffset> {
     let from_iat = claims.and_then(|c| c.iat).map(|iat| (offset_from_iat(iat, now), OffsetSource::Iat));
     let from_date = date_offset.map(|offset| (offset, OffsetSource::DateHeader));
     for (offset, source) in from_iat.into_iter().chain(from_date) {
         match plausible_offset(offset) {
             Ok(offset) => return Some(offset),
-            Err(absurd) => warnings.push_back(implausible_offset_warning(source, absurd)),
+            Err(absurd) => warnings.push(implausible_offset_warning(source, absurd)),
         }
     }
     None
@@ -111,7 +110,7 @@ pub(super) fn stored_offset(
     now: Millis,
     claims: Option<&TimeClaims>,
     current: ClockOffset,
-    warnings: &mut VecDeque<Warning>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<ClockOffset> {
     let lower_bound = offset_from_iat(claims?.iat?, now);
     if lower_bound.0 <= current.0 {
@@ -120,7 +119,7 @@ pub(super) fn stored_offset(
     match plausible_offset(lower_bound) {
         Ok(offset) => Some(offset),
         Err(absurd) => {
-            warnings.push_back(implausible_offset_warning(OffsetSource::Iat, absurd));
+            warnings.push(implausible_offset_warning(OffsetSource::Iat, absurd));
             None
         }
     }
@@ -258,7 +257,7 @@ mod tests {
 
     #[test]
     fn fresh_offsets_come_from_iat_then_date_and_absurd_ones_are_ignored_with_a_warning() {
-        let mut warnings = VecDeque::new();
+        let mut warnings = Vec::new();
         let behind = claims(Some(NOW_SECS + 600), Some(NOW_SECS + 600));
         let date = Some(ClockOffset(-60_000));
         assert_eq!(fresh_offset(NOW, Some(&behind), date, &mut warnings), Some(ClockOffset(600_000)));
@@ -270,7 +269,7 @@ mod tests {
         let ms_iat = claims(Some(NOW_SECS + 300), Some(NOW_SECS * 1_000));
         assert_eq!(fresh_offset(NOW, Some(&ms_iat), date, &mut warnings), date);
         assert_eq!(warnings.len(), 1);
-        let w = warnings.pop_front().unwrap();
+        let w = warnings.remove(0);
         assert_eq!(w.code(), "implausible_clock_offset");
         assert_eq!(w, Warning::ImplausibleClockOffset { from_iat: true, hours: 471_750_000, ahead: true });
         // Both absurd: two warnings, the previous estimate stands.
@@ -282,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_stored_iat_only_raises_the_offset_and_an_absurd_one_is_ignored_with_a_warning() {
-        let mut warnings = VecDeque::new();
+        let mut warnings = Vec::new();
         let future = claims(None, Some(NOW_SECS + 600));
         assert_eq!(stored_offset(NOW, Some(&future), ClockOffset(0), &mut warnings), Some(ClockOffset(600_000)));
         assert_eq!(stored_offset(NOW, Some(&future), ClockOffset(900_000), &mut warnings), None);
