@@ -49,6 +49,9 @@ const makeError = (code, message) =>
 const JWT_ERRORS = VERBOSE && ['the token is empty', 'a JWT has 3 dot-separated segments', 'the token payload is not base64url', 'the token payload is not JSON',
   'the token payload is not a JSON object', 'a time claim (exp, iat, nbf) is not a number', 'the token is longer than 16 KiB'];
 // `options::Ranged`, in its order.
+// The choices of the enumerated options, in the order of the core's enums (sent by index).
+const AREAS = ['local', 'session', 'memory'];
+const SESSION_CLEARING = ['all', 'matching', 'none'];
 const RANGED = ['leeway', 'expiringWarning', 'refreshTimeout', 'retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter'];
 const CORE_CODES = ['destroyed', 'not_ready', 'refresh_unavailable', 'logged_out', 'no_session', 'no_refresh_token', 'malformed_token',
   'invalid_option', 'invalid_option'];
@@ -215,7 +218,7 @@ function normalise(options) {
   if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
   let refresh;
   try { refresh = new URL(o.refreshUrl, base); } catch { throw bad('refreshUrl', VERBOSE && 'a valid URL', o.refreshUrl); }
-  oneOf('storage', o.storage, ['local', 'session', 'memory']);
+  oneOf('storage', o.storage, AREAS);
   oneOf('refreshMode', o.refreshMode, ['body', 'cookie']);
   oneOf('refreshFormat', o.refreshFormat, ['simplejwt', 'oauth']);
   const keys = group('keys');
@@ -231,7 +234,7 @@ function normalise(options) {
   check('skipRefreshFor', o.skipRefreshFor, isStrings, VERBOSE && 'an array of path strings');
   const clear = group('clear');
   check('clear.patterns', clear.patterns, isStrings, VERBOSE && 'an array of strings');
-  oneOf('clear.sessionStorage', clear.sessionStorage, ['all', 'matching', 'none']);
+  oneOf('clear.sessionStorage', clear.sessionStorage, SESSION_CLEARING);
   for (const k of ['clientId', 'scope']) check(k, o[k], (v) => v === null || isText(v), VERBOSE && 'null or a non-empty string');
   check('leeway', o.leeway, (v) => v === null || isNumber(v), VERBOSE && 'null or a number of milliseconds');
   for (const k of ['expiringWarning', 'refreshTimeout']) check(k, o[k], isNumber, VERBOSE && 'a number of milliseconds');
@@ -676,13 +679,14 @@ export async function createAuthClient(options) {
   const keys = config.keys ?? {};
   const legacy = config.legacyKeys ?? {};
   const clear = config.clear ?? {};
-  // The numbers first (src/web/client.rs read_config checks them before it reads a string).
+  // The numbers first (src/web/client.rs read_config checks them before it reads a string);
+  // the enumerated options as their index (-1: not given).
   const [created] = call(NEW, [
     config.leeway, config.expiringWarning, config.refreshWhenHidden, config.tabLock,
     config.refreshTimeout, retry.maxAttempts, retry.baseDelay, retry.maxDelay, retry.cooldown, retry.giveUpAfter,
+    cookie, AREAS.indexOf(config.storage), config.revokeUrl !== null, SESSION_CLEARING.indexOf(clear.sessionStorage),
     config.pageOrigin, config.refreshOrigin, config.refreshPath, config.apiOrigins, config.skipRefreshFor,
-    config.refreshMode, config.storage, config.loginUrl, config.loginPath, config.revokeUrl,
-    keys.access, keys.refresh, legacy.access, legacy.refresh, clear.patterns, clear.sessionStorage,
+    config.loginUrl, config.loginPath, keys.access, keys.refresh, legacy.access, legacy.refresh, clear.patterns,
   ]);
   // Its errors are all numbers; its answer has the store keys (strings) from the third item on.
   if (typeof created[2] !== 'string') throw coreError(created);

@@ -675,6 +675,20 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let tab_lock = a.num();
     let timeout = a.num();
     let retry = RetryInput { max_attempts: a.num(), base_delay: a.num(), max_delay: a.num(), cooldown: a.num(), give_up_after: a.num() };
+    let cookie_mode = a.flag();
+    // The enumerated options by their index in js/index.js's AREAS and SESSION_CLEARING (the
+    // enums' order); anything else is the default.
+    let area = match a.whole() {
+        Some(1) => Area::Session,
+        Some(2) => Area::Memory,
+        _ => Area::Local,
+    };
+    let revoke = a.flag();
+    let session_clear = match a.whole() {
+        Some(1) => SessionClear::Matching,
+        Some(2) => SessionClear::None,
+        _ => SessionClear::All,
+    };
     let breaker = limits::breaker_config(&retry)?;
     let leeway_ms = if leeway.is_some() { Some(limits::LEEWAY.check(leeway, 0)?) } else { None };
     let expiring_warning_ms = limits::EXPIRING_WARNING.check(expiring, limits::DEFAULT_EXPIRING_WARNING_MS)?;
@@ -685,17 +699,13 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let refresh_path = a.str().unwrap_or_default();
     let api_origins = a.strs();
     let skip = a.strs();
-    let cookie_mode = a.text() == Some("cookie");
-    let area = a.text().and_then(Area::parse).unwrap_or(Area::Local);
     let login_url = a.str().filter(|s| !s.is_empty());
     let login_path = a.str().unwrap_or_default();
-    let revoke = a.text().is_some_and(|s| !s.is_empty());
     let access_key = a.str().unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into());
     let refresh_key = a.str().unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into());
     let legacy_access = strings_or(a.strs(), limits::DEFAULT_LEGACY_ACCESS_KEYS);
     let legacy_refresh = strings_or(a.strs(), limits::DEFAULT_LEGACY_REFRESH_KEYS);
     let patterns = strings_or(a.strs(), limits::DEFAULT_CLEAR_PATTERNS);
-    let session_clear = a.text().and_then(SessionClear::parse).unwrap_or(SessionClear::All);
     let legacy_access_count = legacy_access.len();
     let clear = ClearRules::new(access_key, refresh_key, [legacy_access, legacy_refresh], patterns, session_clear);
 
