@@ -52,6 +52,10 @@ const JWT_ERRORS = VERBOSE && ['the token is empty', 'a JWT has 3 dot-separated 
 // The choices of the enumerated options, in the order of the core's enums (sent by index).
 const AREAS = ['local', 'session', 'memory'];
 const SESSION_CLEARING = ['all', 'matching', 'none'];
+// What the core answers by number: `state()`'s status and breaker, a channel message's type.
+const STATUSES = ['anonymous', 'active', 'refreshing', 'logged_out'];
+const BREAKER_STATES = ['closed', 'open', 'half_open'];
+const TAB_KINDS = ['tokens', 'logout', 'hello'];
 const RANGED = ['leeway', 'expiringWarning', 'refreshTimeout', 'retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter'];
 const CORE_CODES = ['destroyed', 'not_ready', 'refresh_unavailable', 'logged_out', 'no_session', 'no_refresh_token', 'malformed_token',
   'invalid_option', 'invalid_option'];
@@ -696,7 +700,7 @@ export async function createAuthClient(options) {
   const snapshot = () => {
     const [status, expiresAt, breaker, breakerOpenUntil, inFlight, waiting, refreshCount, clockOffset, reason, access] = op(STATE);
     const claims = access === null ? 1 : readClaims(access, true);
-    return { status, expiresAt, breaker, breakerOpenUntil, refreshInFlight: inFlight === 1, waiting, refreshCount, clockOffset,
+    return { status: STATUSES[status], expiresAt, breaker: BREAKER_STATES[breaker], breakerOpenUntil, refreshInFlight: inFlight === 1, waiting, refreshCount, clockOffset,
       storage: store.memory ? 'memory' : 'web', reason, claims: typeof claims === 'object' ? shapeClaims(claims) : null };
   };
   const lockName = `authkeeper:refresh:${accessKey}`;
@@ -782,8 +786,8 @@ export async function createAuthClient(options) {
     /* 1 AcquireLock */ () => { acquireLock(); },
     /* 2 ReleaseLock */ () => { releaseLock?.(); releaseLock = null; },
     /* 3 ReadStored */ () => op(STORED, ...store.load()),
-    /* 4 Broadcast */ (type, a, b, generation, expiresAt) => channel?.postMessage(
-      type === 'tokens' ? { type, access: a, refresh: b, generation, expiresAt } : type === 'logout' ? { type, reason: a, message: b ?? LOGOUT_TEXT[a], generation } : { type }),
+    /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind]) => channel?.postMessage(
+      kind === 0 ? { type, access: a, refresh: b, generation, expiresAt } : kind === 1 ? { type, reason: a, message: b ?? LOGOUT_TEXT[a], generation } : { type }),
     /* 5 Resolve */ (id, failed, value) => {
       // Read even when nobody waits for it any more (cancelled): the core counts it as handed over.
       if (!failed) value = bearerFrom(value);
@@ -932,11 +936,11 @@ export async function createAuthClient(options) {
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
-      if (d !== null && typeof d === 'object') op(TAB, d.type, d.access, d.refresh, d.reason, d.message, d.generation, d.expiresAt, ...store.load());
+      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), d.access, d.refresh, d.reason, d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
     listen(globalThis.window, 'storage', (e) => {
-      if (e.key === accessKey) op(TAB, 'storage', e.newValue, e.storageArea?.getItem(refreshKey) ?? null, null, null, store.generation(), null, ...store.load());
+      if (e.key === accessKey) op(TAB, 3, e.newValue, e.storageArea?.getItem(refreshKey) ?? null, null, null, store.generation(), null, ...store.load());
     });
   }
   // Browsers throttle or freeze timers in background tabs and during sleep: deadlines are

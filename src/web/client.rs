@@ -359,12 +359,13 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
     })
 }
 
-/// A channel message (`type`, access, refresh, reason, message, generation, expiresAt) or a `storage` event
-/// of the access key (`storage`, its new value, the refresh key's value, -, -, the stored generation).
+/// A channel message (its `type`'s index in js/index.js's TAB_KINDS, access, refresh, reason,
+/// message, generation, expiresAt) or a `storage` event of the access key (`3`, its new value,
+/// the refresh key's value, -, -, the stored generation).
 fn tab_message(a: &mut Reader) -> Option<TabMessage> {
     // Borrowed from the input, and copied only once the message is known to be whole: a
     // message refused half-way has nothing to drop.
-    let kind = a.text().unwrap_or_default();
+    let kind = a.whole();
     let access = a.text();
     let refresh = a.text();
     let reason = a.text();
@@ -373,16 +374,16 @@ fn tab_message(a: &mut Reader) -> Option<TabMessage> {
     let expires_at = a.whole().map(Millis);
     let owned = |s: Option<&str>| s.map(str::to_owned);
     match kind {
-        "tokens" => {
+        Some(0) => {
             let (access, generation) = (access?, generation?);
             Some(TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation, expires_at })
         }
-        "logout" => {
+        Some(1) => {
             let (reason, generation) = (LogoutReason::parse(reason?)?, generation?);
             Some(TabMessage::Logout { reason, message: owned(message), generation })
         }
-        "hello" => Some(TabMessage::Hello),
-        "storage" => Some(match access.filter(|v| !v.is_empty()) {
+        Some(2) => Some(TabMessage::Hello),
+        Some(3) => Some(match access.filter(|v| !v.is_empty()) {
             // The expiry is not in the event; the core reads it from storage.
             Some(access) => TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation: generation.unwrap_or(0), expires_at: None },
             // The keys were removed: whoever did it logged the session out.
@@ -413,20 +414,20 @@ fn millis(out: &mut Writer, m: Option<Millis>) {
 fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
     let s = machine.snapshot(now);
     let (breaker, open_until) = match s.breaker {
-        BreakerState::Closed => ("closed", None),
-        BreakerState::Open { until } => ("open", Some(until)),
-        BreakerState::HalfOpen => ("half_open", None),
-    };
-    let status = match s.status {
-        SessionStatus::Anonymous => "anonymous",
-        SessionStatus::Active => "active",
-        SessionStatus::Refreshing => "refreshing",
-        SessionStatus::LoggedOut => "logged_out",
+        BreakerState::Closed => (0, None),
+        BreakerState::Open { until } => (1, Some(until)),
+        BreakerState::HalfOpen => (2, None),
     };
     out.list(10);
-    out.str(status);
+    // Indices into js/index.js's STATUSES and BREAKER_STATES.
+    out.int(match s.status {
+        SessionStatus::Anonymous => 0,
+        SessionStatus::Active => 1,
+        SessionStatus::Refreshing => 2,
+        SessionStatus::LoggedOut => 3,
+    });
     millis(out, s.expires_at);
-    out.str(breaker);
+    out.int(breaker);
     millis(out, open_until);
     out.int(u32::from(s.refresh_in_flight));
     out.num(s.waiting as f64);
@@ -540,21 +541,21 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
             w.int(4);
             match message {
                 TabMessage::Tokens { access, refresh, generation, expires_at } => {
-                    w.str("tokens");
+                    w.int(0);
                     w.str(&access);
                     w.opt_str(refresh.as_deref());
                     w.num(*generation as f64);
                     w.opt_num(expires_at.map(|m| m.0 as f64));
                 }
                 TabMessage::Logout { reason, message, generation } => {
-                    w.str("logout");
+                    w.int(1);
                     w.str(reason.as_str());
                     w.opt_str(message.as_deref());
                     w.num(*generation as f64);
                     w.null();
                 }
                 TabMessage::Hello => {
-                    w.str("hello");
+                    w.int(2);
                     w.null();
                     w.null();
                     w.null();
