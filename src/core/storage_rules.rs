@@ -73,7 +73,7 @@ impl ClearRules {
         let [access, refresh] = legacy;
         token_keys.extend(access);
         token_keys.extend(refresh);
-        patterns.retain(|p| !p.is_empty());
+        crate::core::urls::retain(&mut patterns, |p| !p.is_empty());
         ClearRules { token_keys, patterns, session }
     }
 
