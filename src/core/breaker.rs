@@ -59,6 +59,12 @@ fn unit(jitter: f64) -> f64 {
     if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 }
 }
 
+fn set_back(at: &mut Option<Millis>, back: u64) {
+    if let Some(at) = at {
+        *at = at.minus(back);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
     Closed,
@@ -213,9 +219,9 @@ impl Breaker {
     /// with it, so a cooldown lasts what it was meant to and the give-up window keeps measuring
     /// the outage (not the clock change).
     pub fn clock_set_back(&mut self, back: u64) {
-        for at in [&mut self.streak_start, &mut self.open_until, &mut self.next_allowed].into_iter().flatten() {
-            *at = at.minus(back);
-        }
+        set_back(&mut self.streak_start, back);
+        set_back(&mut self.open_until, back);
+        set_back(&mut self.next_allowed, back);
     }
 
     /// While open: when the cooldown ends.
