@@ -436,19 +436,21 @@ enum Verdict {
 ///    (or `refresh_token`): `refresh_token_required`.
 fn verdict(map: &Body) -> Verdict {
     let error = known_code(map.str(ERROR));
-    for named in [error, known_code(map.str(CODE))] {
-        if let Some(Verdict::Ends(reason)) = named {
-            return Verdict::Ends(reason);
-        }
+    if let Verdict::Ends(_) = error {
+        return error;
     }
-    if let Some(Verdict::Config(code)) = error {
-        return Verdict::Config(code);
+    let code = known_code(map.str(CODE));
+    if let Verdict::Ends(_) = code {
+        return code;
+    }
+    if let Verdict::Config(_) = error {
+        return error;
     }
     if map.str(ACTION) == Some("clear_tokens") {
         return Verdict::Ends(LogoutReason::InvalidToken);
     }
-    if let Some(Verdict::Later(code)) = error {
-        return Verdict::Later(code);
+    if let Verdict::Later(_) = error {
+        return error;
     }
     if matches!(map.get(REFRESH), Some(Member::List)) || matches!(map.get(REFRESH_TOKEN), Some(Member::List)) {
         return Verdict::Ends(LogoutReason::RefreshTokenRequired);
@@ -474,18 +476,19 @@ const KNOWN_CODES: [(&str, Verdict); 13] = [
     ("server_error", Verdict::Later("server_error")),
 ];
 
-/// What a member's value means, if it is one of [`KNOWN_CODES`]: one table walk instead of a
-/// string `match` per verdict.
-fn known_code(value: Option<&str>) -> Option<Verdict> {
-    let value = value?;
-    let mut i = 0;
-    while let Some((code, verdict)) = KNOWN_CODES.get(i) {
-        if *code == value {
-            return Some(*verdict);
+/// What a member's value means if it is one of [`KNOWN_CODES`], else `Unknown`: one table walk
+/// instead of a string `match` per verdict.
+fn known_code(value: Option<&str>) -> Verdict {
+    if let Some(value) = value {
+        let mut i = 0;
+        while let Some((code, verdict)) = KNOWN_CODES.get(i) {
+            if *code == value {
+                return *verdict;
+            }
+            i += 1;
         }
-        i += 1;
     }
-    None
+    Verdict::Unknown
 }
 
 /// OAuth's `error_description` (RFC 6749 §5.2's human-readable text), DRF's `detail`, or
@@ -755,11 +758,11 @@ mod tests {
             }
         }
         for code in CONFIG_ERRORS {
-            assert_eq!(known_code(Some(code)), Some(Verdict::Config(code)));
+            assert_eq!(known_code(Some(code)), Verdict::Config(code));
         }
-        assert_eq!(known_code(Some("")), None);
-        assert_eq!(known_code(Some("invalid_grant ")), None);
-        assert_eq!(known_code(None), None);
+        assert_eq!(known_code(Some("")), Verdict::Unknown);
+        assert_eq!(known_code(Some("invalid_grant ")), Verdict::Unknown);
+        assert_eq!(known_code(None), Verdict::Unknown);
         // `code` names session verdicts only; OAuth's configuration and "try again later"
         // codes count in `error` alone.
         for code in ["invalid_client", "invalid_scope", "server_error", "temporarily_unavailable"] {

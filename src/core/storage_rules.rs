@@ -70,9 +70,9 @@ impl ClearRules {
     pub fn new(access_key: String, refresh_key: String, legacy: [Vec<String>; 2], mut patterns: Vec<String>, session: SessionClear) -> ClearRules {
         let (generation, expiry) = (generation_key(&access_key), expiry_key(&access_key));
         let mut token_keys = vec![access_key, refresh_key, generation, expiry];
-        let [access, refresh] = legacy;
-        token_keys.extend(access);
-        token_keys.extend(refresh);
+        let [mut access, mut refresh] = legacy;
+        token_keys.append(&mut access);
+        token_keys.append(&mut refresh);
         crate::core::urls::retain(&mut patterns, |p| !p.is_empty());
         ClearRules { token_keys, patterns, session }
     }
@@ -143,6 +143,16 @@ mod tests {
         for key in ["theme", "cart", "lang", "", "toke", "toke_n", "tök"] {
             assert!(!rules.removes_local(key), "{key:?}: an empty pattern must not match everything");
         }
+    }
+
+    #[test]
+    fn the_token_keys_come_in_their_documented_order() {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let rules = ClearRules::new("a".into(), "r".into(), [strings(&["la1", "la2"]), strings(&["lr1"])], strings(&["x"]), SessionClear::None);
+        assert_eq!(rules.token_keys(), ["a", "r", "a:generation", "a:expiresAt", "la1", "la2", "lr1"]);
+        let bare = ClearRules::new("a".into(), "r".into(), [Vec::new(), Vec::new()], Vec::new(), SessionClear::None);
+        assert_eq!(bare.token_keys(), ["a", "r", "a:generation", "a:expiresAt"]);
+        assert!(!bare.removes_local("x") && bare.removes_local("a:expiresAt"));
     }
 
     #[test]
