@@ -192,13 +192,12 @@ impl UrlRules {
         allowed_origins.push(page_origin);
         retain(&mut allowed_origins, |o| is_real_origin(o));
         // An empty entry would match every path and silently disable auth.
-        let mut patterns = Vec::new();
-        for pattern in &skip_refresh_for {
-            let pattern = normalise_path(pattern).into_owned();
-            if !pattern.is_empty() {
-                patterns.push(pattern);
-            }
+        let mut patterns = skip_refresh_for;
+        for pattern in patterns.iter_mut() {
+            let normalised = normalise_path(pattern).into_owned();
+            *pattern = normalised;
         }
+        retain(&mut patterns, |p| !p.is_empty());
         let refresh_path = normalise_path(&refresh_path).into_owned();
         UrlRules { allowed_origins, skip_refresh_for: patterns, refresh_origin, refresh_path }
     }
