@@ -108,7 +108,14 @@ impl ClearRules {
 /// KB of wasm). Keys and patterns are a few dozen bytes, so the naive scan is cheap; bytes of
 /// UTF-8 sequences are never ASCII letters, so they are compared exactly.
 fn contains_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    let mut start = 0;
+    while start + needle.len() <= hay.len() {
+        if hay.get(start..start + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)) {
+            return true;
+        }
+        start += 1;
+    }
+    false
 }
 
 /// `n` in decimal, without pulling the formatting machinery into the wasm.
@@ -162,6 +169,24 @@ mod tests {
         assert!(seed_000(SessionClear::Matching).removes_session("userPrefs"));
         assert!(!seed_000(SessionClear::None).removes_session("userPrefs"));
         assert!(seed_000(SessionClear::None).removes_session("refreshToken"));
+    }
+
+    #[test]
+    fn the_case_blind_search_finds_a_needle_anywhere_and_the_empty_one_everywhere() {
+        for (hay, needle, found) in [
+            ("", "", true),
+            ("abc", "", true),
+            ("", "a", false),
+            ("ab", "abc", false),
+            ("xTOKEN", "token", true),
+            ("tokenx", "TOKEN", true),
+            ("tok", "token", false),
+            ("a_Toke_n", "token", false),
+            ("über", "ÜBER", false),
+            ("über", "über", true),
+        ] {
+            assert_eq!(contains_ignoring_ascii_case(hay.as_bytes(), needle.as_bytes()), found, "{hay:?} {needle:?}");
+        }
     }
 
     #[test]
