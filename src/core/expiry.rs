@@ -45,7 +45,14 @@ pub fn plausible_offset(offset: ClockOffset) -> Result<ClockOffset, ImplausibleO
 /// For a token issued just now, the server's clock read `iat` a moment ago. A raw
 /// measurement: adopt it only through `plausible_offset`.
 pub fn offset_from_iat(iat_secs: i64, now: Millis) -> ClockOffset {
-    denoised(secs_to_ms(iat_secs).saturating_sub(to_i64(now.0)))
+    offset_from_ms(secs_to_ms(iat_secs), now)
+}
+
+/// The server's time in ms minus the client's, denoised: one body for the `iat` and `Date`
+/// estimates.
+#[inline(never)]
+fn offset_from_ms(server_ms: i64, now: Millis) -> ClockOffset {
+    denoised(server_ms.saturating_sub(to_i64(now.0)))
 }
 
 /// `secs.saturating_mul(1_000)`, bounds compared first: the overflow check of a 64-bit
@@ -67,7 +74,7 @@ pub fn offset_from_date_header(date: &str, now: Millis) -> Option<ClockOffset> {
 
 /// The same from the server's time already read (`Date.parse` of the header in the browser).
 pub fn offset_from_server_time(server_now: Millis, now: Millis) -> ClockOffset {
-    denoised(to_i64(server_now.0).saturating_sub(to_i64(now.0)))
+    offset_from_ms(to_i64(server_now.0), now)
 }
 
 /// When a token with this `exp` expires, on the client clock.
