@@ -207,8 +207,9 @@ impl UrlRules {
         if !ours {
             return UrlClass::Foreign;
         }
-        let path = normalise_path(path);
-        if self.is_refresh_url(origin, &path) || self.skip_refresh_for.iter().any(|s| matches_segments(&path, s)) {
+        let normalised = normalise_path(path);
+        let path: &str = &normalised;
+        if self.is_refresh_url(origin, path) || self.skip_refresh_for.iter().any(|s| matches_segments(path, s)) {
             return UrlClass::Excluded;
         }
         UrlClass::Protected
