@@ -446,7 +446,7 @@ fn verdict(map: &Body) -> Verdict {
     if let Verdict::Config(_) = error {
         return error;
     }
-    if map.str(ACTION) == Some("clear_tokens") {
+    if let Some("clear_tokens") = map.str(ACTION) {
         return Verdict::Ends(LogoutReason::InvalidToken);
     }
     if let Verdict::Later(_) = error {

@@ -139,7 +139,7 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
     while let Some(&b) = bytes.get(i) {
         i += 1;
         match b {
-            b'/' if out.as_bytes().last() == Some(&b'/') => {}
+            b'/' if matches!(out.as_bytes().last(), Some(b'/')) => {}
             b';' => {
                 while bytes.get(i).is_some_and(|&b| b != b'/') {
                     i += 1;
@@ -234,13 +234,13 @@ impl UrlRules {
 // byte match of a UTF-8 pattern can only start on a character boundary anyway.
 fn matches_segments(path: &str, pattern: &str) -> bool {
     let (path, pattern) = (path.as_bytes(), pattern.as_bytes());
-    let starts_on_its_own = pattern.first() == Some(&b'/');
-    let ends_on_its_own = pattern.last() == Some(&b'/');
+    let starts_on_its_own = matches!(pattern.first(), Some(b'/'));
+    let ends_on_its_own = matches!(pattern.last(), Some(b'/'));
     let mut start = 0;
     while start <= path.len() {
         let end = start + pattern.len();
-        if path.get(start..end) == Some(pattern)
-            && (starts_on_its_own || start == 0 || path.get(start - 1) == Some(&b'/'))
+        if path.get(start..end).is_some_and(|w| w == pattern)
+            && (starts_on_its_own || start == 0 || matches!(path.get(start - 1), Some(b'/')))
             && (ends_on_its_own || matches!(path.get(end), None | Some(b'/' | b'.')))
         {
             return true;
