@@ -33,7 +33,7 @@ pub struct UrlRules {
 /// Opaque origins (`data:`, `file:`, sandboxed iframes) all serialise as `"null"`; two such
 /// requests are not the same origin, so they never count as ours.
 fn is_real_origin(origin: &str) -> bool {
-    !origin.is_empty() && origin != "null"
+    !matches!(origin, "" | "null")
 }
 
 /// A set of ASCII bytes as a 128-bit map (two words: no 128-bit shifts in the wasm).
@@ -72,11 +72,15 @@ fn is_plain(b: u8) -> bool {
 
 fn hex_value(b: Option<&u8>) -> Option<u8> {
     let b = *b?;
+    let digit = b.wrapping_sub(b'0');
     // `| 0x20` lower-cases a letter; no other byte lands on `a`..=`f`.
-    match b | 0x20 {
-        _ if b.is_ascii_digit() => Some(b - b'0'),
-        lower @ b'a'..=b'f' => Some(lower - b'a' + 10),
-        _ => None,
+    let letter = (b | 0x20).wrapping_sub(b'a');
+    if digit < 10 {
+        Some(digit)
+    } else if letter < 6 {
+        Some(letter + 10)
+    } else {
+        None
     }
 }
 
