@@ -90,7 +90,7 @@ impl ClearRules {
 
     /// A localStorage key a logout removes.
     pub fn removes_local(&self, key: &str) -> bool {
-        self.token_keys.iter().any(|k| k == key) || self.matches(key)
+        self.token_keys.iter().any(|k| k.as_str() == key) || self.matches(key)
     }
 
     /// A sessionStorage key a logout removes.
@@ -98,7 +98,7 @@ impl ClearRules {
         match self.session {
             SessionClear::All => true,
             SessionClear::Matching => self.removes_local(key),
-            SessionClear::None => self.token_keys.iter().any(|k| k == key),
+            SessionClear::None => self.token_keys.iter().any(|k| k.as_str() == key),
         }
     }
 }
