@@ -59,6 +59,18 @@ fn unit(jitter: f64) -> f64 {
     if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 }
 }
 
+/// `a.saturating_mul(b)` for a small nonzero constant `b`, by a bound compare: the overflow
+/// check of a 64-bit multiplication costs a 128-bit one in the wasm.
+fn saturating_mul_small(a: u64, b: u64) -> u64 {
+    if a > u64::MAX / b { u64::MAX } else { a * b }
+}
+
+fn set_back(at: &mut Option<Millis>, back: u64) {
+    if let Some(at) = at {
+        *at = at.minus(back);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
     Closed,
@@ -111,6 +123,7 @@ impl Breaker {
         }
         // Retry-After is a floor: the server knows better than our backoff curve.
         let floor = retry_after_ms.unwrap_or(0);
+        let jitter = unit(jitter);
         let after = if self.open_until.is_some() {
             // The half-open trial failed (or a late failure arrived while open): reopen.
             self.open(now, floor, jitter)
@@ -152,6 +165,7 @@ impl Breaker {
         }
     }
 
+    /// `jitter` is in [0, 1] (through `unit`).
     fn open(&mut self, now: Millis, floor: u64, jitter: f64) -> AfterFailure {
         let cooldown = self.next_cooldown_ms(jitter);
         self.last_cooldown_ms = cooldown;
@@ -168,19 +182,28 @@ impl Breaker {
     fn next_cooldown_ms(&self, jitter: f64) -> u64 {
         let base = self.config.cooldown_ms.max(MIN_COOLDOWN_MS);
         let previous = self.last_cooldown_ms.max(base);
-        let span = previous.saturating_mul(3).saturating_sub(base);
+        let span = saturating_mul_small(previous, 3).saturating_sub(base);
         // `as` saturates; the product is at most `span`.
-        base.saturating_add((span as f64 * unit(jitter)) as u64).min(base.saturating_mul(MAX_COOLDOWN_FACTOR))
+        base.saturating_add((span as f64 * jitter) as u64).min(saturating_mul_small(base, MAX_COOLDOWN_FACTOR))
     }
 
     /// Exponential from `base_delay_ms`, capped at `max_delay_ms`, scaled by a factor in
-    /// [0.5, 1) so that many clients failing together do not retry in lockstep.
+    /// [0.5, 1) so that many clients failing together do not retry in lockstep. `jitter` is in
+    /// [0, 1] (through `unit`).
     fn backoff_ms(&self, failures: u32, jitter: f64) -> u64 {
         let doublings = failures.saturating_sub(1);
-        let factor = if doublings >= 63 { u64::MAX } else { 1u64 << doublings };
-        let delay = self.config.base_delay_ms.saturating_mul(factor).min(self.config.max_delay_ms);
+        let base = self.config.base_delay_ms;
+        // `base * 2^doublings`, saturating; from 63 doublings on the factor is u64::MAX itself.
+        let delay = if doublings >= 63 {
+            if base == 0 { 0 } else { u64::MAX }
+        } else if base > u64::MAX >> doublings {
+            u64::MAX
+        } else {
+            base << doublings
+        };
+        let delay = delay.min(self.config.max_delay_ms);
         // `as` saturates; the product is at most `delay`.
-        (delay as f64 * (0.5 + unit(jitter) / 2.0)) as u64
+        (delay as f64 * (0.5 + jitter / 2.0)) as u64
     }
 
     pub fn on_success(&mut self) {
@@ -213,9 +236,9 @@ impl Breaker {
     /// with it, so a cooldown lasts what it was meant to and the give-up window keeps measuring
     /// the outage (not the clock change).
     pub fn clock_set_back(&mut self, back: u64) {
-        for at in [&mut self.streak_start, &mut self.open_until, &mut self.next_allowed].into_iter().flatten() {
-            *at = at.minus(back);
-        }
+        set_back(&mut self.streak_start, back);
+        set_back(&mut self.open_until, back);
+        set_back(&mut self.next_allowed, back);
     }
 
     /// While open: when the cooldown ends.
@@ -523,5 +546,23 @@ mod tests {
         let mut b = breaker();
         b.on_failure(Millis(1_000_000), None, 0.0);
         assert!(matches!(b.on_failure(Millis(0), None, 0.0), AfterFailure::RetryAt(_)));
+    }
+
+    #[test]
+    fn the_bound_compared_products_match_the_saturating_ones() {
+        for a in [0, 1, 2, 3, 500, u64::MAX / 4, u64::MAX / 4 + 1, u64::MAX / 3, u64::MAX / 3 + 1, u64::MAX - 1, u64::MAX] {
+            assert_eq!(saturating_mul_small(a, 3), a.saturating_mul(3), "{a}");
+            assert_eq!(saturating_mul_small(a, MAX_COOLDOWN_FACTOR), a.saturating_mul(MAX_COOLDOWN_FACTOR), "{a}");
+        }
+        // The backoff before jitter, against the factor the breaker always used.
+        for base in [0, 1, 2, 3, 500, 1 << 40, u64::MAX / 2, u64::MAX] {
+            for failures in [0, 1, 2, 30, 62, 63, 64, 65, 100, u32::MAX] {
+                let b = Breaker::new(BreakerConfig { base_delay_ms: base, max_delay_ms: u64::MAX, ..BreakerConfig::default() });
+                let doublings = failures.saturating_sub(1);
+                let factor = if doublings >= 63 { u64::MAX } else { 1u64 << doublings };
+                let expected = (base.saturating_mul(factor) as f64 * 1.0) as u64;
+                assert_eq!(b.backoff_ms(failures, 1.0), expected, "{base} {failures}");
+            }
+        }
     }
 }

@@ -45,7 +45,26 @@ pub fn plausible_offset(offset: ClockOffset) -> Result<ClockOffset, ImplausibleO
 /// For a token issued just now, the server's clock read `iat` a moment ago. A raw
 /// measurement: adopt it only through `plausible_offset`.
 pub fn offset_from_iat(iat_secs: i64, now: Millis) -> ClockOffset {
-    denoised(iat_secs.saturating_mul(1_000).saturating_sub(to_i64(now.0)))
+    offset_from_ms(secs_to_ms(iat_secs), now)
+}
+
+/// The server's time in ms minus the client's, denoised: one body for the `iat` and `Date`
+/// estimates.
+#[inline(never)]
+fn offset_from_ms(server_ms: i64, now: Millis) -> ClockOffset {
+    denoised(server_ms.saturating_sub(to_i64(now.0)))
+}
+
+/// `secs.saturating_mul(1_000)`, bounds compared first: the overflow check of a 64-bit
+/// multiplication costs a 128-bit one in the wasm.
+fn secs_to_ms(secs: i64) -> i64 {
+    if secs > i64::MAX / 1_000 {
+        i64::MAX
+    } else if secs < i64::MIN / 1_000 {
+        i64::MIN
+    } else {
+        secs * 1_000
+    }
 }
 
 /// The same estimate from a response's `Date` header (also raw: see `plausible_offset`).
@@ -55,12 +74,12 @@ pub fn offset_from_date_header(date: &str, now: Millis) -> Option<ClockOffset> {
 
 /// The same from the server's time already read (`Date.parse` of the header in the browser).
 pub fn offset_from_server_time(server_now: Millis, now: Millis) -> ClockOffset {
-    denoised(to_i64(server_now.0).saturating_sub(to_i64(now.0)))
+    offset_from_ms(to_i64(server_now.0), now)
 }
 
 /// When a token with this `exp` expires, on the client clock.
 pub fn expires_at_from_exp(exp_secs: i64, offset: ClockOffset) -> Millis {
-    from_i64(exp_secs.saturating_mul(1_000).saturating_sub(offset.0))
+    from_i64(secs_to_ms(exp_secs).saturating_sub(offset.0))
 }
 
 /// `expires_in` is relative, so it needs no clock correction.
@@ -129,17 +148,27 @@ pub enum Digits {
 
 /// `value` as a decimal number when it is one or more ASCII digits and nothing else.
 pub fn digits(value: &str) -> Digits {
-    if value.is_empty() {
+    const LIMIT: u64 = u64::MAX / 10;
+    let bytes = value.as_bytes();
+    if bytes.is_empty() {
         return Digits::NotANumber;
     }
-    let mut n: Option<u64> = Some(0);
-    for b in value.bytes() {
-        if !b.is_ascii_digit() {
+    let (mut n, mut overflow) = (0u64, false);
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
             return Digits::NotANumber;
         }
-        n = n.and_then(|n| n.checked_mul(10)).and_then(|n| n.checked_add(u64::from(b - b'0')));
+        // `n * 10 + digit` fits unless n is past LIMIT, or at it with a digit past u64::MAX's last.
+        if n > LIMIT || (n == LIMIT && u64::from(digit) > u64::MAX % 10) {
+            overflow = true;
+        } else {
+            n = n * 10 + u64::from(digit);
+        }
+        i += 1;
     }
-    n.map_or(Digits::Overflow, Digits::Value)
+    if overflow { Digits::Overflow } else { Digits::Value(n) }
 }
 
 /// Exactly `len` ASCII digits (IMF-fixdate fields are fixed-width).
@@ -212,6 +241,25 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:37 GMT extra",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn seconds_scale_to_milliseconds_saturating() {
+        for secs in [0, 1, -1, 1_700_000_000, i64::MAX / 1_000, i64::MAX / 1_000 + 1, i64::MIN / 1_000, i64::MIN / 1_000 - 1, i64::MAX, i64::MIN] {
+            assert_eq!(secs_to_ms(secs), secs.saturating_mul(1_000), "{secs}");
+        }
+    }
+
+    #[test]
+    fn digits_agrees_with_the_checked_reading_around_the_overflow() {
+        for text in ["1844674407370955161", "18446744073709551610", "18446744073709551615", "18446744073709551616", "18446744073709551619", "18446744073709551620", "99999999999999999999", "184467440737095516150", "000018446744073709551615", "18446744073709551616x", "1x"] {
+            let expected = if !text.bytes().all(|b| b.is_ascii_digit()) {
+                Digits::NotANumber
+            } else {
+                text.parse::<u64>().map_or(Digits::Overflow, Digits::Value)
+            };
+            assert_eq!(digits(text), expected, "{text}");
         }
     }
 

@@ -153,6 +153,23 @@ mod tests {
     }
 
     #[test]
+    fn the_first_bad_option_is_the_one_reported_and_each_value_lands_in_its_field() {
+        let all_bad = RetryInput { max_attempts: Some(0.0), base_delay: Some(0.5), max_delay: Some(-1.0), cooldown: Some(f64::NAN), give_up_after: Some(1e300) };
+        assert_eq!(breaker_config(&all_bad).unwrap_err(), OptionError::OutOfRange { range: MAX_ATTEMPTS, why: Why::Outside });
+        let later_bad = RetryInput { max_attempts: Some(5.0), base_delay: Some(10.0), ..all_bad };
+        assert_eq!(breaker_config(&later_bad).unwrap_err(), OptionError::OutOfRange { range: MAX_DELAY, why: Why::Outside });
+        assert_eq!(breaker_config(&RetryInput { give_up_after: Some(1e300), ..retry() }).unwrap_err(), OptionError::OutOfRange { range: GIVE_UP_AFTER, why: Why::Outside });
+        assert_eq!(breaker_config(&RetryInput { cooldown: Some(1_500.5), ..retry() }).unwrap_err(), OptionError::OutOfRange { range: COOLDOWN, why: Why::Fraction });
+        let given = RetryInput { max_attempts: Some(7.0), base_delay: Some(100.0), max_delay: Some(2_000.0), cooldown: Some(5_000.0), give_up_after: Some(60_000.0) };
+        assert_eq!(
+            breaker_config(&given).unwrap(),
+            BreakerConfig { max_attempts: 7, base_delay_ms: 100, max_delay_ms: 2_000, cooldown_ms: 5_000, give_up_after_ms: 60_000 }
+        );
+        assert_eq!(MAX_DELAY.check(Some(-0.0), 1), Ok(0));
+        assert_eq!(MAX_DELAY.check(Some(f64::NEG_INFINITY), 1).unwrap_err(), OptionError::OutOfRange { range: MAX_DELAY, why: Why::NotFinite });
+    }
+
+    #[test]
     fn a_max_delay_below_the_base_delay_is_refused() {
         let e = breaker_config(&RetryInput { base_delay: Some(5_000.0), max_delay: Some(1_000.0), ..retry() }).unwrap_err();
         assert_eq!(e, OptionError::MaxDelayBelowBaseDelay);

@@ -118,11 +118,22 @@ pub const BODY_KEYS: [&str; 11] =
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Body(pub [Option<Member>; 11]);
 
+// The members' places in [`BODY_KEYS`]: looked up by number, not by comparing key strings.
+const ACCESS: usize = 0;
+const REFRESH: usize = 2;
+const REFRESH_TOKEN: usize = 3;
+const EXPIRES_IN: usize = 4;
+const ERROR: usize = 5;
+const CODE: usize = 6;
+const ACTION: usize = 7;
+const ERROR_DESCRIPTION: usize = 8;
+const MESSAGE: usize = 10;
+
 impl Body {
-    fn get(&self, key: &str) -> Option<&Member> {
-        BODY_KEYS.iter().position(|k| *k == key).and_then(|i| self.0[i].as_ref())
+    fn get(&self, key: usize) -> Option<&Member> {
+        self.0.get(key)?.as_ref()
     }
-    fn str(&self, key: &str) -> Option<&str> {
+    fn str(&self, key: usize) -> Option<&str> {
         match self.get(key) {
             Some(Member::Str(s)) => Some(s),
             _ => None,
@@ -223,57 +234,62 @@ pub fn classify_refresh(resp: &RefreshResponse, now: Millis) -> RefreshOutcome {
 
 /// [`classify_refresh`] on a typed answer.
 pub fn classify(resp: &RefreshAnswer, now: Millis) -> RefreshOutcome {
-    let json = resp.body.as_ref();
-    let transient = |note: Option<&'static str>| RefreshOutcome::Transient {
-        retry_after_ms: retry_after(resp, now),
-        detail: Detail::Http { status: resp.status, note },
-    };
-    match resp.status {
-        200..=299 => match json.and_then(fresh_tokens) {
-            Some(tokens) => RefreshOutcome::Success {
-                tokens,
-                server_offset: resp.date.map(|d| offset_from_server_time(d, now)),
-            },
-            // A "success" without tokens is a server bug, not a verdict on the session:
-            // retrying is bounded by the breaker, logging out would punish the user for it.
-            None => RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail: Detail::InvalidResponse },
+    match decide(resp, now) {
+        Ok(outcome) => outcome,
+        Err(detail) => transient(resp, now, detail),
+    }
+}
+
+/// [`classify`]'s rules: the outcome, or why the answer is transient (one place then builds the
+/// transient outcome, with its Retry-After).
+fn decide(resp: &RefreshAnswer, now: Millis) -> Result<RefreshOutcome, Detail> {
+    let status = resp.status;
+    let http = |note: Option<&'static str>| Err(Detail::Http { status, note });
+    match status {
+        // A "success" without tokens is a server bug, not a verdict on the session:
+        // retrying is bounded by the breaker, logging out would punish the user for it.
+        200..=299 => match resp.body.as_ref().and_then(fresh_tokens) {
+            Some(tokens) => Ok(success(resp, tokens, now)),
+            None => Err(Detail::InvalidResponse),
         },
         // 401 is the refresh endpoint refusing the credential: whatever the body, asking again
-        // with the same token cannot help.
-        401 => match json.map(verdict) {
-            Some(Verdict::Ends(reason)) => definitive(reason, json),
-            Some(Verdict::Config(_)) => definitive_without_server_message(LogoutReason::InvalidToken),
-            _ => definitive(LogoutReason::InvalidToken, json),
-        },
-        // 400 and 403 also come from WAFs, proxies and CSRF middleware that never saw the
-        // token: only a verdict the server spelled out ends the session.
-        400 | 403 => match json.map(verdict) {
-            None => transient(Some(NOT_JSON)),
-            Some(Verdict::Ends(reason)) => definitive(reason, json),
-            Some(Verdict::Config(_)) => definitive_without_server_message(LogoutReason::InvalidToken),
-            Some(Verdict::Later(code)) => transient(Some(code)),
-            Some(Verdict::Unknown) => transient(Some(NO_VERDICT)),
-        },
+        // with the same token cannot help. 400 and 403 also come from WAFs, proxies and CSRF
+        // middleware that never saw the token: only a verdict the server spelled out ends the
+        // session.
+        400 | 401 | 403 => {
+            let (reason, message) = match resp.body.as_ref() {
+                None if status == 401 => (LogoutReason::InvalidToken, None),
+                None => return http(Some(NOT_JSON)),
+                Some(json) => match verdict(json) {
+                    Verdict::Ends(reason) => (reason, server_message(json)),
+                    // For configuration errors the server's text is for developers (it goes to
+                    // the console with the [`ConfigError`]); the user gets the reason's own message.
+                    Verdict::Config(_) => (LogoutReason::InvalidToken, None),
+                    _ if status == 401 => (LogoutReason::InvalidToken, server_message(json)),
+                    Verdict::Later(code) => return http(Some(code)),
+                    Verdict::Unknown => return http(Some(NO_VERDICT)),
+                },
+            };
+            Ok(RefreshOutcome::Definitive { reason, message })
+        }
         // 408, 429, 5xx, and anything unexpected (404/405 from a wrong refresh URL, a proxy's
         // 3xx): none says anything about the session, so none ends it.
-        _ => transient(None),
+        _ => http(None),
     }
+}
+
+fn success(resp: &RefreshAnswer, tokens: FreshTokens, now: Millis) -> RefreshOutcome {
+    RefreshOutcome::Success { tokens, server_offset: resp.date.map(|d| offset_from_server_time(d, now)) }
+}
+
+fn transient(resp: &RefreshAnswer, now: Millis, detail: Detail) -> RefreshOutcome {
+    RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail }
 }
 
 /// Transient `detail` note: a 400/403 whose body is not a JSON object (or too large).
 pub const NOT_JSON: &str = "not_json";
 /// Transient `detail` note: a 400/403 JSON body with no verdict authkeeper knows.
 pub const NO_VERDICT: &str = "no_verdict";
-
-fn definitive(reason: LogoutReason, json: Option<&Body>) -> RefreshOutcome {
-    RefreshOutcome::Definitive { reason, message: json.and_then(server_message) }
-}
-
-/// For configuration errors: the server's text is for developers (it goes to the console
-/// with the [`ConfigError`]), the user gets the reason's own message.
-fn definitive_without_server_message(reason: LogoutReason) -> RefreshOutcome {
-    RefreshOutcome::Definitive { reason, message: None }
-}
 
 /// An OAuth 2.0 error (RFC 6749 §5.2) from the refresh endpoint that faults the refresh
 /// *request*, not the session: authkeeper is configured wrongly for this server. The session
@@ -290,6 +306,7 @@ pub struct ConfigError {
     pub description: Option<String>,
 }
 
+#[cfg(test)]
 const CONFIG_ERRORS: [&str; 5] = ["invalid_client", "unauthorized_client", "invalid_request", "unsupported_grant_type", "invalid_scope"];
 
 /// The configuration mistake a 400/401/403 from the refresh endpoint reveals, if any. Call it
@@ -328,11 +345,8 @@ pub fn classify_parsed(resp: &RefreshAnswer, now: Millis, parsed: Result<FreshTo
         return classify(resp, now);
     }
     match parsed {
-        Ok(tokens) if !tokens.access.trim_ascii().is_empty() => RefreshOutcome::Success {
-            tokens,
-            server_offset: resp.date.map(|d| offset_from_server_time(d, now)),
-        },
-        _ => RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail: Detail::HookFailed },
+        Ok(tokens) if !tokens.access.trim_ascii().is_empty() => success(resp, tokens, now),
+        _ => transient(resp, now, Detail::HookFailed),
     }
 }
 
@@ -365,16 +379,25 @@ impl fmt::Display for RevokeFailure {
     }
 }
 
-fn non_empty_string<'a>(map: &'a Body, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| map.str(k).filter(|s| !s.is_empty()))
+/// The first non-empty string among the members `first..=last` (in [`BODY_KEYS`] order).
+fn non_empty_string(map: &Body, first: usize, last: usize) -> Option<&str> {
+    let mut key = first;
+    while key <= last {
+        match map.str(key) {
+            Some(s) if !s.is_empty() => return Some(s),
+            _ => key += 1,
+        }
+    }
+    None
 }
 
 /// SimpleJWT (`access`, `refresh`) or OAuth (`access_token`, `refresh_token`, `expires_in`).
 fn fresh_tokens(map: &Body) -> Option<FreshTokens> {
-    let access = non_empty_string(map, &["access", "access_token"])?.to_owned();
-    let refresh = non_empty_string(map, &["refresh", "refresh_token"]).map(str::to_owned);
-    let expires_in = map.get("expires_in").and_then(seconds);
-    Some(FreshTokens { access, refresh, expires_in })
+    // Both read before anything is copied.
+    let access = non_empty_string(map, ACCESS, ACCESS + 1)?;
+    let refresh = non_empty_string(map, REFRESH, REFRESH_TOKEN);
+    let expires_in = map.get(EXPIRES_IN).and_then(seconds);
+    Some(FreshTokens { access: access.to_owned(), refresh: refresh.map(str::to_owned), expires_in })
 }
 
 /// A non-negative number of seconds; some servers send it as a numeric string.
@@ -412,29 +435,58 @@ enum Verdict {
 /// 5. DRF field validation of the refresh token, `{"refresh": ["This field is required."]}`
 ///    (or `refresh_token`): `refresh_token_required`.
 fn verdict(map: &Body) -> Verdict {
-    let field = |k: &str| map.str(k);
-    let named = [field("error"), field("code")].into_iter().flatten().find_map(|s| match s {
-        "user_not_found" => Some(LogoutReason::UserNotFound),
-        "user_inactive" => Some(LogoutReason::UserInactive),
-        "invalid_token" | "token_not_valid" | "invalid_grant" => Some(LogoutReason::InvalidToken),
-        "refresh_token_required" => Some(LogoutReason::RefreshTokenRequired),
-        _ => None,
-    });
-    if let Some(reason) = named {
-        return Verdict::Ends(reason);
+    let error = known_code(map.str(ERROR));
+    if let Verdict::Ends(_) = error {
+        return error;
     }
-    let error = field("error").unwrap_or("");
-    if let Some(code) = CONFIG_ERRORS.into_iter().find(|c| *c == error) {
-        return Verdict::Config(code);
+    let code = known_code(map.str(CODE));
+    if let Verdict::Ends(_) = code {
+        return code;
     }
-    if field("action") == Some("clear_tokens") {
+    if let Verdict::Config(_) = error {
+        return error;
+    }
+    if let Some("clear_tokens") = map.str(ACTION) {
         return Verdict::Ends(LogoutReason::InvalidToken);
     }
-    if let Some(code) = ["temporarily_unavailable", "server_error"].into_iter().find(|c| *c == error) {
-        return Verdict::Later(code);
+    if let Verdict::Later(_) = error {
+        return error;
     }
-    if ["refresh", "refresh_token"].iter().any(|k| matches!(map.get(k), Some(Member::List))) {
+    if matches!(map.get(REFRESH), Some(Member::List)) || matches!(map.get(REFRESH_TOKEN), Some(Member::List)) {
         return Verdict::Ends(LogoutReason::RefreshTokenRequired);
+    }
+    Verdict::Unknown
+}
+
+/// Every `error` / `code` value a verdict names, and the verdict: a session verdict (from
+/// either member), an OAuth configuration error or "try again later" (from `error` only).
+const KNOWN_CODES: [(&str, Verdict); 13] = [
+    ("user_not_found", Verdict::Ends(LogoutReason::UserNotFound)),
+    ("user_inactive", Verdict::Ends(LogoutReason::UserInactive)),
+    ("invalid_token", Verdict::Ends(LogoutReason::InvalidToken)),
+    ("token_not_valid", Verdict::Ends(LogoutReason::InvalidToken)),
+    ("invalid_grant", Verdict::Ends(LogoutReason::InvalidToken)),
+    ("refresh_token_required", Verdict::Ends(LogoutReason::RefreshTokenRequired)),
+    ("invalid_client", Verdict::Config("invalid_client")),
+    ("unauthorized_client", Verdict::Config("unauthorized_client")),
+    ("invalid_request", Verdict::Config("invalid_request")),
+    ("unsupported_grant_type", Verdict::Config("unsupported_grant_type")),
+    ("invalid_scope", Verdict::Config("invalid_scope")),
+    ("temporarily_unavailable", Verdict::Later("temporarily_unavailable")),
+    ("server_error", Verdict::Later("server_error")),
+];
+
+/// What a member's value means if it is one of [`KNOWN_CODES`], else `Unknown`: one table walk
+/// instead of a string `match` per verdict.
+fn known_code(value: Option<&str>) -> Verdict {
+    if let Some(value) = value {
+        let mut i = 0;
+        while let Some((code, verdict)) = KNOWN_CODES.get(i) {
+            if *code == value {
+                return *verdict;
+            }
+            i += 1;
+        }
     }
     Verdict::Unknown
 }
@@ -442,16 +494,21 @@ fn verdict(map: &Body) -> Verdict {
 /// OAuth's `error_description` (RFC 6749 §5.2's human-readable text), DRF's `detail`, or
 /// `message`, cut to a displayable length.
 fn server_message(map: &Body) -> Option<String> {
-    let text = non_empty_string(map, &["error_description", "detail", "message"])?;
+    let text = non_empty_string(map, ERROR_DESCRIPTION, MESSAGE)?;
     // Counted in characters, cut at a character's first byte: a byte loop, where
     // `chars().take().collect()` costs char decoding and re-encoding in the wasm.
-    let mut count = 0;
-    let end = text.bytes().position(|b| {
-        let starts_char = b & 0xC0 != 0x80;
-        count += usize::from(starts_char);
-        starts_char && count > MAX_MESSAGE_CHARS
-    });
-    Some(text.get(..end.unwrap_or(text.len())).unwrap_or_default().to_owned())
+    let bytes = text.as_bytes();
+    let (mut end, mut count) = (0, 0);
+    while let Some(&b) = bytes.get(end) {
+        if b & 0xC0 != 0x80 {
+            if count == MAX_MESSAGE_CHARS {
+                break;
+            }
+            count += 1;
+        }
+        end += 1;
+    }
+    Some(text.get(..end).unwrap_or_default().to_owned())
 }
 
 fn retry_after(resp: &RefreshAnswer, now: Millis) -> Option<u64> {
@@ -462,22 +519,16 @@ fn retry_after(resp: &RefreshAnswer, now: Millis) -> Option<u64> {
 
 /// A `Retry-After` value as a delay in ms, capped at one hour: its delta-seconds, else its
 /// HTTP-date (`date`, as the caller read it) measured from `now`.
+/// `Retry-After`'s delta-seconds form is ASCII digits only; too many digits to count is simply
+/// "a very long time" (the cap).
 fn retry_delay(value: &str, date: Option<Millis>, now: Millis) -> Option<u64> {
-    let delay = match delta_seconds(value.trim_ascii()) {
-        Some(secs) => secs.saturating_mul(1_000),
-        None => date?.since(now),
-    };
-    Some(delay.min(MAX_RETRY_AFTER_MS))
-}
-
-/// `Retry-After`'s delta-seconds form: ASCII digits only. Too many digits to count is simply
-/// "a very long time" (`u64::MAX`).
-fn delta_seconds(value: &str) -> Option<u64> {
-    match digits(value) {
-        Digits::Value(n) => Some(n),
-        Digits::Overflow => Some(u64::MAX),
-        Digits::NotANumber => None,
-    }
+    const MAX_SECS: u64 = MAX_RETRY_AFTER_MS / 1_000;
+    Some(match digits(value.trim_ascii()) {
+        // Capped in seconds, then scaled: no overflowing multiplication to check.
+        Digits::Value(secs) => secs.min(MAX_SECS) * 1_000,
+        Digits::Overflow => MAX_RETRY_AFTER_MS,
+        Digits::NotANumber => date?.since(now).min(MAX_RETRY_AFTER_MS),
+    })
 }
 
 /// `Retry-After` as a delay in ms: delta-seconds or an HTTP-date, capped at one hour.
@@ -700,6 +751,39 @@ mod tests {
     }
 
     #[test]
+    fn the_known_codes_table_names_each_code_as_itself_and_config_and_later_come_from_error_only() {
+        for (name, verdict) in KNOWN_CODES {
+            if let Verdict::Config(code) | Verdict::Later(code) = verdict {
+                assert_eq!(code, name);
+            }
+        }
+        for code in CONFIG_ERRORS {
+            assert_eq!(known_code(Some(code)), Verdict::Config(code));
+        }
+        assert_eq!(known_code(Some("")), Verdict::Unknown);
+        assert_eq!(known_code(Some("invalid_grant ")), Verdict::Unknown);
+        assert_eq!(known_code(None), Verdict::Unknown);
+        // `code` names session verdicts only; OAuth's configuration and "try again later"
+        // codes count in `error` alone.
+        for code in ["invalid_client", "invalid_scope", "server_error", "temporarily_unavailable"] {
+            let body = format!(r#"{{"code":"{code}"}}"#);
+            assert_eq!(transient_detail(classify(400, &body)), format!("http_400_{NO_VERDICT}"), "{code}");
+            assert_eq!(classify(401, &body), RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: None });
+            assert_eq!(config_error(&RefreshResponse { status: 400, body: &body, retry_after: None, date: None }), None);
+        }
+        // A session verdict in `code` outranks a configuration error in `error`.
+        let body = r#"{"error":"invalid_client","code":"user_inactive","detail":"d"}"#;
+        assert_eq!(classify(403, body), RefreshOutcome::Definitive { reason: LogoutReason::UserInactive, message: Some("d".into()) });
+        // A 401 without a verdict keeps the server's message; a refused refresh field counts.
+        assert_eq!(
+            classify(401, r#"{"error":"server_error","message":"m"}"#),
+            RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: Some("m".into()) }
+        );
+        assert_eq!(reason_of(classify(403, r#"{"refresh_token":[],"refresh":"x"}"#)), LogoutReason::RefreshTokenRequired);
+        assert_eq!(transient_detail(classify(403, r#"{"refresh":"x","refresh_token":{}}"#)), format!("http_403_{NO_VERDICT}"));
+    }
+
+    #[test]
     fn only_configuration_errors_are_reported_as_such() {
         for (status, body) in [
             (200, r#"{"access":"A"}"#),
@@ -780,6 +864,26 @@ mod tests {
         assert_eq!(fresh_tokens(&body).unwrap().expires_in, Some(60));
         let body = Body::parse(r#"{"access_token":"A","expires_in":"99999999999999999999"}"#).unwrap();
         assert_eq!(fresh_tokens(&body).unwrap().expires_in, None);
+    }
+
+    #[test]
+    fn retry_after_seconds_are_capped_before_scaling() {
+        for (value, ms) in [("3599", 3_599_000), ("3600", MAX_RETRY_AFTER_MS), ("3601", MAX_RETRY_AFTER_MS), ("18446744073709551615", MAX_RETRY_AFTER_MS)] {
+            assert_eq!(parse_retry_after(value, NOW), Some(ms), "{value}");
+        }
+        // A date too far ahead is capped too.
+        assert_eq!(parse_retry_after("Wed, 15 Nov 2023 22:13:20 GMT", NOW), Some(MAX_RETRY_AFTER_MS));
+    }
+
+    #[test]
+    fn a_server_message_falls_back_past_empty_and_non_string_members() {
+        let message = |body: &str| server_message(&Body::parse(body).unwrap());
+        assert_eq!(message(r#"{"error_description":"","detail":7,"message":"m"}"#).as_deref(), Some("m"));
+        assert_eq!(message(r#"{"error_description":null,"detail":"","message":""}"#), None);
+        assert_eq!(message(r#"{"error":"x"}"#), None);
+        let tokens = |body: &str| fresh_tokens(&Body::parse(body).unwrap());
+        assert_eq!(tokens(r#"{"access":"","access_token":"T","refresh":"","refresh_token":"R"}"#).unwrap(), FreshTokens { access: "T".into(), refresh: Some("R".into()), expires_in: None });
+        assert_eq!(tokens(r#"{"access":1,"refresh_token":"R"}"#), None);
     }
 
     #[test]

@@ -70,10 +70,10 @@ impl ClearRules {
     pub fn new(access_key: String, refresh_key: String, legacy: [Vec<String>; 2], mut patterns: Vec<String>, session: SessionClear) -> ClearRules {
         let (generation, expiry) = (generation_key(&access_key), expiry_key(&access_key));
         let mut token_keys = vec![access_key, refresh_key, generation, expiry];
-        let [access, refresh] = legacy;
-        token_keys.extend(access);
-        token_keys.extend(refresh);
-        patterns.retain(|p| !p.is_empty());
+        let [mut access, mut refresh] = legacy;
+        token_keys.append(&mut access);
+        token_keys.append(&mut refresh);
+        crate::core::urls::retain(&mut patterns, |p| !p.is_empty());
         ClearRules { token_keys, patterns, session }
     }
 
@@ -90,7 +90,7 @@ impl ClearRules {
 
     /// A localStorage key a logout removes.
     pub fn removes_local(&self, key: &str) -> bool {
-        self.token_keys.iter().any(|k| k == key) || self.matches(key)
+        self.token_keys.iter().any(|k| k.as_str() == key) || self.matches(key)
     }
 
     /// A sessionStorage key a logout removes.
@@ -98,7 +98,7 @@ impl ClearRules {
         match self.session {
             SessionClear::All => true,
             SessionClear::Matching => self.removes_local(key),
-            SessionClear::None => self.token_keys.iter().any(|k| k == key),
+            SessionClear::None => self.token_keys.iter().any(|k| k.as_str() == key),
         }
     }
 }
@@ -108,7 +108,14 @@ impl ClearRules {
 /// KB of wasm). Keys and patterns are a few dozen bytes, so the naive scan is cheap; bytes of
 /// UTF-8 sequences are never ASCII letters, so they are compared exactly.
 fn contains_ignoring_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    let mut start = 0;
+    while start + needle.len() <= hay.len() {
+        if hay.get(start..start + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)) {
+            return true;
+        }
+        start += 1;
+    }
+    false
 }
 
 /// `n` in decimal, without pulling the formatting machinery into the wasm.
@@ -146,12 +153,40 @@ mod tests {
     }
 
     #[test]
+    fn the_token_keys_come_in_their_documented_order() {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let rules = ClearRules::new("a".into(), "r".into(), [strings(&["la1", "la2"]), strings(&["lr1"])], strings(&["x"]), SessionClear::None);
+        assert_eq!(rules.token_keys(), ["a", "r", "a:generation", "a:expiresAt", "la1", "la2", "lr1"]);
+        let bare = ClearRules::new("a".into(), "r".into(), [Vec::new(), Vec::new()], Vec::new(), SessionClear::None);
+        assert_eq!(bare.token_keys(), ["a", "r", "a:generation", "a:expiresAt"]);
+        assert!(!bare.removes_local("x") && bare.removes_local("a:expiresAt"));
+    }
+
+    #[test]
     fn session_storage_follows_its_own_setting() {
         assert!(seed_000(SessionClear::All).removes_session("draft"));
         assert!(!seed_000(SessionClear::Matching).removes_session("draft"));
         assert!(seed_000(SessionClear::Matching).removes_session("userPrefs"));
         assert!(!seed_000(SessionClear::None).removes_session("userPrefs"));
         assert!(seed_000(SessionClear::None).removes_session("refreshToken"));
+    }
+
+    #[test]
+    fn the_case_blind_search_finds_a_needle_anywhere_and_the_empty_one_everywhere() {
+        for (hay, needle, found) in [
+            ("", "", true),
+            ("abc", "", true),
+            ("", "a", false),
+            ("ab", "abc", false),
+            ("xTOKEN", "token", true),
+            ("tokenx", "TOKEN", true),
+            ("tok", "token", false),
+            ("a_Toke_n", "token", false),
+            ("über", "ÜBER", false),
+            ("über", "über", true),
+        ] {
+            assert_eq!(contains_ignoring_ascii_case(hay.as_bytes(), needle.as_bytes()), found, "{hay:?} {needle:?}");
+        }
     }
 
     #[test]

@@ -33,28 +33,68 @@ pub struct UrlRules {
 /// Opaque origins (`data:`, `file:`, sandboxed iframes) all serialise as `"null"`; two such
 /// requests are not the same origin, so they never count as ours.
 fn is_real_origin(origin: &str) -> bool {
-    !origin.is_empty() && origin != "null"
+    !matches!(origin, "" | "null")
 }
+
+/// A set of ASCII bytes as a 128-bit map (two words: no 128-bit shifts in the wasm).
+#[derive(Clone, Copy)]
+struct ByteSet([u64; 2]);
+
+impl ByteSet {
+    const fn of(bytes: &[u8]) -> ByteSet {
+        let mut words = [0u64; 2];
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            words[(b >> 6) as usize & 1] |= 1 << (b & 63);
+            i += 1;
+        }
+        ByteSet(words)
+    }
+
+    fn has(self, b: u8) -> bool {
+        b < 128 && self.0[usize::from(b >> 6) & 1] >> (b & 63) & 1 == 1
+    }
+}
+
+const UNRESERVED: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
+const PLAIN: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@/");
 
 /// RFC 3986 `unreserved`: a percent-escape of one of these means the character itself.
 fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    UNRESERVED.has(b)
 }
 
 /// What a normalised path holds unescaped: `unreserved`, `sub-delims` but `;`, `:`, `@`, `/`.
 fn is_plain(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@' | b'/')
+    PLAIN.has(b)
 }
 
 fn hex_value(b: Option<&u8>) -> Option<u8> {
-    char::from(*b?).to_digit(16).map(|d| d as u8)
+    let b = *b?;
+    let digit = b.wrapping_sub(b'0');
+    // `| 0x20` lower-cases a letter; no other byte lands on `a`..=`f`.
+    let letter = (b | 0x20).wrapping_sub(b'a');
+    if digit < 10 {
+        Some(digit)
+    } else if letter < 6 {
+        Some(letter + 10)
+    } else {
+        None
+    }
+}
+
+/// Appends an ASCII byte (the mask tells the compiler so: no UTF-8 encoder in the wasm).
+fn push_ascii(out: &mut String, b: u8) {
+    let mut buf = [0; 4];
+    out.push_str(char::from(b & 0x7F).encode_utf8(&mut buf));
 }
 
 fn push_escape(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 15)]));
+    push_ascii(out, b'%');
+    push_ascii(out, HEX[usize::from(b >> 4)]);
+    push_ascii(out, HEX[usize::from(b & 15)]);
 }
 
 /// A path as the server will route it, so that two spellings of one path compare equal:
@@ -85,7 +125,17 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
     let bytes = path.as_bytes();
     let end = bytes.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(bytes.len());
     let (path, bytes) = (&path[..end], &bytes[..end]);
-    if bytes.iter().all(|&b| is_plain(b)) && !bytes.windows(2).any(|pair| pair == b"//") {
+    // One pass: every byte plain, and no `//`.
+    let mut prev = 0;
+    let mut j = 0;
+    while let Some(&b) = bytes.get(j) {
+        if !is_plain(b) || (b == b'/' && prev == b'/') {
+            break;
+        }
+        prev = b;
+        j += 1;
+    }
+    if j == bytes.len() {
         return Cow::Borrowed(path);
     }
     let mut out = String::with_capacity(path.len() + 8);
@@ -93,7 +143,7 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
     while let Some(&b) = bytes.get(i) {
         i += 1;
         match b {
-            b'/' if out.as_bytes().last() == Some(&b'/') => {}
+            b'/' if matches!(out.as_bytes().last(), Some(b'/')) => {}
             b';' => {
                 while bytes.get(i).is_some_and(|&b| b != b'/') {
                     i += 1;
@@ -104,18 +154,24 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
                     i += 2;
                     let decoded = high << 4 | low;
                     if is_unreserved(decoded) {
-                        out.push(char::from(decoded));
+                        push_ascii(&mut out, decoded);
                     } else {
                         push_escape(&mut out, decoded);
                     }
                 }
                 _ => push_escape(&mut out, b'%'),
             },
-            b if is_plain(b) => out.push(char::from(b)),
+            b if is_plain(b) => push_ascii(&mut out, b),
             b => push_escape(&mut out, b),
         }
     }
     Cow::Owned(out)
+}
+
+/// `Vec::retain` through a function pointer: one copy of it in the wasm for every list the
+/// core filters (here and in `storage_rules`), instead of one per closure.
+pub(crate) fn retain(list: &mut Vec<String>, keep: fn(&String) -> bool) {
+    list.retain(keep);
 }
 
 /// Paths compare without a trailing slash.
@@ -138,15 +194,14 @@ impl UrlRules {
     ) -> Self {
         let mut allowed_origins = api_origins;
         allowed_origins.push(page_origin);
-        allowed_origins.retain(|o| is_real_origin(o));
+        retain(&mut allowed_origins, |o| is_real_origin(o));
         // An empty entry would match every path and silently disable auth.
-        let mut patterns = Vec::new();
-        for pattern in &skip_refresh_for {
-            let pattern = normalise_path(pattern).into_owned();
-            if !pattern.is_empty() {
-                patterns.push(pattern);
-            }
+        let mut patterns = skip_refresh_for;
+        for pattern in patterns.iter_mut() {
+            let normalised = normalise_path(pattern).into_owned();
+            *pattern = normalised;
         }
+        retain(&mut patterns, |p| !p.is_empty());
         let refresh_path = normalise_path(&refresh_path).into_owned();
         UrlRules { allowed_origins, skip_refresh_for: patterns, refresh_origin, refresh_path }
     }
@@ -156,8 +211,9 @@ impl UrlRules {
         if !ours {
             return UrlClass::Foreign;
         }
-        let path = normalise_path(path);
-        if self.is_refresh_url(origin, &path) || self.skip_refresh_for.iter().any(|s| matches_segments(&path, s)) {
+        let normalised = normalise_path(path);
+        let path: &str = &normalised;
+        if self.is_refresh_url(origin, path) || self.skip_refresh_for.iter().any(|s| matches_segments(path, s)) {
             return UrlClass::Excluded;
         }
         UrlClass::Protected
@@ -182,19 +238,44 @@ impl UrlRules {
 // byte match of a UTF-8 pattern can only start on a character boundary anyway.
 fn matches_segments(path: &str, pattern: &str) -> bool {
     let (path, pattern) = (path.as_bytes(), pattern.as_bytes());
-    let starts_on_its_own = pattern.first() == Some(&b'/');
-    let ends_on_its_own = pattern.last() == Some(&b'/');
-    (0..=path.len()).any(|start| {
+    let starts_on_its_own = matches!(pattern.first(), Some(b'/'));
+    let ends_on_its_own = matches!(pattern.last(), Some(b'/'));
+    let mut start = 0;
+    while start <= path.len() {
         let end = start + pattern.len();
-        path.get(start..end) == Some(pattern)
-            && (starts_on_its_own || start == 0 || path[start - 1] == b'/')
+        if path.get(start..end).is_some_and(|w| w == pattern)
+            && (starts_on_its_own || start == 0 || matches!(path.get(start - 1), Some(b'/')))
             && (ends_on_its_own || matches!(path.get(end), None | Some(b'/' | b'.')))
-    })
+        {
+            return true;
+        }
+        start += 1;
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_classes_and_hex_digits_are_rfc_3986s_for_every_byte() {
+        for b in 0..=u8::MAX {
+            let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+            let plain = unreserved || matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@' | b'/');
+            assert_eq!(is_unreserved(b), unreserved, "{b}");
+            assert_eq!(is_plain(b), plain, "{b}");
+            assert_eq!(hex_value(Some(&b)), char::from(b).to_digit(16).map(|d| d as u8), "{b}");
+        }
+        assert_eq!(hex_value(None), None);
+    }
+
+    #[test]
+    fn a_retain_through_a_function_pointer_keeps_order() {
+        let mut list: Vec<String> = ["a", "", "b", "", "c"].map(String::from).to_vec();
+        retain(&mut list, |s| !s.is_empty());
+        assert_eq!(list, ["a", "b", "c"]);
+    }
 
     const PAGE: &str = "https://app.example.com";
     const API: &str = "https://api.example.com";
