@@ -3,7 +3,7 @@
 //! localStorage key containing `token`, `auth` or `user`, and the whole of sessionStorage.
 //! The browser driver only enumerates keys and removes those these rules name.
 
-/// Where the tokens live (`storage` option).
+/// Where the tokens live (`storage` option; js/index.js sends its index in `AREAS`, this order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Area {
     Local,
@@ -11,18 +11,8 @@ pub enum Area {
     Memory,
 }
 
-impl Area {
-    pub fn parse(s: &str) -> Option<Area> {
-        match s {
-            "local" => Some(Area::Local),
-            "session" => Some(Area::Session),
-            "memory" => Some(Area::Memory),
-            _ => None,
-        }
-    }
-}
-
-/// What a logout removes from sessionStorage besides the token keys (`clear.sessionStorage`).
+/// What a logout removes from sessionStorage besides the token keys (`clear.sessionStorage`;
+/// js/index.js sends its index in `SESSION_CLEARING`, this order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionClear {
     /// Everything (seed 000's behaviour, the default): an app's per-tab data of the user who
@@ -32,17 +22,6 @@ pub enum SessionClear {
     Matching,
     /// Only the token keys.
     None,
-}
-
-impl SessionClear {
-    pub fn parse(s: &str) -> Option<SessionClear> {
-        match s {
-            "all" => Some(SessionClear::All),
-            "matching" => Some(SessionClear::Matching),
-            "none" => Some(SessionClear::None),
-            _ => None,
-        }
-    }
 }
 
 /// The session generation is kept next to the access token.
