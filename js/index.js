@@ -491,7 +491,7 @@ const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expire
 function rawStorage(area) {
   try { return area === 'memory' ? null : globalThis[`${area}Storage`] ?? null; } catch { return null; }
 }
-const degraded = (what) => console.warn(`authkeeper: ${what} is unavailable; tokens are kept in memory for this page only`);
+const degraded = (what) => console.warn(`authkeeper: ${VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`}`);
 
 function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], keepRefresh) {
   const genKey = `${accessKey}:generation`;
@@ -948,7 +948,7 @@ export async function createAuthClient(options) {
 
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
-    if (destroyed) throw new AuthkeeperError('destroyed', 'auth.fetch: the auth client was destroyed');
+    if (destroyed) throw new AuthkeeperError('destroyed', `auth.fetch: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
     let isRequest = false;
     if (typeof input !== 'string') {
       if (input instanceof Request) {
@@ -1035,11 +1035,11 @@ export async function createAuthClient(options) {
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
     async refresh({ signal } = {}) {
-      if (destroyed) throw new AuthkeeperError('destroyed', 'auth.refresh: the auth client was destroyed');
+      if (destroyed) throw new AuthkeeperError('destroyed', `auth.refresh: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
       if (signal?.aborted) throw abortReason(signal);
       const token = await decide(REFRESH, ++nextWaiter, signal);
       // null: cookie mode found no session in the cookie.
-      if (token === null) throw new AuthkeeperError('no_session', 'auth.refresh: there is no session to refresh');
+      if (token === null) throw new AuthkeeperError('no_session', `auth.refresh: ${VERBOSE ? 'there is no session to refresh' : 'no_session'}`);
     },
     logout() { if (!destroyed) op(LOGOUT); },
     state() {
