@@ -148,6 +148,7 @@ const KNOWN = {
     'fetch', 'revokeUrl', 'refreshRequest', 'parseRefreshResponse', 'onTrace', 'tabLock', 'wasmUrl'],
   keys: ['access', 'refresh'],
   legacyKeys: ['access', 'refresh'],
+  // In the order of the core's NEW arguments (normalise sends them in this order).
   retry: ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter'],
   clear: ['patterns', 'sessionStorage'],
 };
@@ -191,78 +192,75 @@ const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof 
   (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
   isBytes(v) || v instanceof WebAssembly.Module;
 
+// The type checks, in the order they run: each option's path and kind, an index into TYPES (and
+// EXPECTED, the developer wording) or the values it may take. An option left out (undefined) is
+// not checked; a group (`keys`, `retry`...) must be an object before its members are read.
+const isText = (v) => typeof v === 'string' && v !== '';
+const isNumber = (v) => typeof v === 'number';
+const TYPES = [(v) => v !== null && typeof v === 'object', isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
+  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource];
+const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
+  'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
+  'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module'];
+const CHECKS = {
+  storage: ['local', 'session', 'memory'], refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
+  keys: 0, legacyKeys: 0, 'keys.access': 1, 'legacyKeys.access': 2, 'keys.refresh': 1, 'legacyKeys.refresh': 2,
+  apiOrigins: 3, skipRefreshFor: 4, clear: 0, 'clear.patterns': 2, 'clear.sessionStorage': ['all', 'matching', 'none'],
+  clientId: 5, scope: 5, leeway: 6, expiringWarning: 7, refreshTimeout: 7,
+  retry: 0, 'retry.maxAttempts': 8, 'retry.baseDelay': 8, 'retry.maxDelay': 8, 'retry.cooldown': 8, 'retry.giveUpAfter': 8,
+  refreshWhenHidden: 9, tabLock: 9, fetch: 10, onTrace: 10, refreshRequest: 10, parseRefreshResponse: 10, wasmUrl: 11,
+};
+
 /**
  * Checks the JS types only the JS side can see, and resolves URLs as fetch will. An option left
  * out (undefined) is passed on as such: its default, like every number's allowed range, lives in
- * the core (src/core/options.rs), which rejects an out-of-range value by name.
+ * the core (src/core/options.rs), which rejects an out-of-range value by name. Returns the
+ * options, URLs resolved and hooks wrapped, and the arguments of the core's NEW op.
  */
 function normalise(options) {
   if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
   for (const group of Object.keys(KNOWN)) refuseUnknown(group, group ? options[group] : options);
   const o = { ...options };
-  const given = (v) => v !== undefined;
-  const oneOf = (name, value, allowed) => {
-    if (given(value) && !allowed.includes(value)) throw bad(name, VERBOSE && allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1'), value);
-  };
-  const check = (name, value, ok, expected) => { if (given(value) && !ok(value)) throw bad(name, expected, value); };
-  const group = (name) => {
-    check(name, o[name], (v) => v !== null && typeof v === 'object', VERBOSE && 'an object');
-    return o[name] ?? {};
-  };
-  const isNumber = (v) => typeof v === 'number';
-  const isText = (v) => typeof v === 'string' && v !== '';
   const base = globalThis.location?.href;
-  if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
-  let refresh;
-  try { refresh = new URL(o.refreshUrl, base); } catch { throw bad('refreshUrl', VERBOSE && 'a valid URL', o.refreshUrl); }
-  oneOf('storage', o.storage, ['local', 'session', 'memory']);
-  oneOf('refreshMode', o.refreshMode, ['body', 'cookie']);
-  oneOf('refreshFormat', o.refreshFormat, ['simplejwt', 'oauth']);
-  const keys = group('keys');
-  const legacyKeys = group('legacyKeys');
-  for (const k of ['access', 'refresh']) {
-    check(`keys.${k}`, keys[k], isText, VERBOSE && 'a non-empty string');
-    check(`legacyKeys.${k}`, legacyKeys[k], isStrings, VERBOSE && 'an array of strings');
+  /** The option `name` as fetch resolves it; `text`: the developer wording when it does not parse. */
+  const url = (name, text) => {
+    try { return new URL(o[name], base); } catch { throw bad(name, text, o[name]); }
+  };
+  if (!isText(o.refreshUrl)) throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
+  const refresh = url('refreshUrl', VERBOSE && 'a valid URL');
+  let apiOrigins;
+  for (const [name, kind] of Object.entries(CHECKS)) {
+    const value = name.split('.').reduce((v, k) => v?.[k], o);
+    const list = Array.isArray(kind);
+    if (value !== undefined && !(list ? kind.includes(value) : TYPES[kind](value))) {
+      throw bad(name, VERBOSE && (list ? kind.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1') : EXPECTED[kind]), value);
+    }
+    if (kind === 3) {
+      apiOrigins = (value ?? []).map((origin) => {
+        try { return new URL(origin).origin; } catch { throw bad('apiOrigins', VERBOSE && 'absolute URLs such as "https://api.example.com"', origin); }
+      });
+    }
   }
-  check('apiOrigins', o.apiOrigins, isStrings, VERBOSE && 'an array of origin strings');
-  const apiOrigins = (o.apiOrigins ?? []).map((origin) => {
-    try { return new URL(origin).origin; } catch { throw bad('apiOrigins', VERBOSE && 'absolute URLs such as "https://api.example.com"', origin); }
-  });
-  check('skipRefreshFor', o.skipRefreshFor, isStrings, VERBOSE && 'an array of path strings');
-  const clear = group('clear');
-  check('clear.patterns', clear.patterns, isStrings, VERBOSE && 'an array of strings');
-  oneOf('clear.sessionStorage', clear.sessionStorage, ['all', 'matching', 'none']);
-  for (const k of ['clientId', 'scope']) check(k, o[k], (v) => v === null || isText(v), VERBOSE && 'null or a non-empty string');
-  check('leeway', o.leeway, (v) => v === null || isNumber(v), VERBOSE && 'null or a number of milliseconds');
-  for (const k of ['expiringWarning', 'refreshTimeout']) check(k, o[k], isNumber, VERBOSE && 'a number of milliseconds');
-  const retry = group('retry');
-  for (const k of ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter']) check(`retry.${k}`, retry[k], isNumber, VERBOSE && 'a number');
-  for (const k of ['refreshWhenHidden', 'tabLock']) check(k, o[k], (v) => typeof v === 'boolean', VERBOSE && 'a boolean');
-  for (const k of ['fetch', 'onTrace', 'refreshRequest', 'parseRefreshResponse']) check(k, o[k], (v) => typeof v === 'function', VERBOSE && 'a function');
-  check('wasmUrl', o.wasmUrl, isWasmSource, VERBOSE && 'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module');
-  let login = null;
-  if (o.loginUrl != null) {
-    try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', VERBOSE && 'null or a URL', o.loginUrl); }
-  }
+  const login = o.loginUrl == null ? null : url('loginUrl', VERBOSE && 'null or a URL');
   let revoke = null;
   if (o.revokeUrl != null) {
     if (!isText(o.revokeUrl)) throw bad('revokeUrl', VERBOSE && 'null or a URL string', o.revokeUrl);
-    try { revoke = new URL(o.revokeUrl, base); } catch { throw bad('revokeUrl', VERBOSE && 'null or a valid URL', o.revokeUrl); }
+    revoke = url('revokeUrl', VERBOSE && 'null or a valid URL');
   }
-  return {
-    ...o,
-    apiOrigins,
-    refreshUrl: refresh.href,
-    refreshOrigin: refresh.origin,
-    refreshPath: refresh.pathname,
-    pageOrigin: globalThis.location?.origin ?? refresh.origin,
-    loginUrl: login?.href ?? null,
-    loginPath: login?.pathname ?? null,
-    revokeUrl: revoke?.href ?? null,
-    revokePath: revoke?.pathname ?? null,
-    refreshRequestHook: o.refreshRequest && requestHook(o.refreshRequest),
-    parseRefreshResponseHook: o.parseRefreshResponse && parseHook(o.parseRefreshResponse),
-  };
+  const { retry = {}, keys = {}, legacyKeys = {}, clear = {} } = o;
+  o.pageOrigin = globalThis.location?.origin ?? refresh.origin;
+  o.refreshUrl = refresh.href;
+  o.revokeUrl = revoke?.href ?? null;
+  o.revokePath = revoke?.pathname ?? null;
+  o.refreshRequest &&= requestHook(o.refreshRequest);
+  o.parseRefreshResponse &&= parseHook(o.parseRefreshResponse);
+  // The numbers first (src/web/client.rs read_config checks them before it reads a string).
+  return [o, [
+    o.leeway, o.expiringWarning, o.refreshWhenHidden, o.tabLock, o.refreshTimeout, ...KNOWN.retry.map((k) => retry[k]),
+    o.pageOrigin, refresh.origin, refresh.pathname, apiOrigins, o.skipRefreshFor,
+    o.refreshMode, o.storage, login?.href ?? null, login?.pathname ?? null, o.revokeUrl,
+    keys.access, keys.refresh, legacyKeys.access, legacyKeys.refresh, clear.patterns, clear.sessionStorage,
+  ]];
 }
 
 // The escape hatch's hooks, wrapped so that what they return is checked before the core sees
@@ -652,7 +650,7 @@ export async function createAuthClient(options) {
       'When rendering on a server (SSR), create the client in code that runs only in the browser (a useEffect, onMount); ' +
       'in unit tests, use a DOM environment (Vitest `environment: \'jsdom\'`, Jest `testEnvironment: \'jsdom\'`).');
   }
-  const config = normalise(options);
+  const [config, settings] = normalise(options);
   if (!wasm) {
     // One load per page; a failed one is forgotten, so that a later call (with a corrected
     // wasmUrl, or after a network failure) tries again.
@@ -672,18 +670,7 @@ export async function createAuthClient(options) {
   const onTrace = config.onTrace;
   const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
   const cookie = config.refreshMode === 'cookie';
-  const retry = config.retry ?? {};
-  const keys = config.keys ?? {};
-  const legacy = config.legacyKeys ?? {};
-  const clear = config.clear ?? {};
-  // The numbers first (src/web/client.rs read_config checks them before it reads a string).
-  const [created] = call(NEW, [
-    config.leeway, config.expiringWarning, config.refreshWhenHidden, config.tabLock,
-    config.refreshTimeout, retry.maxAttempts, retry.baseDelay, retry.maxDelay, retry.cooldown, retry.giveUpAfter,
-    config.pageOrigin, config.refreshOrigin, config.refreshPath, config.apiOrigins, config.skipRefreshFor,
-    config.refreshMode, config.storage, config.loginUrl, config.loginPath, config.revokeUrl,
-    keys.access, keys.refresh, legacy.access, legacy.refresh, clear.patterns, clear.sessionStorage,
-  ]);
+  const [created] = call(NEW, settings);
   // Its errors are all numbers; its answer has the store keys (strings) from the third item on.
   if (typeof created[2] !== 'string') throw coreError(created);
   const [handle, timeoutMs, accessKey, refreshKey] = created;
@@ -786,13 +773,14 @@ export async function createAuthClient(options) {
 
   // The refresh call. It never follows a redirect (a 307/308 would re-send the token in the
   // body to wherever it points), and its body is read with a size bound.
-  const withTimeout = async (url, init) => {
+  // `[response, body]`; `[null]`: a redirect.
+  const post = async (url, headers, body, extra) => {
     const controller = new AbortController();
     const t = setTimeout(() => controller.abort(), timeoutMs);
     try {
-      const response = await realFetch(url, { ...init, redirect: 'manual', credentials: cookie ? 'include' : 'same-origin', signal: controller.signal });
-      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) return { redirected: true };
-      return { response, body: await readBounded(response) };
+      const response = await realFetch(url, { method: 'POST', headers, body, ...extra, redirect: 'manual', credentials: cookie ? 'include' : 'same-origin', signal: controller.signal });
+      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) return [null];
+      return [response, await readBounded(response)];
     } finally {
       clearTimeout(t);
     }
@@ -811,22 +799,21 @@ export async function createAuthClient(options) {
   async function refreshCall(token) {
     const headers = new Headers({ Accept: 'application/json' });
     let body;
-    if (config.refreshRequestHook) {
+    if (config.refreshRequest) {
       let own;
-      try { [body, own] = config.refreshRequestHook(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
+      try { [body, own] = config.refreshRequest(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
       for (const [name, value] of own) headers.set(name, value);
     } else if (!cookie) {
       body = grantBody(headers, token, [['grant_type', 'refresh_token'], ['refresh_token', token ?? '']], config.scope);
     }
-    let got;
-    try { got = await withTimeout(config.refreshUrl, { method: 'POST', headers, body }); } catch { got = null; }
+    let response, text;
+    try { [response, text] = await post(config.refreshUrl, headers, body); } catch {}
     if (destroyed) return;
-    if (got?.redirected) console.warn(`authkeeper: ${VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused'}`);
-    if (!got?.response) return op(NETWORK_ERROR);
-    const { response, body: text } = got;
+    if (response === null) console.warn(`authkeeper: ${VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused'}`);
+    if (!response) return op(NETWORK_ERROR);
     let parsed = null;
-    if (config.parseRefreshResponseHook && response.ok) {
-      try { parsed = config.parseRefreshResponseHook(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
+    if (config.parseRefreshResponse && response.ok) {
+      try { parsed = config.parseRefreshResponse(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
     }
     // The body as JSON.parse reads it, reduced to the members the core's policy looks at.
     let json = null;
@@ -866,7 +853,7 @@ export async function createAuthClient(options) {
     let body;
     if (!cookie && token !== null) body = grantBody(headers, token, [['token', token], ['token_type_hint', 'refresh_token']]);
     let status = null;
-    try { status = (await withTimeout(config.revokeUrl, { method: 'POST', headers, body, keepalive: true })).response?.status ?? null; } catch {}
+    try { status = (await post(config.revokeUrl, headers, body, { keepalive: true }))[0]?.status ?? null; } catch {}
     const [failed] = call(REVOKE_RESULT, [status]);
     const detail = { id: 0, url: config.revokePath, phase: failed === null ? 'revoked' : 'revoke_failed' };
     if (status !== null) detail.status = status;
