@@ -19,6 +19,9 @@ const NEW = 0, START = 1, REQUEST = 2, UNAUTHORIZED = 3, REFRESH = 4, SET_TOKENS
 /** Refresh responses past this are not read (src/core/policy.rs MAX_BODY_BYTES). */
 const MAX_BODY_BYTES = 64 * 1024;
 
+// The global object, named once (the minifier shortens a name, not `globalThis`).
+const root = globalThis;
+
 /** Every error the package throws or rejects with. `code` is stable; match on it. */
 export class AuthkeeperError extends Error {
   constructor(code, message) {
@@ -221,7 +224,7 @@ function normalise(options) {
   if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
   for (const group of Object.keys(KNOWN)) refuseUnknown(group, group ? options[group] : options);
   const o = { ...options };
-  const base = globalThis.location?.href;
+  const base = root.location?.href;
   /** The option `name` as fetch resolves it; `text`: the developer wording when it does not parse. */
   const url = (name, text) => {
     try { return new URL(o[name], base); } catch { throw bad(name, text, o[name]); }
@@ -248,7 +251,7 @@ function normalise(options) {
     revoke = url('revokeUrl', VERBOSE && 'null or a valid URL');
   }
   const { retry = {}, keys = {}, legacyKeys = {}, clear = {} } = o;
-  o.pageOrigin = globalThis.location?.origin ?? refresh.origin;
+  o.pageOrigin = root.location?.origin ?? refresh.origin;
   o.refreshUrl = refresh.href;
   o.revokeUrl = revoke?.href ?? null;
   o.revokePath = revoke?.pathname ?? null;
@@ -282,7 +285,7 @@ function callHook(name, hook, arg, secrets, shape) {
 
 function requestHook(hook) {
   return (refreshToken) => {
-    const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], '{ body, headers }');
+    const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], VERBOSE && '{ body, headers }');
     if (out.body != null && !isBody(out.body)) {
       throw new Error(VERBOSE ? `refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})` : 'refreshRequest: bad body');
     }
@@ -295,7 +298,7 @@ function parseHook(hook) {
     let json;
     try { json = JSON.parse(text); } catch { throw new Error(`parseRefreshResponse: ${VERBOSE ? 'the 2xx refresh response is ' : ''}not JSON`); }
     const secrets = json !== null && typeof json === 'object' ? Object.values(json) : [];
-    const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, '{ access, refresh?, expiresIn? }');
+    const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, VERBOSE && '{ access, refresh?, expiresIn? }');
     const wrong = (field, verbose) => new Error(VERBOSE ? verbose : `parseRefreshResponse: bad ${field}`);
     if (typeof access !== 'string' || access.trim() === '') throw wrong('access', VERBOSE && `parseRefreshResponse returned no access token (access: ${describe(access)})`);
     if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
@@ -318,8 +321,8 @@ const PLAIN_PATH = /(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+/y;
 // The base URL fetch resolves relative URLs against (document.baseURI: a <base> element counts,
 // and one can be inserted at any time), and the origin an absolute path lands on there. A
 // worker has no <base>: its location, read once.
-const doc = globalThis.document;
-const workerBase = doc ? undefined : globalThis.location?.href;
+const doc = root.document;
+const workerBase = doc ? undefined : root.location?.href;
 let knownBase;
 let knownBaseOrigin = null;
 
@@ -369,8 +372,8 @@ function locateSerialized(url, pageOrigin) {
 // Jest's jsdom environment runs code in jsdom's realm, which has no TextEncoder, TextDecoder or
 // DecompressionStream; Node has them all, and hands them over without an import (which would
 // trouble bundlers) through process.getBuiltinModule. Browsers never reach that branch.
-const nodeModule = (name) => globalThis.process?.getBuiltinModule?.(name);
-const Text = globalThis.TextEncoder ? globalThis : nodeModule('util') ?? {};
+const nodeModule = (name) => root.process?.getBuiltinModule?.(name);
+const Text = root.TextEncoder ? root : nodeModule('util') ?? {};
 const enc = Text.TextEncoder && new Text.TextEncoder();
 const dec = Text.TextDecoder && new Text.TextDecoder();
 const strictDec = Text.TextDecoder && new Text.TextDecoder('utf-8', { fatal: true });
@@ -383,7 +386,7 @@ function load(source) {
       now: Date.now,
       random: Math.random,
       // location.pathname, for the core's "not when already on the login page" rule.
-      here: (ptr, cap) => enc.encodeInto(globalThis.location?.pathname ?? '', new Uint8Array(wasm.memory.buffer, ptr, cap)).written,
+      here: (ptr, cap) => enc.encodeInto(root.location?.pathname ?? '', new Uint8Array(wasm.memory.buffer, ptr, cap)).written,
       // A token's exp, iat, nbf (NaN: absent) for the core, or which step of reading it failed.
       claims: (ptr, len, out) => {
         const claims = readClaims(dec.decode(new Uint8Array(wasm.memory.buffer, ptr, len)));
@@ -487,7 +490,7 @@ const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expire
 // sandboxed iframes, when disabled or over quota; every such failure degrades the store to
 // memory (one console warning) instead of breaking the app. Keys and defaults come from the core.
 function rawStorage(area) {
-  try { return area === 'memory' ? null : globalThis[`${area}Storage`] ?? null; } catch { return null; }
+  try { return area === 'memory' ? null : root[`${area}Storage`] ?? null; } catch { return null; }
 }
 const degraded = (what) => console.warn(`authkeeper: ${VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`}`);
 
@@ -569,12 +572,12 @@ function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], k
 }
 
 const abortReason = (signal) => signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
-const fire = (name, detail) => globalThis.dispatchEvent?.(new CustomEvent(name, { detail }));
+const fire = (name, detail) => root.dispatchEvent?.(new CustomEvent(name, { detail }));
 
 // A page, or a worker (no document, but a location fetch resolves against). Anything else, a
 // server rendering a page or a Node script, has no user session to keep.
 const inBrowser = () =>
-  typeof window !== 'undefined' || typeof document !== 'undefined' || typeof globalThis.WorkerGlobalScope === 'function';
+  typeof window !== 'undefined' || typeof document !== 'undefined' || typeof root.WorkerGlobalScope === 'function';
 
 // The release build (scripts/bundle.mjs) defines AUTHKEEPER_WASM: the module, gzipped, as base64.
 // Inside the JS it needs no bundler support, no copied file and no second request, and costs
@@ -665,7 +668,7 @@ export async function createAuthClient(options) {
       throw e;
     }
   }
-  const realFetch = config.fetch ?? globalThis.fetch.bind(globalThis);
+  const realFetch = config.fetch ?? root.fetch.bind(root);
   // Without onTrace the fast path allocates no trace entries at all.
   const onTrace = config.onTrace;
   const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
@@ -745,8 +748,8 @@ export async function createAuthClient(options) {
   };
 
   const perform = [
-    /* 0 StartRefresh */ (token) => { refreshCall(token); },
-    /* 1 AcquireLock */ () => { acquireLock(); },
+    /* 0 StartRefresh */ refreshCall,
+    /* 1 AcquireLock */ acquireLock,
     /* 2 ReleaseLock */ () => { releaseLock?.(); releaseLock = null; },
     /* 3 ReadStored */ () => op(STORED, ...store.load()),
     /* 4 Broadcast */ (type, a, b, generation, expiresAt) => channel?.postMessage(
@@ -757,16 +760,16 @@ export async function createAuthClient(options) {
       pending.delete(id);
       settle(failed ? coreError(value) : null, value);
     },
-    /* 6 Persist */ (access, refresh, generation, expiresAt) => store.save(access, refresh, generation, expiresAt),
+    /* 6 Persist */ store.save,
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
-    /* 8 Redirect */ (url) => globalThis.location?.assign(url),
+    /* 8 Redirect */ (url) => root.location?.assign(url),
     /* 9 Logout */ (reason, message, origin) => {
       message ??= LOGOUT_TEXT[reason];
       announce('auth:logout', 'signed_out', origin === null ? { reason, message } : { reason, message, originReason: origin });
     },
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
-    /* 12 Revoke */ (token) => { revoke(token); },
+    /* 12 Revoke */ revoke,
     /* 13 Warn */ (error, kind, ...args) => (error ? console.error : console.warn)(`authkeeper: ${VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' ')}`),
     /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
   ];
@@ -863,7 +866,7 @@ export async function createAuthClient(options) {
   // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
   // that, it is released at once so no tab deadlocks on a lock nobody uses.
   async function acquireLock() {
-    const locks = globalThis.navigator?.locks;
+    const locks = root.navigator?.locks;
     if (typeof locks?.request !== 'function') return op(LOCK_UNAVAILABLE);
     let release;
     const held = new Promise((r) => { release = r; });
@@ -900,7 +903,7 @@ export async function createAuthClient(options) {
       if (d !== null && typeof d === 'object') op(TAB, d.type, d.access, d.refresh, d.reason, d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
-    listen(globalThis.window, 'storage', (e) => {
+    listen(root.window, 'storage', (e) => {
       if (e.key === accessKey) op(TAB, 'storage', e.newValue, e.storageArea?.getItem(refreshKey) ?? null, null, null, store.generation(), null, ...store.load());
     });
   }
@@ -909,7 +912,7 @@ export async function createAuthClient(options) {
   const visible = () => doc?.visibilityState !== 'hidden';
   const wake = () => op(VISIBILITY, visible());
   listen(doc, 'visibilitychange', wake);
-  for (const type of ['focus', 'online', 'pageshow']) listen(globalThis.window, type, wake);
+  for (const type of ['focus', 'online', 'pageshow']) listen(root.window, type, wake);
   op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
@@ -1016,9 +1019,7 @@ export async function createAuthClient(options) {
     },
     /** A valid access token (refreshing first if needed), or null without a session. */
     async getAccessToken({ signal } = {}) {
-      if (signal?.aborted) throw abortReason(signal);
-      const token = bearerFrom(decide(REQUEST, ++nextWaiter, signal, null, ''));
-      return token === null || typeof token === 'string' ? token : await token;
+      return request(null, '', signal);
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
     async refresh({ signal } = {}) {
