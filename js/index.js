@@ -587,7 +587,7 @@ const embedded = typeof AUTHKEEPER_WASM === 'string';
 
 /** What `load` gets: `wasmUrl` when given, else the embedded module, inflating (a Response). */
 async function wasmSource(wasmUrl) {
-  if (!enc) throw new Error('this runtime has no TextEncoder and TextDecoder');
+  if (!enc) throw new Error(VERBOSE ? 'this runtime has no TextEncoder and TextDecoder' : 'no TextEncoder');
   if (wasmUrl !== undefined) return wasmUrl;
   // Spelled out (not `embedded`) so that the build folds it and drops the URL from the bundle.
   if (typeof AUTHKEEPER_WASM !== 'string') return new URL('../pkg/authkeeper_bg.wasm', import.meta.url);
@@ -598,7 +598,7 @@ async function wasmSource(wasmUrl) {
   if (typeof DecompressionStream !== 'function') {
     const zlib = nodeModule('zlib');
     if (zlib) return zlib.gunzipSync(packed);
-    throw new Error('this runtime has no DecompressionStream to unpack the embedded module');
+    throw new Error(VERBOSE ? 'this runtime has no DecompressionStream to unpack the embedded module' : 'no DecompressionStream');
   }
   const inflate = new DecompressionStream('gzip');
   const writer = inflate.writable.getWriter();
@@ -617,6 +617,8 @@ let precompiled = embedded && inBrowser() ? wasmSource(undefined).then(compile) 
 precompiled?.catch(() => {});
 
 const describeWasmUrl = (v) => {
+  // Terse: where from, without the kind of object.
+  if (!VERBOSE) return v === undefined ? 'the embedded module' : typeof v === 'string' || v instanceof URL ? `wasmUrl ${JSON.stringify(String(v))}` : 'wasmUrl';
   if (v === undefined) return embedded ? 'the module embedded in the package' : 'the default location (../pkg/authkeeper_bg.wasm next to js/index.js)';
   if (typeof v === 'string') return `wasmUrl ${JSON.stringify(v)}`;
   if (v instanceof URL) return `wasmUrl ${JSON.stringify(v.href)}`;
@@ -629,18 +631,24 @@ const describeWasmUrl = (v) => {
 
 function wasmLoadFailed(wasmUrl, cause) {
   const why = String(cause?.message ?? cause);
+  const error = new AuthkeeperError('wasm_load_failed', VERBOSE
+    ? `createAuthClient: the wasm module failed to load from ${describeWasmUrl(wasmUrl)}: ${why}.${wasmFix(wasmUrl, cause, why)}`
+    : `createAuthClient: wasm_load_failed from ${describeWasmUrl(wasmUrl)}: ${why}`);
+  error.cause = cause;
+  return error;
+}
+
+/** What to do about a failed load (developer wording only). */
+function wasmFix(wasmUrl, cause, why) {
   // A Content-Security-Policy without 'wasm-unsafe-eval' makes compiling any wasm a CompileError
   // ("... 'unsafe-eval' is not an allowed source ..." in Chromium, "call to
   // WebAssembly.instantiate() blocked by CSP" in Firefox).
-  const csp = cause?.name === 'CompileError' && /unsafe-eval|blocked by CSP/i.test(why)
-    ? " This is the page's Content-Security-Policy: allow compiling WebAssembly with `script-src 'self' 'wasm-unsafe-eval'` (no 'unsafe-eval' needed)."
-    : '';
-  const fix = csp || (wasmUrl === undefined
+  if (cause?.name === 'CompileError' && /unsafe-eval|blocked by CSP/i.test(why)) {
+    return " This is the page's Content-Security-Policy: allow compiling WebAssembly with `script-src 'self' 'wasm-unsafe-eval'` (no 'unsafe-eval' needed).";
+  }
+  return wasmUrl === undefined
     ? ' Pass the module yourself as `wasmUrl` (authkeeper/authkeeper_bg.wasm, served or as bytes).'
-    : ' Check that `wasmUrl` points at authkeeper_bg.wasm from this version of the package, served with Content-Type application/wasm.');
-  const error = new AuthkeeperError('wasm_load_failed', `createAuthClient: the wasm module failed to load from ${describeWasmUrl(wasmUrl)}: ${why}.${fix}`);
-  error.cause = cause;
-  return error;
+    : ' Check that `wasmUrl` points at authkeeper_bg.wasm from this version of the package, served with Content-Type application/wasm.';
 }
 
 /**
@@ -649,9 +657,9 @@ function wasmLoadFailed(wasmUrl, cause) {
  */
 export async function createAuthClient(options) {
   if (!inBrowser()) {
-    throw new AuthkeeperError('not_in_browser', 'createAuthClient: not in a browser (no window or document): authkeeper keeps one user\'s session in a page. ' +
+    throw new AuthkeeperError('not_in_browser', VERBOSE ? 'createAuthClient: not in a browser (no window or document): authkeeper keeps one user\'s session in a page. ' +
       'When rendering on a server (SSR), create the client in code that runs only in the browser (a useEffect, onMount); ' +
-      'in unit tests, use a DOM environment (Vitest `environment: \'jsdom\'`, Jest `testEnvironment: \'jsdom\'`).');
+      'in unit tests, use a DOM environment (Vitest `environment: \'jsdom\'`, Jest `testEnvironment: \'jsdom\'`).' : 'createAuthClient: not_in_browser');
   }
   const [config, settings] = normalise(options);
   if (!wasm) {
