@@ -19,6 +19,9 @@ const NEW = 0, START = 1, REQUEST = 2, UNAUTHORIZED = 3, REFRESH = 4, SET_TOKENS
 /** Refresh responses past this are not read (src/core/policy.rs MAX_BODY_BYTES). */
 const MAX_BODY_BYTES = 64 * 1024;
 
+// The global object, named once (the minifier shortens a name, not `globalThis`).
+const root = globalThis;
+
 /** Every error the package throws or rejects with. `code` is stable; match on it. */
 export class AuthkeeperError extends Error {
   constructor(code, message) {
@@ -155,6 +158,7 @@ const KNOWN = {
     'fetch', 'revokeUrl', 'refreshRequest', 'parseRefreshResponse', 'onTrace', 'tabLock', 'wasmUrl'],
   keys: ['access', 'refresh'],
   legacyKeys: ['access', 'refresh'],
+  // In the order of the core's NEW arguments (normalise sends them in this order).
   retry: ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter'],
   clear: ['patterns', 'sessionStorage'],
 };
@@ -198,78 +202,76 @@ const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof 
   (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
   isBytes(v) || v instanceof WebAssembly.Module;
 
+// The type checks, in the order they run: each option's path and kind, an index into TYPES (and
+// EXPECTED, the developer wording) or the values it may take. An option left out (undefined) is
+// not checked; a group (`keys`, `retry`...) must be an object before its members are read.
+const isText = (v) => typeof v === 'string' && v !== '';
+const isNumber = (v) => typeof v === 'number';
+const TYPES = [(v) => v !== null && typeof v === 'object', isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
+  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource];
+const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
+  'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
+  'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module'];
+const CHECKS = {
+  storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
+  keys: 0, legacyKeys: 0, 'keys.access': 1, 'legacyKeys.access': 2, 'keys.refresh': 1, 'legacyKeys.refresh': 2,
+  apiOrigins: 3, skipRefreshFor: 4, clear: 0, 'clear.patterns': 2, 'clear.sessionStorage': SESSION_CLEARING,
+  clientId: 5, scope: 5, leeway: 6, expiringWarning: 7, refreshTimeout: 7,
+  retry: 0, 'retry.maxAttempts': 8, 'retry.baseDelay': 8, 'retry.maxDelay': 8, 'retry.cooldown': 8, 'retry.giveUpAfter': 8,
+  refreshWhenHidden: 9, tabLock: 9, fetch: 10, onTrace: 10, refreshRequest: 10, parseRefreshResponse: 10, wasmUrl: 11,
+};
+
 /**
  * Checks the JS types only the JS side can see, and resolves URLs as fetch will. An option left
  * out (undefined) is passed on as such: its default, like every number's allowed range, lives in
- * the core (src/core/options.rs), which rejects an out-of-range value by name.
+ * the core (src/core/options.rs), which rejects an out-of-range value by name. Returns the
+ * options, URLs resolved and hooks wrapped, and the arguments of the core's NEW op.
  */
 function normalise(options) {
   if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
   for (const group of Object.keys(KNOWN)) refuseUnknown(group, group ? options[group] : options);
   const o = { ...options };
-  const given = (v) => v !== undefined;
-  const oneOf = (name, value, allowed) => {
-    if (given(value) && !allowed.includes(value)) throw bad(name, VERBOSE && allowed.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1'), value);
+  const base = root.location?.href;
+  /** The option `name` as fetch resolves it; `text`: the developer wording when it does not parse. */
+  const url = (name, text) => {
+    try { return new URL(o[name], base); } catch { throw bad(name, text, o[name]); }
   };
-  const check = (name, value, ok, expected) => { if (given(value) && !ok(value)) throw bad(name, expected, value); };
-  const group = (name) => {
-    check(name, o[name], (v) => v !== null && typeof v === 'object', VERBOSE && 'an object');
-    return o[name] ?? {};
-  };
-  const isNumber = (v) => typeof v === 'number';
-  const isText = (v) => typeof v === 'string' && v !== '';
-  const base = globalThis.location?.href;
-  if (typeof o.refreshUrl !== 'string' || o.refreshUrl === '') throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
-  let refresh;
-  try { refresh = new URL(o.refreshUrl, base); } catch { throw bad('refreshUrl', VERBOSE && 'a valid URL', o.refreshUrl); }
-  oneOf('storage', o.storage, AREAS);
-  oneOf('refreshMode', o.refreshMode, ['body', 'cookie']);
-  oneOf('refreshFormat', o.refreshFormat, ['simplejwt', 'oauth']);
-  const keys = group('keys');
-  const legacyKeys = group('legacyKeys');
-  for (const k of ['access', 'refresh']) {
-    check(`keys.${k}`, keys[k], isText, VERBOSE && 'a non-empty string');
-    check(`legacyKeys.${k}`, legacyKeys[k], isStrings, VERBOSE && 'an array of strings');
+  if (!isText(o.refreshUrl)) throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
+  const refresh = url('refreshUrl', VERBOSE && 'a valid URL');
+  let apiOrigins;
+  for (const [name, kind] of Object.entries(CHECKS)) {
+    const value = name.split('.').reduce((v, k) => v?.[k], o);
+    const list = Array.isArray(kind);
+    if (value !== undefined && !(list ? kind.includes(value) : TYPES[kind](value))) {
+      throw bad(name, VERBOSE && (list ? kind.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1') : EXPECTED[kind]), value);
+    }
+    if (kind === 3) {
+      apiOrigins = (value ?? []).map((origin) => {
+        try { return new URL(origin).origin; } catch { throw bad('apiOrigins', VERBOSE && 'absolute URLs such as "https://api.example.com"', origin); }
+      });
+    }
   }
-  check('apiOrigins', o.apiOrigins, isStrings, VERBOSE && 'an array of origin strings');
-  const apiOrigins = (o.apiOrigins ?? []).map((origin) => {
-    try { return new URL(origin).origin; } catch { throw bad('apiOrigins', VERBOSE && 'absolute URLs such as "https://api.example.com"', origin); }
-  });
-  check('skipRefreshFor', o.skipRefreshFor, isStrings, VERBOSE && 'an array of path strings');
-  const clear = group('clear');
-  check('clear.patterns', clear.patterns, isStrings, VERBOSE && 'an array of strings');
-  oneOf('clear.sessionStorage', clear.sessionStorage, SESSION_CLEARING);
-  for (const k of ['clientId', 'scope']) check(k, o[k], (v) => v === null || isText(v), VERBOSE && 'null or a non-empty string');
-  check('leeway', o.leeway, (v) => v === null || isNumber(v), VERBOSE && 'null or a number of milliseconds');
-  for (const k of ['expiringWarning', 'refreshTimeout']) check(k, o[k], isNumber, VERBOSE && 'a number of milliseconds');
-  const retry = group('retry');
-  for (const k of ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter']) check(`retry.${k}`, retry[k], isNumber, VERBOSE && 'a number');
-  for (const k of ['refreshWhenHidden', 'tabLock']) check(k, o[k], (v) => typeof v === 'boolean', VERBOSE && 'a boolean');
-  for (const k of ['fetch', 'onTrace', 'refreshRequest', 'parseRefreshResponse']) check(k, o[k], (v) => typeof v === 'function', VERBOSE && 'a function');
-  check('wasmUrl', o.wasmUrl, isWasmSource, VERBOSE && 'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module');
-  let login = null;
-  if (o.loginUrl != null) {
-    try { login = new URL(o.loginUrl, base); } catch { throw bad('loginUrl', VERBOSE && 'null or a URL', o.loginUrl); }
-  }
+  const login = o.loginUrl == null ? null : url('loginUrl', VERBOSE && 'null or a URL');
   let revoke = null;
   if (o.revokeUrl != null) {
     if (!isText(o.revokeUrl)) throw bad('revokeUrl', VERBOSE && 'null or a URL string', o.revokeUrl);
-    try { revoke = new URL(o.revokeUrl, base); } catch { throw bad('revokeUrl', VERBOSE && 'null or a valid URL', o.revokeUrl); }
+    revoke = url('revokeUrl', VERBOSE && 'null or a valid URL');
   }
-  return {
-    ...o,
-    apiOrigins,
-    refreshUrl: refresh.href,
-    refreshOrigin: refresh.origin,
-    refreshPath: refresh.pathname,
-    pageOrigin: globalThis.location?.origin ?? refresh.origin,
-    loginUrl: login?.href ?? null,
-    loginPath: login?.pathname ?? null,
-    revokeUrl: revoke?.href ?? null,
-    revokePath: revoke?.pathname ?? null,
-    refreshRequestHook: o.refreshRequest && requestHook(o.refreshRequest),
-    parseRefreshResponseHook: o.parseRefreshResponse && parseHook(o.parseRefreshResponse),
-  };
+  const { retry = {}, keys = {}, legacyKeys = {}, clear = {} } = o;
+  o.pageOrigin = root.location?.origin ?? refresh.origin;
+  o.refreshUrl = refresh.href;
+  o.revokeUrl = revoke?.href ?? null;
+  o.revokePath = revoke?.pathname ?? null;
+  o.refreshRequest &&= requestHook(o.refreshRequest);
+  o.parseRefreshResponse &&= parseHook(o.parseRefreshResponse);
+  // The numbers first (src/web/client.rs read_config checks them before it reads a string),
+  // the enumerated options as their index (-1: not given).
+  return [o, [
+    o.leeway, o.expiringWarning, o.refreshWhenHidden, o.tabLock, o.refreshTimeout, ...KNOWN.retry.map((k) => retry[k]),
+    o.refreshMode === 'cookie', AREAS.indexOf(o.storage), o.revokeUrl !== null, SESSION_CLEARING.indexOf(clear.sessionStorage),
+    o.pageOrigin, refresh.origin, refresh.pathname, apiOrigins, o.skipRefreshFor, login?.href ?? null, login?.pathname ?? null,
+    keys.access, keys.refresh, legacyKeys.access, legacyKeys.refresh, clear.patterns,
+  ]];
 }
 
 // The escape hatch's hooks, wrapped so that what they return is checked before the core sees
@@ -291,7 +293,7 @@ function callHook(name, hook, arg, secrets, shape) {
 
 function requestHook(hook) {
   return (refreshToken) => {
-    const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], '{ body, headers }');
+    const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], VERBOSE && '{ body, headers }');
     if (out.body != null && !isBody(out.body)) {
       throw new Error(VERBOSE ? `refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})` : 'refreshRequest: bad body');
     }
@@ -304,7 +306,7 @@ function parseHook(hook) {
     let json;
     try { json = JSON.parse(text); } catch { throw new Error(`parseRefreshResponse: ${VERBOSE ? 'the 2xx refresh response is ' : ''}not JSON`); }
     const secrets = json !== null && typeof json === 'object' ? Object.values(json) : [];
-    const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, '{ access, refresh?, expiresIn? }');
+    const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, VERBOSE && '{ access, refresh?, expiresIn? }');
     const wrong = (field, verbose) => new Error(VERBOSE ? verbose : `parseRefreshResponse: bad ${field}`);
     if (typeof access !== 'string' || access.trim() === '') throw wrong('access', VERBOSE && `parseRefreshResponse returned no access token (access: ${describe(access)})`);
     if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
@@ -327,8 +329,8 @@ const PLAIN_PATH = /(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+/y;
 // The base URL fetch resolves relative URLs against (document.baseURI: a <base> element counts,
 // and one can be inserted at any time), and the origin an absolute path lands on there. A
 // worker has no <base>: its location, read once.
-const doc = globalThis.document;
-const workerBase = doc ? undefined : globalThis.location?.href;
+const doc = root.document;
+const workerBase = doc ? undefined : root.location?.href;
 let knownBase;
 let knownBaseOrigin = null;
 
@@ -378,8 +380,8 @@ function locateSerialized(url, pageOrigin) {
 // Jest's jsdom environment runs code in jsdom's realm, which has no TextEncoder, TextDecoder or
 // DecompressionStream; Node has them all, and hands them over without an import (which would
 // trouble bundlers) through process.getBuiltinModule. Browsers never reach that branch.
-const nodeModule = (name) => globalThis.process?.getBuiltinModule?.(name);
-const Text = globalThis.TextEncoder ? globalThis : nodeModule('util') ?? {};
+const nodeModule = (name) => root.process?.getBuiltinModule?.(name);
+const Text = root.TextEncoder ? root : nodeModule('util') ?? {};
 const enc = Text.TextEncoder && new Text.TextEncoder();
 const dec = Text.TextDecoder && new Text.TextDecoder();
 const strictDec = Text.TextDecoder && new Text.TextDecoder('utf-8', { fatal: true });
@@ -392,7 +394,7 @@ function load(source) {
       now: Date.now,
       random: Math.random,
       // location.pathname, for the core's "not when already on the login page" rule.
-      here: (ptr, cap) => enc.encodeInto(globalThis.location?.pathname ?? '', new Uint8Array(wasm.memory.buffer, ptr, cap)).written,
+      here: (ptr, cap) => enc.encodeInto(root.location?.pathname ?? '', new Uint8Array(wasm.memory.buffer, ptr, cap)).written,
       // A token's exp, iat, nbf (NaN: absent) for the core, or which step of reading it failed.
       claims: (ptr, len, out) => {
         const claims = readClaims(dec.decode(new Uint8Array(wasm.memory.buffer, ptr, len)));
@@ -496,9 +498,9 @@ const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expire
 // sandboxed iframes, when disabled or over quota; every such failure degrades the store to
 // memory (one console warning) instead of breaking the app. Keys and defaults come from the core.
 function rawStorage(area) {
-  try { return area === 'memory' ? null : globalThis[`${area}Storage`] ?? null; } catch { return null; }
+  try { return area === 'memory' ? null : root[`${area}Storage`] ?? null; } catch { return null; }
 }
-const degraded = (what) => console.warn(`authkeeper: ${what} is unavailable; tokens are kept in memory for this page only`);
+const degraded = (what) => console.warn(`authkeeper: ${VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`}`);
 
 function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], keepRefresh) {
   const genKey = `${accessKey}:generation`;
@@ -578,12 +580,12 @@ function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], k
 }
 
 const abortReason = (signal) => signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
-const fire = (name, detail) => globalThis.dispatchEvent?.(new CustomEvent(name, { detail }));
+const fire = (name, detail) => root.dispatchEvent?.(new CustomEvent(name, { detail }));
 
 // A page, or a worker (no document, but a location fetch resolves against). Anything else, a
 // server rendering a page or a Node script, has no user session to keep.
 const inBrowser = () =>
-  typeof window !== 'undefined' || typeof document !== 'undefined' || typeof globalThis.WorkerGlobalScope === 'function';
+  typeof window !== 'undefined' || typeof document !== 'undefined' || typeof root.WorkerGlobalScope === 'function';
 
 // The release build (scripts/bundle.mjs) defines AUTHKEEPER_WASM: the module, gzipped, as base64.
 // Inside the JS it needs no bundler support, no copied file and no second request, and costs
@@ -593,7 +595,7 @@ const embedded = typeof AUTHKEEPER_WASM === 'string';
 
 /** What `load` gets: `wasmUrl` when given, else the embedded module, inflating (a Response). */
 async function wasmSource(wasmUrl) {
-  if (!enc) throw new Error('this runtime has no TextEncoder and TextDecoder');
+  if (!enc) throw new Error(VERBOSE ? 'this runtime has no TextEncoder and TextDecoder' : 'no TextEncoder');
   if (wasmUrl !== undefined) return wasmUrl;
   // Spelled out (not `embedded`) so that the build folds it and drops the URL from the bundle.
   if (typeof AUTHKEEPER_WASM !== 'string') return new URL('../pkg/authkeeper_bg.wasm', import.meta.url);
@@ -604,7 +606,7 @@ async function wasmSource(wasmUrl) {
   if (typeof DecompressionStream !== 'function') {
     const zlib = nodeModule('zlib');
     if (zlib) return zlib.gunzipSync(packed);
-    throw new Error('this runtime has no DecompressionStream to unpack the embedded module');
+    throw new Error(VERBOSE ? 'this runtime has no DecompressionStream to unpack the embedded module' : 'no DecompressionStream');
   }
   const inflate = new DecompressionStream('gzip');
   const writer = inflate.writable.getWriter();
@@ -623,6 +625,8 @@ let precompiled = embedded && inBrowser() ? wasmSource(undefined).then(compile) 
 precompiled?.catch(() => {});
 
 const describeWasmUrl = (v) => {
+  // Terse: where from, without the kind of object.
+  if (!VERBOSE) return v === undefined ? 'the embedded module' : typeof v === 'string' || v instanceof URL ? `wasmUrl ${JSON.stringify(String(v))}` : 'wasmUrl';
   if (v === undefined) return embedded ? 'the module embedded in the package' : 'the default location (../pkg/authkeeper_bg.wasm next to js/index.js)';
   if (typeof v === 'string') return `wasmUrl ${JSON.stringify(v)}`;
   if (v instanceof URL) return `wasmUrl ${JSON.stringify(v.href)}`;
@@ -637,16 +641,24 @@ function wasmLoadFailed(wasmUrl, cause) {
   const why = String(cause?.message ?? cause);
   // A Content-Security-Policy without 'wasm-unsafe-eval' makes compiling any wasm a CompileError
   // ("... 'unsafe-eval' is not an allowed source ..." in Chromium, "call to
-  // WebAssembly.instantiate() blocked by CSP" in Firefox).
-  const csp = cause?.name === 'CompileError' && /unsafe-eval|blocked by CSP/i.test(why)
-    ? " This is the page's Content-Security-Policy: allow compiling WebAssembly with `script-src 'self' 'wasm-unsafe-eval'` (no 'unsafe-eval' needed)."
-    : '';
-  const fix = csp || (wasmUrl === undefined
-    ? ' Pass the module yourself as `wasmUrl` (authkeeper/authkeeper_bg.wasm, served or as bytes).'
-    : ' Check that `wasmUrl` points at authkeeper_bg.wasm from this version of the package, served with Content-Type application/wasm.');
-  const error = new AuthkeeperError('wasm_load_failed', `createAuthClient: the wasm module failed to load from ${describeWasmUrl(wasmUrl)}: ${why}.${fix}`);
+  // WebAssembly.instantiate() blocked by CSP" in Firefox). Said in the production build too:
+  // a strict CSP is often met in production first.
+  const csp = cause?.name === 'CompileError' && /unsafe-eval|blocked by CSP/i.test(why);
+  const error = new AuthkeeperError('wasm_load_failed', VERBOSE
+    ? `createAuthClient: the wasm module failed to load from ${describeWasmUrl(wasmUrl)}: ${why}.${wasmFix(wasmUrl, csp)}`
+    : `createAuthClient: wasm_load_failed from ${describeWasmUrl(wasmUrl)}: ${why}${csp ? "; the page's CSP needs script-src 'self' 'wasm-unsafe-eval'" : ''}`);
   error.cause = cause;
   return error;
+}
+
+/** What to do about a failed load (developer wording only). */
+function wasmFix(wasmUrl, csp) {
+  if (csp) {
+    return " This is the page's Content-Security-Policy: allow compiling WebAssembly with `script-src 'self' 'wasm-unsafe-eval'` (no 'unsafe-eval' needed).";
+  }
+  return wasmUrl === undefined
+    ? ' Pass the module yourself as `wasmUrl` (authkeeper/authkeeper_bg.wasm, served or as bytes).'
+    : ' Check that `wasmUrl` points at authkeeper_bg.wasm from this version of the package, served with Content-Type application/wasm.';
 }
 
 /**
@@ -655,11 +667,11 @@ function wasmLoadFailed(wasmUrl, cause) {
  */
 export async function createAuthClient(options) {
   if (!inBrowser()) {
-    throw new AuthkeeperError('not_in_browser', 'createAuthClient: not in a browser (no window or document): authkeeper keeps one user\'s session in a page. ' +
+    throw new AuthkeeperError('not_in_browser', VERBOSE ? 'createAuthClient: not in a browser (no window or document): authkeeper keeps one user\'s session in a page. ' +
       'When rendering on a server (SSR), create the client in code that runs only in the browser (a useEffect, onMount); ' +
-      'in unit tests, use a DOM environment (Vitest `environment: \'jsdom\'`, Jest `testEnvironment: \'jsdom\'`).');
+      'in unit tests, use a DOM environment (Vitest `environment: \'jsdom\'`, Jest `testEnvironment: \'jsdom\'`).' : 'createAuthClient: not_in_browser');
   }
-  const config = normalise(options);
+  const [config, settings] = normalise(options);
   if (!wasm) {
     // One load per page; a failed one is forgotten, so that a later call (with a corrected
     // wasmUrl, or after a network failure) tries again.
@@ -674,24 +686,12 @@ export async function createAuthClient(options) {
       throw e;
     }
   }
-  const realFetch = config.fetch ?? globalThis.fetch.bind(globalThis);
+  const realFetch = config.fetch ?? root.fetch.bind(root);
   // Without onTrace the fast path allocates no trace entries at all.
   const onTrace = config.onTrace;
   const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
   const cookie = config.refreshMode === 'cookie';
-  const retry = config.retry ?? {};
-  const keys = config.keys ?? {};
-  const legacy = config.legacyKeys ?? {};
-  const clear = config.clear ?? {};
-  // The numbers first (src/web/client.rs read_config checks them before it reads a string);
-  // the enumerated options as their index (-1: not given).
-  const [created] = call(NEW, [
-    config.leeway, config.expiringWarning, config.refreshWhenHidden, config.tabLock,
-    config.refreshTimeout, retry.maxAttempts, retry.baseDelay, retry.maxDelay, retry.cooldown, retry.giveUpAfter,
-    cookie, AREAS.indexOf(config.storage), config.revokeUrl !== null, SESSION_CLEARING.indexOf(clear.sessionStorage),
-    config.pageOrigin, config.refreshOrigin, config.refreshPath, config.apiOrigins, config.skipRefreshFor,
-    config.loginUrl, config.loginPath, keys.access, keys.refresh, legacy.access, legacy.refresh, clear.patterns,
-  ]);
+  const [created] = call(NEW, settings);
   // Its errors are all numbers; its answer has the store keys (strings) from the third item on.
   if (typeof created[2] !== 'string') throw coreError(created);
   const [handle, timeoutMs, accessKey, refreshKey] = created;
@@ -782,8 +782,8 @@ export async function createAuthClient(options) {
   };
 
   const perform = [
-    /* 0 StartRefresh */ (token) => { refreshCall(token); },
-    /* 1 AcquireLock */ () => { acquireLock(); },
+    /* 0 StartRefresh */ refreshCall,
+    /* 1 AcquireLock */ acquireLock,
     /* 2 ReleaseLock */ () => { releaseLock?.(); releaseLock = null; },
     /* 3 ReadStored */ () => op(STORED, ...store.load()),
     /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind]) => channel?.postMessage(
@@ -796,29 +796,30 @@ export async function createAuthClient(options) {
       pending.delete(id);
       settle(failed ? coreError(value) : null, value);
     },
-    /* 6 Persist */ (access, refresh, generation, expiresAt) => store.save(access, refresh, generation, expiresAt),
+    /* 6 Persist */ store.save,
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
-    /* 8 Redirect */ (url) => globalThis.location?.assign(url),
+    /* 8 Redirect */ (url) => root.location?.assign(url),
     /* 9 Logout */ (reason, message, origin) => {
       message ??= LOGOUT_TEXT[reason];
       announce('auth:logout', 'signed_out', origin === null ? { reason, message } : { reason, message, originReason: origin });
     },
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
-    /* 12 Revoke */ (token) => { revoke(token); },
+    /* 12 Revoke */ revoke,
     /* 13 Warn */ (error, kind, ...args) => (error ? console.error : console.warn)(`authkeeper: ${VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' ')}`),
     /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
   ];
 
   // The refresh call. It never follows a redirect (a 307/308 would re-send the token in the
   // body to wherever it points), and its body is read with a size bound.
-  const withTimeout = async (url, init) => {
+  // `[response, body]`; `[null]`: a redirect.
+  const post = async (url, headers, body, extra) => {
     const controller = new AbortController();
     const t = setTimeout(() => controller.abort(), timeoutMs);
     try {
-      const response = await realFetch(url, { ...init, redirect: 'manual', credentials: cookie ? 'include' : 'same-origin', signal: controller.signal });
-      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) return { redirected: true };
-      return { response, body: await readBounded(response) };
+      const response = await realFetch(url, { method: 'POST', headers, body, ...extra, redirect: 'manual', credentials: cookie ? 'include' : 'same-origin', signal: controller.signal });
+      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) return [null];
+      return [response, await readBounded(response)];
     } finally {
       clearTimeout(t);
     }
@@ -837,22 +838,21 @@ export async function createAuthClient(options) {
   async function refreshCall(token) {
     const headers = new Headers({ Accept: 'application/json' });
     let body;
-    if (config.refreshRequestHook) {
+    if (config.refreshRequest) {
       let own;
-      try { [body, own] = config.refreshRequestHook(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
+      try { [body, own] = config.refreshRequest(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
       for (const [name, value] of own) headers.set(name, value);
     } else if (!cookie) {
       body = grantBody(headers, token, [['grant_type', 'refresh_token'], ['refresh_token', token ?? '']], config.scope);
     }
-    let got;
-    try { got = await withTimeout(config.refreshUrl, { method: 'POST', headers, body }); } catch { got = null; }
+    let response, text;
+    try { [response, text] = await post(config.refreshUrl, headers, body); } catch {}
     if (destroyed) return;
-    if (got?.redirected) console.warn(`authkeeper: ${VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused'}`);
-    if (!got?.response) return op(NETWORK_ERROR);
-    const { response, body: text } = got;
+    if (response === null) console.warn(`authkeeper: ${VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused'}`);
+    if (!response) return op(NETWORK_ERROR);
     let parsed = null;
-    if (config.parseRefreshResponseHook && response.ok) {
-      try { parsed = config.parseRefreshResponseHook(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
+    if (config.parseRefreshResponse && response.ok) {
+      try { parsed = config.parseRefreshResponse(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
     }
     // The body as JSON.parse reads it, reduced to the members the core's policy looks at.
     let json = null;
@@ -892,7 +892,7 @@ export async function createAuthClient(options) {
     let body;
     if (!cookie && token !== null) body = grantBody(headers, token, [['token', token], ['token_type_hint', 'refresh_token']]);
     let status = null;
-    try { status = (await withTimeout(config.revokeUrl, { method: 'POST', headers, body, keepalive: true })).response?.status ?? null; } catch {}
+    try { status = (await post(config.revokeUrl, headers, body, { keepalive: true }))[0]?.status ?? null; } catch {}
     const [failed] = call(REVOKE_RESULT, [status]);
     const detail = { id: 0, url: config.revokePath, phase: failed === null ? 'revoked' : 'revoke_failed' };
     if (status !== null) detail.status = status;
@@ -902,7 +902,7 @@ export async function createAuthClient(options) {
   // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
   // that, it is released at once so no tab deadlocks on a lock nobody uses.
   async function acquireLock() {
-    const locks = globalThis.navigator?.locks;
+    const locks = root.navigator?.locks;
     if (typeof locks?.request !== 'function') return op(LOCK_UNAVAILABLE);
     let release;
     const held = new Promise((r) => { release = r; });
@@ -939,7 +939,7 @@ export async function createAuthClient(options) {
       if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), d.access, d.refresh, d.reason, d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
-    listen(globalThis.window, 'storage', (e) => {
+    listen(root.window, 'storage', (e) => {
       if (e.key === accessKey) op(TAB, 3, e.newValue, e.storageArea?.getItem(refreshKey) ?? null, null, null, store.generation(), null, ...store.load());
     });
   }
@@ -948,7 +948,7 @@ export async function createAuthClient(options) {
   const visible = () => doc?.visibilityState !== 'hidden';
   const wake = () => op(VISIBILITY, visible());
   listen(doc, 'visibilitychange', wake);
-  for (const type of ['focus', 'online', 'pageshow']) listen(globalThis.window, type, wake);
+  for (const type of ['focus', 'online', 'pageshow']) listen(root.window, type, wake);
   op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
@@ -961,7 +961,7 @@ export async function createAuthClient(options) {
 
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
-    if (destroyed) throw new AuthkeeperError('destroyed', 'auth.fetch: the auth client was destroyed');
+    if (destroyed) throw new AuthkeeperError('destroyed', `auth.fetch: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
     let isRequest = false;
     if (typeof input !== 'string') {
       if (input instanceof Request) {
@@ -1042,17 +1042,15 @@ export async function createAuthClient(options) {
     },
     /** A valid access token (refreshing first if needed), or null without a session. */
     async getAccessToken({ signal } = {}) {
-      if (signal?.aborted) throw abortReason(signal);
-      const token = decide(REQUEST, ++nextWaiter, signal, null, '');
-      return token === null || typeof token === 'string' ? token : await token;
+      return request(null, '', signal);
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
     async refresh({ signal } = {}) {
-      if (destroyed) throw new AuthkeeperError('destroyed', 'auth.refresh: the auth client was destroyed');
+      if (destroyed) throw new AuthkeeperError('destroyed', `auth.refresh: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
       if (signal?.aborted) throw abortReason(signal);
       const token = await decide(REFRESH, ++nextWaiter, signal);
       // null: cookie mode found no session in the cookie.
-      if (token === null) throw new AuthkeeperError('no_session', 'auth.refresh: there is no session to refresh');
+      if (token === null) throw new AuthkeeperError('no_session', `auth.refresh: ${VERBOSE ? 'there is no session to refresh' : 'no_session'}`);
     },
     logout() { if (!destroyed) op(LOGOUT); },
     state() {
