@@ -129,8 +129,10 @@ fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
     }
 }
 
+/// `secs.saturating_mul(1_000)`, by a bound compare: the overflow check of a 64-bit
+/// multiplication costs a 128-bit one (`__multi3`) in the wasm.
 fn secs_to_ms(secs: u64) -> u64 {
-    secs.saturating_mul(1_000)
+    if secs > u64::MAX / 1_000 { u64::MAX } else { secs * 1_000 }
 }
 
 fn non_empty(token: Option<String>) -> Option<String> {

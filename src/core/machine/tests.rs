@@ -1199,3 +1199,10 @@ fn a_logout_during_a_refresh_call_revokes_what_that_call_leaves_valid_once_it_an
     rig.success(&jwt(SECS + 301, 300), None);
     assert_eq!(revokes(&rig.drain()), vec![None]);
 }
+
+#[test]
+fn secs_to_ms_saturates_as_saturating_mul_does() {
+    for secs in [0, 1, 3_600, u64::MAX / 1_000 - 1, u64::MAX / 1_000, u64::MAX / 1_000 + 1, u64::MAX - 1, u64::MAX] {
+        assert_eq!(secs_to_ms(secs), secs.saturating_mul(1_000), "{secs}");
+    }
+}

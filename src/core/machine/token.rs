@@ -70,7 +70,7 @@ pub(super) fn timing(
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
     let issued_lifetime = match (provenance, exp, claims.and_then(|c| c.iat)) {
         (Provenance::Stored, Some(exp), Some(iat)) => {
-            Some(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0).saturating_mul(1_000))
+            Some(super::secs_to_ms(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0)))
         }
         _ => None,
     };
