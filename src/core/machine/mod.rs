@@ -261,11 +261,11 @@ impl Machine {
         self.observe_offset(now, claims.as_ref(), None);
         self.refresh = refresh;
         self.refresh_exp = refresh_exp;
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
+        self.install_access(now, access, claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
         self.announce_tokens();
         // After the write: a listener that reads storage finds the new session there.
         self.actions.push(Action::SignedIn { expires_at: self.expires_at_or_never() });
-        self.resolve_all(Ok(access));
+        self.settle(None, None, false);
         self.advance(now);
         Ok(())
     }
@@ -306,10 +306,10 @@ impl Machine {
         // An opaque token's known expiry comes along: without it this tab would use the token
         // until a 401 and then refresh a second time in the same expiry cycle.
         let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in_ms, Provenance::JustIssued);
+        self.install_access(now, access, claims.as_ref(), expires_in_ms, Provenance::JustIssued);
         let expires_at = self.expires_at_or_never();
         self.actions.push(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
-        self.resolve_all(Ok(access));
+        self.settle(None, None, false);
         self.advance(now);
     }
 
@@ -561,7 +561,7 @@ impl Machine {
         if let Some(refresh) = non_empty(refresh) {
             self.replace_refresh(refresh);
         }
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::JustIssued);
+        self.install_access(now, access, claims.as_ref(), expires_in.map(secs_to_ms), Provenance::JustIssued);
         // The start-up look into the cookie found a session: for the app that is a sign-in.
         let found_a_session = std::mem::replace(&mut self.probing, false);
         self.breaker.on_success();
@@ -570,7 +570,7 @@ impl Machine {
         self.announce_tokens();
         let expires_at = self.expires_at_or_never();
         self.actions.push(if found_a_session { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
-        self.resolve_all(Ok(access));
+        self.settle(None, None, false);
     }
 
     /// Our own new tokens (login or refresh): to storage, then to the other tabs.
@@ -717,13 +717,11 @@ impl Machine {
         if !self.can_refresh() {
             if self.unexpired_access(now).is_none() {
                 self.end_session(self.expired_reason(), None);
-            } else if let Some(access) = self.access.clone() {
-                // No new token is ever coming: the current one is the best there is, except
-                // for `auth.refresh()`, which asked for a new one.
-                for id in self.waiters.take(WaitReason::Forced) {
-                    self.actions.push(Action::Resolve { id, outcome: Outcome::Failed(AuthError::NoRefreshToken) });
-                }
-                self.resolve_all(Ok(access));
+            } else {
+                // No new token is ever coming: the current one (unexpired, so held) is the best
+                // there is, except for `auth.refresh()`, which asked for a new one.
+                self.settle(Some(WaitReason::Forced), Some(AuthError::NoRefreshToken), false);
+                self.settle(None, None, false);
             }
             return;
         }
@@ -805,7 +803,7 @@ impl Machine {
         self.timing = None;
         self.retry_at = None;
         self.supersede_flight();
-        self.resolve_all(Err(AuthError::LoggedOut { reason }));
+        self.settle(None, Some(AuthError::LoggedOut { reason }), false);
     }
 
     /// The silent refresh that looked for a session (cookie mode) found none, or gave up:
@@ -818,14 +816,7 @@ impl Machine {
         self.timing = None;
         self.retry_at = None;
         self.supersede_flight();
-        for (id, reason) in self.waiters.take_all() {
-            let outcome = match reason {
-                WaitReason::BeforeSend => Outcome::Anonymous,
-                WaitReason::AfterUnauthorized => Outcome::OriginalResponse(AuthError::NoSession),
-                WaitReason::Forced => Outcome::Failed(AuthError::NoSession),
-            };
-            self.actions.push(Action::Resolve { id, outcome });
-        }
+        self.settle(None, Some(AuthError::NoSession), true);
     }
 
     /// Forgets the old session's tokens and failure history (the offset is about the device
@@ -978,14 +969,18 @@ impl Machine {
 
     // ----- waiters --------------------------------------------------------------------------
 
-    /// Settles every waiter: with the new bearer, or, without one, a request that was never
-    /// sent fails with the error while one that was sent gets its own 401 back.
-    fn resolve_all(&mut self, result: Result<String, AuthError>) {
-        for (id, reason) in self.waiters.take_all() {
-            let outcome = match (&result, reason) {
-                (Ok(token), _) => Outcome::Bearer(token.clone()),
-                (Err(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(e.clone()),
-                (Err(e), WaitReason::BeforeSend | WaitReason::Forced) => Outcome::Failed(e.clone()),
+    /// Settles the waiters (every one, or those waiting for `only`), in arrival order: with
+    /// the access token held when there is no `error` (every caller holds one then); else a
+    /// request that was never sent fails with the error (or, `anonymous`, goes out without a
+    /// bearer) while one that was sent gets its own 401 back. The one place that builds
+    /// `Outcome`s.
+    fn settle(&mut self, only: Option<WaitReason>, error: Option<AuthError>, anonymous: bool) {
+        for (id, reason) in self.waiters.take(only) {
+            let outcome = match (&error, reason) {
+                (None, _) => Outcome::Bearer(self.access.clone().unwrap_or_default()),
+                (Some(_), WaitReason::BeforeSend) if anonymous => Outcome::Anonymous,
+                (Some(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(e.clone()),
+                (Some(e), _) => Outcome::Failed(e.clone()),
             };
             self.actions.push(Action::Resolve { id, outcome });
         }
@@ -994,16 +989,15 @@ impl Machine {
     /// Requests that only waited because their token was close to expiry go out with it now
     /// that the refresh has been postponed; 401'd requests keep waiting for a new token.
     fn release_before_send_waiters(&mut self, now: Millis) {
-        let Some(access) = self.unexpired_access(now).map(str::to_owned) else { return };
-        for id in self.waiters.take(WaitReason::BeforeSend) {
-            self.actions.push(Action::Resolve { id, outcome: Outcome::Bearer(access.clone()) });
+        if self.unexpired_access(now).is_some() {
+            self.settle(Some(WaitReason::BeforeSend), None, false);
         }
     }
 
     /// The breaker is open: nobody waits through a cooldown, but a still-valid token goes out.
     fn fail_waiters_while_open(&mut self, now: Millis, until: Millis) {
         self.release_before_send_waiters(now);
-        self.resolve_all(Err(AuthError::RefreshUnavailable { retry_at: Some(until) }));
+        self.settle(None, Some(AuthError::RefreshUnavailable { retry_at: Some(until) }), false);
     }
 
     /// Waiters outside an active session cannot normally exist; if one does, it must not hang.
@@ -1012,7 +1006,7 @@ impl Machine {
             Session::LoggedOut(reason) => AuthError::LoggedOut { reason },
             _ => AuthError::NoSession,
         };
-        self.resolve_all(Err(error));
+        self.settle(None, Some(error), false);
     }
 }
 

@@ -1206,3 +1206,36 @@ fn secs_to_ms_saturates_as_saturating_mul_does() {
         assert_eq!(secs_to_ms(secs), secs.saturating_mul(1_000), "{secs}");
     }
 }
+
+#[test]
+fn waiters_are_taken_by_reason_in_arrival_order_and_the_rest_keep_theirs() {
+    let mut w = Waiters::default();
+    w.add(1, WaitReason::BeforeSend);
+    w.add(2, WaitReason::Forced);
+    w.add(3, WaitReason::BeforeSend);
+    w.add(4, WaitReason::AfterUnauthorized);
+    w.add(2, WaitReason::BeforeSend);
+    assert_eq!(w.take(Some(WaitReason::Forced)), vec![]);
+    assert_eq!(w.take(Some(WaitReason::BeforeSend)), vec![(1, WaitReason::BeforeSend), (2, WaitReason::BeforeSend), (3, WaitReason::BeforeSend)]);
+    assert_eq!(w.len(), 1);
+    w.add(5, WaitReason::Forced);
+    w.add(6, WaitReason::BeforeSend);
+    assert!(w.remove(5));
+    assert!(!w.remove(5));
+    assert_eq!(w.take(None), vec![(4, WaitReason::AfterUnauthorized), (6, WaitReason::BeforeSend)]);
+    assert!(w.is_empty());
+}
+
+#[test]
+fn a_probe_that_finds_no_session_settles_each_waiter_by_why_it_waited() {
+    let mut rig = Rig::new(MachineConfig { cookie_mode: true, ..MachineConfig::default() });
+    rig.m.load(rig.now, None, None);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(rig.m.force_refresh(rig.now, 2), RequestDecision::Wait);
+    rig.m.on_refresh_outcome(rig.now, RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: None }, 0.5);
+    let resolves: Vec<_> = rig.m.take_actions().into_iter().filter_map(|a| match a {
+        Action::Resolve { id, outcome } => Some((id, outcome)),
+        _ => None,
+    }).collect();
+    assert_eq!(resolves, vec![(1, Outcome::Anonymous), (2, Outcome::Failed(AuthError::NoSession))]);
+}
