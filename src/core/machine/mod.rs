@@ -139,6 +139,11 @@ fn non_empty(token: Option<String>) -> Option<String> {
     token.filter(|t| !t.trim_ascii().is_empty())
 }
 
+/// `held` is `token`. A pattern: `Option<..> == Option<..>` links a PartialEq call per type.
+fn holds(held: &Option<String>, token: &str) -> bool {
+    matches!(held, Some(h) if h == token)
+}
+
 impl Machine {
     pub fn new(config: MachineConfig) -> Self {
         let breaker = Breaker::new(config.breaker.clone());
@@ -285,8 +290,8 @@ impl Machine {
         };
         let refresh = non_empty(refresh);
         let unchanged = self.session == Session::Active
-            && self.access.as_deref() == Some(access.as_str())
-            && (refresh.is_none() || refresh == self.refresh);
+            && holds(&self.access, &access)
+            && refresh.as_deref().is_none_or(|r| holds(&self.refresh, r));
         if unchanged {
             return;
         }
@@ -377,42 +382,43 @@ impl Machine {
             return RequestDecision::Send { bearer: None };
         }
         // The fast path: a usable token and no refresh under way.
-        if self.flight != Flight::Running && !self.needs_refresh(now) {
-            if let Some(access) = &self.access {
-                return RequestDecision::Send { bearer: Some(access.clone()) };
-            }
+        if self.flight != Flight::Running && !self.needs_refresh(now) && self.access.is_some() {
+            return self.send_access();
         }
         if self.flight == Flight::Running {
             self.waiters.add(id, WaitReason::BeforeSend);
             return RequestDecision::Wait;
         }
         self.forget_expired_refresh(now);
-        let usable = self.unexpired_access(now).map(str::to_owned);
+        let usable = self.unexpired_access(now).is_some();
         if !self.can_refresh() {
-            return match usable {
-                Some(access) => RequestDecision::Send { bearer: Some(access) },
-                None => {
-                    self.end_session(self.expired_reason(), None);
-                    RequestDecision::Send { bearer: None }
-                }
-            };
+            if !usable {
+                // Clears the access token: the request goes out without one.
+                self.end_session(self.expired_reason(), None);
+            }
+            return self.send_access();
         }
         if let BreakerState::Open { until } = self.breaker.state(now) {
-            return match usable {
-                Some(access) => RequestDecision::Send { bearer: Some(access) },
-                None => RequestDecision::Fail(AuthError::RefreshUnavailable { retry_at: Some(until) }),
-            };
+            if usable {
+                return self.send_access();
+            }
+            return RequestDecision::Fail(AuthError::RefreshUnavailable { retry_at: Some(until) });
         }
         // A still-valid token goes out rather than waiting for a refresh that cannot start
         // now (a backoff retry is scheduled, or a superseded call has yet to report): the
         // leeway exists to pick up a fresh token, not to hold requests back.
         let refresh_postponed = self.flight == Flight::Superseded || self.retry_at.is_some_and(|t| now < t);
-        if let (true, Some(access)) = (refresh_postponed, usable) {
-            return RequestDecision::Send { bearer: Some(access) };
+        if refresh_postponed && usable {
+            return self.send_access();
         }
         self.waiters.add(id, WaitReason::BeforeSend);
         self.advance(now);
         RequestDecision::Wait
+    }
+
+    /// Send with the access token held (none, when none is).
+    fn send_access(&self) -> RequestDecision {
+        RequestDecision::Send { bearer: self.access.clone() }
     }
 
     /// A 401 for a request sent with `sent_bearer`. The web layer asks once per request.
@@ -453,7 +459,9 @@ impl Machine {
             // The call the logout waited for has answered: a rotation it brought is what the
             // server now honours (in cookie mode the browser already holds the new cookie).
             let rotated = match &outcome {
-                RefreshOutcome::Success { tokens, .. } if !self.config.cookie_mode => non_empty(tokens.refresh.clone()),
+                RefreshOutcome::Success { tokens, .. } if !self.config.cookie_mode => {
+                    tokens.refresh.as_deref().filter(|t| !t.trim_ascii().is_empty()).map(str::to_owned)
+                }
                 _ => None,
             };
             self.actions.push(Action::Revoke { token: rotated.or(held) });
@@ -783,7 +791,7 @@ impl Machine {
             self.actions.push(Action::Logout { reason, message, origin });
             // Before a redirect: the revocation is sent with keepalive, so it outlives the page.
             if reason == LogoutReason::Manual && self.config.revoke && self.can_refresh() {
-                let token = self.refresh.clone().filter(|_| !self.config.cookie_mode);
+                let token = if self.config.cookie_mode { None } else { self.refresh.clone() };
                 let call_out = (self.flight == Flight::Running && self.refusal.is_none()) || self.flight == Flight::Superseded;
                 if call_out {
                     self.pending_revoke = Some(token);

@@ -66,7 +66,7 @@ impl Machine {
         match message {
             TabMessage::Tokens { access, refresh, generation, expires_at } => {
                 // The storage-event fallback cannot carry the expiry; storage, written first, can.
-                let expires_at = expires_at.or(stored.expires_at.filter(|_| stored.access.as_deref() == Some(access.as_str())));
+                let expires_at = expires_at.or(stored.expires_at.filter(|_| super::holds(&stored.access, &access)));
                 self.on_tab_tokens(now, access, refresh, generation, expires_at)
             }
             TabMessage::Logout { reason, message, generation } => {
@@ -111,7 +111,7 @@ impl Machine {
         self.newest_generation = self.newest_generation.max(generation);
         let live = self.session == Session::Active;
         let same_session = generation == self.generation && live;
-        let differs = self.access.as_deref() != Some(access.as_str()) || (refresh.is_some() && refresh != self.refresh);
+        let differs = !super::holds(&self.access, &access) || refresh.as_deref().is_some_and(|r| !super::holds(&self.refresh, r));
         let wanted = match self.config.tabs {
             TabScope::Shared => generation > self.generation || (same_session && differs),
             TabScope::PerTab => same_session && differs && generation != 0,
@@ -186,8 +186,8 @@ impl Machine {
             TabScope::Shared => stored.generation >= self.generation,
             TabScope::PerTab => stored.generation == self.generation,
         };
-        let newer = stored.refresh.as_ref().is_some_and(|r| Some(r) != self.refresh.as_ref())
-            || (self.config.cookie_mode && Some(&access) != self.access.as_ref());
+        let newer = stored.refresh.as_deref().is_some_and(|r| !super::holds(&self.refresh, r))
+            || (self.config.cookie_mode && !super::holds(&self.access, &access));
         // The expired refresh token this tab dropped (and the server refused) is still in
         // storage: it differs from the `None` we hold, but it is not newer.
         let expired = stored.refresh.as_deref().and_then(|r| token::refresh_token_exp(r, self.config.decode).ok().flatten());

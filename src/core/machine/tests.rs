@@ -1239,3 +1239,28 @@ fn a_probe_that_finds_no_session_settles_each_waiter_by_why_it_waited() {
     }).collect();
     assert_eq!(resolves, vec![(1, Outcome::Anonymous), (2, Outcome::Failed(AuthError::NoSession))]);
 }
+
+#[test]
+fn without_a_refresh_token_a_request_gets_the_token_until_it_expires_then_none_and_a_logout() {
+    let mut rig = Rig::default();
+    let access = jwt(SECS, 300);
+    rig.m.set_tokens(rig.now, access.clone(), None, None).unwrap();
+    rig.drain();
+    rig.at(260_000); // inside the leeway, still valid
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
+    assert!(logouts(&rig.drain()).is_empty());
+    rig.at(300_000);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), ANON);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::SessionExpired]);
+}
+
+#[test]
+fn tokens_another_tab_sends_again_are_not_adopted_twice_and_a_new_refresh_token_is() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.adopt(access.clone(), None);
+    rig.adopt(access.clone(), Some("R1".into()));
+    assert!(rig.drain().is_empty());
+    rig.adopt(access.clone(), Some("R2".into()));
+    assert!(rig.drain().iter().any(|a| matches!(a, Action::Refreshed { .. })));
+    assert_eq!(rig.m.refresh_token(), Some("R2"));
+}
