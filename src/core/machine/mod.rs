@@ -207,7 +207,7 @@ impl Machine {
             Some(Err(_)) if expires_at.is_some() => Ok(None),
             Some(Err(e)) => Err(e),
         };
-        let refresh_exp = refresh.as_deref().map(|r| token::refresh_token_exp(r, self.config.decode)).transpose();
+        let refresh_exp = self.refresh_exp_of(refresh.as_deref());
         self.session = Session::Active;
         let (Ok(claims), Ok(refresh_exp)) = (claims, refresh_exp) else {
             self.end_session(LogoutReason::InvalidToken, None);
@@ -217,7 +217,7 @@ impl Machine {
             self.offset = lower_bound;
         }
         self.refresh = refresh;
-        self.refresh_exp = refresh_exp.flatten();
+        self.refresh_exp = refresh_exp;
         if let Some(access) = access {
             // What is left of its life (NEVER: no known expiry, used until a 401).
             let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
@@ -256,7 +256,7 @@ impl Machine {
             Err(_) => None,
         };
         let refresh = non_empty(refresh);
-        let refresh_exp = refresh.as_deref().map(|r| token::refresh_token_exp(r, self.config.decode)).transpose()?.flatten();
+        let refresh_exp = self.refresh_exp_of(refresh.as_deref())?;
 
         self.reset_session();
         self.session = Session::Active;
@@ -289,13 +289,13 @@ impl Machine {
             Err(_) => None,
         };
         let refresh = non_empty(refresh);
-        let unchanged = self.session == Session::Active
+        let unchanged = self.active()
             && holds(&self.access, &access)
             && refresh.as_deref().is_none_or(|r| holds(&self.refresh, r));
         if unchanged {
             return;
         }
-        let signed_in = self.session != Session::Active;
+        let signed_in = !self.active();
         if signed_in {
             self.reset_session();
             self.session = Session::Active;
@@ -378,7 +378,7 @@ impl Machine {
     /// Before a request is sent: which bearer, or wait for a refresh, or fail fast.
     pub fn on_request(&mut self, now: Millis, id: WaiterId, class: UrlClass) -> RequestDecision {
         self.follow_clock(now);
-        if class != UrlClass::Protected || self.session != Session::Active {
+        if class != UrlClass::Protected || !self.active() {
             return RequestDecision::Send { bearer: None };
         }
         // The fast path: a usable token and no refresh under way.
@@ -424,7 +424,7 @@ impl Machine {
     /// A 401 for a request sent with `sent_bearer`. The web layer asks once per request.
     pub fn on_unauthorized(&mut self, now: Millis, id: WaiterId, class: UrlClass, sent_bearer: &str) -> UnauthorizedDecision {
         self.follow_clock(now);
-        if class != UrlClass::Protected || self.session != Session::Active {
+        if class != UrlClass::Protected || !self.active() {
             return UnauthorizedDecision::ReturnAsIs;
         }
         if let Some(current) = &self.access {
@@ -553,7 +553,7 @@ impl Machine {
 
     /// Marks the outstanding refresh as reported; `true` if its result should be acted on.
     fn land_flight(&mut self) -> bool {
-        let relevant = self.flight == Flight::Running && self.session == Session::Active && self.refusal.is_none();
+        let relevant = self.flight == Flight::Running && self.active() && self.refusal.is_none();
         self.flight = Flight::Idle;
         if !relevant {
             self.release_lock();
@@ -673,7 +673,7 @@ impl Machine {
     /// `handle_timeout` acts on and then drops, so a past deadline is never returned twice.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let tabs = self.tab_deadline();
-        if self.session != Session::Active {
+        if !self.active() {
             return tabs;
         }
         let warning = self.timing.filter(|_| !self.warned).map(|t| t.warn_at);
@@ -713,7 +713,7 @@ impl Machine {
     /// that is wanted and allowed. Called at the end of every event.
     fn advance(&mut self, now: Millis) {
         self.advance_tabs(now);
-        if self.session != Session::Active {
+        if !self.active() {
             self.fail_orphaned_waiters();
             return;
         }
@@ -877,7 +877,7 @@ impl Machine {
     /// A rotated refresh token replaces the old one. If the server sent something that is not
     /// a readable JWT, its expiry is simply unknown: the server will judge it.
     fn replace_refresh(&mut self, refresh: String) {
-        self.refresh_exp = token::refresh_token_exp(&refresh, self.config.decode).ok().flatten();
+        self.refresh_exp = self.refresh_exp_of(Some(&refresh)).ok().flatten();
         self.refresh = Some(refresh);
     }
 
@@ -900,6 +900,19 @@ impl Machine {
         if expired {
             self.refresh = None;
             self.refresh_exp = None;
+        }
+    }
+
+    /// A pattern, not `==`: the derived `PartialEq` of `Session` is a call.
+    fn active(&self) -> bool {
+        matches!(self.session, Session::Active)
+    }
+
+    /// A refresh token's `exp`, if it has one; `Err` for a three-segment token that does not decode.
+    fn refresh_exp_of(&self, refresh: Option<&str>) -> Result<Option<i64>, JwtError> {
+        match refresh {
+            Some(refresh) => token::refresh_token_exp(refresh, self.config.decode),
+            None => Ok(None),
         }
     }
 
