@@ -58,13 +58,13 @@ pub(super) fn timing(
     // that hands out dead tokens would refresh again at once, in a loop).
     let skew_measured_by_this_token = provenance == Provenance::Login
         && claims.and_then(|c| c.iat).is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
-    let believable = |at: Millis| {
-        provenance == Provenance::Stored || skew_measured_by_this_token || at > now.plus(MIN_FRESH_LIFETIME_MS)
-    };
-    let expires_at = exp
-        .map(|exp| expires_at_from_exp(exp, rules.offset))
-        .filter(|at| believable(*at))
-        .or_else(|| expires_in_ms.map(|ms| now.plus(ms)).filter(|at| believable(*at)))?;
+    let trusted = provenance == Provenance::Stored || skew_measured_by_this_token;
+    let floor = now.plus(MIN_FRESH_LIFETIME_MS);
+    let mut expires_at = exp.map(|exp| expires_at_from_exp(exp, rules.offset));
+    if !expires_at.is_some_and(|at| trusted || at > floor) {
+        expires_at = expires_in_ms.map(|ms| now.plus(ms)).filter(|&at| trusted || at > floor);
+    }
+    let expires_at = expires_at?;
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
