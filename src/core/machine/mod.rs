@@ -1000,8 +1000,8 @@ impl Machine {
             let outcome = match (&error, reason) {
                 (None, _) => Outcome::Bearer(self.access.clone().unwrap_or_default()),
                 (Some(_), WaitReason::BeforeSend) if anonymous => Outcome::Anonymous,
-                (Some(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(e.clone()),
-                (Some(e), _) => Outcome::Failed(e.clone()),
+                (Some(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(*e),
+                (Some(e), _) => Outcome::Failed(*e),
             };
             self.actions.push(Action::Resolve { id, outcome });
         }
