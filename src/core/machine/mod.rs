@@ -996,7 +996,8 @@ impl Machine {
     /// bearer) while one that was sent gets its own 401 back. The one place that builds
     /// `Outcome`s.
     fn settle(&mut self, only: Option<WaitReason>, error: Option<AuthError>, anonymous: bool) {
-        for (id, reason) in self.waiters.take(only) {
+        // By reference: a by-value loop links `IntoIter` and its drop.
+        for &(id, reason) in &self.waiters.take(only) {
             let outcome = match (&error, reason) {
                 (None, _) => Outcome::Bearer(self.access.clone().unwrap_or_default()),
                 (Some(_), WaitReason::BeforeSend) if anonymous => Outcome::Anonymous,

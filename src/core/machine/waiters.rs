@@ -50,7 +50,7 @@ impl Waiters {
         let all = std::mem::take(&mut self.waiting);
         let Some(reason) = only else { return all };
         let mut taken = Vec::new();
-        for waiter in all {
+        for &waiter in &all {
             if waiter.1 == reason {
                 taken.push(waiter);
             } else {
