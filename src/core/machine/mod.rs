@@ -199,17 +199,16 @@ impl Machine {
             }
             return;
         }
-        let claims = match access.as_deref().map(self.config.decode) {
-            None => Ok(None),
-            Some(Ok(claims)) => Ok(Some(claims)),
-            Some(Err(e @ (JwtError::Empty | JwtError::TooLarge))) => Err(e),
+        let (claims, access_ok) = match access.as_deref().map(self.config.decode) {
+            None => (None, true),
+            Some(Ok(claims)) => (Some(claims), true),
+            Some(Err(JwtError::Empty | JwtError::TooLarge)) => (None, false),
             // An opaque token: usable when its expiry was stored with it.
-            Some(Err(_)) if expires_at.is_some() => Ok(None),
-            Some(Err(e)) => Err(e),
+            Some(Err(_)) => (None, expires_at.is_some()),
         };
         let refresh_exp = self.refresh_exp_of(refresh.as_deref());
         self.session = Session::Active;
-        let (Ok(claims), Ok(refresh_exp)) = (claims, refresh_exp) else {
+        let (true, Ok(refresh_exp)) = (access_ok, refresh_exp) else {
             self.end_session(LogoutReason::InvalidToken, None);
             return;
         };
