@@ -583,11 +583,17 @@ impl Machine {
     /// Our own new tokens (login or refresh): to storage, then to the other tabs.
     fn announce_tokens(&mut self) {
         let Some(access) = self.access.clone() else { return };
-        let refresh = self.refresh.clone();
-        let generation = self.generation;
         let expires_at = self.access_opaque.then(|| self.expires_at_or_never());
-        self.actions.push(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation, expires_at });
-        self.actions.push(Action::Broadcast(TabMessage::Tokens { access, refresh, generation, expires_at }));
+        self.actions.push(Action::Persist { access, refresh: self.refresh.clone(), generation: self.generation, expires_at });
+        self.broadcast_tokens();
+    }
+
+    /// The tokens held, to the other tabs (after `Persist`, or as the answer to a `Hello`).
+    fn broadcast_tokens(&mut self) {
+        let Some(access) = self.access.clone() else { return };
+        let expires_at = self.access_opaque.then(|| self.expires_at_or_never());
+        let tokens = TabMessage::Tokens { access, refresh: self.refresh.clone(), generation: self.generation, expires_at };
+        self.actions.push(Action::Broadcast(tokens));
     }
 
     fn on_transient_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) {

@@ -91,14 +91,8 @@ impl Machine {
                 }
             }
             TabMessage::Hello => {
-                if let (Session::Active, Some(access)) = (self.session, &self.access) {
-                    let tokens = TabMessage::Tokens {
-                        access: access.clone(),
-                        refresh: self.refresh.clone(),
-                        generation: self.generation,
-                        expires_at: self.access_opaque.then(|| self.expires_at_or_never()),
-                    };
-                    self.actions.push(Action::Broadcast(tokens));
+                if self.active() {
+                    self.broadcast_tokens();
                 }
             }
         }
