@@ -509,8 +509,10 @@ impl Machine {
             }
             Some(parsed) => classify_parsed(resp, now, parsed),
         };
-        if let (RefreshOutcome::Definitive { .. }, Some(error)) = (&outcome, config_error_of(resp)) {
-            self.report_once(Warning::RefreshMisconfigured(error));
+        if matches!(outcome, RefreshOutcome::Definitive { .. }) {
+            if let Some(error) = config_error_of(resp) {
+                self.report_once(Warning::RefreshMisconfigured(error));
+            }
         }
         self.on_refresh_outcome(now, outcome, jitter);
     }
