@@ -457,13 +457,15 @@ impl Machine {
         if let Some(held) = self.pending_revoke.take() {
             // The call the logout waited for has answered: a rotation it brought is what the
             // server now honours (in cookie mode the browser already holds the new cookie).
-            let rotated = match &outcome {
-                RefreshOutcome::Success { tokens, .. } if !self.config.cookie_mode => {
-                    tokens.refresh.as_deref().filter(|t| !t.trim_ascii().is_empty()).map(str::to_owned)
+            let token = match &outcome {
+                RefreshOutcome::Success { tokens: FreshTokens { refresh: Some(rotated), .. }, .. }
+                    if !self.config.cookie_mode && !rotated.trim_ascii().is_empty() =>
+                {
+                    Some(rotated.clone())
                 }
-                _ => None,
+                _ => held,
             };
-            self.actions.push(Action::Revoke { token: rotated.or(held) });
+            self.actions.push(Action::Revoke { token });
         }
         if !self.land_flight() {
             self.advance(now);
