@@ -1264,3 +1264,12 @@ fn tokens_another_tab_sends_again_are_not_adopted_twice_and_a_new_refresh_token_
     assert!(rig.drain().iter().any(|a| matches!(a, Action::Refreshed { .. })));
     assert_eq!(rig.m.refresh_token(), Some("R2"));
 }
+
+#[test]
+fn a_blank_rotated_refresh_token_is_no_rotation_for_the_held_revocation() {
+    let mut rig = refreshing(MachineConfig { revoke: true, ..MachineConfig::default() });
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    rig.drain();
+    rig.success(&jwt(SECS + 301, 300), Some(" \t"));
+    assert_eq!(revokes(&rig.drain()), vec![Some("R1".to_owned())]);
+}
