@@ -454,19 +454,11 @@ impl Machine {
 
     pub fn on_refresh_outcome(&mut self, now: Millis, outcome: RefreshOutcome, jitter: f64) {
         self.follow_clock(now);
-        if let Some(held) = self.pending_revoke.take() {
-            // The call the logout waited for has answered: a rotation it brought is what the
-            // server now honours (in cookie mode the browser already holds the new cookie).
-            let token = match &outcome {
-                RefreshOutcome::Success { tokens: FreshTokens { refresh: Some(rotated), .. }, .. }
-                    if !self.config.cookie_mode && !rotated.trim_ascii().is_empty() =>
-                {
-                    Some(rotated.clone())
-                }
-                _ => held,
-            };
-            self.actions.push(Action::Revoke { token });
-        }
+        let rotated = match &outcome {
+            RefreshOutcome::Success { tokens, .. } => tokens.refresh.as_deref(),
+            _ => None,
+        };
+        self.send_held_revoke(rotated);
         if !self.land_flight() {
             self.advance(now);
             return;
@@ -544,14 +536,24 @@ impl Machine {
     /// The refresh call got no HTTP answer (network error, timeout): transient.
     pub fn on_refresh_network_error(&mut self, now: Millis, jitter: f64) {
         self.follow_clock(now);
-        if let Some(held) = self.pending_revoke.take() {
-            self.actions.push(Action::Revoke { token: held });
-        }
+        self.send_held_revoke(None);
         if self.land_flight() {
             self.on_transient_failure(now, None, jitter);
         }
         self.release_lock();
         self.advance(now);
+    }
+
+    /// The call a manual logout waited for has answered (`rotated`: the refresh token it
+    /// brought): a rotation is what the server now honours (in cookie mode the browser already
+    /// holds the new cookie), else the token the logout held is revoked.
+    fn send_held_revoke(&mut self, rotated: Option<&str>) {
+        let Some(held) = self.pending_revoke.take() else { return };
+        let token = match rotated {
+            Some(rotated) if !self.config.cookie_mode && !rotated.trim_ascii().is_empty() => Some(rotated.to_owned()),
+            _ => held,
+        };
+        self.actions.push(Action::Revoke { token });
     }
 
     /// Marks the outstanding refresh as reported; `true` if its result should be acted on.
