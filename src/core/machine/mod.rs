@@ -129,12 +129,19 @@ fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
     }
 }
 
+/// `secs.saturating_mul(1_000)`, by a bound compare: the overflow check of a 64-bit
+/// multiplication costs a 128-bit one (`__multi3`) in the wasm.
 fn secs_to_ms(secs: u64) -> u64 {
-    secs.saturating_mul(1_000)
+    if secs > u64::MAX / 1_000 { u64::MAX } else { secs * 1_000 }
 }
 
 fn non_empty(token: Option<String>) -> Option<String> {
     token.filter(|t| !t.trim_ascii().is_empty())
+}
+
+/// `held` is `token`. A pattern: `Option<..> == Option<..>` links a PartialEq call per type.
+fn holds(held: &Option<String>, token: &str) -> bool {
+    matches!(held, Some(h) if h == token)
 }
 
 impl Machine {
@@ -192,17 +199,16 @@ impl Machine {
             }
             return;
         }
-        let claims = match access.as_deref().map(self.config.decode) {
-            None => Ok(None),
-            Some(Ok(claims)) => Ok(Some(claims)),
-            Some(Err(e @ (JwtError::Empty | JwtError::TooLarge))) => Err(e),
+        let (claims, access_ok) = match access.as_deref().map(self.config.decode) {
+            None => (None, true),
+            Some(Ok(claims)) => (Some(claims), true),
+            Some(Err(JwtError::Empty | JwtError::TooLarge)) => (None, false),
             // An opaque token: usable when its expiry was stored with it.
-            Some(Err(_)) if expires_at.is_some() => Ok(None),
-            Some(Err(e)) => Err(e),
+            Some(Err(_)) => (None, expires_at.is_some()),
         };
-        let refresh_exp = refresh.as_deref().map(|r| token::refresh_token_exp(r, self.config.decode)).transpose();
+        let refresh_exp = self.refresh_exp_of(refresh.as_deref());
         self.session = Session::Active;
-        let (Ok(claims), Ok(refresh_exp)) = (claims, refresh_exp) else {
+        let (true, Ok(refresh_exp)) = (access_ok, refresh_exp) else {
             self.end_session(LogoutReason::InvalidToken, None);
             return;
         };
@@ -210,7 +216,7 @@ impl Machine {
             self.offset = lower_bound;
         }
         self.refresh = refresh;
-        self.refresh_exp = refresh_exp.flatten();
+        self.refresh_exp = refresh_exp;
         if let Some(access) = access {
             // What is left of its life (NEVER: no known expiry, used until a 401).
             let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
@@ -249,7 +255,7 @@ impl Machine {
             Err(_) => None,
         };
         let refresh = non_empty(refresh);
-        let refresh_exp = refresh.as_deref().map(|r| token::refresh_token_exp(r, self.config.decode)).transpose()?.flatten();
+        let refresh_exp = self.refresh_exp_of(refresh.as_deref())?;
 
         self.reset_session();
         self.session = Session::Active;
@@ -259,11 +265,11 @@ impl Machine {
         self.observe_offset(now, claims.as_ref(), None);
         self.refresh = refresh;
         self.refresh_exp = refresh_exp;
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
+        self.install_access(now, access, claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
         self.announce_tokens();
         // After the write: a listener that reads storage finds the new session there.
         self.actions.push(Action::SignedIn { expires_at: self.expires_at_or_never() });
-        self.resolve_all(Ok(access));
+        self.settle(None, None, false);
         self.advance(now);
         Ok(())
     }
@@ -282,13 +288,13 @@ impl Machine {
             Err(_) => None,
         };
         let refresh = non_empty(refresh);
-        let unchanged = self.session == Session::Active
-            && self.access.as_deref() == Some(access.as_str())
-            && (refresh.is_none() || refresh == self.refresh);
+        let unchanged = self.active()
+            && holds(&self.access, &access)
+            && refresh.as_deref().is_none_or(|r| holds(&self.refresh, r));
         if unchanged {
             return;
         }
-        let signed_in = self.session != Session::Active;
+        let signed_in = !self.active();
         if signed_in {
             self.reset_session();
             self.session = Session::Active;
@@ -304,10 +310,10 @@ impl Machine {
         // An opaque token's known expiry comes along: without it this tab would use the token
         // until a 401 and then refresh a second time in the same expiry cycle.
         let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in_ms, Provenance::JustIssued);
+        self.install_access(now, access, claims.as_ref(), expires_in_ms, Provenance::JustIssued);
         let expires_at = self.expires_at_or_never();
         self.actions.push(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
-        self.resolve_all(Ok(access));
+        self.settle(None, None, false);
         self.advance(now);
     }
 
@@ -371,52 +377,53 @@ impl Machine {
     /// Before a request is sent: which bearer, or wait for a refresh, or fail fast.
     pub fn on_request(&mut self, now: Millis, id: WaiterId, class: UrlClass) -> RequestDecision {
         self.follow_clock(now);
-        if class != UrlClass::Protected || self.session != Session::Active {
+        if class != UrlClass::Protected || !self.active() {
             return RequestDecision::Send { bearer: None };
         }
         // The fast path: a usable token and no refresh under way.
-        if self.flight != Flight::Running && !self.needs_refresh(now) {
-            if let Some(access) = &self.access {
-                return RequestDecision::Send { bearer: Some(access.clone()) };
-            }
+        if self.flight != Flight::Running && !self.needs_refresh(now) && self.access.is_some() {
+            return self.send_access();
         }
         if self.flight == Flight::Running {
             self.waiters.add(id, WaitReason::BeforeSend);
             return RequestDecision::Wait;
         }
         self.forget_expired_refresh(now);
-        let usable = self.unexpired_access(now).map(str::to_owned);
+        let usable = self.unexpired_access(now).is_some();
         if !self.can_refresh() {
-            return match usable {
-                Some(access) => RequestDecision::Send { bearer: Some(access) },
-                None => {
-                    self.end_session(self.expired_reason(), None);
-                    RequestDecision::Send { bearer: None }
-                }
-            };
+            if !usable {
+                // Clears the access token: the request goes out without one.
+                self.end_session(self.expired_reason(), None);
+            }
+            return self.send_access();
         }
         if let BreakerState::Open { until } = self.breaker.state(now) {
-            return match usable {
-                Some(access) => RequestDecision::Send { bearer: Some(access) },
-                None => RequestDecision::Fail(AuthError::RefreshUnavailable { retry_at: Some(until) }),
-            };
+            if usable {
+                return self.send_access();
+            }
+            return RequestDecision::Fail(AuthError::RefreshUnavailable { retry_at: Some(until) });
         }
         // A still-valid token goes out rather than waiting for a refresh that cannot start
         // now (a backoff retry is scheduled, or a superseded call has yet to report): the
         // leeway exists to pick up a fresh token, not to hold requests back.
         let refresh_postponed = self.flight == Flight::Superseded || self.retry_at.is_some_and(|t| now < t);
-        if let (true, Some(access)) = (refresh_postponed, usable) {
-            return RequestDecision::Send { bearer: Some(access) };
+        if refresh_postponed && usable {
+            return self.send_access();
         }
         self.waiters.add(id, WaitReason::BeforeSend);
         self.advance(now);
         RequestDecision::Wait
     }
 
+    /// Send with the access token held (none, when none is).
+    fn send_access(&self) -> RequestDecision {
+        RequestDecision::Send { bearer: self.access.clone() }
+    }
+
     /// A 401 for a request sent with `sent_bearer`. The web layer asks once per request.
     pub fn on_unauthorized(&mut self, now: Millis, id: WaiterId, class: UrlClass, sent_bearer: &str) -> UnauthorizedDecision {
         self.follow_clock(now);
-        if class != UrlClass::Protected || self.session != Session::Active {
+        if class != UrlClass::Protected || !self.active() {
             return UnauthorizedDecision::ReturnAsIs;
         }
         if let Some(current) = &self.access {
@@ -447,15 +454,11 @@ impl Machine {
 
     pub fn on_refresh_outcome(&mut self, now: Millis, outcome: RefreshOutcome, jitter: f64) {
         self.follow_clock(now);
-        if let Some(held) = self.pending_revoke.take() {
-            // The call the logout waited for has answered: a rotation it brought is what the
-            // server now honours (in cookie mode the browser already holds the new cookie).
-            let rotated = match &outcome {
-                RefreshOutcome::Success { tokens, .. } if !self.config.cookie_mode => non_empty(tokens.refresh.clone()),
-                _ => None,
-            };
-            self.actions.push(Action::Revoke { token: rotated.or(held) });
-        }
+        let rotated = match &outcome {
+            RefreshOutcome::Success { tokens, .. } => tokens.refresh.as_deref(),
+            _ => None,
+        };
+        self.send_held_revoke(rotated);
         if !self.land_flight() {
             self.advance(now);
             return;
@@ -500,8 +503,10 @@ impl Machine {
             }
             Some(parsed) => classify_parsed(resp, now, parsed),
         };
-        if let (RefreshOutcome::Definitive { .. }, Some(error)) = (&outcome, config_error_of(resp)) {
-            self.report_once(Warning::RefreshMisconfigured(error));
+        if matches!(outcome, RefreshOutcome::Definitive { .. }) {
+            if let Some(error) = config_error_of(resp) {
+                self.report_once(Warning::RefreshMisconfigured(error));
+            }
         }
         self.on_refresh_outcome(now, outcome, jitter);
     }
@@ -531,9 +536,7 @@ impl Machine {
     /// The refresh call got no HTTP answer (network error, timeout): transient.
     pub fn on_refresh_network_error(&mut self, now: Millis, jitter: f64) {
         self.follow_clock(now);
-        if let Some(held) = self.pending_revoke.take() {
-            self.actions.push(Action::Revoke { token: held });
-        }
+        self.send_held_revoke(None);
         if self.land_flight() {
             self.on_transient_failure(now, None, jitter);
         }
@@ -541,9 +544,21 @@ impl Machine {
         self.advance(now);
     }
 
+    /// The call a manual logout waited for has answered (`rotated`: the refresh token it
+    /// brought): a rotation is what the server now honours (in cookie mode the browser already
+    /// holds the new cookie), else the token the logout held is revoked.
+    fn send_held_revoke(&mut self, rotated: Option<&str>) {
+        let Some(held) = self.pending_revoke.take() else { return };
+        let token = match rotated {
+            Some(rotated) if !self.config.cookie_mode && !rotated.trim_ascii().is_empty() => Some(rotated.to_owned()),
+            _ => held,
+        };
+        self.actions.push(Action::Revoke { token });
+    }
+
     /// Marks the outstanding refresh as reported; `true` if its result should be acted on.
     fn land_flight(&mut self) -> bool {
-        let relevant = self.flight == Flight::Running && self.session == Session::Active && self.refusal.is_none();
+        let relevant = self.flight == Flight::Running && self.active() && self.refusal.is_none();
         self.flight = Flight::Idle;
         if !relevant {
             self.release_lock();
@@ -559,7 +574,7 @@ impl Machine {
         if let Some(refresh) = non_empty(refresh) {
             self.replace_refresh(refresh);
         }
-        self.install_access(now, access.clone(), claims.as_ref(), expires_in.map(secs_to_ms), Provenance::JustIssued);
+        self.install_access(now, access, claims.as_ref(), expires_in.map(secs_to_ms), Provenance::JustIssued);
         // The start-up look into the cookie found a session: for the app that is a sign-in.
         let found_a_session = std::mem::replace(&mut self.probing, false);
         self.breaker.on_success();
@@ -568,17 +583,23 @@ impl Machine {
         self.announce_tokens();
         let expires_at = self.expires_at_or_never();
         self.actions.push(if found_a_session { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
-        self.resolve_all(Ok(access));
+        self.settle(None, None, false);
     }
 
     /// Our own new tokens (login or refresh): to storage, then to the other tabs.
     fn announce_tokens(&mut self) {
         let Some(access) = self.access.clone() else { return };
-        let refresh = self.refresh.clone();
-        let generation = self.generation;
         let expires_at = self.access_opaque.then(|| self.expires_at_or_never());
-        self.actions.push(Action::Persist { access: access.clone(), refresh: refresh.clone(), generation, expires_at });
-        self.actions.push(Action::Broadcast(TabMessage::Tokens { access, refresh, generation, expires_at }));
+        self.actions.push(Action::Persist { access, refresh: self.refresh.clone(), generation: self.generation, expires_at });
+        self.broadcast_tokens();
+    }
+
+    /// The tokens held, to the other tabs (after `Persist`, or as the answer to a `Hello`).
+    fn broadcast_tokens(&mut self) {
+        let Some(access) = self.access.clone() else { return };
+        let expires_at = self.access_opaque.then(|| self.expires_at_or_never());
+        let tokens = TabMessage::Tokens { access, refresh: self.refresh.clone(), generation: self.generation, expires_at };
+        self.actions.push(Action::Broadcast(tokens));
     }
 
     fn on_transient_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) {
@@ -663,7 +684,7 @@ impl Machine {
     /// `handle_timeout` acts on and then drops, so a past deadline is never returned twice.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let tabs = self.tab_deadline();
-        if self.session != Session::Active {
+        if !self.active() {
             return tabs;
         }
         let warning = self.timing.filter(|_| !self.warned).map(|t| t.warn_at);
@@ -703,7 +724,7 @@ impl Machine {
     /// that is wanted and allowed. Called at the end of every event.
     fn advance(&mut self, now: Millis) {
         self.advance_tabs(now);
-        if self.session != Session::Active {
+        if !self.active() {
             self.fail_orphaned_waiters();
             return;
         }
@@ -715,13 +736,11 @@ impl Machine {
         if !self.can_refresh() {
             if self.unexpired_access(now).is_none() {
                 self.end_session(self.expired_reason(), None);
-            } else if let Some(access) = self.access.clone() {
-                // No new token is ever coming: the current one is the best there is, except
-                // for `auth.refresh()`, which asked for a new one.
-                for id in self.waiters.take(WaitReason::Forced) {
-                    self.actions.push(Action::Resolve { id, outcome: Outcome::Failed(AuthError::NoRefreshToken) });
-                }
-                self.resolve_all(Ok(access));
+            } else {
+                // No new token is ever coming: the current one (unexpired, so held) is the best
+                // there is, except for `auth.refresh()`, which asked for a new one.
+                self.settle(Some(WaitReason::Forced), Some(AuthError::NoRefreshToken), false);
+                self.settle(None, None, false);
             }
             return;
         }
@@ -783,7 +802,7 @@ impl Machine {
             self.actions.push(Action::Logout { reason, message, origin });
             // Before a redirect: the revocation is sent with keepalive, so it outlives the page.
             if reason == LogoutReason::Manual && self.config.revoke && self.can_refresh() {
-                let token = self.refresh.clone().filter(|_| !self.config.cookie_mode);
+                let token = if self.config.cookie_mode { None } else { self.refresh.clone() };
                 let call_out = (self.flight == Flight::Running && self.refusal.is_none()) || self.flight == Flight::Superseded;
                 if call_out {
                     self.pending_revoke = Some(token);
@@ -803,7 +822,7 @@ impl Machine {
         self.timing = None;
         self.retry_at = None;
         self.supersede_flight();
-        self.resolve_all(Err(AuthError::LoggedOut { reason }));
+        self.settle(None, Some(AuthError::LoggedOut { reason }), false);
     }
 
     /// The silent refresh that looked for a session (cookie mode) found none, or gave up:
@@ -816,14 +835,7 @@ impl Machine {
         self.timing = None;
         self.retry_at = None;
         self.supersede_flight();
-        for (id, reason) in self.waiters.take_all() {
-            let outcome = match reason {
-                WaitReason::BeforeSend => Outcome::Anonymous,
-                WaitReason::AfterUnauthorized => Outcome::OriginalResponse(AuthError::NoSession),
-                WaitReason::Forced => Outcome::Failed(AuthError::NoSession),
-            };
-            self.actions.push(Action::Resolve { id, outcome });
-        }
+        self.settle(None, Some(AuthError::NoSession), true);
     }
 
     /// Forgets the old session's tokens and failure history (the offset is about the device
@@ -876,7 +888,7 @@ impl Machine {
     /// A rotated refresh token replaces the old one. If the server sent something that is not
     /// a readable JWT, its expiry is simply unknown: the server will judge it.
     fn replace_refresh(&mut self, refresh: String) {
-        self.refresh_exp = token::refresh_token_exp(&refresh, self.config.decode).ok().flatten();
+        self.refresh_exp = self.refresh_exp_of(Some(&refresh)).ok().flatten();
         self.refresh = Some(refresh);
     }
 
@@ -899,6 +911,19 @@ impl Machine {
         if expired {
             self.refresh = None;
             self.refresh_exp = None;
+        }
+    }
+
+    /// A pattern, not `==`: the derived `PartialEq` of `Session` is a call.
+    fn active(&self) -> bool {
+        matches!(self.session, Session::Active)
+    }
+
+    /// A refresh token's `exp`, if it has one; `Err` for a three-segment token that does not decode.
+    fn refresh_exp_of(&self, refresh: Option<&str>) -> Result<Option<i64>, JwtError> {
+        match refresh {
+            Some(refresh) => token::refresh_token_exp(refresh, self.config.decode),
+            None => Ok(None),
         }
     }
 
@@ -976,14 +1001,19 @@ impl Machine {
 
     // ----- waiters --------------------------------------------------------------------------
 
-    /// Settles every waiter: with the new bearer, or, without one, a request that was never
-    /// sent fails with the error while one that was sent gets its own 401 back.
-    fn resolve_all(&mut self, result: Result<String, AuthError>) {
-        for (id, reason) in self.waiters.take_all() {
-            let outcome = match (&result, reason) {
-                (Ok(token), _) => Outcome::Bearer(token.clone()),
-                (Err(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(e.clone()),
-                (Err(e), WaitReason::BeforeSend | WaitReason::Forced) => Outcome::Failed(e.clone()),
+    /// Settles the waiters (every one, or those waiting for `only`), in arrival order: with
+    /// the access token held when there is no `error` (every caller holds one then); else a
+    /// request that was never sent fails with the error (or, `anonymous`, goes out without a
+    /// bearer) while one that was sent gets its own 401 back. The one place that builds
+    /// `Outcome`s.
+    fn settle(&mut self, only: Option<WaitReason>, error: Option<AuthError>, anonymous: bool) {
+        // By reference: a by-value loop links `IntoIter` and its drop.
+        for &(id, reason) in &self.waiters.take(only) {
+            let outcome = match (&error, reason) {
+                (None, _) => Outcome::Bearer(self.access.clone().unwrap_or_default()),
+                (Some(_), WaitReason::BeforeSend) if anonymous => Outcome::Anonymous,
+                (Some(e), WaitReason::AfterUnauthorized) => Outcome::OriginalResponse(*e),
+                (Some(e), _) => Outcome::Failed(*e),
             };
             self.actions.push(Action::Resolve { id, outcome });
         }
@@ -992,16 +1022,15 @@ impl Machine {
     /// Requests that only waited because their token was close to expiry go out with it now
     /// that the refresh has been postponed; 401'd requests keep waiting for a new token.
     fn release_before_send_waiters(&mut self, now: Millis) {
-        let Some(access) = self.unexpired_access(now).map(str::to_owned) else { return };
-        for id in self.waiters.take(WaitReason::BeforeSend) {
-            self.actions.push(Action::Resolve { id, outcome: Outcome::Bearer(access.clone()) });
+        if self.unexpired_access(now).is_some() {
+            self.settle(Some(WaitReason::BeforeSend), None, false);
         }
     }
 
     /// The breaker is open: nobody waits through a cooldown, but a still-valid token goes out.
     fn fail_waiters_while_open(&mut self, now: Millis, until: Millis) {
         self.release_before_send_waiters(now);
-        self.resolve_all(Err(AuthError::RefreshUnavailable { retry_at: Some(until) }));
+        self.settle(None, Some(AuthError::RefreshUnavailable { retry_at: Some(until) }), false);
     }
 
     /// Waiters outside an active session cannot normally exist; if one does, it must not hang.
@@ -1010,7 +1039,7 @@ impl Machine {
             Session::LoggedOut(reason) => AuthError::LoggedOut { reason },
             _ => AuthError::NoSession,
         };
-        self.resolve_all(Err(error));
+        self.settle(None, Some(error), false);
     }
 }
 

@@ -41,7 +41,7 @@ pub struct Stored {
 }
 
 /// Why a request failed instead of going out; `code()` is the JS error's stable `code`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AuthError {
     /// The refresh endpoint is failing and the breaker is open; `retry_at` is when it half-opens.
     RefreshUnavailable { retry_at: Option<Millis> },

@@ -14,7 +14,7 @@
 //! - A logout is never undone by tokens of the session it ended: tokens are adopted only from
 //!   a newer generation (a newer login), or from the same generation while it is still live.
 
-use super::{token, Flight, Machine, Session};
+use super::{Flight, Machine, Session};
 use crate::core::expiry::expires_at_from_exp;
 use crate::core::machine::config::TabScope;
 use crate::core::machine::output::{Action, Generation, Stored, TabMessage};
@@ -55,7 +55,7 @@ impl Machine {
         self.load_tokens(now, stored.access, stored.refresh, stored.expires_at);
         // A memory-storage tab always starts empty: ask the others for the session (in cookie
         // mode too, while its silent start-up refresh looks for one).
-        if self.config.memory_storage && (self.session == Session::Anonymous || self.probing) {
+        if self.config.memory_storage && (matches!(self.session, Session::Anonymous) || self.probing) {
             self.actions.push(Action::Broadcast(TabMessage::Hello));
         }
     }
@@ -66,7 +66,7 @@ impl Machine {
         match message {
             TabMessage::Tokens { access, refresh, generation, expires_at } => {
                 // The storage-event fallback cannot carry the expiry; storage, written first, can.
-                let expires_at = expires_at.or(stored.expires_at.filter(|_| stored.access.as_deref() == Some(access.as_str())));
+                let expires_at = expires_at.or(stored.expires_at.filter(|_| super::holds(&stored.access, &access)));
                 self.on_tab_tokens(now, access, refresh, generation, expires_at)
             }
             TabMessage::Logout { reason, message, generation } => {
@@ -74,7 +74,7 @@ impl Machine {
                     TabScope::Shared => generation >= self.generation,
                     TabScope::PerTab => generation == self.generation,
                 };
-                if self.session == Session::Active && ours {
+                if self.active() && ours {
                     // Clear the shared storage again only if nothing newer has been written there
                     // since: our own late write must go, another tab's new login must stay.
                     let shared = self.config.tabs == TabScope::Shared && stored.generation <= generation;
@@ -91,14 +91,8 @@ impl Machine {
                 }
             }
             TabMessage::Hello => {
-                if let (Session::Active, Some(access)) = (self.session, &self.access) {
-                    let tokens = TabMessage::Tokens {
-                        access: access.clone(),
-                        refresh: self.refresh.clone(),
-                        generation: self.generation,
-                        expires_at: self.access_opaque.then(|| self.expires_at_or_never()),
-                    };
-                    self.actions.push(Action::Broadcast(tokens));
+                if self.active() {
+                    self.broadcast_tokens();
                 }
             }
         }
@@ -109,9 +103,9 @@ impl Machine {
     /// state of this very session. Never after this session's logout.
     fn on_tab_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis>) {
         self.newest_generation = self.newest_generation.max(generation);
-        let live = self.session == Session::Active;
+        let live = self.active();
         let same_session = generation == self.generation && live;
-        let differs = self.access.as_deref() != Some(access.as_str()) || (refresh.is_some() && refresh != self.refresh);
+        let differs = !super::holds(&self.access, &access) || refresh.as_deref().is_some_and(|r| !super::holds(&self.refresh, r));
         let wanted = match self.config.tabs {
             TabScope::Shared => generation > self.generation || (same_session && differs),
             TabScope::PerTab => same_session && differs && generation != 0,
@@ -132,7 +126,7 @@ impl Machine {
             return;
         }
         self.lock = Lock::Held { release_at: None };
-        if self.flight != Flight::Running || self.session != Session::Active {
+        if self.flight != Flight::Running || !self.active() {
             // The refresh became moot while we waited (tokens adopted, logout, new login).
             self.flight = Flight::Idle;
             self.release_lock();
@@ -156,7 +150,7 @@ impl Machine {
             return;
         }
         self.lock = Lock::Free;
-        if self.flight == Flight::Running && self.session == Session::Active {
+        if self.flight == Flight::Running && self.active() {
             self.forget_expired_refresh(now);
             self.send_refresh_call();
         } else {
@@ -186,11 +180,11 @@ impl Machine {
             TabScope::Shared => stored.generation >= self.generation,
             TabScope::PerTab => stored.generation == self.generation,
         };
-        let newer = stored.refresh.as_ref().is_some_and(|r| Some(r) != self.refresh.as_ref())
-            || (self.config.cookie_mode && Some(&access) != self.access.as_ref());
+        let newer = stored.refresh.as_deref().is_some_and(|r| !super::holds(&self.refresh, r))
+            || (self.config.cookie_mode && !super::holds(&self.access, &access));
         // The expired refresh token this tab dropped (and the server refused) is still in
         // storage: it differs from the `None` we hold, but it is not newer.
-        let expired = stored.refresh.as_deref().and_then(|r| token::refresh_token_exp(r, self.config.decode).ok().flatten());
+        let expired = self.refresh_exp_of(stored.refresh.as_deref()).ok().flatten();
         let expired = expired.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
         if !(same_scope && newer) || expired {
             return false;

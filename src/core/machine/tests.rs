@@ -1199,3 +1199,77 @@ fn a_logout_during_a_refresh_call_revokes_what_that_call_leaves_valid_once_it_an
     rig.success(&jwt(SECS + 301, 300), None);
     assert_eq!(revokes(&rig.drain()), vec![None]);
 }
+
+#[test]
+fn secs_to_ms_saturates_as_saturating_mul_does() {
+    for secs in [0, 1, 3_600, u64::MAX / 1_000 - 1, u64::MAX / 1_000, u64::MAX / 1_000 + 1, u64::MAX - 1, u64::MAX] {
+        assert_eq!(secs_to_ms(secs), secs.saturating_mul(1_000), "{secs}");
+    }
+}
+
+#[test]
+fn waiters_are_taken_by_reason_in_arrival_order_and_the_rest_keep_theirs() {
+    let mut w = Waiters::default();
+    w.add(1, WaitReason::BeforeSend);
+    w.add(2, WaitReason::Forced);
+    w.add(3, WaitReason::BeforeSend);
+    w.add(4, WaitReason::AfterUnauthorized);
+    w.add(2, WaitReason::BeforeSend);
+    assert_eq!(w.take(Some(WaitReason::Forced)), vec![]);
+    assert_eq!(w.take(Some(WaitReason::BeforeSend)), vec![(1, WaitReason::BeforeSend), (2, WaitReason::BeforeSend), (3, WaitReason::BeforeSend)]);
+    assert_eq!(w.len(), 1);
+    w.add(5, WaitReason::Forced);
+    w.add(6, WaitReason::BeforeSend);
+    assert!(w.remove(5));
+    assert!(!w.remove(5));
+    assert_eq!(w.take(None), vec![(4, WaitReason::AfterUnauthorized), (6, WaitReason::BeforeSend)]);
+    assert!(w.is_empty());
+}
+
+#[test]
+fn a_probe_that_finds_no_session_settles_each_waiter_by_why_it_waited() {
+    let mut rig = Rig::new(MachineConfig { cookie_mode: true, ..MachineConfig::default() });
+    rig.m.load(rig.now, None, None);
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), RequestDecision::Wait);
+    assert_eq!(rig.m.force_refresh(rig.now, 2), RequestDecision::Wait);
+    rig.m.on_refresh_outcome(rig.now, RefreshOutcome::Definitive { reason: LogoutReason::InvalidToken, message: None }, 0.5);
+    let resolves: Vec<_> = rig.m.take_actions().into_iter().filter_map(|a| match a {
+        Action::Resolve { id, outcome } => Some((id, outcome)),
+        _ => None,
+    }).collect();
+    assert_eq!(resolves, vec![(1, Outcome::Anonymous), (2, Outcome::Failed(AuthError::NoSession))]);
+}
+
+#[test]
+fn without_a_refresh_token_a_request_gets_the_token_until_it_expires_then_none_and_a_logout() {
+    let mut rig = Rig::default();
+    let access = jwt(SECS, 300);
+    rig.m.set_tokens(rig.now, access.clone(), None, None).unwrap();
+    rig.drain();
+    rig.at(260_000); // inside the leeway, still valid
+    assert_eq!(rig.m.on_request(rig.now, 1, UrlClass::Protected), send(&access));
+    assert!(logouts(&rig.drain()).is_empty());
+    rig.at(300_000);
+    assert_eq!(rig.m.on_request(rig.now, 2, UrlClass::Protected), ANON);
+    assert_eq!(logouts(&rig.drain()), vec![LogoutReason::SessionExpired]);
+}
+
+#[test]
+fn tokens_another_tab_sends_again_are_not_adopted_twice_and_a_new_refresh_token_is() {
+    let (mut rig, access) = Rig::logged_in();
+    rig.adopt(access.clone(), None);
+    rig.adopt(access.clone(), Some("R1".into()));
+    assert!(rig.drain().is_empty());
+    rig.adopt(access.clone(), Some("R2".into()));
+    assert!(rig.drain().iter().any(|a| matches!(a, Action::Refreshed { .. })));
+    assert_eq!(rig.m.refresh_token(), Some("R2"));
+}
+
+#[test]
+fn a_blank_rotated_refresh_token_is_no_rotation_for_the_held_revocation() {
+    let mut rig = refreshing(MachineConfig { revoke: true, ..MachineConfig::default() });
+    rig.m.logout(rig.now, LogoutReason::Manual, None);
+    rig.drain();
+    rig.success(&jwt(SECS + 301, 300), Some(" \t"));
+    assert_eq!(revokes(&rig.drain()), vec![Some("R1".to_owned())]);
+}

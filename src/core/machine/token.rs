@@ -58,19 +58,19 @@ pub(super) fn timing(
     // that hands out dead tokens would refresh again at once, in a loop).
     let skew_measured_by_this_token = provenance == Provenance::Login
         && claims.and_then(|c| c.iat).is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
-    let believable = |at: Millis| {
-        provenance == Provenance::Stored || skew_measured_by_this_token || at > now.plus(MIN_FRESH_LIFETIME_MS)
-    };
-    let expires_at = exp
-        .map(|exp| expires_at_from_exp(exp, rules.offset))
-        .filter(|at| believable(*at))
-        .or_else(|| expires_in_ms.map(|ms| now.plus(ms)).filter(|at| believable(*at)))?;
+    let trusted = provenance == Provenance::Stored || skew_measured_by_this_token;
+    let floor = now.plus(MIN_FRESH_LIFETIME_MS);
+    let mut expires_at = exp.map(|exp| expires_at_from_exp(exp, rules.offset));
+    if !expires_at.is_some_and(|at| trusted || at > floor) {
+        expires_at = expires_in_ms.map(|ms| now.plus(ms)).filter(|&at| trusted || at > floor);
+    }
+    let expires_at = expires_at?;
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
     let issued_lifetime = match (provenance, exp, claims.and_then(|c| c.iat)) {
         (Provenance::Stored, Some(exp), Some(iat)) => {
-            Some(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0).saturating_mul(1_000))
+            Some(super::secs_to_ms(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0)))
         }
         _ => None,
     };
@@ -150,7 +150,14 @@ pub(super) fn refresh_token_exp(token: &str, decode: Decoder) -> Result<Option<i
     }
     // Two dots: three segments (whitespace around the token holds none). Counted bytewise:
     // `str::split` pulls a char searcher and memchr into the wasm for this one test.
-    if token.bytes().filter(|&b| b == b'.').count() != 2 {
+    // A plain loop: the iterator version unrolls into several times the code.
+    let mut dots = 0usize;
+    for &b in token.as_bytes() {
+        if b == b'.' {
+            dots += 1;
+        }
+    }
+    if dots != 2 {
         return Ok(None);
     }
     decode(token).map(|claims| claims.exp)

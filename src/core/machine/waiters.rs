@@ -30,9 +30,10 @@ impl Waiters {
     }
 
     pub fn remove(&mut self, id: WaiterId) -> bool {
-        let before = self.waiting.len();
-        self.waiting.retain(|(w, _)| *w != id);
-        self.waiting.len() != before
+        // `add` keeps ids unique: the first match is the only one.
+        let Some(at) = self.waiting.iter().position(|&(w, _)| w == id) else { return false };
+        self.waiting.remove(at);
+        true
     }
 
     pub fn len(&self) -> usize {
@@ -43,21 +44,19 @@ impl Waiters {
         self.waiting.is_empty()
     }
 
-    /// Removes and returns every waiter, with why it waited.
-    pub fn take_all(&mut self) -> Vec<(WaiterId, WaitReason)> {
-        std::mem::take(&mut self.waiting)
-    }
-
-    /// Removes and returns the waiters waiting for this reason.
-    pub fn take(&mut self, reason: WaitReason) -> Vec<WaiterId> {
+    /// Removes and returns the waiters waiting for `only` (every one for `None`), in arrival
+    /// order, with why they waited. A plain loop: a `retain` closure is instantiated per use.
+    pub fn take(&mut self, only: Option<WaitReason>) -> Vec<(WaiterId, WaitReason)> {
+        let all = std::mem::take(&mut self.waiting);
+        let Some(reason) = only else { return all };
         let mut taken = Vec::new();
-        self.waiting.retain(|&(id, r)| {
-            let take = r == reason;
-            if take {
-                taken.push(id);
+        for &waiter in &all {
+            if waiter.1 == reason {
+                taken.push(waiter);
+            } else {
+                self.waiting.push(waiter);
             }
-            !take
-        });
+        }
         taken
     }
 }
