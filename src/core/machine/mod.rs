@@ -269,7 +269,7 @@ impl Machine {
         self.announce_tokens();
         // After the write: a listener that reads storage finds the new session there.
         self.actions.push(Action::SignedIn { expires_at: self.expires_at_or_never() });
-        self.settle(None, None, false);
+        self.release_all();
         self.advance(now);
         Ok(())
     }
@@ -313,7 +313,7 @@ impl Machine {
         self.install_access(now, access, claims.as_ref(), expires_in_ms, Provenance::JustIssued);
         let expires_at = self.expires_at_or_never();
         self.actions.push(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
-        self.settle(None, None, false);
+        self.release_all();
         self.advance(now);
     }
 
@@ -583,7 +583,7 @@ impl Machine {
         self.announce_tokens();
         let expires_at = self.expires_at_or_never();
         self.actions.push(if found_a_session { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
-        self.settle(None, None, false);
+        self.release_all();
     }
 
     /// Our own new tokens (login or refresh): to storage, then to the other tabs.
@@ -740,7 +740,7 @@ impl Machine {
                 // No new token is ever coming: the current one (unexpired, so held) is the best
                 // there is, except for `auth.refresh()`, which asked for a new one.
                 self.settle(Some(WaitReason::Forced), Some(AuthError::NoRefreshToken), false);
-                self.settle(None, None, false);
+                self.release_all();
             }
             return;
         }
@@ -822,7 +822,7 @@ impl Machine {
         self.timing = None;
         self.retry_at = None;
         self.supersede_flight();
-        self.settle(None, Some(AuthError::LoggedOut { reason }), false);
+        self.fail_all(AuthError::LoggedOut { reason });
     }
 
     /// The silent refresh that looked for a session (cookie mode) found none, or gave up:
@@ -1019,6 +1019,16 @@ impl Machine {
         }
     }
 
+    /// Every waiter goes out (or is replayed) with the access token held.
+    fn release_all(&mut self) {
+        self.settle(None, None, false);
+    }
+
+    /// Every waiter fails with `error`; one that was sent gets its own 401 back.
+    fn fail_all(&mut self, error: AuthError) {
+        self.settle(None, Some(error), false);
+    }
+
     /// Requests that only waited because their token was close to expiry go out with it now
     /// that the refresh has been postponed; 401'd requests keep waiting for a new token.
     fn release_before_send_waiters(&mut self, now: Millis) {
@@ -1030,7 +1040,7 @@ impl Machine {
     /// The breaker is open: nobody waits through a cooldown, but a still-valid token goes out.
     fn fail_waiters_while_open(&mut self, now: Millis, until: Millis) {
         self.release_before_send_waiters(now);
-        self.settle(None, Some(AuthError::RefreshUnavailable { retry_at: Some(until) }), false);
+        self.fail_all(AuthError::RefreshUnavailable { retry_at: Some(until) });
     }
 
     /// Waiters outside an active session cannot normally exist; if one does, it must not hang.
@@ -1039,7 +1049,7 @@ impl Machine {
             Session::LoggedOut(reason) => AuthError::LoggedOut { reason },
             _ => AuthError::NoSession,
         };
-        self.settle(None, Some(error), false);
+        self.fail_all(error);
     }
 }
 
