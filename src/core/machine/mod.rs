@@ -87,8 +87,10 @@ pub struct Machine {
     probing: bool,
     /// The access token is not a JWT: its expiry is persisted next to it.
     access_opaque: bool,
-    /// Misconfiguration diagnostics already reported (each once per client).
-    reported: Vec<&'static str>,
+    /// Misconfiguration diagnostics already reported (each once per client), one bit each:
+    /// bit 0 a failing hook, bit `code.len()` an OAuth configuration error (the five codes
+    /// have five lengths, all below 32: policy's tests check it).
+    reported: u32,
     /// A manual logout's revocation, held while a refresh call is still out: that call may
     /// rotate the refresh token, and the revocation must name the one the server will honour.
     /// The inner `Option` is the token to revoke if the call brings no new one (`None` in
@@ -170,7 +172,7 @@ impl Machine {
             refusal: None,
             probing: false,
             access_opaque: false,
-            reported: Vec::new(),
+            reported: 0,
             pending_revoke: None,
             clock: Millis(0),
         }
@@ -522,14 +524,14 @@ impl Machine {
     /// A `console.error` diagnostic, once per client for a failing hook and once per OAuth
     /// error code for a misconfiguration.
     fn report_once(&mut self, warning: Warning) {
-        let key = match &warning {
-            Warning::RefreshMisconfigured(error) => error.code,
-            other => other.code(),
+        let bit = match &warning {
+            Warning::RefreshMisconfigured(error) => 1u32.wrapping_shl(error.code.len() as u32),
+            _ => 1,
         };
-        if self.reported.contains(&key) {
+        if self.reported & bit != 0 {
             return;
         }
-        self.reported.push(key);
+        self.reported |= bit;
         self.warnings.push(warning);
     }
 

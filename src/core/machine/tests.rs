@@ -804,6 +804,31 @@ fn an_oauth_configuration_error_ends_the_session_and_is_reported_once_with_its_c
 }
 
 #[test]
+fn each_oauth_configuration_error_and_a_failing_hook_are_reported_once_each() {
+    let mut rig = refreshing(MachineConfig::default());
+    rig.m.on_refresh_hook_error(rig.now, "refreshRequest threw".into(), 0.0);
+    assert_eq!(warnings(&mut rig), vec![Warning::RefreshHookFailed("refreshRequest threw".into())]);
+    let mut id = 10;
+    for round in 0..2 {
+        for code in crate::core::policy::CONFIG_ERRORS {
+            rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R".into()), None).unwrap();
+            id += 1;
+            rig.m.force_refresh(rig.now, id);
+            rig.drain();
+            rig.m.on_refresh_response(rig.now, &response(400, &format!(r#"{{"error":"{code}"}}"#)), None, 0.0);
+            let got = warnings(&mut rig);
+            if round == 0 {
+                assert_eq!(got, vec![Warning::RefreshMisconfigured(ConfigError { code, description: None })], "{code}");
+            } else {
+                assert!(got.is_empty(), "{code} {got:?}");
+            }
+        }
+    }
+    rig.m.on_refresh_hook_error(rig.now, "refreshRequest threw".into(), 0.0);
+    assert!(warnings(&mut rig).is_empty(), "the hook's failure was reported already");
+}
+
+#[test]
 fn temporarily_unavailable_and_5xx_are_transient_and_report_nothing() {
     for (status, body) in [(400, r#"{"error":"temporarily_unavailable"}"#), (503, ""), (500, r#"{"error":"invalid_client"}"#)] {
         let mut rig = refreshing(MachineConfig::default());
