@@ -59,7 +59,14 @@ impl LogoutReason {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
+        let mut i = 0;
+        while let Some(reason) = Self::ALL.get(i) {
+            if reason.as_str() == s {
+                return Some(*reason);
+            }
+            i += 1;
+        }
+        None
     }
 }
 
