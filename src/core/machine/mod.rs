@@ -816,15 +816,21 @@ impl Machine {
                 self.actions.push(Action::Redirect { url: login.url.clone(), unless_at: login.path.clone() });
             }
         }
+        self.drop_session(Session::LoggedOut(reason));
+        self.fail_all(AuthError::LoggedOut { reason });
+    }
+
+    /// The session becomes `session`, without its tokens, timing, retry or flight: what a
+    /// logout and a new login both start from.
+    fn drop_session(&mut self, session: Session) {
         self.probing = false;
-        self.session = Session::LoggedOut(reason);
+        self.session = session;
         self.access = None;
         self.refresh = None;
         self.refresh_exp = None;
         self.timing = None;
         self.retry_at = None;
         self.supersede_flight();
-        self.fail_all(AuthError::LoggedOut { reason });
     }
 
     /// The silent refresh that looked for a session (cookie mode) found none, or gave up:
@@ -843,16 +849,9 @@ impl Machine {
     /// Forgets the old session's tokens and failure history (the offset is about the device
     /// clock, not the session, so it stays).
     fn reset_session(&mut self) {
-        self.probing = false;
-        self.session = Session::Anonymous;
-        self.access = None;
-        self.refresh = None;
-        self.refresh_exp = None;
-        self.timing = None;
         self.warned = false;
-        self.retry_at = None;
         self.breaker = Breaker::new(self.config.breaker.clone());
-        self.supersede_flight();
+        self.drop_session(Session::Anonymous);
     }
 
     fn supersede_flight(&mut self) {
