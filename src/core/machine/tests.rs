@@ -1175,6 +1175,22 @@ fn the_storage_event_fallback_takes_an_opaque_tokens_expiry_from_storage() {
     assert_eq!(b.m.snapshot(b.now).expires_at, Some(Millis(T0 + 120_000)));
 }
 
+#[test]
+fn a_tab_messages_own_expiry_wins_and_storage_only_times_the_token_it_holds() {
+    // The message says when its token expires: storage's value is not consulted.
+    let mut b = Rig::default();
+    let message = TabMessage::Tokens { access: "opaque-2".into(), refresh: Some("R2".into()), generation: T0 + 1, expires_at: Some(Millis(T0 + 90_000)) };
+    let stored = Stored { access: Some("opaque-2".into()), refresh: Some("R2".into()), generation: T0 + 1, expires_at: Some(Millis(T0 + 120_000)) };
+    b.m.on_tab_message(b.now, message, stored);
+    assert_eq!(b.m.snapshot(b.now).expires_at, Some(Millis(T0 + 90_000)));
+    // Storage holds another token: its expiry is not this one's.
+    let mut b = Rig::default();
+    let message = TabMessage::Tokens { access: "opaque-2".into(), refresh: Some("R2".into()), generation: T0 + 1, expires_at: None };
+    let stored = Stored { access: Some("opaque-3".into()), refresh: Some("R3".into()), generation: T0 + 2, expires_at: Some(Millis(T0 + 120_000)) };
+    b.m.on_tab_message(b.now, message, stored);
+    assert_eq!(b.m.snapshot(b.now).expires_at, None);
+}
+
 fn revokes(actions: &[Action]) -> Vec<Option<String>> {
     actions.iter().filter_map(|a| if let Action::Revoke { token } = a { Some(token.clone()) } else { None }).collect()
 }
