@@ -191,7 +191,7 @@ impl Machine {
     /// its `exp`. In cookie mode, no usable access token means one silent refresh (`probing`).
     pub(super) fn load_tokens(&mut self, now: Millis, access: Option<String>, refresh: Option<String>, expires_at: Option<Millis>) {
         self.follow_clock(now);
-        self.reset_session();
+        self.reset_session(Session::Anonymous);
         let (access, refresh) = (non_empty(access), non_empty(refresh));
         if access.is_none() && refresh.is_none() {
             if self.config.cookie_mode {
@@ -259,8 +259,7 @@ impl Machine {
         let refresh = non_empty(refresh);
         let refresh_exp = self.refresh_exp_of(refresh.as_deref())?;
 
-        self.reset_session();
-        self.session = Session::Active;
+        self.reset_session(Session::Active);
         // Above every generation seen: this login supersedes whatever any tab knew before.
         self.generation = now.0.max(self.newest_generation.saturating_add(1));
         self.newest_generation = self.generation;
@@ -298,8 +297,7 @@ impl Machine {
         }
         let signed_in = !self.active();
         if signed_in {
-            self.reset_session();
-            self.session = Session::Active;
+            self.reset_session(Session::Active);
         }
         self.probing = false;
         self.supersede_flight();
@@ -339,7 +337,7 @@ impl Machine {
         match self.session {
             Session::Active => {}
             _ if self.config.cookie_mode => {
-                self.reset_session();
+                self.reset_session(Session::Anonymous);
                 self.waiters.add(id, WaitReason::Forced);
                 self.start_probe(now);
                 return RequestDecision::Wait;
@@ -847,11 +845,11 @@ impl Machine {
     }
 
     /// Forgets the old session's tokens and failure history (the offset is about the device
-    /// clock, not the session, so it stays).
-    fn reset_session(&mut self) {
+    /// clock, not the session, so it stays); the session becomes `session`.
+    fn reset_session(&mut self, session: Session) {
         self.warned = false;
         self.breaker = Breaker::new(self.config.breaker.clone());
-        self.drop_session(Session::Anonymous);
+        self.drop_session(session);
     }
 
     fn supersede_flight(&mut self) {
