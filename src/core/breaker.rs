@@ -124,16 +124,16 @@ impl Breaker {
         // Retry-After is a floor: the server knows better than our backoff curve.
         let floor = retry_after_ms.unwrap_or(0);
         let jitter = unit(jitter);
-        let after = if self.open_until.is_some() {
-            // The half-open trial failed (or a late failure arrived while open): reopen.
+        // The half-open trial failed (or a late failure arrived while open): reopen. Else the
+        // failure counts, and opens the breaker at `max_attempts` (one call site of `open`).
+        let reopen = self.open_until.is_some();
+        if !reopen {
+            self.failures = self.failures.saturating_add(1);
+        }
+        let after = if reopen || self.failures >= self.config.max_attempts.max(1) {
             self.open(now, floor, jitter)
         } else {
-            self.failures = self.failures.saturating_add(1);
-            if self.failures >= self.config.max_attempts.max(1) {
-                self.open(now, floor, jitter)
-            } else {
-                AfterFailure::RetryAt(now.plus(self.backoff_ms(self.failures, jitter).max(floor)))
-            }
+            AfterFailure::RetryAt(now.plus(self.backoff_ms(self.failures, jitter).max(floor)))
         };
         self.next_allowed = match after {
             AfterFailure::RetryAt(at) | AfterFailure::Open { until: at } => Some(at),

@@ -59,7 +59,14 @@ impl LogoutReason {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
+        let mut i = 0;
+        while let Some(reason) = Self::ALL.get(i) {
+            if reason.as_str() == s {
+                return Some(*reason);
+            }
+            i += 1;
+        }
+        None
     }
 }
 
@@ -307,7 +314,7 @@ pub struct ConfigError {
 }
 
 #[cfg(test)]
-const CONFIG_ERRORS: [&str; 5] = ["invalid_client", "unauthorized_client", "invalid_request", "unsupported_grant_type", "invalid_scope"];
+pub(crate) const CONFIG_ERRORS: [&str; 5] = ["invalid_client", "unauthorized_client", "invalid_request", "unsupported_grant_type", "invalid_scope"];
 
 /// The configuration mistake a 400/401/403 from the refresh endpoint reveals, if any. Call it
 /// when `classify_refresh` returned `Definitive`; `None` for every other response.
@@ -747,6 +754,22 @@ mod tests {
             let bare = format!(r#"{{"error":"{code}"}}"#);
             let error = config_error(&RefreshResponse { status: 400, body: &bare, retry_after: None, date: None }).unwrap();
             assert_eq!(error.description, None);
+        }
+    }
+
+    #[test]
+    fn the_configuration_errors_have_distinct_lengths_below_32() {
+        // The machine reports each configuration error once, keyed by a bit at its length.
+        for (name, verdict) in KNOWN_CODES {
+            if let Verdict::Config(code) = verdict {
+                assert!(CONFIG_ERRORS.contains(&code), "{name}");
+            }
+        }
+        for (i, code) in CONFIG_ERRORS.iter().enumerate() {
+            assert!((1..32).contains(&code.len()), "{code}");
+            for other in CONFIG_ERRORS.get(i + 1..).unwrap() {
+                assert_ne!(code.len(), other.len(), "{code} {other}");
+            }
         }
     }
 

@@ -62,14 +62,29 @@ impl ClearRules {
     }
 
     // A byte loop rather than lower-casing and `str::contains`: no copy of each key, and no
-    // Two-Way searcher in the wasm for a few short patterns.
+    // Two-Way searcher in the wasm for a few short patterns. Plain loops over the lists: the
+    // `iter().any` closures were one instance each.
     fn matches(&self, key: &str) -> bool {
-        self.patterns.iter().any(|p| contains_ignoring_ascii_case(key.as_bytes(), p.as_bytes()))
+        for p in &self.patterns {
+            if contains_ignoring_ascii_case(key.as_bytes(), p.as_bytes()) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn is_token_key(&self, key: &str) -> bool {
+        for k in &self.token_keys {
+            if k.as_str() == key {
+                return true;
+            }
+        }
+        false
     }
 
     /// A localStorage key a logout removes.
     pub fn removes_local(&self, key: &str) -> bool {
-        self.token_keys.iter().any(|k| k.as_str() == key) || self.matches(key)
+        self.is_token_key(key) || self.matches(key)
     }
 
     /// A sessionStorage key a logout removes.
@@ -77,7 +92,7 @@ impl ClearRules {
         match self.session {
             SessionClear::All => true,
             SessionClear::Matching => self.removes_local(key),
-            SessionClear::None => self.token_keys.iter().any(|k| k.as_str() == key),
+            SessionClear::None => self.is_token_key(key),
         }
     }
 }

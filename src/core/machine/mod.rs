@@ -87,8 +87,10 @@ pub struct Machine {
     probing: bool,
     /// The access token is not a JWT: its expiry is persisted next to it.
     access_opaque: bool,
-    /// Misconfiguration diagnostics already reported (each once per client).
-    reported: Vec<&'static str>,
+    /// Misconfiguration diagnostics already reported (each once per client), one bit each:
+    /// bit 0 a failing hook, bit `code.len()` an OAuth configuration error (the five codes
+    /// have five lengths, all below 32: policy's tests check it).
+    reported: u32,
     /// A manual logout's revocation, held while a refresh call is still out: that call may
     /// rotate the refresh token, and the revocation must name the one the server will honour.
     /// The inner `Option` is the token to revoke if the call brings no new one (`None` in
@@ -170,7 +172,7 @@ impl Machine {
             refusal: None,
             probing: false,
             access_opaque: false,
-            reported: Vec::new(),
+            reported: 0,
             pending_revoke: None,
             clock: Millis(0),
         }
@@ -189,7 +191,7 @@ impl Machine {
     /// its `exp`. In cookie mode, no usable access token means one silent refresh (`probing`).
     pub(super) fn load_tokens(&mut self, now: Millis, access: Option<String>, refresh: Option<String>, expires_at: Option<Millis>) {
         self.follow_clock(now);
-        self.reset_session();
+        self.reset_session(Session::Anonymous);
         let (access, refresh) = (non_empty(access), non_empty(refresh));
         if access.is_none() && refresh.is_none() {
             if self.config.cookie_mode {
@@ -257,8 +259,7 @@ impl Machine {
         let refresh = non_empty(refresh);
         let refresh_exp = self.refresh_exp_of(refresh.as_deref())?;
 
-        self.reset_session();
-        self.session = Session::Active;
+        self.reset_session(Session::Active);
         // Above every generation seen: this login supersedes whatever any tab knew before.
         self.generation = now.0.max(self.newest_generation.saturating_add(1));
         self.newest_generation = self.generation;
@@ -296,8 +297,7 @@ impl Machine {
         }
         let signed_in = !self.active();
         if signed_in {
-            self.reset_session();
-            self.session = Session::Active;
+            self.reset_session(Session::Active);
         }
         self.probing = false;
         self.supersede_flight();
@@ -337,7 +337,7 @@ impl Machine {
         match self.session {
             Session::Active => {}
             _ if self.config.cookie_mode => {
-                self.reset_session();
+                self.reset_session(Session::Anonymous);
                 self.waiters.add(id, WaitReason::Forced);
                 self.start_probe(now);
                 return RequestDecision::Wait;
@@ -522,14 +522,14 @@ impl Machine {
     /// A `console.error` diagnostic, once per client for a failing hook and once per OAuth
     /// error code for a misconfiguration.
     fn report_once(&mut self, warning: Warning) {
-        let key = match &warning {
-            Warning::RefreshMisconfigured(error) => error.code,
-            other => other.code(),
+        let bit = match &warning {
+            Warning::RefreshMisconfigured(error) => 1u32.wrapping_shl(error.code.len() as u32),
+            _ => 1,
         };
-        if self.reported.contains(&key) {
+        if self.reported & bit != 0 {
             return;
         }
-        self.reported.push(key);
+        self.reported |= bit;
         self.warnings.push(warning);
     }
 
@@ -814,15 +814,21 @@ impl Machine {
                 self.actions.push(Action::Redirect { url: login.url.clone(), unless_at: login.path.clone() });
             }
         }
+        self.drop_session(Session::LoggedOut(reason));
+        self.fail_all(AuthError::LoggedOut { reason });
+    }
+
+    /// The session becomes `session`, without its tokens, timing, retry or flight: what a
+    /// logout and a new login both start from.
+    fn drop_session(&mut self, session: Session) {
         self.probing = false;
-        self.session = Session::LoggedOut(reason);
+        self.session = session;
         self.access = None;
         self.refresh = None;
         self.refresh_exp = None;
         self.timing = None;
         self.retry_at = None;
         self.supersede_flight();
-        self.fail_all(AuthError::LoggedOut { reason });
     }
 
     /// The silent refresh that looked for a session (cookie mode) found none, or gave up:
@@ -839,18 +845,11 @@ impl Machine {
     }
 
     /// Forgets the old session's tokens and failure history (the offset is about the device
-    /// clock, not the session, so it stays).
-    fn reset_session(&mut self) {
-        self.probing = false;
-        self.session = Session::Anonymous;
-        self.access = None;
-        self.refresh = None;
-        self.refresh_exp = None;
-        self.timing = None;
+    /// clock, not the session, so it stays); the session becomes `session`.
+    fn reset_session(&mut self, session: Session) {
         self.warned = false;
-        self.retry_at = None;
         self.breaker = Breaker::new(self.config.breaker.clone());
-        self.supersede_flight();
+        self.drop_session(session);
     }
 
     fn supersede_flight(&mut self) {

@@ -66,7 +66,10 @@ impl Machine {
         match message {
             TabMessage::Tokens { access, refresh, generation, expires_at } => {
                 // The storage-event fallback cannot carry the expiry; storage, written first, can.
-                let expires_at = expires_at.or(stored.expires_at.filter(|_| super::holds(&stored.access, &access)));
+                let expires_at = match expires_at {
+                    None if super::holds(&stored.access, &access) => stored.expires_at,
+                    given => given,
+                };
                 self.on_tab_tokens(now, access, refresh, generation, expires_at)
             }
             TabMessage::Logout { reason, message, generation } => {

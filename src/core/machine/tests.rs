@@ -804,6 +804,31 @@ fn an_oauth_configuration_error_ends_the_session_and_is_reported_once_with_its_c
 }
 
 #[test]
+fn each_oauth_configuration_error_and_a_failing_hook_are_reported_once_each() {
+    let mut rig = refreshing(MachineConfig::default());
+    rig.m.on_refresh_hook_error(rig.now, "refreshRequest threw".into(), 0.0);
+    assert_eq!(warnings(&mut rig), vec![Warning::RefreshHookFailed("refreshRequest threw".into())]);
+    let mut id = 10;
+    for round in 0..2 {
+        for code in crate::core::policy::CONFIG_ERRORS {
+            rig.m.set_tokens(rig.now, jwt(SECS, 300), Some("R".into()), None).unwrap();
+            id += 1;
+            rig.m.force_refresh(rig.now, id);
+            rig.drain();
+            rig.m.on_refresh_response(rig.now, &response(400, &format!(r#"{{"error":"{code}"}}"#)), None, 0.0);
+            let got = warnings(&mut rig);
+            if round == 0 {
+                assert_eq!(got, vec![Warning::RefreshMisconfigured(ConfigError { code, description: None })], "{code}");
+            } else {
+                assert!(got.is_empty(), "{code} {got:?}");
+            }
+        }
+    }
+    rig.m.on_refresh_hook_error(rig.now, "refreshRequest threw".into(), 0.0);
+    assert!(warnings(&mut rig).is_empty(), "the hook's failure was reported already");
+}
+
+#[test]
 fn temporarily_unavailable_and_5xx_are_transient_and_report_nothing() {
     for (status, body) in [(400, r#"{"error":"temporarily_unavailable"}"#), (503, ""), (500, r#"{"error":"invalid_client"}"#)] {
         let mut rig = refreshing(MachineConfig::default());
@@ -1148,6 +1173,22 @@ fn the_storage_event_fallback_takes_an_opaque_tokens_expiry_from_storage() {
     let stored = Stored { access: Some("opaque-2".into()), refresh: Some("R2".into()), generation: T0 + 1, expires_at: Some(Millis(T0 + 120_000)) };
     b.m.on_tab_message(b.now, message, stored);
     assert_eq!(b.m.snapshot(b.now).expires_at, Some(Millis(T0 + 120_000)));
+}
+
+#[test]
+fn a_tab_messages_own_expiry_wins_and_storage_only_times_the_token_it_holds() {
+    // The message says when its token expires: storage's value is not consulted.
+    let mut b = Rig::default();
+    let message = TabMessage::Tokens { access: "opaque-2".into(), refresh: Some("R2".into()), generation: T0 + 1, expires_at: Some(Millis(T0 + 90_000)) };
+    let stored = Stored { access: Some("opaque-2".into()), refresh: Some("R2".into()), generation: T0 + 1, expires_at: Some(Millis(T0 + 120_000)) };
+    b.m.on_tab_message(b.now, message, stored);
+    assert_eq!(b.m.snapshot(b.now).expires_at, Some(Millis(T0 + 90_000)));
+    // Storage holds another token: its expiry is not this one's.
+    let mut b = Rig::default();
+    let message = TabMessage::Tokens { access: "opaque-2".into(), refresh: Some("R2".into()), generation: T0 + 1, expires_at: None };
+    let stored = Stored { access: Some("opaque-3".into()), refresh: Some("R3".into()), generation: T0 + 2, expires_at: Some(Millis(T0 + 120_000)) };
+    b.m.on_tab_message(b.now, message, stored);
+    assert_eq!(b.m.snapshot(b.now).expires_at, None);
 }
 
 fn revokes(actions: &[Action]) -> Vec<Option<String>> {

@@ -92,15 +92,12 @@ pub(super) fn fresh_offset(
     date_offset: Option<ClockOffset>,
     warnings: &mut Vec<Warning>,
 ) -> Option<ClockOffset> {
-    let from_iat = claims.and_then(|c| c.iat).map(|iat| (offset_from_iat(iat, now), OffsetSource::Iat));
-    let from_date = date_offset.map(|offset| (offset, OffsetSource::DateHeader));
-    for (offset, source) in from_iat.into_iter().chain(from_date) {
-        match plausible_offset(offset) {
-            Ok(offset) => return Some(offset),
-            Err(absurd) => warnings.push(implausible_offset_warning(source, absurd)),
+    if let Some(iat) = claims.and_then(|c| c.iat) {
+        if let Some(offset) = plausible_or_warn(offset_from_iat(iat, now), OffsetSource::Iat, warnings) {
+            return Some(offset);
         }
     }
-    None
+    plausible_or_warn(date_offset?, OffsetSource::DateHeader, warnings)
 }
 
 /// A stored token may be old, so its `iat` only proves a lower bound: if it was issued "in the
@@ -116,10 +113,15 @@ pub(super) fn stored_offset(
     if lower_bound.0 <= current.0 {
         return None;
     }
-    match plausible_offset(lower_bound) {
+    plausible_or_warn(lower_bound, OffsetSource::Iat, warnings)
+}
+
+/// `offset` if it is plausible, else `None` with a warning naming where it came from.
+fn plausible_or_warn(offset: ClockOffset, source: OffsetSource, warnings: &mut Vec<Warning>) -> Option<ClockOffset> {
+    match plausible_offset(offset) {
         Ok(offset) => Some(offset),
         Err(absurd) => {
-            warnings.push(implausible_offset_warning(OffsetSource::Iat, absurd));
+            warnings.push(implausible_offset_warning(source, absurd));
             None
         }
     }
