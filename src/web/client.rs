@@ -256,8 +256,7 @@ fn event(machine: &mut Machine, t: Millis, op: u32, a: &mut Reader, out: &mut Wr
 /// `[kind, ...args]`: JS throws or rejects with the error its `CORE_CODES[kind]` names and `CORE_TEXT[kind]` words;
 /// the caller writes the `args` that follow.
 fn fail(out: &mut Writer, kind: CoreError, args: usize) {
-    out.list(1 + args);
-    out.num(kind as u8 as f64);
+    out.head(1 + args, kind as u32);
 }
 
 fn auth_error(out: &mut Writer, e: &AuthError) {
@@ -330,8 +329,9 @@ fn body(a: &mut Reader) -> Option<Body> {
             }
             1 => a.num().map(Member::Num),
             2 => a.str().map(Member::Str),
+            // A list: skipped whole, nothing read from it.
             _ => {
-                a.strs();
+                a.num();
                 Some(Member::List)
             }
         };
@@ -483,8 +483,7 @@ fn warning(w: &mut Writer, warning: &Warning) {
     let error = u32::from(warning.severity() == Severity::Error);
     match warning {
         Warning::ImplausibleClockOffset { from_iat, hours, ahead } => {
-            w.list(6);
-            w.int(13);
+            w.head(6, 13);
             w.int(error);
             w.int(0);
             w.int(u32::from(*from_iat));
@@ -492,16 +491,14 @@ fn warning(w: &mut Writer, warning: &Warning) {
             w.int(u32::from(*ahead));
         }
         Warning::RefreshMisconfigured(cause) => {
-            w.list(5);
-            w.int(13);
+            w.head(5, 13);
             w.int(error);
             w.int(1);
             w.str(cause.code);
             w.opt_str(cause.description.as_deref());
         }
         Warning::RefreshHookFailed(message) => {
-            w.list(4);
-            w.int(13);
+            w.head(4, 13);
             w.int(error);
             w.int(2);
             w.str(message);
@@ -520,25 +517,20 @@ fn discard<T>(value: T) {
 fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
-            w.list(2);
-            w.int(0);
+            w.head(2, 0);
             w.opt_str(refresh_token.as_deref());
         }
         Action::AcquireLock => {
-            w.list(1);
-            w.int(1);
+            w.head(1, 1);
         }
         Action::ReleaseLock => {
-            w.list(1);
-            w.int(2);
+            w.head(1, 2);
         }
         Action::ReadStored => {
-            w.list(1);
-            w.int(3);
+            w.head(1, 3);
         }
         Action::Broadcast(message) => {
-            w.list(6);
-            w.int(4);
+            w.head(6, 4);
             match message {
                 TabMessage::Tokens { access, refresh, generation, expires_at } => {
                     w.int(0);
@@ -564,8 +556,7 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
             }
         }
         Action::Resolve { id, outcome } => {
-            w.list(4);
-            w.int(5);
+            w.head(4, 5);
             w.num(*id as f64);
             match outcome {
                 Outcome::Bearer(token) => {
@@ -584,52 +575,44 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
             }
         }
         Action::Persist { access, refresh, generation, expires_at } => {
-            w.list(5);
-            w.int(6);
+            w.head(5, 6);
             w.str(&access);
             w.opt_str(refresh.as_deref());
             w.num(*generation as f64);
             w.opt_num(expires_at.map(|m| m.0 as f64));
         }
         Action::Clear { shared } => {
-            w.list(2);
-            w.int(7);
+            w.head(2, 7);
             w.int(u32::from(*shared));
         }
         Action::Redirect { url, unless_at } => {
             if at_login_page(&unless_at) {
                 return false;
             }
-            w.list(2);
-            w.int(8);
+            w.head(2, 8);
             w.str(&url);
         }
         Action::Logout { reason, message, origin } => {
-            w.list(4);
-            w.int(9);
+            w.head(4, 9);
             w.str(reason.as_str());
             w.opt_str(message.as_deref());
             w.opt_str(origin.map(|o| o.as_str()));
         }
         Action::Expiring { expires_at } => {
-            w.list(3);
-            w.int(10);
+            w.head(3, 10);
             millis(w, Some(*expires_at));
             w.num(expires_at.since(now()) as f64);
         }
         Action::Refreshed { expires_at } => {
-            w.list(2);
-            w.int(11);
+            w.head(2, 11);
             millis(w, Some(*expires_at));
         }
         Action::SignedIn { expires_at } => {
-            w.list(2);
-            w.int(14);
+            w.head(2, 14);
             millis(w, Some(*expires_at));
         }
         Action::Revoke { token } => {
-            w.list(2);
-            w.int(12);
+            w.head(2, 12);
             w.opt_str(token.as_deref());
         }
     }

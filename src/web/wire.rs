@@ -157,6 +157,13 @@ impl Writer {
         self.0.push(3);
         self.0.extend_from_slice(&(n as u32).to_le_bytes());
     }
+    /// A list of `n` values whose first is the small whole number `kind`; the caller writes
+    /// the other `n - 1` next.
+    #[inline(never)]
+    pub fn head(&mut self, n: usize, kind: u32) {
+        self.list(n);
+        self.int(kind);
+    }
     pub fn strs(&mut self, items: &[String]) {
         self.list(items.len());
         for s in items {
