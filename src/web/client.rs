@@ -264,7 +264,7 @@ fn auth_error(out: &mut Writer, e: &AuthError) {
         AuthError::RefreshUnavailable { .. } => fail(out, CoreError::RefreshUnavailable, 0),
         AuthError::LoggedOut { reason } => {
             fail(out, CoreError::LoggedOut, 1);
-            out.str(reason.as_str());
+            out.int(*reason as u32);
         }
         AuthError::NoSession => fail(out, CoreError::NoSession, 0),
         AuthError::NoRefreshToken => fail(out, CoreError::NoRefreshToken, 0),
@@ -359,7 +359,8 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
     })
 }
 
-/// A channel message (its `type`'s index in js/index.js's TAB_KINDS, access, refresh, reason,
+/// A channel message (its `type`'s index in js/index.js's TAB_KINDS, access, refresh, reason
+/// (its index in REASONS, `LogoutReason::ALL`'s order),
 /// message, generation, expiresAt) or a `storage` event of the access key (`3`, its new value,
 /// the refresh key's value, -, -, the stored generation).
 fn tab_message(a: &mut Reader) -> Option<TabMessage> {
@@ -368,7 +369,7 @@ fn tab_message(a: &mut Reader) -> Option<TabMessage> {
     let kind = a.whole();
     let access = a.text();
     let refresh = a.text();
-    let reason = a.text();
+    let reason = a.whole();
     let message = a.text();
     let generation = a.whole();
     let expires_at = a.whole().map(Millis);
@@ -379,7 +380,7 @@ fn tab_message(a: &mut Reader) -> Option<TabMessage> {
             Some(TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation, expires_at })
         }
         Some(1) => {
-            let (reason, generation) = (LogoutReason::parse(reason?)?, generation?);
+            let (reason, generation) = (*LogoutReason::ALL.get(usize::try_from(reason?).ok()?)?, generation?);
             Some(TabMessage::Logout { reason, message: owned(message), generation })
         }
         Some(2) => Some(TabMessage::Hello),
@@ -433,7 +434,7 @@ fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
     out.num(s.waiting as f64);
     out.num(s.refresh_count as f64);
     out.num(s.clock_offset_ms as f64);
-    out.opt_str(s.logout_reason.map(|r| r.as_str()));
+    out.opt_num(s.logout_reason.map(|r| r as u8 as f64));
     // JS reads its claims for display (`state().claims`), as `decodeJwt` does.
     out.opt_str(machine.access_token());
 }
@@ -541,7 +542,7 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
                 }
                 TabMessage::Logout { reason, message, generation } => {
                     w.int(1);
-                    w.str(reason.as_str());
+                    w.int(*reason as u32);
                     w.opt_str(message.as_deref());
                     w.num(*generation as f64);
                     w.null();
@@ -594,9 +595,9 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
         }
         Action::Logout { reason, message, origin } => {
             w.head(4, 9);
-            w.str(reason.as_str());
+            w.int(*reason as u32);
             w.opt_str(message.as_deref());
-            w.opt_str(origin.map(|o| o.as_str()));
+            w.opt_num(origin.map(|o| o as u8 as f64));
         }
         Action::Expiring { expires_at } => {
             w.head(3, 10);
