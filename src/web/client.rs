@@ -647,7 +647,13 @@ fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
 }
 
 fn strings_or(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
-    v.unwrap_or_else(|| default.iter().map(|s| (*s).to_owned()).collect())
+    v.unwrap_or_else(|| {
+        let mut items = Vec::new();
+        for s in default {
+            items.push((*s).to_owned());
+        }
+        items
+    })
 }
 
 /// The client, its refresh timeout, and how many legacy access keys it has.
