@@ -119,9 +119,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub struct Writer(pub Vec<u8>);
+pub struct Writer<'a>(pub &'a mut Vec<u8>);
 
-impl Writer {
+impl Writer<'_> {
     pub fn null(&mut self) {
         self.0.push(0);
     }
