@@ -450,8 +450,7 @@ fn drain(client: &mut Client, out: &mut Writer) {
     };
     // The list's count is known only at the end: its header is written now and patched then,
     // rather than encoding into a second buffer and copying it on every call.
-    let head = out.0.len();
-    out.list(0);
+    let head = out.open();
     let mut n: u32 = 0;
     let warnings = machine.take_warnings();
     for w in &warnings {
@@ -466,7 +465,7 @@ fn drain(client: &mut Client, out: &mut Writer) {
         }
     }
     discard(actions);
-    out.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
+    out.close(head, n);
     let next = machine.poll_timeout();
     if next == *armed {
         return out.null();

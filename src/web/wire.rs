@@ -164,6 +164,19 @@ impl Writer<'_> {
         self.list(n);
         self.int(kind);
     }
+    /// Starts a list whose count is known only at the end (`close`): where its head is.
+    pub fn open(&mut self) -> usize {
+        let head = self.0.len();
+        self.list(0);
+        head
+    }
+    /// Patches the count of the list `open` started at `head`.
+    #[inline(never)]
+    pub fn close(&mut self, head: usize, n: u32) {
+        if let Some(count) = self.0.get_mut(head + 1..head + 5) {
+            count.copy_from_slice(&n.to_le_bytes());
+        }
+    }
     pub fn strs(&mut self, items: &[String]) {
         self.list(items.len());
         for s in items {
@@ -173,8 +186,7 @@ impl Writer<'_> {
     /// The strings of the input's next list that `keep` accepts, as a list (empty when the
     /// input has none): copied straight across, the count patched in at the end.
     pub fn strs_from(&mut self, a: &mut Reader, keep: impl Fn(&str) -> bool) {
-        let head = self.0.len();
-        self.list(0);
+        let head = self.open();
         let mut n: u32 = 0;
         let count = if a.peek() == 3 {
             a.enter()
@@ -188,6 +200,6 @@ impl Writer<'_> {
                 n += 1;
             }
         }
-        self.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
+        self.close(head, n);
     }
 }
