@@ -66,7 +66,7 @@ const CORE_TEXT = VERBOSE && [
   () => 'the auth client was destroyed',
   () => 'not started',
   () => 'the token refresh service is unavailable; retry after auth.state().breakerOpenUntil',
-  (reason) => `the session has ended: ${reason}`,
+  (reason) => `the session has ended: ${REASONS[reason]}`,
   () => 'there is no session',
   () => 'the session has no refresh token to refresh with',
   (jwt) => `setTokens: the access token is not usable: ${JWT_ERRORS[jwt]}`,
@@ -89,6 +89,9 @@ const LOGOUT_TEXT = {
   manual: 'You have signed out.',
   remote: 'You were signed out in another tab.',
 };
+// The logout reasons, which cross the boundary by number: in the order of `LogoutReason::ALL`
+// (src/core/policy.rs), as LOGOUT_TEXT lists them.
+const REASONS = Object.keys(LOGOUT_TEXT);
 // The option to check for each OAuth error that shows authkeeper is configured wrongly.
 const CONFIG_HINTS = VERBOSE && {
   invalid_client: 'the server does not know or accept this client: check clientId against the client registered on the server (public, without a secret)',
@@ -701,7 +704,7 @@ export async function createAuthClient(options) {
     const [status, expiresAt, breaker, breakerOpenUntil, inFlight, waiting, refreshCount, clockOffset, reason, access] = op(STATE);
     const claims = access === null ? 1 : readClaims(access, true);
     return { status: STATUSES[status], expiresAt, breaker: BREAKER_STATES[breaker], breakerOpenUntil, refreshInFlight: inFlight === 1, waiting, refreshCount, clockOffset,
-      storage: store.memory ? 'memory' : 'web', reason, claims: typeof claims === 'object' ? shapeClaims(claims) : null };
+      storage: store.memory ? 'memory' : 'web', reason: REASONS[reason] ?? null, claims: typeof claims === 'object' ? shapeClaims(claims) : null };
   };
   const lockName = `authkeeper:refresh:${accessKey}`;
   const pending = new Map();
@@ -786,8 +789,8 @@ export async function createAuthClient(options) {
     /* 1 AcquireLock */ acquireLock,
     /* 2 ReleaseLock */ () => { releaseLock?.(); releaseLock = null; },
     /* 3 ReadStored */ () => op(STORED, ...store.load()),
-    /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind]) => channel?.postMessage(
-      kind === 0 ? { type, access: a, refresh: b, generation, expiresAt } : kind === 1 ? { type, reason: a, message: b ?? LOGOUT_TEXT[a], generation } : { type }),
+    /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind], reason = REASONS[a]) => channel?.postMessage(
+      kind === 0 ? { type, access: a, refresh: b, generation, expiresAt } : kind === 1 ? { type, reason, message: b ?? LOGOUT_TEXT[reason], generation } : { type }),
     /* 5 Resolve */ (id, failed, value) => {
       // Read even when nobody waits for it any more (cancelled): the core counts it as handed over.
       if (!failed) value = bearerFrom(value);
@@ -799,9 +802,9 @@ export async function createAuthClient(options) {
     /* 6 Persist */ store.save,
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
     /* 8 Redirect */ (url) => root.location?.assign(url),
-    /* 9 Logout */ (reason, message, origin) => {
+    /* 9 Logout */ (r, message, origin, reason = REASONS[r]) => {
       message ??= LOGOUT_TEXT[reason];
-      announce('auth:logout', 'signed_out', origin === null ? { reason, message } : { reason, message, originReason: origin });
+      announce('auth:logout', 'signed_out', origin === null ? { reason, message } : { reason, message, originReason: REASONS[origin] });
     },
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
@@ -936,7 +939,7 @@ export async function createAuthClient(options) {
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
-      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), d.access, d.refresh, d.reason, d.message, d.generation, d.expiresAt, ...store.load());
+      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), d.access, d.refresh, REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
     listen(root.window, 'storage', (e) => {

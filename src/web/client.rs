@@ -256,8 +256,7 @@ fn event(machine: &mut Machine, t: Millis, op: u32, a: &mut Reader, out: &mut Wr
 /// `[kind, ...args]`: JS throws or rejects with the error its `CORE_CODES[kind]` names and `CORE_TEXT[kind]` words;
 /// the caller writes the `args` that follow.
 fn fail(out: &mut Writer, kind: CoreError, args: usize) {
-    out.list(1 + args);
-    out.num(kind as u8 as f64);
+    out.head(1 + args, kind as u32);
 }
 
 fn auth_error(out: &mut Writer, e: &AuthError) {
@@ -265,7 +264,7 @@ fn auth_error(out: &mut Writer, e: &AuthError) {
         AuthError::RefreshUnavailable { .. } => fail(out, CoreError::RefreshUnavailable, 0),
         AuthError::LoggedOut { reason } => {
             fail(out, CoreError::LoggedOut, 1);
-            out.str(reason.as_str());
+            out.int(*reason as u32);
         }
         AuthError::NoSession => fail(out, CoreError::NoSession, 0),
         AuthError::NoRefreshToken => fail(out, CoreError::NoRefreshToken, 0),
@@ -330,8 +329,9 @@ fn body(a: &mut Reader) -> Option<Body> {
             }
             1 => a.num().map(Member::Num),
             2 => a.str().map(Member::Str),
+            // A list: skipped whole, nothing read from it.
             _ => {
-                a.strs();
+                a.num();
                 Some(Member::List)
             }
         };
@@ -359,7 +359,8 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
     })
 }
 
-/// A channel message (its `type`'s index in js/index.js's TAB_KINDS, access, refresh, reason,
+/// A channel message (its `type`'s index in js/index.js's TAB_KINDS, access, refresh, reason
+/// (its index in REASONS, `LogoutReason::ALL`'s order),
 /// message, generation, expiresAt) or a `storage` event of the access key (`3`, its new value,
 /// the refresh key's value, -, -, the stored generation).
 fn tab_message(a: &mut Reader) -> Option<TabMessage> {
@@ -368,7 +369,7 @@ fn tab_message(a: &mut Reader) -> Option<TabMessage> {
     let kind = a.whole();
     let access = a.text();
     let refresh = a.text();
-    let reason = a.text();
+    let reason = a.whole();
     let message = a.text();
     let generation = a.whole();
     let expires_at = a.whole().map(Millis);
@@ -379,7 +380,7 @@ fn tab_message(a: &mut Reader) -> Option<TabMessage> {
             Some(TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation, expires_at })
         }
         Some(1) => {
-            let (reason, generation) = (LogoutReason::parse(reason?)?, generation?);
+            let (reason, generation) = (*LogoutReason::ALL.get(usize::try_from(reason?).ok()?)?, generation?);
             Some(TabMessage::Logout { reason, message: owned(message), generation })
         }
         Some(2) => Some(TabMessage::Hello),
@@ -433,7 +434,7 @@ fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
     out.num(s.waiting as f64);
     out.num(s.refresh_count as f64);
     out.num(s.clock_offset_ms as f64);
-    out.opt_str(s.logout_reason.map(|r| r.as_str()));
+    out.opt_num(s.logout_reason.map(|r| r as u8 as f64));
     // JS reads its claims for display (`state().claims`), as `decodeJwt` does.
     out.opt_str(machine.access_token());
 }
@@ -449,8 +450,7 @@ fn drain(client: &mut Client, out: &mut Writer) {
     };
     // The list's count is known only at the end: its header is written now and patched then,
     // rather than encoding into a second buffer and copying it on every call.
-    let head = out.0.len();
-    out.list(0);
+    let head = out.open();
     let mut n: u32 = 0;
     let warnings = machine.take_warnings();
     for w in &warnings {
@@ -465,7 +465,7 @@ fn drain(client: &mut Client, out: &mut Writer) {
         }
     }
     discard(actions);
-    out.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
+    out.close(head, n);
     let next = machine.poll_timeout();
     if next == *armed {
         return out.null();
@@ -483,8 +483,7 @@ fn warning(w: &mut Writer, warning: &Warning) {
     let error = u32::from(warning.severity() == Severity::Error);
     match warning {
         Warning::ImplausibleClockOffset { from_iat, hours, ahead } => {
-            w.list(6);
-            w.int(13);
+            w.head(6, 13);
             w.int(error);
             w.int(0);
             w.int(u32::from(*from_iat));
@@ -492,16 +491,14 @@ fn warning(w: &mut Writer, warning: &Warning) {
             w.int(u32::from(*ahead));
         }
         Warning::RefreshMisconfigured(cause) => {
-            w.list(5);
-            w.int(13);
+            w.head(5, 13);
             w.int(error);
             w.int(1);
             w.str(cause.code);
             w.opt_str(cause.description.as_deref());
         }
         Warning::RefreshHookFailed(message) => {
-            w.list(4);
-            w.int(13);
+            w.head(4, 13);
             w.int(error);
             w.int(2);
             w.str(message);
@@ -520,25 +517,20 @@ fn discard<T>(value: T) {
 fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
-            w.list(2);
-            w.int(0);
+            w.head(2, 0);
             w.opt_str(refresh_token.as_deref());
         }
         Action::AcquireLock => {
-            w.list(1);
-            w.int(1);
+            w.head(1, 1);
         }
         Action::ReleaseLock => {
-            w.list(1);
-            w.int(2);
+            w.head(1, 2);
         }
         Action::ReadStored => {
-            w.list(1);
-            w.int(3);
+            w.head(1, 3);
         }
         Action::Broadcast(message) => {
-            w.list(6);
-            w.int(4);
+            w.head(6, 4);
             match message {
                 TabMessage::Tokens { access, refresh, generation, expires_at } => {
                     w.int(0);
@@ -549,7 +541,7 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
                 }
                 TabMessage::Logout { reason, message, generation } => {
                     w.int(1);
-                    w.str(reason.as_str());
+                    w.int(*reason as u32);
                     w.opt_str(message.as_deref());
                     w.num(*generation as f64);
                     w.null();
@@ -564,8 +556,7 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
             }
         }
         Action::Resolve { id, outcome } => {
-            w.list(4);
-            w.int(5);
+            w.head(4, 5);
             w.num(*id as f64);
             match outcome {
                 Outcome::Bearer(token) => {
@@ -584,52 +575,44 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
             }
         }
         Action::Persist { access, refresh, generation, expires_at } => {
-            w.list(5);
-            w.int(6);
+            w.head(5, 6);
             w.str(&access);
             w.opt_str(refresh.as_deref());
             w.num(*generation as f64);
             w.opt_num(expires_at.map(|m| m.0 as f64));
         }
         Action::Clear { shared } => {
-            w.list(2);
-            w.int(7);
+            w.head(2, 7);
             w.int(u32::from(*shared));
         }
         Action::Redirect { url, unless_at } => {
             if at_login_page(&unless_at) {
                 return false;
             }
-            w.list(2);
-            w.int(8);
+            w.head(2, 8);
             w.str(&url);
         }
         Action::Logout { reason, message, origin } => {
-            w.list(4);
-            w.int(9);
-            w.str(reason.as_str());
+            w.head(4, 9);
+            w.int(*reason as u32);
             w.opt_str(message.as_deref());
-            w.opt_str(origin.map(|o| o.as_str()));
+            w.opt_num(origin.map(|o| o as u8 as f64));
         }
         Action::Expiring { expires_at } => {
-            w.list(3);
-            w.int(10);
+            w.head(3, 10);
             millis(w, Some(*expires_at));
             w.num(expires_at.since(now()) as f64);
         }
         Action::Refreshed { expires_at } => {
-            w.list(2);
-            w.int(11);
+            w.head(2, 11);
             millis(w, Some(*expires_at));
         }
         Action::SignedIn { expires_at } => {
-            w.list(2);
-            w.int(14);
+            w.head(2, 14);
             millis(w, Some(*expires_at));
         }
         Action::Revoke { token } => {
-            w.list(2);
-            w.int(12);
+            w.head(2, 12);
             w.opt_str(token.as_deref());
         }
     }
@@ -663,7 +646,13 @@ fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
 }
 
 fn strings_or(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
-    v.unwrap_or_else(|| default.iter().map(|s| (*s).to_owned()).collect())
+    v.unwrap_or_else(|| {
+        let mut items = Vec::new();
+        for s in default {
+            items.push((*s).to_owned());
+        }
+        items
+    })
 }
 
 /// The client, its refresh timeout, and how many legacy access keys it has.

@@ -51,17 +51,13 @@ pub extern "C" fn ak_out() -> *const u8 {
 #[no_mangle]
 pub extern "C" fn ak_call(op: u32) -> usize {
     let b = buffers();
-    let input = std::mem::take(&mut b.input);
-    let mut out = wire::Writer(std::mem::take(&mut b.output));
-    out.0.clear();
-    let mut args = wire::Reader { buf: &input, pos: 0 };
+    b.output.clear();
+    let mut out = wire::Writer(&mut b.output);
+    let mut args = wire::Reader { buf: &b.input, pos: 0 };
     // SAFETY: as for `buffers`.
     let clients = unsafe { &mut *CLIENTS.0.get() };
     client::dispatch(clients, op, &mut args, &mut out);
-    let len = out.0.len();
-    b.output = out.0;
-    b.input = input;
-    len
+    b.output.len()
 }
 
 mod host {

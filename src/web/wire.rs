@@ -119,9 +119,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub struct Writer(pub Vec<u8>);
+pub struct Writer<'a>(pub &'a mut Vec<u8>);
 
-impl Writer {
+impl Writer<'_> {
     pub fn null(&mut self) {
         self.0.push(0);
     }
@@ -157,6 +157,26 @@ impl Writer {
         self.0.push(3);
         self.0.extend_from_slice(&(n as u32).to_le_bytes());
     }
+    /// A list of `n` values whose first is the small whole number `kind`; the caller writes
+    /// the other `n - 1` next.
+    #[inline(never)]
+    pub fn head(&mut self, n: usize, kind: u32) {
+        self.list(n);
+        self.int(kind);
+    }
+    /// Starts a list whose count is known only at the end (`close`): where its head is.
+    pub fn open(&mut self) -> usize {
+        let head = self.0.len();
+        self.list(0);
+        head
+    }
+    /// Patches the count of the list `open` started at `head`.
+    #[inline(never)]
+    pub fn close(&mut self, head: usize, n: u32) {
+        if let Some(count) = self.0.get_mut(head + 1..head + 5) {
+            count.copy_from_slice(&n.to_le_bytes());
+        }
+    }
     pub fn strs(&mut self, items: &[String]) {
         self.list(items.len());
         for s in items {
@@ -166,8 +186,7 @@ impl Writer {
     /// The strings of the input's next list that `keep` accepts, as a list (empty when the
     /// input has none): copied straight across, the count patched in at the end.
     pub fn strs_from(&mut self, a: &mut Reader, keep: impl Fn(&str) -> bool) {
-        let head = self.0.len();
-        self.list(0);
+        let head = self.open();
         let mut n: u32 = 0;
         let count = if a.peek() == 3 {
             a.enter()
@@ -181,6 +200,6 @@ impl Writer {
                 n += 1;
             }
         }
-        self.0[head + 1..head + 5].copy_from_slice(&n.to_le_bytes());
+        self.close(head, n);
     }
 }
