@@ -93,3 +93,21 @@ fn the_js_option_names_follow_the_ranged_options() {
     }
     assert_eq!(Ranged::GiveUpAfter as usize, names.len() - 1);
 }
+
+/// The keys of `js/index.js`'s `LOGOUT_TEXT`, in order: `REASONS = Object.keys(LOGOUT_TEXT)`
+/// names a logout reason by the number the wasm sends, its place in `LogoutReason::ALL`.
+#[test]
+fn the_js_logout_texts_follow_the_logout_reasons_in_order() {
+    use authkeeper::core::policy::LogoutReason;
+    let js = read("js/index.js");
+    let start = js.find("const LOGOUT_TEXT = {\n").expect("js/index.js has LOGOUT_TEXT");
+    let table = &js[start..start + js[start..].find("\n};").unwrap()];
+    let keys: Vec<&str> = table.lines().skip(1).map(|l| l.trim_start().split(':').next().unwrap()).collect();
+    let rust: Vec<&str> = LogoutReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(keys, rust);
+    assert!(js.contains("const REASONS = Object.keys(LOGOUT_TEXT);"));
+    // src/web writes a reason as `reason as u32` and reads it back by its place in ALL.
+    for (i, r) in LogoutReason::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i, "the wire number of {r:?} is its place in ALL");
+    }
+}

@@ -522,6 +522,10 @@ impl Machine {
     /// A `console.error` diagnostic, once per client for a failing hook and once per OAuth
     /// error code for a misconfiguration.
     fn report_once(&mut self, warning: Warning) {
+        // One bit of `reported` per diagnostic: bit 0 a failing hook, and a configuration
+        // error the bit at its code's length (the five OAuth codes have distinct lengths below
+        // 32: policy's `the_configuration_errors_have_distinct_lengths_below_32` holds that),
+        // where a list of the codes reported, compared as strings, cost ~200 B of wasm.
         let bit = match &warning {
             Warning::RefreshMisconfigured(error) => 1u32.wrapping_shl(error.code.len() as u32),
             _ => 1,
