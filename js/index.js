@@ -59,7 +59,7 @@ const SESSION_CLEARING = ['all', 'matching', 'none'];
 const STATUSES = ['anonymous', 'active', 'refreshing', 'logged_out'];
 const BREAKER_STATES = ['closed', 'open', 'half_open'];
 const TAB_KINDS = ['tokens', 'logout', 'hello'];
-const RANGED = ['leeway', 'expiringWarning', 'refreshTimeout', 'retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter'];
+const RANGED = ['retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter', 'leeway', 'expiringWarning', 'refreshTimeout'];
 const CORE_CODES = ['destroyed', 'not_ready', 'refresh_unavailable', 'logged_out', 'no_session', 'no_refresh_token', 'malformed_token',
   'invalid_option', 'invalid_option'];
 const CORE_TEXT = VERBOSE && [
@@ -267,10 +267,10 @@ function normalise(options) {
   o.revokePath = revoke?.pathname ?? null;
   o.refreshRequest &&= requestHook(o.refreshRequest);
   o.parseRefreshResponse &&= parseHook(o.parseRefreshResponse);
-  // The numbers first (src/web/client.rs read_config checks them before it reads a string),
-  // the enumerated options as their index (-1: not given).
+  // The ranged numbers first, in RANGED's order (src/web/client.rs read_config checks them
+  // before it reads a string), the enumerated options as their index (-1: not given).
   return [o, [
-    o.leeway, o.expiringWarning, o.refreshWhenHidden, o.tabLock, o.refreshTimeout, ...KNOWN.retry.map((k) => retry[k]),
+    ...KNOWN.retry.map((k) => retry[k]), o.leeway, o.expiringWarning, o.refreshTimeout, o.refreshWhenHidden, o.tabLock,
     o.refreshMode === 'cookie', AREAS.indexOf(o.storage), o.revokeUrl !== null, SESSION_CLEARING.indexOf(clear.sessionStorage),
     o.pageOrigin, refresh.origin, refresh.pathname, apiOrigins, o.skipRefreshFor, login?.href ?? null, login?.pathname ?? null,
     keys.access, keys.refresh, legacyKeys.access, legacyKeys.refresh, clear.patterns,
@@ -505,10 +505,13 @@ function rawStorage(area) {
 }
 const degraded = (what) => console.warn(`authkeeper: ${VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`}`);
 
-function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], keepRefresh) {
-  const genKey = `${accessKey}:generation`;
-  const expKey = `${accessKey}:expiresAt`;
-  const tokenKeys = [accessKey, refreshKey, ...legacyAccess, ...legacyRefresh];
+/** `keys`: the core's token keys (access, refresh, generation, expiry, then the legacy keys,
+ * `accessCount` of them the access token's). */
+function openStore(area, keys, accessCount, keepRefresh) {
+  const [accessKey, refreshKey, genKey, expKey, ...legacy] = keys;
+  const legacyAccess = legacy.slice(0, accessCount);
+  const legacyRefresh = legacy.slice(accessCount);
+  const tokenKeys = [accessKey, refreshKey, ...legacy];
   // `web`: the Web Storage area, or null once in memory; `s`: whichever is in use, as a Storage.
   let web = rawStorage(area);
   let s = web;
@@ -570,9 +573,9 @@ function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], k
       try { for (let i = 0; i < (s?.length ?? 0); i++) keys.push(s.key(i)); } catch {}
       return keys;
     },
-    /** Removes what the core named: from this store, from localStorage, from sessionStorage. */
-    clear([own, local, sessionAll, session]) {
-      for (const k of own) remove(k);
+    /** Removes what the core named: this store's keys, from localStorage, from sessionStorage. */
+    clear([own, sessionAll, local, session]) {
+      if (own) for (const k of keys) remove(k);
       const removeFrom = (s, keys) => { try { for (const k of keys) s?.removeItem(k); } catch {} };
       removeFrom(rawStorage('local'), local);
       const s = rawStorage('session');
@@ -695,10 +698,11 @@ export async function createAuthClient(options) {
   const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
   const cookie = config.refreshMode === 'cookie';
   const [created] = call(NEW, settings);
-  // Its errors are all numbers; its answer has the store keys (strings) from the third item on.
-  if (typeof created[2] !== 'string') throw coreError(created);
-  const [handle, timeoutMs, accessKey, refreshKey] = created;
-  const store = openStore(config.storage ?? 'local', created.slice(2), !cookie);
+  // Its errors are all numbers; its answer starts with the store keys (a list).
+  if (typeof created[0] === 'number') throw coreError(created);
+  const [keys, handle, timeoutMs, legacyAccess] = created;
+  const [accessKey, refreshKey] = keys;
+  const store = openStore(config.storage ?? 'local', keys, legacyAccess, !cookie);
   /** `state()`: the core's snapshot; the access token's claims read here, as decodeJwt does. */
   const snapshot = () => {
     const [status, expiresAt, breaker, breakerOpenUntil, inFlight, waiting, refreshCount, clockOffset, reason, access] = op(STATE);
