@@ -640,6 +640,12 @@ fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
     out.null();
 }
 
+/// The input's next string, or `default` when it is not one.
+#[inline(never)]
+fn string_or(a: &mut Reader, default: &str) -> String {
+    a.text().unwrap_or(default).to_owned()
+}
+
 /// The input's next list of strings (anything else in it skipped) pushed onto `into`, or
 /// `default`'s when the app left it out (not a list): how many were pushed.
 fn strings_or(a: &mut Reader, into: &mut Vec<String>, default: &[&str]) -> usize {
@@ -685,18 +691,17 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
         _ => SessionClear::All,
     };
 
-    let page_origin = a.str().unwrap_or_default();
-    let refresh_origin = a.str().unwrap_or_else(|| page_origin.clone());
-    let refresh_path = a.str().unwrap_or_default();
+    let page_origin = string_or(a, "");
+    let refresh_origin = string_or(a, &page_origin);
+    let refresh_path = string_or(a, "");
     let mut api_origins = Vec::new();
     strings_or(a, &mut api_origins, &[]);
     let mut skip = Vec::new();
     strings_or(a, &mut skip, limits::DEFAULT_SKIP_REFRESH_FOR);
-    let login_url = a.str().filter(|s| !s.is_empty());
-    let login_path = a.str().unwrap_or_default();
-    let access_key = a.str().unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into());
-    let refresh_key = a.str().unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into());
-    let mut keys = token_keys(access_key, refresh_key);
+    let login_url = string_or(a, "");
+    let login_path = string_or(a, "");
+    let access_key = string_or(a, limits::DEFAULT_ACCESS_KEY);
+    let mut keys = token_keys(access_key, string_or(a, limits::DEFAULT_REFRESH_KEY));
     let legacy_access = strings_or(a, &mut keys, limits::DEFAULT_LEGACY_ACCESS_KEYS);
     strings_or(a, &mut keys, limits::DEFAULT_LEGACY_REFRESH_KEYS);
     let mut patterns = Vec::new();
@@ -712,7 +717,7 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
         tabs: if area == Area::Session { TabScope::PerTab } else { TabScope::Shared },
         tab_lock: tab_lock.map_or(limits::DEFAULT_TAB_LOCK, |v| v != 0.0),
         memory_storage: false,
-        login: login_url.map(|url| LoginPage { url, path: login_path }),
+        login: (!login_url.is_empty()).then(|| LoginPage { url: login_url, path: login_path }),
         revoke,
         decode: super::decode_claims,
     };
