@@ -153,19 +153,6 @@ const badArgument = (method, what, name, expected, got) =>
 const bad = (name, expected, got) => badArgument('createAuthClient', 'option', name, expected, got);
 const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
-// Every option there is, with its nested ones: anything else is a typo that would otherwise be
-// ignored in silence (`refreshTimout`), so it is refused with the closest valid name.
-const KNOWN = {
-  '': ['refreshUrl', 'refreshFormat', 'refreshMode', 'storage', 'keys', 'legacyKeys', 'apiOrigins', 'skipRefreshFor',
-    'loginUrl', 'leeway', 'expiringWarning', 'refreshWhenHidden', 'refreshTimeout', 'retry', 'clear', 'clientId', 'scope',
-    'fetch', 'revokeUrl', 'refreshRequest', 'parseRefreshResponse', 'onTrace', 'tabLock', 'wasmUrl'],
-  keys: ['access', 'refresh'],
-  legacyKeys: ['access', 'refresh'],
-  // In the order of the core's NEW arguments (normalise sends them in this order).
-  retry: ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter'],
-  clear: ['patterns', 'sessionStorage'],
-};
-
 /** Edit distance, case-insensitive: for "did you mean" only. */
 function distance(a, b) {
   a = a.toLowerCase(); b = b.toLowerCase();
@@ -178,16 +165,20 @@ function distance(a, b) {
   return row[b.length];
 }
 
+// Every option there is (CHECKS' names), with its nested ones: anything else is a typo that
+// would otherwise be ignored in silence (`refreshTimout`), so it is refused with the closest
+// valid name. `group`: '' or a group's name and a dot.
 function refuseUnknown(group, object) {
   if (object === null || typeof object !== 'object') return;
   for (const key of Object.keys(object)) {
-    const known = KNOWN[group];
-    if (known.includes(key)) continue;
-    const name = group ? `${group}.${key}` : key;
+    const name = group + key;
+    // A dotted name is a nested option's path, not an option at this level.
+    if (!key.includes('.') && name in CHECKS) continue;
     let hint = '';
     if (VERBOSE) {
-      const closest = known.reduce((best, k) => (distance(key, k) < distance(key, best) ? k : best));
-      if (distance(key, closest) <= Math.max(2, closest.length / 3)) hint = `; did you mean \`${group ? `${group}.` : ''}${closest}\`?`;
+      const known = Object.keys(CHECKS).filter((n) => n.startsWith(group) && !n.includes('.', group.length));
+      const closest = known.reduce((best, k) => (distance(name, k) < distance(name, best) ? k : best));
+      if (distance(name, closest) <= Math.max(2, (closest.length - group.length) / 3)) hint = `; did you mean \`${closest}\`?`;
     }
     throw new AuthkeeperError('invalid_option', `createAuthClient: unknown option \`${name}\`${hint}`);
   }
@@ -205,18 +196,19 @@ const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof 
   (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
   isBytes(v) || v instanceof WebAssembly.Module;
 
-// The type checks, in the order they run: each option's path and kind, an index into TYPES (and
-// EXPECTED, the developer wording) or the values it may take. An option left out (undefined) is
-// not checked; a group (`keys`, `retry`...) must be an object before its members are read.
+// Every option and the type check of each, in the order they run: each option's path and kind,
+// an index into TYPES (and EXPECTED, the developer wording) or the values it may take. An option
+// left out (undefined) is not checked; a group (`keys`, `retry`...) must be an object before its
+// members are read. The URLs (kind 12) are checked where they are resolved.
 const isText = (v) => typeof v === 'string' && v !== '';
 const isNumber = (v) => typeof v === 'number';
 const TYPES = [(v) => v !== null && typeof v === 'object', isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
-  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource];
+  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1];
 const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
   'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
   'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module'];
 const CHECKS = {
-  storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
+  __proto__: null, refreshUrl: 12, loginUrl: 12, revokeUrl: 12, storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
   keys: 0, legacyKeys: 0, 'keys.access': 1, 'legacyKeys.access': 2, 'keys.refresh': 1, 'legacyKeys.refresh': 2,
   apiOrigins: 3, skipRefreshFor: 4, clear: 0, 'clear.patterns': 2, 'clear.sessionStorage': SESSION_CLEARING,
   clientId: 5, scope: 5, leeway: 6, expiringWarning: 7, refreshTimeout: 7,
@@ -232,7 +224,7 @@ const CHECKS = {
  */
 function normalise(options) {
   if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
-  for (const group of Object.keys(KNOWN)) refuseUnknown(group, group ? options[group] : options);
+  for (const group of ['', 'keys', 'legacyKeys', 'retry', 'clear']) refuseUnknown(group && `${group}.`, group ? options[group] : options);
   const o = { ...options };
   const base = root.location?.href;
   /** The option `name` as fetch resolves it; `text`: the developer wording when it does not parse. */
@@ -242,8 +234,9 @@ function normalise(options) {
   if (!isText(o.refreshUrl)) throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
   const refresh = url('refreshUrl', VERBOSE && 'a valid URL');
   let apiOrigins;
+  const at = (name) => name.split('.').reduce((v, k) => v?.[k], o);
   for (const [name, kind] of Object.entries(CHECKS)) {
-    const value = name.split('.').reduce((v, k) => v?.[k], o);
+    const value = at(name);
     const list = Array.isArray(kind);
     if (value !== undefined && !(list ? kind.includes(value) : TYPES[kind](value))) {
       throw bad(name, VERBOSE && (list ? kind.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1') : EXPECTED[kind]), value);
@@ -260,7 +253,6 @@ function normalise(options) {
     if (!isText(o.revokeUrl)) throw bad('revokeUrl', VERBOSE && 'null or a URL string', o.revokeUrl);
     revoke = url('revokeUrl', VERBOSE && 'null or a valid URL');
   }
-  const { retry = {}, keys = {}, legacyKeys = {}, clear = {} } = o;
   o.pageOrigin = root.location?.origin ?? refresh.origin;
   o.refreshUrl = refresh.href;
   o.revokeUrl = revoke?.href ?? null;
@@ -270,10 +262,10 @@ function normalise(options) {
   // The ranged numbers first, in RANGED's order (src/web/client.rs read_config checks them
   // before it reads a string), the enumerated options as their index (-1: not given).
   return [o, [
-    ...KNOWN.retry.map((k) => retry[k]), o.leeway, o.expiringWarning, o.refreshTimeout, o.refreshWhenHidden, o.tabLock,
-    o.refreshMode === 'cookie', AREAS.indexOf(o.storage), o.revokeUrl !== null, SESSION_CLEARING.indexOf(clear.sessionStorage),
+    ...RANGED.map(at), o.refreshWhenHidden, o.tabLock,
+    o.refreshMode === 'cookie', AREAS.indexOf(o.storage), o.revokeUrl !== null, SESSION_CLEARING.indexOf(at('clear.sessionStorage')),
     o.pageOrigin, refresh.origin, refresh.pathname, apiOrigins, o.skipRefreshFor, login?.href ?? null, login?.pathname ?? null,
-    keys.access, keys.refresh, legacyKeys.access, legacyKeys.refresh, clear.patterns,
+    ...['keys.access', 'keys.refresh', 'legacyKeys.access', 'legacyKeys.refresh', 'clear.patterns'].map(at),
   ]];
 }
 
