@@ -129,14 +129,19 @@ pub struct Numbers {
     pub refresh_timeout_ms: u64,
 }
 
-/// `given`: each ranged option as the app passed it (`None`: left out), in `Ranged`'s order.
-/// The first one that is wrong is the error; the retry delays are compared once all five retry
-/// options are read.
-pub fn check(given: [Option<f64>; 8]) -> Result<Numbers, OptionError> {
+/// `next`: each ranged option as the app passed it (`None`: left out), in `Ranged`'s order.
+/// The first one that is wrong is the error (the rest are not read); the retry delays are
+/// compared once all five retry options are read.
+pub fn check(mut next: impl FnMut() -> Option<f64>) -> Result<Numbers, OptionError> {
     let mut v = [0u64; 8];
+    let mut leeway_given = false;
     for i in 0..RANGES.len() {
         let (option, range) = (Ranged::ALL[i], RANGES[i]);
-        v[i] = match given[i] {
+        let given = next();
+        if option == Ranged::Leeway {
+            leeway_given = given.is_some();
+        }
+        v[i] = match given {
             None => range.default,
             Some(x) => range.check(x).map_err(|why| OptionError::OutOfRange { option, why })?,
         };
@@ -147,7 +152,7 @@ pub fn check(given: [Option<f64>; 8]) -> Result<Numbers, OptionError> {
     let [max_attempts, base_delay_ms, max_delay_ms, cooldown_ms, give_up_after_ms, leeway, expiring_warning_ms, refresh_timeout_ms] = v;
     Ok(Numbers {
         breaker: BreakerConfig { max_attempts: max_attempts as u32, base_delay_ms, max_delay_ms, cooldown_ms, give_up_after_ms },
-        leeway_ms: given[Ranged::Leeway as usize].map(|_| leeway),
+        leeway_ms: leeway_given.then_some(leeway),
         expiring_warning_ms,
         refresh_timeout_ms,
     })
@@ -156,6 +161,11 @@ pub fn check(given: [Option<f64>; 8]) -> Result<Numbers, OptionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(given: [Option<f64>; 8]) -> Result<Numbers, OptionError> {
+        let mut given = given.into_iter();
+        super::check(|| given.next().flatten())
+    }
 
     const NONE: [Option<f64>; 8] = [None; 8];
 

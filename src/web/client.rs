@@ -669,11 +669,7 @@ fn strings_or(a: &mut Reader, into: &mut Vec<String>, default: &[&str]) -> usize
 fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     // The numbers come first and are checked before any string is read: an error then returns
     // before anything is allocated, so no early return carries the drops of a dozen strings.
-    let mut given = [None; 8];
-    for value in given.iter_mut() {
-        *value = a.num();
-    }
-    let numbers = limits::check(given)?;
+    let numbers = limits::check(|| a.num())?;
     let when_hidden = a.flag();
     let tab_lock = a.num();
     let cookie_mode = a.flag();
