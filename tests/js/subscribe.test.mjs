@@ -97,7 +97,7 @@ test('unknown options are refused with the closest valid name; setTokens takes {
     ['`retry.maxAttempts`', '`access`', '`keys.maxAttempts`', '`clear.clear.patterns`', '`toString`', '`retry.constructor`']);
   if (TERSE) {
     // The production build names the option without the suggestion (developer wording).
-    assert.deepEqual(r.errors.map((e) => e.message.replace(/^.*unknown option /, '')), ['`refreshTimout`', '`retry.maxAttemps`', '`frobnicate`']);
+    assert.deepEqual(r.errors.slice(0, 3).map((e) => e.message.replace(/^.*unknown option /, '')), ['`refreshTimout`', '`retry.maxAttemps`', '`frobnicate`']);
   } else {
     assert.match(r.errors[0].message, /unknown option `refreshTimout`; did you mean `refreshTimeout`\?/);
     assert.match(r.errors[1].message, /unknown option `retry.maxAttemps`; did you mean `retry.maxAttempts`\?/);
