@@ -127,9 +127,9 @@ fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
     out.list(4);
     out.int(u32::from(shared || !tokens_are_shared));
     out.int(u32::from(rules.session == SessionClear::All));
-    for session in [false, true] {
-        out.strs_from(a, |k| if session { rules.removes_session(k) } else { shared && rules.removes_local(k) });
-    }
+    out.strs_from(a, |k| shared && rules.removes_local(k));
+    // When sessionStorage is cleared whole, JS does not read this list.
+    out.strs_from(a, |k| rules.removes_session(k));
     out.list(0);
     out.null();
 }
