@@ -59,7 +59,7 @@ const SESSION_CLEARING = ['all', 'matching', 'none'];
 const STATUSES = ['anonymous', 'active', 'refreshing', 'logged_out'];
 const BREAKER_STATES = ['closed', 'open', 'half_open'];
 const TAB_KINDS = ['tokens', 'logout', 'hello'];
-const RANGED = ['leeway', 'expiringWarning', 'refreshTimeout', 'retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter'];
+const RANGED = ['retry.maxAttempts', 'retry.baseDelay', 'retry.maxDelay', 'retry.cooldown', 'retry.giveUpAfter', 'leeway', 'expiringWarning', 'refreshTimeout'];
 const CORE_CODES = ['destroyed', 'not_ready', 'refresh_unavailable', 'logged_out', 'no_session', 'no_refresh_token', 'malformed_token',
   'invalid_option', 'invalid_option'];
 const CORE_TEXT = VERBOSE && [
@@ -153,19 +153,6 @@ const badArgument = (method, what, name, expected, got) =>
 const bad = (name, expected, got) => badArgument('createAuthClient', 'option', name, expected, got);
 const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
-// Every option there is, with its nested ones: anything else is a typo that would otherwise be
-// ignored in silence (`refreshTimout`), so it is refused with the closest valid name.
-const KNOWN = {
-  '': ['refreshUrl', 'refreshFormat', 'refreshMode', 'storage', 'keys', 'legacyKeys', 'apiOrigins', 'skipRefreshFor',
-    'loginUrl', 'leeway', 'expiringWarning', 'refreshWhenHidden', 'refreshTimeout', 'retry', 'clear', 'clientId', 'scope',
-    'fetch', 'revokeUrl', 'refreshRequest', 'parseRefreshResponse', 'onTrace', 'tabLock', 'wasmUrl'],
-  keys: ['access', 'refresh'],
-  legacyKeys: ['access', 'refresh'],
-  // In the order of the core's NEW arguments (normalise sends them in this order).
-  retry: ['maxAttempts', 'baseDelay', 'maxDelay', 'cooldown', 'giveUpAfter'],
-  clear: ['patterns', 'sessionStorage'],
-};
-
 /** Edit distance, case-insensitive: for "did you mean" only. */
 function distance(a, b) {
   a = a.toLowerCase(); b = b.toLowerCase();
@@ -178,16 +165,20 @@ function distance(a, b) {
   return row[b.length];
 }
 
+// Every option there is (CHECKS' names), with its nested ones: anything else is a typo that
+// would otherwise be ignored in silence (`refreshTimout`), so it is refused with the closest
+// valid name. `group`: '' or a group's name and a dot.
 function refuseUnknown(group, object) {
   if (object === null || typeof object !== 'object') return;
   for (const key of Object.keys(object)) {
-    const known = KNOWN[group];
-    if (known.includes(key)) continue;
-    const name = group ? `${group}.${key}` : key;
+    const name = group + key;
+    // A dotted name is a nested option's path, not an option at this level.
+    if (!key.includes('.') && name in CHECKS) continue;
     let hint = '';
     if (VERBOSE) {
-      const closest = known.reduce((best, k) => (distance(key, k) < distance(key, best) ? k : best));
-      if (distance(key, closest) <= Math.max(2, closest.length / 3)) hint = `; did you mean \`${group ? `${group}.` : ''}${closest}\`?`;
+      const known = Object.keys(CHECKS).filter((n) => n.startsWith(group) && !n.includes('.', group.length));
+      const closest = known.reduce((best, k) => (distance(name, k) < distance(name, best) ? k : best));
+      if (distance(name, closest) <= Math.max(2, (closest.length - group.length) / 3)) hint = `; did you mean \`${closest}\`?`;
     }
     throw new AuthkeeperError('invalid_option', `createAuthClient: unknown option \`${name}\`${hint}`);
   }
@@ -205,18 +196,19 @@ const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof 
   (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
   isBytes(v) || v instanceof WebAssembly.Module;
 
-// The type checks, in the order they run: each option's path and kind, an index into TYPES (and
-// EXPECTED, the developer wording) or the values it may take. An option left out (undefined) is
-// not checked; a group (`keys`, `retry`...) must be an object before its members are read.
+// Every option and the type check of each, in the order they run: each option's path and kind,
+// an index into TYPES (and EXPECTED, the developer wording) or the values it may take. An option
+// left out (undefined) is not checked; a group (`keys`, `retry`...) must be an object before its
+// members are read. The URLs (kind 12) are checked where they are resolved.
 const isText = (v) => typeof v === 'string' && v !== '';
 const isNumber = (v) => typeof v === 'number';
 const TYPES = [(v) => v !== null && typeof v === 'object', isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
-  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource];
+  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1];
 const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
   'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
   'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module'];
 const CHECKS = {
-  storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
+  __proto__: null, refreshUrl: 12, loginUrl: 12, revokeUrl: 12, storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
   keys: 0, legacyKeys: 0, 'keys.access': 1, 'legacyKeys.access': 2, 'keys.refresh': 1, 'legacyKeys.refresh': 2,
   apiOrigins: 3, skipRefreshFor: 4, clear: 0, 'clear.patterns': 2, 'clear.sessionStorage': SESSION_CLEARING,
   clientId: 5, scope: 5, leeway: 6, expiringWarning: 7, refreshTimeout: 7,
@@ -232,7 +224,7 @@ const CHECKS = {
  */
 function normalise(options) {
   if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
-  for (const group of Object.keys(KNOWN)) refuseUnknown(group, group ? options[group] : options);
+  for (const group of ['', 'keys', 'legacyKeys', 'retry', 'clear']) refuseUnknown(group && `${group}.`, group ? options[group] : options);
   const o = { ...options };
   const base = root.location?.href;
   /** The option `name` as fetch resolves it; `text`: the developer wording when it does not parse. */
@@ -242,8 +234,9 @@ function normalise(options) {
   if (!isText(o.refreshUrl)) throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
   const refresh = url('refreshUrl', VERBOSE && 'a valid URL');
   let apiOrigins;
+  const at = (name) => name.split('.').reduce((v, k) => v?.[k], o);
   for (const [name, kind] of Object.entries(CHECKS)) {
-    const value = name.split('.').reduce((v, k) => v?.[k], o);
+    const value = at(name);
     const list = Array.isArray(kind);
     if (value !== undefined && !(list ? kind.includes(value) : TYPES[kind](value))) {
       throw bad(name, VERBOSE && (list ? kind.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1') : EXPECTED[kind]), value);
@@ -260,20 +253,19 @@ function normalise(options) {
     if (!isText(o.revokeUrl)) throw bad('revokeUrl', VERBOSE && 'null or a URL string', o.revokeUrl);
     revoke = url('revokeUrl', VERBOSE && 'null or a valid URL');
   }
-  const { retry = {}, keys = {}, legacyKeys = {}, clear = {} } = o;
   o.pageOrigin = root.location?.origin ?? refresh.origin;
   o.refreshUrl = refresh.href;
   o.revokeUrl = revoke?.href ?? null;
   o.revokePath = revoke?.pathname ?? null;
   o.refreshRequest &&= requestHook(o.refreshRequest);
   o.parseRefreshResponse &&= parseHook(o.parseRefreshResponse);
-  // The numbers first (src/web/client.rs read_config checks them before it reads a string),
-  // the enumerated options as their index (-1: not given).
+  // The ranged numbers first, in RANGED's order (src/web/client.rs read_config checks them
+  // before it reads a string), the enumerated options as their index (-1: not given).
   return [o, [
-    o.leeway, o.expiringWarning, o.refreshWhenHidden, o.tabLock, o.refreshTimeout, ...KNOWN.retry.map((k) => retry[k]),
-    o.refreshMode === 'cookie', AREAS.indexOf(o.storage), o.revokeUrl !== null, SESSION_CLEARING.indexOf(clear.sessionStorage),
+    ...RANGED.map(at), o.refreshWhenHidden, o.tabLock,
+    o.refreshMode === 'cookie', AREAS.indexOf(o.storage), o.revokeUrl !== null, SESSION_CLEARING.indexOf(at('clear.sessionStorage')),
     o.pageOrigin, refresh.origin, refresh.pathname, apiOrigins, o.skipRefreshFor, login?.href ?? null, login?.pathname ?? null,
-    keys.access, keys.refresh, legacyKeys.access, legacyKeys.refresh, clear.patterns,
+    ...['keys.access', 'keys.refresh', 'legacyKeys.access', 'legacyKeys.refresh', 'clear.patterns'].map(at),
   ]];
 }
 
@@ -505,10 +497,13 @@ function rawStorage(area) {
 }
 const degraded = (what) => console.warn(`authkeeper: ${VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`}`);
 
-function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], keepRefresh) {
-  const genKey = `${accessKey}:generation`;
-  const expKey = `${accessKey}:expiresAt`;
-  const tokenKeys = [accessKey, refreshKey, ...legacyAccess, ...legacyRefresh];
+/** `keys`: the core's token keys (access, refresh, generation, expiry, then the legacy keys,
+ * `accessCount` of them the access token's). */
+function openStore(area, keys, accessCount, keepRefresh) {
+  const [accessKey, refreshKey, genKey, expKey, ...legacy] = keys;
+  const legacyAccess = legacy.slice(0, accessCount);
+  const legacyRefresh = legacy.slice(accessCount);
+  const tokenKeys = [accessKey, refreshKey, ...legacy];
   // `web`: the Web Storage area, or null once in memory; `s`: whichever is in use, as a Storage.
   let web = rawStorage(area);
   let s = web;
@@ -570,9 +565,9 @@ function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], k
       try { for (let i = 0; i < (s?.length ?? 0); i++) keys.push(s.key(i)); } catch {}
       return keys;
     },
-    /** Removes what the core named: from this store, from localStorage, from sessionStorage. */
-    clear([own, local, sessionAll, session]) {
-      for (const k of own) remove(k);
+    /** Removes what the core named: this store's keys, from localStorage, from sessionStorage. */
+    clear([own, sessionAll, local, session]) {
+      if (own) for (const k of keys) remove(k);
       const removeFrom = (s, keys) => { try { for (const k of keys) s?.removeItem(k); } catch {} };
       removeFrom(rawStorage('local'), local);
       const s = rawStorage('session');
@@ -695,10 +690,11 @@ export async function createAuthClient(options) {
   const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
   const cookie = config.refreshMode === 'cookie';
   const [created] = call(NEW, settings);
-  // Its errors are all numbers; its answer has the store keys (strings) from the third item on.
-  if (typeof created[2] !== 'string') throw coreError(created);
-  const [handle, timeoutMs, accessKey, refreshKey] = created;
-  const store = openStore(config.storage ?? 'local', created.slice(2), !cookie);
+  // Its errors are all numbers; its answer starts with the store keys (a list).
+  if (typeof created[0] === 'number') throw coreError(created);
+  const [keys, handle, timeoutMs, legacyAccess] = created;
+  const [accessKey, refreshKey] = keys;
+  const store = openStore(config.storage ?? 'local', keys, legacyAccess, !cookie);
   /** `state()`: the core's snapshot; the access token's claims read here, as decodeJwt does. */
   const snapshot = () => {
     const [status, expiresAt, breaker, breakerOpenUntil, inFlight, waiting, refreshCount, clockOffset, reason, access] = op(STATE);

@@ -80,18 +80,27 @@ fn the_js_wording_table_gives_each_core_error_its_code_in_order() {
 /// The option names of `js/index.js`'s `RANGED` table, in its order.
 #[test]
 fn the_js_option_names_follow_the_ranged_options() {
-    use authkeeper::core::options::{self as o, Ranged};
+    use authkeeper::core::options::Ranged;
     let js = read("js/index.js");
     let start = js.find("const RANGED = [").expect("js/index.js has RANGED");
     let list = &js[start..start + js[start..].find("];").unwrap()];
     let names: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
-    let ranges = [o::LEEWAY, o::EXPIRING_WARNING, o::REFRESH_TIMEOUT, o::MAX_ATTEMPTS, o::BASE_DELAY, o::MAX_DELAY, o::COOLDOWN, o::GIVE_UP_AFTER];
-    let expected = ["leeway", "expiringWarning", "refreshTimeout", "retry.maxAttempts", "retry.baseDelay", "retry.maxDelay", "retry.cooldown", "retry.giveUpAfter"];
-    assert_eq!(names, expected);
-    for (i, range) in ranges.iter().enumerate() {
-        assert_eq!(range.option as usize, i, "{:?} is {} in RANGED", range.option, expected[i]);
+    let expected = [
+        (Ranged::MaxAttempts, "retry.maxAttempts"),
+        (Ranged::BaseDelay, "retry.baseDelay"),
+        (Ranged::MaxDelay, "retry.maxDelay"),
+        (Ranged::Cooldown, "retry.cooldown"),
+        (Ranged::GiveUpAfter, "retry.giveUpAfter"),
+        (Ranged::Leeway, "leeway"),
+        (Ranged::ExpiringWarning, "expiringWarning"),
+        (Ranged::RefreshTimeout, "refreshTimeout"),
+    ];
+    assert_eq!(names, expected.map(|(_, name)| name));
+    for (i, (option, name)) in expected.iter().enumerate() {
+        assert_eq!(*option as usize, i, "{option:?} is {name} in RANGED");
+        assert_eq!(Ranged::ALL[i], *option);
     }
-    assert_eq!(Ranged::GiveUpAfter as usize, names.len() - 1);
+    assert_eq!(Ranged::ALL.len(), names.len());
 }
 
 /// The keys of `js/index.js`'s `LOGOUT_TEXT`, in order: `REASONS = Object.keys(LOGOUT_TEXT)`

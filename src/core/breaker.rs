@@ -32,9 +32,15 @@ pub struct BreakerConfig {
     pub give_up_after_ms: u64,
 }
 
+impl BreakerConfig {
+    /// What the `retry` options left out take (`options::RANGES` holds them with their ranges).
+    pub const DEFAULT: BreakerConfig =
+        BreakerConfig { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, cooldown_ms: 30_000, give_up_after_ms: 300_000 };
+}
+
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, cooldown_ms: 30_000, give_up_after_ms: 300_000 }
+        BreakerConfig::DEFAULT
     }
 }
 

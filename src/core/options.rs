@@ -21,38 +21,71 @@ pub const DEFAULT_EXPIRING_WARNING_MS: u64 = 60_000;
 /// Refresh under the cross-tab lock unless the app turns it off.
 pub const DEFAULT_TAB_LOCK: bool = true;
 
-/// The options with a numeric range, by the number `js/index.js`'s `RANGED` table names them
-/// with (an out-of-range error carries this number, not the name).
+/// The options with a numeric range, in the order `js/index.js` sends them to `NEW` and names
+/// them in its `RANGED` table (an out-of-range error carries this number, not the name). The
+/// retry options come first: they are checked, and compared, before the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ranged {
-    Leeway,
-    ExpiringWarning,
-    RefreshTimeout,
     MaxAttempts,
     BaseDelay,
     MaxDelay,
     Cooldown,
     GiveUpAfter,
+    Leeway,
+    ExpiringWarning,
+    RefreshTimeout,
 }
 
-/// A whole number of milliseconds (or attempts) between `min` and `max`, inclusive.
+impl Ranged {
+    pub const ALL: [Ranged; 8] = [
+        Ranged::MaxAttempts,
+        Ranged::BaseDelay,
+        Ranged::MaxDelay,
+        Ranged::Cooldown,
+        Ranged::GiveUpAfter,
+        Ranged::Leeway,
+        Ranged::ExpiringWarning,
+        Ranged::RefreshTimeout,
+    ];
+
+    /// Counted in milliseconds (all but the attempts): the error's wording says so.
+    pub fn in_ms(self) -> bool {
+        self != Ranged::MaxAttempts
+    }
+
+    pub fn range(self) -> Range {
+        RANGES[self as usize]
+    }
+}
+
+/// A whole number of milliseconds (or attempts) between `min` and `max`, inclusive, and what
+/// an option left out takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Range {
-    pub option: Ranged,
     pub min: u64,
     pub max: u64,
+    pub default: u64,
 }
 
-/// `null`/absent picks the default leeway for the token's lifetime.
-pub const LEEWAY: Range = Range { option: Ranged::Leeway, min: 0, max: HOUR };
-pub const EXPIRING_WARNING: Range = Range { option: Ranged::ExpiringWarning, min: 0, max: DAY };
-/// A refresh that may not take even 100 ms would always time out.
-pub const REFRESH_TIMEOUT: Range = Range { option: Ranged::RefreshTimeout, min: 100, max: 10 * 60_000 };
-pub const MAX_ATTEMPTS: Range = Range { option: Ranged::MaxAttempts, min: 1, max: 100 };
-pub const BASE_DELAY: Range = Range { option: Ranged::BaseDelay, min: 0, max: HOUR };
-pub const MAX_DELAY: Range = Range { option: Ranged::MaxDelay, min: 0, max: DAY };
-pub const COOLDOWN: Range = Range { option: Ranged::Cooldown, min: MIN_COOLDOWN_MS, max: DAY };
-pub const GIVE_UP_AFTER: Range = Range { option: Ranged::GiveUpAfter, min: 0, max: 7 * DAY };
+const fn range(min: u64, max: u64, default: u64) -> Range {
+    Range { min, max, default }
+}
+
+const BREAKER: BreakerConfig = BreakerConfig::DEFAULT;
+
+/// Every ranged option's range and default, in `Ranged`'s order. A refresh that may not take
+/// even 100 ms would always time out. The leeway's default is not this table's `0`: left out
+/// (or `null`), it is picked for the token's lifetime.
+pub const RANGES: [Range; 8] = [
+    range(1, 100, BREAKER.max_attempts as u64),
+    range(0, HOUR, BREAKER.base_delay_ms),
+    range(0, DAY, BREAKER.max_delay_ms),
+    range(MIN_COOLDOWN_MS, DAY, BREAKER.cooldown_ms),
+    range(0, 7 * DAY, BREAKER.give_up_after_ms),
+    range(0, HOUR, 0),
+    range(0, DAY, DEFAULT_EXPIRING_WARNING_MS),
+    range(100, 10 * 60_000, DEFAULT_REFRESH_TIMEOUT_MS),
+];
 
 /// What is wrong with a number outside its range (the error's wording names it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,111 +100,178 @@ pub enum Why {
 /// An option the app got wrong; `js/index.js` words it (option name, range, unit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptionError {
-    OutOfRange { range: Range, why: Why },
+    OutOfRange { option: Ranged, why: Why },
     /// `retry.maxDelay` below `retry.baseDelay`.
     MaxDelayBelowBaseDelay,
 }
 
 impl Range {
-    /// `value` as the app passed it (`None`: left out), or the default.
-    pub fn check(&self, value: Option<f64>, default: u64) -> Result<u64, OptionError> {
-        let Some(v) = value else { return Ok(default) };
+    /// `v` as the app passed it, if it is a whole number in range.
+    pub fn check(&self, v: f64) -> Result<u64, Why> {
         if v.is_finite() && v.fract() == 0.0 && v >= self.min as f64 && v <= self.max as f64 {
             return Ok(v as u64);
         }
-        let why = match () {
+        Err(match () {
             _ if !v.is_finite() => Why::NotFinite,
             _ if v.fract() != 0.0 => Why::Fraction,
             _ => Why::Outside,
+        })
+    }
+}
+
+/// The ranged options, checked, the defaults filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Numbers {
+    pub breaker: BreakerConfig,
+    /// `None`: left out, picked for each token's lifetime.
+    pub leeway_ms: Option<u64>,
+    pub expiring_warning_ms: u64,
+    pub refresh_timeout_ms: u64,
+}
+
+/// `next`: each ranged option as the app passed it (`None`: left out), in `Ranged`'s order.
+/// The first one that is wrong is the error (the rest are not read); the retry delays are
+/// compared once all five retry options are read.
+pub fn check(mut next: impl FnMut() -> Option<f64>) -> Result<Numbers, OptionError> {
+    let mut v = [0u64; 8];
+    let mut leeway_given = false;
+    for i in 0..RANGES.len() {
+        let (option, range) = (Ranged::ALL[i], RANGES[i]);
+        let given = next();
+        if option == Ranged::Leeway {
+            leeway_given = given.is_some();
+        }
+        v[i] = match given {
+            None => range.default,
+            Some(x) => range.check(x).map_err(|why| OptionError::OutOfRange { option, why })?,
         };
-        Err(OptionError::OutOfRange { range: *self, why })
+        if option == Ranged::GiveUpAfter && v[Ranged::MaxDelay as usize] < v[Ranged::BaseDelay as usize] {
+            return Err(OptionError::MaxDelayBelowBaseDelay);
+        }
     }
-
-    /// Counted in milliseconds (all but the attempts): the error's wording says so.
-    pub fn in_ms(&self) -> bool {
-        self.option != Ranged::MaxAttempts
-    }
-}
-
-/// The `retry` options, read into the breaker's configuration.
-pub struct RetryInput {
-    pub max_attempts: Option<f64>,
-    pub base_delay: Option<f64>,
-    pub max_delay: Option<f64>,
-    pub cooldown: Option<f64>,
-    pub give_up_after: Option<f64>,
-}
-
-pub fn breaker_config(input: &RetryInput) -> Result<BreakerConfig, OptionError> {
-    let d = BreakerConfig::default();
-    let config = BreakerConfig {
-        max_attempts: MAX_ATTEMPTS.check(input.max_attempts, u64::from(d.max_attempts))? as u32,
-        base_delay_ms: BASE_DELAY.check(input.base_delay, d.base_delay_ms)?,
-        max_delay_ms: MAX_DELAY.check(input.max_delay, d.max_delay_ms)?,
-        cooldown_ms: COOLDOWN.check(input.cooldown, d.cooldown_ms)?,
-        give_up_after_ms: GIVE_UP_AFTER.check(input.give_up_after, d.give_up_after_ms)?,
-    };
-    if config.max_delay_ms < config.base_delay_ms {
-        return Err(OptionError::MaxDelayBelowBaseDelay);
-    }
-    Ok(config)
+    let [max_attempts, base_delay_ms, max_delay_ms, cooldown_ms, give_up_after_ms, leeway, expiring_warning_ms, refresh_timeout_ms] = v;
+    Ok(Numbers {
+        breaker: BreakerConfig { max_attempts: max_attempts as u32, base_delay_ms, max_delay_ms, cooldown_ms, give_up_after_ms },
+        leeway_ms: leeway_given.then_some(leeway),
+        expiring_warning_ms,
+        refresh_timeout_ms,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn retry() -> RetryInput {
-        RetryInput { max_attempts: None, base_delay: None, max_delay: None, cooldown: None, give_up_after: None }
+    fn check(given: [Option<f64>; 8]) -> Result<Numbers, OptionError> {
+        let mut given = given.into_iter();
+        super::check(|| given.next().flatten())
+    }
+
+    const NONE: [Option<f64>; 8] = [None; 8];
+
+    fn given(option: Ranged, value: f64) -> [Option<f64>; 8] {
+        let mut given = NONE;
+        given[option as usize] = Some(value);
+        given
+    }
+
+    fn error(option: Ranged, why: Why) -> OptionError {
+        OptionError::OutOfRange { option, why }
     }
 
     #[test]
     fn left_out_options_take_the_defaults() {
-        assert_eq!(breaker_config(&retry()).unwrap(), BreakerConfig::default());
-        assert_eq!(REFRESH_TIMEOUT.check(None, DEFAULT_REFRESH_TIMEOUT_MS), Ok(10_000));
+        let numbers = check(NONE).unwrap();
+        assert_eq!(numbers.breaker, BreakerConfig::default());
+        assert_eq!(numbers.breaker, BreakerConfig { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, cooldown_ms: 30_000, give_up_after_ms: 300_000 });
+        assert_eq!(numbers.leeway_ms, None);
+        assert_eq!(numbers.expiring_warning_ms, DEFAULT_EXPIRING_WARNING_MS);
+        assert_eq!(numbers.refresh_timeout_ms, 10_000);
+    }
+
+    #[test]
+    fn the_ranges_are_the_documented_ones() {
+        const HOUR: u64 = 3_600_000;
+        const DAY: u64 = 24 * HOUR;
+        let expected = [(1, 100), (0, HOUR), (0, DAY), (1_000, DAY), (0, 7 * DAY), (0, HOUR), (0, DAY), (100, 600_000)];
+        for (option, (min, max)) in Ranged::ALL.into_iter().zip(expected) {
+            assert_eq!((option.range().min, option.range().max), (min, max), "{option:?}");
+        }
+        for (i, option) in Ranged::ALL.into_iter().enumerate() {
+            assert_eq!(option as usize, i);
+        }
     }
 
     #[test]
     fn values_in_range_are_kept_exactly_including_the_bounds() {
-        assert_eq!(MAX_ATTEMPTS.check(Some(1.0), 3), Ok(1));
-        assert_eq!(MAX_ATTEMPTS.check(Some(100.0), 3), Ok(100));
-        assert_eq!(COOLDOWN.check(Some(1_000.0), 30_000), Ok(1_000));
-        assert_eq!(LEEWAY.check(Some(0.0), 0), Ok(0));
+        assert_eq!(check(given(Ranged::MaxAttempts, 1.0)).unwrap().breaker.max_attempts, 1);
+        assert_eq!(check(given(Ranged::MaxAttempts, 100.0)).unwrap().breaker.max_attempts, 100);
+        assert_eq!(check(given(Ranged::Cooldown, 1_000.0)).unwrap().breaker.cooldown_ms, 1_000);
+        assert_eq!(check(given(Ranged::Leeway, 0.0)).unwrap().leeway_ms, Some(0));
+        assert_eq!(check(given(Ranged::Leeway, 3_600_000.0)).unwrap().leeway_ms, Some(3_600_000));
+        assert_eq!(check(given(Ranged::ExpiringWarning, 0.0)).unwrap().expiring_warning_ms, 0);
+        assert_eq!(check(given(Ranged::RefreshTimeout, 100.0)).unwrap().refresh_timeout_ms, 100);
+        assert_eq!(check(given(Ranged::RefreshTimeout, 600_000.0)).unwrap().refresh_timeout_ms, 600_000);
+        let mut zero = given(Ranged::MaxDelay, -0.0);
+        zero[Ranged::BaseDelay as usize] = Some(0.0);
+        assert_eq!(check(zero).unwrap().breaker.max_delay_ms, 0);
     }
 
     #[test]
     fn out_of_range_values_are_errors_naming_the_option_and_range_never_clamped() {
-        let e = MAX_ATTEMPTS.check(Some(1000.0), 3).unwrap_err();
-        assert_eq!(e, OptionError::OutOfRange { range: MAX_ATTEMPTS, why: Why::Outside });
-        let e = breaker_config(&RetryInput { cooldown: Some(0.0), ..retry() }).unwrap_err();
-        assert_eq!(e, OptionError::OutOfRange { range: Range { option: Ranged::Cooldown, min: 1_000, max: 86_400_000 }, why: Why::Outside });
-        assert_eq!(REFRESH_TIMEOUT.check(Some(f64::INFINITY), 1).unwrap_err(), OptionError::OutOfRange { range: REFRESH_TIMEOUT, why: Why::NotFinite });
-        assert_eq!(MAX_ATTEMPTS.check(Some(2.5), 3).unwrap_err(), OptionError::OutOfRange { range: MAX_ATTEMPTS, why: Why::Fraction });
-        assert_eq!(LEEWAY.check(Some(-1.0), 0).unwrap_err(), OptionError::OutOfRange { range: LEEWAY, why: Why::Outside });
-        assert_eq!(LEEWAY.check(Some(f64::NAN), 0).unwrap_err(), OptionError::OutOfRange { range: LEEWAY, why: Why::NotFinite });
-        assert!(!MAX_ATTEMPTS.in_ms() && COOLDOWN.in_ms() && LEEWAY.in_ms());
+        assert_eq!(check(given(Ranged::MaxAttempts, 1000.0)), Err(error(Ranged::MaxAttempts, Why::Outside)));
+        assert_eq!(check(given(Ranged::Cooldown, 0.0)), Err(error(Ranged::Cooldown, Why::Outside)));
+        assert_eq!(Ranged::Cooldown.range(), Range { min: 1_000, max: 86_400_000, default: 30_000 });
+        assert_eq!(check(given(Ranged::RefreshTimeout, f64::INFINITY)), Err(error(Ranged::RefreshTimeout, Why::NotFinite)));
+        assert_eq!(check(given(Ranged::RefreshTimeout, 99.0)), Err(error(Ranged::RefreshTimeout, Why::Outside)));
+        assert_eq!(check(given(Ranged::MaxAttempts, 2.5)), Err(error(Ranged::MaxAttempts, Why::Fraction)));
+        assert_eq!(check(given(Ranged::Leeway, -1.0)), Err(error(Ranged::Leeway, Why::Outside)));
+        assert_eq!(check(given(Ranged::Leeway, f64::NAN)), Err(error(Ranged::Leeway, Why::NotFinite)));
+        assert_eq!(check(given(Ranged::ExpiringWarning, 86_400_001.0)), Err(error(Ranged::ExpiringWarning, Why::Outside)));
+        assert_eq!(check(given(Ranged::MaxDelay, f64::NEG_INFINITY)), Err(error(Ranged::MaxDelay, Why::NotFinite)));
+        assert!(!Ranged::MaxAttempts.in_ms() && Ranged::Cooldown.in_ms() && Ranged::Leeway.in_ms());
     }
 
     #[test]
     fn the_first_bad_option_is_the_one_reported_and_each_value_lands_in_its_field() {
-        let all_bad = RetryInput { max_attempts: Some(0.0), base_delay: Some(0.5), max_delay: Some(-1.0), cooldown: Some(f64::NAN), give_up_after: Some(1e300) };
-        assert_eq!(breaker_config(&all_bad).unwrap_err(), OptionError::OutOfRange { range: MAX_ATTEMPTS, why: Why::Outside });
-        let later_bad = RetryInput { max_attempts: Some(5.0), base_delay: Some(10.0), ..all_bad };
-        assert_eq!(breaker_config(&later_bad).unwrap_err(), OptionError::OutOfRange { range: MAX_DELAY, why: Why::Outside });
-        assert_eq!(breaker_config(&RetryInput { give_up_after: Some(1e300), ..retry() }).unwrap_err(), OptionError::OutOfRange { range: GIVE_UP_AFTER, why: Why::Outside });
-        assert_eq!(breaker_config(&RetryInput { cooldown: Some(1_500.5), ..retry() }).unwrap_err(), OptionError::OutOfRange { range: COOLDOWN, why: Why::Fraction });
-        let given = RetryInput { max_attempts: Some(7.0), base_delay: Some(100.0), max_delay: Some(2_000.0), cooldown: Some(5_000.0), give_up_after: Some(60_000.0) };
+        let all_bad = [Some(0.0), Some(0.5), Some(-1.0), Some(f64::NAN), Some(1e300), Some(-5.0), Some(0.5), Some(1.0)];
+        assert_eq!(check(all_bad), Err(error(Ranged::MaxAttempts, Why::Outside)));
+        let mut later_bad = all_bad;
+        later_bad[0] = Some(5.0);
+        later_bad[1] = Some(10.0);
+        assert_eq!(check(later_bad), Err(error(Ranged::MaxDelay, Why::Outside)));
+        assert_eq!(check(given(Ranged::GiveUpAfter, 1e300)), Err(error(Ranged::GiveUpAfter, Why::Outside)));
+        assert_eq!(check(given(Ranged::Cooldown, 1_500.5)), Err(error(Ranged::Cooldown, Why::Fraction)));
+        let retry_then_leeway = [Some(5.0), None, None, None, None, Some(-1.0), Some(0.5), None];
+        assert_eq!(check(retry_then_leeway), Err(error(Ranged::Leeway, Why::Outside)));
+        let all_given = [Some(7.0), Some(100.0), Some(2_000.0), Some(5_000.0), Some(60_000.0), Some(250.0), Some(30_000.0), Some(5_000.0)];
         assert_eq!(
-            breaker_config(&given).unwrap(),
-            BreakerConfig { max_attempts: 7, base_delay_ms: 100, max_delay_ms: 2_000, cooldown_ms: 5_000, give_up_after_ms: 60_000 }
+            check(all_given).unwrap(),
+            Numbers {
+                breaker: BreakerConfig { max_attempts: 7, base_delay_ms: 100, max_delay_ms: 2_000, cooldown_ms: 5_000, give_up_after_ms: 60_000 },
+                leeway_ms: Some(250),
+                expiring_warning_ms: 30_000,
+                refresh_timeout_ms: 5_000,
+            }
         );
-        assert_eq!(MAX_DELAY.check(Some(-0.0), 1), Ok(0));
-        assert_eq!(MAX_DELAY.check(Some(f64::NEG_INFINITY), 1).unwrap_err(), OptionError::OutOfRange { range: MAX_DELAY, why: Why::NotFinite });
     }
 
     #[test]
-    fn a_max_delay_below_the_base_delay_is_refused() {
-        let e = breaker_config(&RetryInput { base_delay: Some(5_000.0), max_delay: Some(1_000.0), ..retry() }).unwrap_err();
-        assert_eq!(e, OptionError::MaxDelayBelowBaseDelay);
+    fn a_max_delay_below_the_base_delay_is_refused_after_the_retry_options_and_before_the_others() {
+        let mut below = NONE;
+        below[Ranged::BaseDelay as usize] = Some(5_000.0);
+        below[Ranged::MaxDelay as usize] = Some(1_000.0);
+        assert_eq!(check(below), Err(OptionError::MaxDelayBelowBaseDelay));
+        // The default base delay (500) is above a max delay of 100.
+        assert_eq!(check(given(Ranged::MaxDelay, 100.0)), Err(OptionError::MaxDelayBelowBaseDelay));
+        let mut bad_later_retry = below;
+        bad_later_retry[Ranged::GiveUpAfter as usize] = Some(-1.0);
+        assert_eq!(check(bad_later_retry), Err(error(Ranged::GiveUpAfter, Why::Outside)));
+        let mut bad_leeway_too = below;
+        bad_leeway_too[Ranged::Leeway as usize] = Some(-1.0);
+        assert_eq!(check(bad_leeway_too), Err(OptionError::MaxDelayBelowBaseDelay));
+        let mut equal = below;
+        equal[Ranged::MaxDelay as usize] = Some(5_000.0);
+        assert_eq!(check(equal).unwrap().breaker.max_delay_ms, 5_000);
     }
 }

@@ -34,29 +34,31 @@ pub fn expiry_key(access_key: &str) -> String {
     access_key.to_owned() + ":expiresAt"
 }
 
+/// The access key, the refresh key and the access key's companions: the first of
+/// `ClearRules::token_keys`, in this order; the legacy keys follow.
+pub fn token_keys(access_key: String, refresh_key: String) -> Vec<String> {
+    let (generation, expiry) = (generation_key(&access_key), expiry_key(&access_key));
+    vec![access_key, refresh_key, generation, expiry]
+}
+
 #[derive(Clone, Debug)]
 pub struct ClearRules {
     /// The configured and legacy token keys and their companions: removed wherever they are.
     token_keys: Vec<String>,
-    /// As configured (never empty); a key containing one of them, ASCII case ignored, is removed.
+    /// As configured; a key containing one of them, ASCII case ignored, is removed (an empty
+    /// one is ignored: it would match every key).
     patterns: Vec<String>,
     pub session: SessionClear,
 }
 
 impl ClearRules {
     /// Takes the lists it keeps: the driver builds them for it, so nothing is copied.
-    /// `legacy`: the legacy access keys, then the legacy refresh keys.
-    pub fn new(access_key: String, refresh_key: String, legacy: [Vec<String>; 2], mut patterns: Vec<String>, session: SessionClear) -> ClearRules {
-        let (generation, expiry) = (generation_key(&access_key), expiry_key(&access_key));
-        let mut token_keys = vec![access_key, refresh_key, generation, expiry];
-        let [mut access, mut refresh] = legacy;
-        token_keys.append(&mut access);
-        token_keys.append(&mut refresh);
-        crate::core::urls::retain(&mut patterns, |p| !p.is_empty());
+    /// `token_keys`: [`token_keys`]' four, then the legacy access keys, then the legacy refresh keys.
+    pub fn new(token_keys: Vec<String>, patterns: Vec<String>, session: SessionClear) -> ClearRules {
         ClearRules { token_keys, patterns, session }
     }
 
-    /// The access key, the refresh key, their companions, then the legacy keys in `new`'s order.
+    /// The access key, the refresh key, their companions, then the legacy keys, as `new` got them.
     pub fn token_keys(&self) -> &[String] {
         &self.token_keys
     }
@@ -66,7 +68,7 @@ impl ClearRules {
     // `iter().any` closures were one instance each.
     fn matches(&self, key: &str) -> bool {
         for p in &self.patterns {
-            if contains_ignoring_ascii_case(key.as_bytes(), p.as_bytes()) {
+            if !p.is_empty() && contains_ignoring_ascii_case(key.as_bytes(), p.as_bytes()) {
                 return true;
             }
         }
@@ -132,7 +134,9 @@ mod tests {
 
     fn seed_000(session: SessionClear) -> ClearRules {
         let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        ClearRules::new("accessToken".into(), "refreshToken".into(), [strings(&["access_token"]), strings(&["refresh_token"])], strings(&["token", "Auth", "user", ""]), session)
+        let mut keys = token_keys("accessToken".into(), "refreshToken".into());
+        keys.extend(strings(&["access_token", "refresh_token"]));
+        ClearRules::new(keys, strings(&["token", "Auth", "user", ""]), session)
     }
 
     #[test]
@@ -149,9 +153,11 @@ mod tests {
     #[test]
     fn the_token_keys_come_in_their_documented_order() {
         let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let rules = ClearRules::new("a".into(), "r".into(), [strings(&["la1", "la2"]), strings(&["lr1"])], strings(&["x"]), SessionClear::None);
+        let mut keys = token_keys("a".into(), "r".into());
+        keys.extend(strings(&["la1", "la2", "lr1"]));
+        let rules = ClearRules::new(keys, strings(&["x"]), SessionClear::None);
         assert_eq!(rules.token_keys(), ["a", "r", "a:generation", "a:expiresAt", "la1", "la2", "lr1"]);
-        let bare = ClearRules::new("a".into(), "r".into(), [Vec::new(), Vec::new()], Vec::new(), SessionClear::None);
+        let bare = ClearRules::new(token_keys("a".into(), "r".into()), Vec::new(), SessionClear::None);
         assert_eq!(bare.token_keys(), ["a", "r", "a:generation", "a:expiresAt"]);
         assert!(!bare.removes_local("x") && bare.removes_local("a:expiresAt"));
     }

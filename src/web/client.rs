@@ -12,9 +12,9 @@ use crate::core::machine::{
     Severity, Stored, TabMessage, TabScope, UnauthorizedDecision, Warning,
 };
 use crate::core::jwt::JwtError;
-use crate::core::options::{self as limits, OptionError, RetryInput};
+use crate::core::options::{self as limits, OptionError};
 use crate::core::policy::{revocation_failure, Body, FreshTokens, LogoutReason, Member, RefreshAnswer, RevokeFailure};
-use crate::core::storage_rules::{Area, ClearRules, SessionClear};
+use crate::core::storage_rules::{token_keys, Area, ClearRules, SessionClear};
 use crate::core::time::{clamp_timer_delay, Millis};
 use crate::core::urls::{UrlClass, UrlRules};
 
@@ -114,24 +114,22 @@ fn revoke_result(a: &mut Reader, out: &mut Writer) {
     }
 }
 
-/// Answers `[store keys, localStorage keys, clear all of sessionStorage, sessionStorage
-/// keys]`: what the logout's `Clear` removes, from the keys JS listed.
+/// Answers `[remove the store's keys, clear all of sessionStorage, localStorage keys,
+/// sessionStorage keys]`: what the logout's `Clear` removes, from the keys JS listed. The store
+/// knows its own keys (`NEW` named them).
 #[inline(never)]
 fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
     let shared = a.flag();
     let memory = a.flag();
     let rules = &client.clear;
+    // Tokens another tab shares are left to that tab's own logout, unless this one is shared.
     let tokens_are_shared = client.area == Area::Local && !memory;
     out.list(4);
-    if shared || !tokens_are_shared {
-        out.strs(rules.token_keys());
-    } else {
-        out.strs(&[]);
-    }
+    out.int(u32::from(shared || !tokens_are_shared));
+    out.int(u32::from(rules.session == SessionClear::All));
     out.strs_from(a, |k| shared && rules.removes_local(k));
-    let all = rules.session == SessionClear::All;
-    out.int(u32::from(all));
-    out.strs_from(a, |k| !all && rules.removes_session(k));
+    // When sessionStorage is cleared whole, JS does not read this list.
+    out.strs_from(a, |k| rules.removes_session(k));
     out.list(0);
     out.null();
 }
@@ -289,13 +287,14 @@ fn jwt_error_number(e: JwtError) -> f64 {
 /// whether it counts milliseconds, and why (`options::Why`).
 fn option_error(out: &mut Writer, e: OptionError) {
     match e {
-        OptionError::OutOfRange { range, why } => {
+        OptionError::OutOfRange { option, why } => {
+            let range = option.range();
             fail(out, CoreError::OutOfRange, 5);
-            out.num(range.option as u8 as f64);
+            out.int(option as u32);
             out.num(range.min as f64);
             out.num(range.max as f64);
-            out.num(if range.in_ms() { 1.0 } else { 0.0 });
-            out.num(why as u8 as f64);
+            out.int(u32::from(option.in_ms()));
+            out.int(why as u32);
         }
         OptionError::MaxDelayBelowBaseDelay => fail(out, CoreError::MaxDelayBelowBaseDelay, 0),
     }
@@ -619,23 +618,19 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
     true
 }
 
-/// `NEW`: the options js/index.js type-checked, in its order. Answers `[handle, refreshTimeout,
-/// accessKey, refreshKey, legacyAccess, legacyRefresh]` (the defaults filled in: the storage
-/// adapter uses them as given) or an error (`fail`).
+/// `NEW`: the options js/index.js type-checked, in its order. Answers `[store keys, handle,
+/// refreshTimeout, legacy access keys]` (the store keys as `ClearRules::token_keys` lists them,
+/// the defaults filled in: the storage adapter uses them as given; then how many of the legacy
+/// keys are the access token's) or an error (`fail`).
 #[inline(never)]
 fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
     match read_config(a) {
         Ok((client, timeout, legacy_access)) => {
-            let keys = client.clear.token_keys();
-            out.list(6);
+            out.list(4);
+            out.strs(client.clear.token_keys());
             out.num(clients.len() as f64);
             out.num(timeout as f64);
-            out.str(&keys[0]);
-            out.str(&keys[1]);
-            // After the access and refresh keys and their two companions.
-            let (access, refresh) = keys[4..].split_at(legacy_access.min(keys.len() - 4));
-            out.strs(access);
-            out.strs(refresh);
+            out.num(legacy_access as f64);
             clients.push(Some(client));
         }
         Err(e) => option_error(out, e),
@@ -645,26 +640,38 @@ fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
     out.null();
 }
 
-fn strings_or(v: Option<Vec<String>>, default: &[&str]) -> Vec<String> {
-    v.unwrap_or_else(|| {
-        let mut items = Vec::new();
-        for s in default {
-            items.push((*s).to_owned());
+/// The input's next string, or `default` when it is not one.
+#[inline(never)]
+fn string_or(a: &mut Reader, default: &str) -> String {
+    a.text().unwrap_or(default).to_owned()
+}
+
+/// The input's next list of strings (anything else in it skipped) pushed onto `into`, or
+/// `default`'s when the app left it out (not a list): how many were pushed.
+fn strings_or(a: &mut Reader, into: &mut Vec<String>, default: &[&str]) -> usize {
+    let before = into.len();
+    if a.peek() == 3 {
+        for _ in 0..a.enter() {
+            if let Some(s) = a.str() {
+                into.push(s);
+            }
         }
-        items
-    })
+    } else {
+        a.num();
+        for s in default {
+            into.push((*s).to_owned());
+        }
+    }
+    into.len() - before
 }
 
 /// The client, its refresh timeout, and how many legacy access keys it has.
 fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     // The numbers come first and are checked before any string is read: an error then returns
     // before anything is allocated, so no early return carries the drops of a dozen strings.
-    let leeway = a.num();
-    let expiring = a.num();
-    let when_hidden = a.num();
+    let numbers = limits::check(|| a.num())?;
+    let when_hidden = a.flag();
     let tab_lock = a.num();
-    let timeout = a.num();
-    let retry = RetryInput { max_attempts: a.num(), base_delay: a.num(), max_delay: a.num(), cooldown: a.num(), give_up_after: a.num() };
     let cookie_mode = a.flag();
     // The enumerated options by their index in js/index.js's AREAS and SESSION_CLEARING (the
     // enums' order); anything else is the default.
@@ -679,47 +686,39 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
         Some(2) => SessionClear::None,
         _ => SessionClear::All,
     };
-    let breaker = limits::breaker_config(&retry)?;
-    let leeway_ms = if leeway.is_some() { Some(limits::LEEWAY.check(leeway, 0)?) } else { None };
-    let expiring_warning_ms = limits::EXPIRING_WARNING.check(expiring, limits::DEFAULT_EXPIRING_WARNING_MS)?;
-    let timeout = limits::REFRESH_TIMEOUT.check(timeout, limits::DEFAULT_REFRESH_TIMEOUT_MS)?;
 
-    let page_origin = a.str().unwrap_or_default();
-    let refresh_origin = a.str().unwrap_or_else(|| page_origin.clone());
-    let refresh_path = a.str().unwrap_or_default();
-    let api_origins = a.strs();
-    let skip = a.strs();
-    let login_url = a.str().filter(|s| !s.is_empty());
-    let login_path = a.str().unwrap_or_default();
-    let access_key = a.str().unwrap_or_else(|| limits::DEFAULT_ACCESS_KEY.into());
-    let refresh_key = a.str().unwrap_or_else(|| limits::DEFAULT_REFRESH_KEY.into());
-    let legacy_access = strings_or(a.strs(), limits::DEFAULT_LEGACY_ACCESS_KEYS);
-    let legacy_refresh = strings_or(a.strs(), limits::DEFAULT_LEGACY_REFRESH_KEYS);
-    let patterns = strings_or(a.strs(), limits::DEFAULT_CLEAR_PATTERNS);
-    let legacy_access_count = legacy_access.len();
-    let clear = ClearRules::new(access_key, refresh_key, [legacy_access, legacy_refresh], patterns, session_clear);
+    let page_origin = string_or(a, "");
+    let refresh_origin = string_or(a, &page_origin);
+    let refresh_path = string_or(a, "");
+    let mut api_origins = Vec::new();
+    strings_or(a, &mut api_origins, &[]);
+    let mut skip = Vec::new();
+    strings_or(a, &mut skip, limits::DEFAULT_SKIP_REFRESH_FOR);
+    let login_url = string_or(a, "");
+    let login_path = string_or(a, "");
+    let access_key = string_or(a, limits::DEFAULT_ACCESS_KEY);
+    let mut keys = token_keys(access_key, string_or(a, limits::DEFAULT_REFRESH_KEY));
+    let legacy_access = strings_or(a, &mut keys, limits::DEFAULT_LEGACY_ACCESS_KEYS);
+    strings_or(a, &mut keys, limits::DEFAULT_LEGACY_REFRESH_KEYS);
+    let mut patterns = Vec::new();
+    strings_or(a, &mut patterns, limits::DEFAULT_CLEAR_PATTERNS);
+    let clear = ClearRules::new(keys, patterns, session_clear);
 
     let config = MachineConfig {
-        leeway_ms,
-        expiring_warning_ms,
-        refresh_when_hidden: when_hidden.is_some_and(|v| v != 0.0),
+        leeway_ms: numbers.leeway_ms,
+        expiring_warning_ms: numbers.expiring_warning_ms,
+        refresh_when_hidden: when_hidden,
         cookie_mode,
-        breaker,
+        breaker: numbers.breaker,
         tabs: if area == Area::Session { TabScope::PerTab } else { TabScope::Shared },
         tab_lock: tab_lock.map_or(limits::DEFAULT_TAB_LOCK, |v| v != 0.0),
         memory_storage: false,
-        login: login_url.map(|url| LoginPage { url, path: login_path }),
+        login: (!login_url.is_empty()).then(|| LoginPage { url: login_url, path: login_path }),
         revoke,
         decode: super::decode_claims,
     };
-    let urls = UrlRules::new(
-        page_origin,
-        api_origins.unwrap_or_default(),
-        strings_or(skip, limits::DEFAULT_SKIP_REFRESH_FOR),
-        refresh_origin,
-        refresh_path,
-    );
+    let urls = UrlRules::new(page_origin, api_origins, skip, refresh_origin, refresh_path);
     let client =
         Client { config: Some(config), machine: None, urls, handed_over: LastHandedOver::default(), armed: None, destroyed: false, area, clear };
-    Ok((client, timeout, legacy_access_count))
+    Ok((client, numbers.refresh_timeout_ms, legacy_access))
 }

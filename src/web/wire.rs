@@ -99,24 +99,6 @@ impl<'a> Reader<'a> {
     pub fn str(&mut self) -> Option<String> {
         self.text().map(str::to_owned)
     }
-    /// A list of strings (non-strings dropped), `None` when not a list.
-    pub fn strs(&mut self) -> Option<Vec<String>> {
-        match self.tag() {
-            3 => {
-                let mut items = Vec::new();
-                for _ in 0..self.u32() {
-                    if let Some(s) = self.str() {
-                        items.push(s);
-                    }
-                }
-                Some(items)
-            }
-            t => {
-                self.skip(t);
-                None
-            }
-        }
-    }
 }
 
 pub struct Writer<'a>(pub &'a mut Vec<u8>);

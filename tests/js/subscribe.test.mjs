@@ -80,7 +80,10 @@ test('unknown options are refused with the closest valid name; setTokens takes {
     const { createAuthClient } = window.authkeeper;
     const backend = new window.harness.StubBackend();
     const errors = [];
-    for (const options of [{ refreshTimout: 5000 }, { retry: { maxAttemps: 2 } }, { frobnicate: true }]) {
+    // Then names that are not options at their level: a nested option's path at the top, a group's
+    // member elsewhere, names every object inherits.
+    for (const options of [{ refreshTimout: 5000 }, { retry: { maxAttemps: 2 } }, { frobnicate: true }, { 'retry.maxAttempts': 2 },
+      { access: 'a' }, { keys: { maxAttempts: 2 } }, { clear: { 'clear.patterns': [] } }, { toString: 1 }, { retry: { constructor: 1 } }]) {
       try { await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', ...options }); errors.push(null); } catch (e) { errors.push({ code: e.code, message: e.message }); }
     }
     const auth = await createAuthClient({ refreshUrl: '/api/auth/token/refresh/', fetch: backend.fetch, tabLock: false });
@@ -89,10 +92,12 @@ test('unknown options are refused with the closest valid name; setTokens takes {
     await auth.fetch('/api/items/');
     return { errors, bearer: backend.calls.at(-1).authorization === `Bearer ${access}`, stored: localStorage.getItem('refreshToken') === refresh };
   });
-  assert.deepEqual(r.errors.map((e) => e?.code), ['invalid_option', 'invalid_option', 'invalid_option']);
+  assert.deepEqual(r.errors.map((e) => e?.code), Array(9).fill('invalid_option'));
+  assert.deepEqual(r.errors.slice(3).map((e) => e.message.match(/unknown option (`[^`]*`)/)?.[1]),
+    ['`retry.maxAttempts`', '`access`', '`keys.maxAttempts`', '`clear.clear.patterns`', '`toString`', '`retry.constructor`']);
   if (TERSE) {
     // The production build names the option without the suggestion (developer wording).
-    assert.deepEqual(r.errors.map((e) => e.message.replace(/^.*unknown option /, '')), ['`refreshTimout`', '`retry.maxAttemps`', '`frobnicate`']);
+    assert.deepEqual(r.errors.slice(0, 3).map((e) => e.message.replace(/^.*unknown option /, '')), ['`refreshTimout`', '`retry.maxAttemps`', '`frobnicate`']);
   } else {
     assert.match(r.errors[0].message, /unknown option `refreshTimout`; did you mean `refreshTimeout`\?/);
     assert.match(r.errors[1].message, /unknown option `retry.maxAttemps`; did you mean `retry.maxAttempts`\?/);
