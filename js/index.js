@@ -472,7 +472,7 @@ function take() {
   const n = view.getUint32(at, true);
   at += 4;
   if (tag === 2) return dec.decode(bytes.subarray(at, (at += n)));
-  if (tag === 4) return tokenTexts.get(n);
+  if (tag === 4) return tokens.get(n);
   const list = [];
   for (let i = 0; i < n; i++) list.push(take());
   return list;
@@ -487,44 +487,39 @@ function call(op, args) {
   const values = [];
   while (at < end) values.push(take());
   // Read whole (every token handle already its text) before the table may forget a token.
-  if (tokenTexts.size > tokenLimit && op !== HELD) forgetTokens();
+  if (tokens.size > tokenLimit && op !== HELD) forgetTokens();
   return values;
 }
 
 // ---- Tokens: their text stays here; the core holds a number per token (its handle), so that
-// no token byte ever enters wasm memory. The same text has the same handle while it is in the
-// table (equal handles are equal tokens to the core); the low bit says the text is blank (empty
-// or ASCII whitespace, Rust's `trim_ascii`), the empty string is always 1 (src/web/mod.rs).
-// Every handle the core answers is read as its text at once (`take`, tag 4), and JS keeps texts,
-// never handles: so once the table grows, the texts of the tokens no core holds any more can go
-// (`HELD` names the others). One that comes back gets a new handle, which no core can mistake
-// for one it held.
-const tokenIds = new Map([['', 1]]);
-const tokenTexts = new Map([[1, '']]);
+// no token byte ever enters wasm memory. One table maps both ways (text → handle, handle →
+// text). The same text has the same handle while it is in the table (equal handles are equal
+// tokens to the core); the low bit says the text is blank (empty or ASCII whitespace, Rust's
+// `trim_ascii`), and the empty string is always 1 (src/web/mod.rs). Every handle the core answers
+// is read as its text at once (`take`, tag 4), and JS keeps texts, never handles: so once the
+// table grows, the texts of the tokens no core holds any more can go (`HELD` names the others).
+// One that comes back gets a new handle, which no core can mistake for one it held.
+const tokens = new Map([['', 1], [1, '']]);
 let tokenCount = 0;
-let tokenLimit = 8;
-const BLANK = /^[ \t\n\f\r]*$/;
+let tokenLimit = 16;
 /** A token's handle for the core: null for anything but a string. */
 function tokenId(text) {
   if (typeof text !== 'string') return null;
-  let id = tokenIds.get(text);
-  if (id === undefined) {
-    id = ++tokenCount * 2 + BLANK.test(text);
-    tokenIds.set(text, id);
-    tokenTexts.set(id, text);
-  }
+  let id = tokens.get(text);
+  if (id === undefined) tokens.set(text, (id = ++tokenCount * 2 + /^[ \t\n\f\r]*$/.test(text))).set(id, text);
   return id;
 }
 function forgetTokens() {
-  const held = new Set(call(HELD, [])[0]);
-  for (const [id, text] of tokenTexts) if (id !== 1 && !held.has(id)) { tokenTexts.delete(id); tokenIds.delete(text); }
-  tokenLimit = 2 * tokenTexts.size + 8;
+  const held = new Set(call(HELD, [])[0].flat());
+  for (const [id, text] of tokens) if (typeof id === 'number' && id > 1 && !held.has(id)) { tokens.delete(id); tokens.delete(text); }
+  tokenLimit = tokens.size + 16;
 }
 /** The `claims` import: a token's exp, iat, nbf (NaN: absent) written at `out` for the core, or
- * which step of reading it failed (JWT_ERRORS' number + 1; 7: longer than 16 KiB as UTF-8). */
+ * which step of reading it failed (JWT_ERRORS' number + 1; 7: longer than 16 KiB as UTF-8, once
+ * trimmed). Whitespace around a token changes none of its three segments' count or its payload. */
 function tokenClaims(id, out) {
-  const token = (tokenTexts.get(id) ?? '').replace(/^[ \t\n\f\r]+|[ \t\n\f\r]+$/g, '');
-  const claims = token === '' ? 0 : token.length > 5461 && enc.encode(token).length > 16384 ? 6 : readClaims(token);
+  const token = tokens.get(id) ?? '';
+  const claims = id & 1 ? 0 : token.length > 5461 && enc.encode(token.replace(/^[ \t\n\f\r]+|[ \t\n\f\r]+$/g, '')).length > 16384 ? 6 : readClaims(token);
   if (typeof claims !== 'object') return claims + 1;
   new Float64Array(wasm.memory.buffer, out, 3).set(TIME_CLAIMS.map((k) => claims[k] ?? NaN));
   return 0;
@@ -585,12 +580,13 @@ function openStore(area, [accessKey, refreshKey, legacyAccess, legacyRefresh], k
   const store = {
     get memory() { return web === null; },
     generation: () => Number(get(genKey)) || 0,
-    /** [access, refresh, generation, expiresAt] as the core's `Stored`, legacy keys migrated first. */
+    /** [access, refresh, generation, expiresAt] as the core's `Stored` (the tokens as their
+     * handles), legacy keys migrated first. */
     load() {
       migrate(accessKey, legacyAccess);
       if (keepRefresh) migrate(refreshKey, legacyRefresh);
       const exp = get(expKey);
-      return [get(accessKey), keepRefresh ? get(refreshKey) : null, store.generation(), exp === null ? null : Number(exp)];
+      return [tokenId(get(accessKey)), keepRefresh ? tokenId(get(refreshKey)) : null, store.generation(), exp === null ? null : Number(exp)];
     },
     /** The access token last: the `storage` event fallback watches its key. */
     save(access, refresh, generation, expiresAt) {
@@ -777,11 +773,6 @@ export async function createAuthClient(options) {
   let lastBearer = null;
   let lastHeader = null;
   const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : (lastHeader = `Bearer ${(lastBearer = bearer)}`));
-  /** What storage holds, as the core reads it (tokens as handles). */
-  const stored = () => {
-    const [access, refresh, generation, expiresAt] = store.load();
-    return [tokenId(access), tokenId(refresh), generation, expiresAt];
-  };
 
   /** Carries out the core's answer: the timer first (a nested call may re-arm it), then the
    * result (`before` reads it, before the actions), then the actions. */
@@ -819,7 +810,7 @@ export async function createAuthClient(options) {
     /* 0 StartRefresh */ refreshCall,
     /* 1 AcquireLock */ acquireLock,
     /* 2 ReleaseLock */ () => { releaseLock?.(); releaseLock = null; },
-    /* 3 ReadStored */ () => op(STORED, ...stored()),
+    /* 3 ReadStored */ () => op(STORED, ...store.load()),
     /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind], reason = REASONS[a]) => channel?.postMessage(
       kind === 0 ? { type, access: a, refresh: b, generation, expiresAt } : kind === 1 ? { type, reason, message: b ?? LOGOUT_TEXT[reason], generation } : { type }),
     /* 5 Resolve */ (id, failed, value) => {
@@ -894,7 +885,7 @@ export async function createAuthClient(options) {
     const fields = json !== null && typeof json === 'object' && !Array.isArray(json)
       ? BODY_KEYS.map((k, i) => {
         const v = Object.hasOwn(json, k) ? json[k] : null;
-        return Array.isArray(v) ? [] : i < 4 ? (v === '' ? null : tokenId(v)) : typeof v === 'string' || typeof v === 'number' ? v : null;
+        return Array.isArray(v) ? [] : i < 4 ? tokenId(v || 0) : typeof v === 'string' || typeof v === 'number' ? v : null;
       })
       : null;
     const retryAfter = response.headers.get('Retry-After');
@@ -954,7 +945,7 @@ export async function createAuthClient(options) {
     clearTimeout(t);
     if (won && !destroyed) {
       releaseLock = release;
-      return op(LOCK_GRANTED, ...stored());
+      return op(LOCK_GRANTED, ...store.load());
     }
     controller.abort();
     release();
@@ -973,11 +964,11 @@ export async function createAuthClient(options) {
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
-      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), tokenId(d.access), tokenId(d.refresh), REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...stored());
+      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), tokenId(d.access), tokenId(d.refresh), REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
     listen(root.window, 'storage', (e) => {
-      if (e.key === accessKey) op(TAB, 3, tokenId(e.newValue), tokenId(e.storageArea?.getItem(refreshKey)), null, null, store.generation(), null, ...stored());
+      if (e.key === accessKey) op(TAB, 3, tokenId(e.newValue), tokenId(e.storageArea?.getItem(refreshKey)), null, null, store.generation(), null, ...store.load());
     });
   }
   // Browsers throttle or freeze timers in background tabs and during sleep: deadlines are
@@ -986,7 +977,7 @@ export async function createAuthClient(options) {
   const wake = () => op(VISIBILITY, visible());
   listen(doc, 'visibilitychange', wake);
   for (const type of ['focus', 'online', 'pageshow']) listen(root.window, type, wake);
-  op(START, store.memory, visible(), ...stored());
+  op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
   let nextWaiter = 0;

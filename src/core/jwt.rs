@@ -26,7 +26,7 @@ pub struct Claims {
 }
 
 /// Why a token is not a readable JWT. Messages never contain the token itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JwtError {
     Empty,
     TooLarge,
@@ -79,7 +79,7 @@ pub struct TimeClaims {
 /// A token as the session machine holds it: the text itself on the host, a handle in the shipped
 /// wasm (js/index.js keeps the text, so no token byte enters wasm memory). The machine only
 /// copies, compares and stores tokens; what it needs to know of their text is whether it is
-/// blank and, through its [`Decoder`], their claims.
+/// blank and, through its [`Decoder`], their claims. `Default` is the empty token.
 pub trait Token: Clone + PartialEq + Default {
     /// Empty or ASCII whitespace only: as good as no token.
     fn is_blank(&self) -> bool;

@@ -114,21 +114,26 @@ fn revoke_result(a: &mut Reader, out: &mut Writer) {
     }
 }
 
-/// `[handles]`: every token any client's machine holds. js/index.js keeps the text of these
-/// and forgets the others' (a token no machine holds is never handed out again: JS gives its
-/// text a new handle if it comes back, which no machine can mistake for one it held).
+/// `[[access, refresh, revoked] or null per client]`: the handles of every token any client's
+/// machine holds (`null`: none). js/index.js keeps the text of these and forgets the others' (a
+/// token no machine holds is never handed out again: JS gives its text a new handle if it comes
+/// back, which no machine can mistake for one it held).
 #[inline(never)]
 fn held(clients: &[Option<Client>], out: &mut Writer) {
-    let head = out.open();
-    let mut n: u32 = 0;
-    for client in clients.iter().flatten() {
-        let Some(machine) = &client.machine else { continue };
-        for token in machine.held_tokens().into_iter().flatten() {
-            out.num(f64::from(token.0));
-            n += 1;
+    out.list(clients.len());
+    for slot in clients {
+        match slot.as_ref().and_then(|c| c.machine.as_ref()) {
+            Some(machine) => {
+                // Written out: a loop over the array links its `IntoIter`.
+                let [access, refresh, revoked] = machine.held_tokens();
+                out.list(3);
+                out.opt_token_number(access);
+                out.opt_token_number(refresh);
+                out.opt_token_number(revoked);
+            }
+            None => out.null(),
         }
     }
-    out.close(head, n);
 }
 
 /// Answers `[store keys, localStorage keys, clear all of sessionStorage, sessionStorage

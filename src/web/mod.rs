@@ -77,12 +77,19 @@ mod host {
 /// handles are equal tokens). The low bit says the text is blank (empty or ASCII whitespace),
 /// the one thing the machine asks of a token's text besides its claims. No token byte enters
 /// wasm memory.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Handle(pub u32);
 
 /// The handle of the empty string (js/index.js `tokenId('')`): what `Stored` and a `storage`
 /// event read as "no token".
 pub(crate) const EMPTY: Handle = Handle(1);
+
+/// The empty string, as `String::default()` is on the host.
+impl Default for Handle {
+    fn default() -> Self {
+        EMPTY
+    }
+}
 
 impl crate::core::jwt::Token for Handle {
     fn is_blank(&self) -> bool {

@@ -165,6 +165,10 @@ impl Writer<'_> {
             None => self.null(),
         }
     }
+    /// A token's handle as a number (what JS names the tokens to keep by), or null.
+    pub fn opt_token_number(&mut self, token: Option<&Handle>) {
+        self.opt_num(token.map(|t| f64::from(t.0)));
+    }
     pub fn opt_num(&mut self, n: Option<f64>) {
         match n {
             Some(n) => self.num(n),
