@@ -876,7 +876,7 @@ export async function createAuthClient(options) {
     let parsed = null;
     if (config.parseRefreshResponse && response.ok) {
       try { parsed = config.parseRefreshResponse(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
-    if (parsed?.[0] === 1) parsed = [1, tokenId(parsed[1]), tokenId(parsed[2]), parsed[3]];
+      if (parsed[0] === 1) parsed = [1, tokenId(parsed[1]), tokenId(parsed[2]), parsed[3]];
     }
     // The body as JSON.parse reads it, reduced to the members the core's policy looks at: the
     // first four are the tokens' (a non-empty string as its handle, or a list, or nothing).
