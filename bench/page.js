@@ -68,6 +68,8 @@ function rawCall(wasm, op, args) {
   const tag = rawView.getUint8(at);
   if (tag === 1) return rawView.getFloat64(at + 1, true);
   if (tag === 2) return rawDec.decode(rawBytes.subarray(at + 5, at + 5 + rawView.getUint32(at + 1, true)));
+  // A token's handle (its text stays in js/index.js's table).
+  if (tag === 4) return 'token';
   return tag === 0 ? null : len && 'list';
 }
 const REQUEST_OP = 2; // src/web/client.rs
@@ -168,10 +170,9 @@ export async function breakdown({ tokens, n, rounds }) {
   const origin = location.origin;
   const req = new Request(API_PATH);
   const wasm = caught.exports;
-  // The page's first client is handle 0; the core answers 1 ("the bearer handed over last
-  // time") or the token itself.
+  // The page's first client is handle 0; the core answers the stored token's handle.
   const answer = wasm && rawCall(wasm, REQUEST_OP, [0, 1, origin, API_PATH]);
-  const wasmOk = answer === 1 || answer === tokens.access;
+  const wasmOk = answer === 'token';
   let sink;
   const whole = [
     ['auth.fetch(url), awaited', () => auth.fetch(API_PATH)],

@@ -15,7 +15,7 @@ const VERBOSE = typeof AUTHKEEPER_TERSE !== 'boolean' || !AUTHKEEPER_TERSE;
 // Ops and actions, numbered as in src/web/client.rs.
 const NEW = 0, START = 1, REQUEST = 2, UNAUTHORIZED = 3, REFRESH = 4, SET_TOKENS = 5, LOGOUT = 6, STATE = 7, CANCEL = 8,
   TIMEOUT = 9, VISIBILITY = 10, RESPONSE = 11, NETWORK_ERROR = 12, HOOK_ERROR = 13, LOCK_GRANTED = 14,
-  LOCK_UNAVAILABLE = 15, STORED = 16, TAB = 17, REVOKE_RESULT = 18, DESTROY = 19, CLEAR = 20;
+  LOCK_UNAVAILABLE = 15, STORED = 16, TAB = 17, REVOKE_RESULT = 18, DESTROY = 19, CLEAR = 20, HELD = 21;
 /** Refresh responses past this are not read (src/core/policy.rs MAX_BODY_BYTES). */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -390,13 +390,7 @@ function load(source) {
       random: Math.random,
       // location.pathname, for the core's "not when already on the login page" rule.
       here: (ptr, cap) => enc.encodeInto(root.location?.pathname ?? '', new Uint8Array(wasm.memory.buffer, ptr, cap)).written,
-      // A token's exp, iat, nbf (NaN: absent) for the core, or which step of reading it failed.
-      claims: (ptr, len, out) => {
-        const claims = readClaims(dec.decode(new Uint8Array(wasm.memory.buffer, ptr, len)));
-        if (typeof claims !== 'object') return claims;
-        new Float64Array(wasm.memory.buffer, out, 3).set(TIME_CLAIMS.map((k) => claims[k] ?? NaN));
-        return 0;
-      },
+      claims: tokenClaims,
     },
   };
   return compile(source).then((module) => WebAssembly.instantiate(module, imports)).then((instance) => { wasm = instance.exports; });
@@ -470,6 +464,7 @@ function take() {
   const n = view.getUint32(at, true);
   at += 4;
   if (tag === 2) return dec.decode(bytes.subarray(at, (at += n)));
+  if (tag === 4) return tokens.get(n);
   const list = [];
   for (let i = 0; i < n; i++) list.push(take());
   return list;
@@ -483,7 +478,43 @@ function call(op, args) {
   const end = at + len;
   const values = [];
   while (at < end) values.push(take());
+  // Read whole (every token handle already its text) before the table may forget a token.
+  if (tokens.size > tokenLimit && op !== HELD) forgetTokens();
   return values;
+}
+
+// ---- Tokens: their text stays here; the core holds a number per token (its handle), so that
+// no token byte ever enters wasm memory. One table maps both ways (text → handle, handle →
+// text). The same text has the same handle while it is in the table (equal handles are equal
+// tokens to the core); the low bit says the text is blank (empty or ASCII whitespace, Rust's
+// `trim_ascii`), and the empty string is always 1 (src/web/mod.rs). Every handle the core answers
+// is read as its text at once (`take`, tag 4), and JS keeps texts, never handles: so once the
+// table grows, the texts of the tokens no core holds any more can go (`HELD` names the others).
+// One that comes back gets a new handle, which no core can mistake for one it held.
+const tokens = new Map([['', 1], [1, '']]);
+let tokenCount = 0;
+let tokenLimit = 16;
+/** A token's handle for the core: null for anything but a string. */
+function tokenId(text) {
+  if (typeof text !== 'string') return null;
+  let id = tokens.get(text);
+  if (id === undefined) tokens.set(text, (id = ++tokenCount * 2 + /^[ \t\n\f\r]*$/.test(text))).set(id, text);
+  return id;
+}
+function forgetTokens() {
+  const held = new Set(call(HELD, [])[0].flat());
+  for (const [id, text] of tokens) if (typeof id === 'number' && id > 1 && !held.has(id)) { tokens.delete(id); tokens.delete(text); }
+  tokenLimit = tokens.size + 16;
+}
+/** The `claims` import: a token's exp, iat, nbf (NaN: absent) written at `out` for the core, or
+ * which step of reading it failed (JWT_ERRORS' number + 1; 7: longer than 16 KiB as UTF-8, once
+ * trimmed). Whitespace around a token changes none of its three segments' count or its payload. */
+function tokenClaims(id, out) {
+  const token = tokens.get(id) ?? '';
+  const claims = id & 1 ? 0 : token.length > 5461 && enc.encode(token.replace(/^[ \t\n\f\r]+|[ \t\n\f\r]+$/g, '')).length > 16384 ? 6 : readClaims(token);
+  if (typeof claims !== 'object') return claims + 1;
+  new Float64Array(wasm.memory.buffer, out, 3).set(TIME_CLAIMS.map((k) => claims[k] ?? NaN));
+  return 0;
 }
 
 /** The members of a refresh response the core reads (src/core/policy.rs BODY_KEYS). */
@@ -544,12 +575,13 @@ function openStore(area, keys, accessCount, keepRefresh) {
   const store = {
     get memory() { return web === null; },
     generation: () => Number(get(genKey)) || 0,
-    /** [access, refresh, generation, expiresAt] as the core's `Stored`, legacy keys migrated first. */
+    /** [access, refresh, generation, expiresAt] as the core's `Stored` (the tokens as their
+     * handles), legacy keys migrated first. */
     load() {
       migrate(accessKey, legacyAccess);
       if (keepRefresh) migrate(refreshKey, legacyRefresh);
       const exp = get(expKey);
-      return [get(accessKey), keepRefresh ? get(refreshKey) : null, store.generation(), exp === null ? null : Number(exp)];
+      return [tokenId(get(accessKey)), keepRefresh ? tokenId(get(refreshKey)) : null, store.generation(), exp === null ? null : Number(exp)];
     },
     /** The access token last: the `storage` event fallback watches its key. */
     save(access, refresh, generation, expiresAt) {
@@ -732,21 +764,11 @@ export async function createAuthClient(options) {
   let releaseLock = null;
   let channel = null;
 
-  // The core answers `1` for a bearer while it is the one it handed over last time (the fast
-  // path, and the thousand requests one refresh releases, copy no token); its header value is
-  // built once per token, not per request. Every bearer the core hands over passes here, in
-  // the order it wrote them: the op's result, then its actions.
+  // The header value is built once per token, not per request (the token's text is one string
+  // for as long as it is in the token table, so this compare is by reference on the fast path).
   let lastBearer = null;
   let lastHeader = null;
-  const bearerFrom = (answer) => {
-    if (answer === 1) return lastBearer;
-    if (typeof answer === 'string' && answer !== lastBearer) {
-      lastBearer = answer;
-      lastHeader = `Bearer ${answer}`;
-    }
-    return answer;
-  };
-  const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : `Bearer ${bearer}`);
+  const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : (lastHeader = `Bearer ${(lastBearer = bearer)}`));
 
   /** Carries out the core's answer: the timer first (a nested call may re-arm it), then the
    * result (`before` reads it, before the actions), then the actions. */
@@ -776,7 +798,7 @@ export async function createAuthClient(options) {
   /** A call whose result may be "wait for id" (the promise exists before the actions run), a
    * bearer, `null` or an error. */
   const decide = (code, id, signal, ...args) => {
-    const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : bearerFrom(r)));
+    const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : r));
     return Array.isArray(result) ? Promise.reject(coreError(result)) : result;
   };
 
@@ -788,8 +810,6 @@ export async function createAuthClient(options) {
     /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind], reason = REASONS[a]) => channel?.postMessage(
       kind === 0 ? { type, access: a, refresh: b, generation, expiresAt } : kind === 1 ? { type, reason, message: b ?? LOGOUT_TEXT[reason], generation } : { type }),
     /* 5 Resolve */ (id, failed, value) => {
-      // Read even when nobody waits for it any more (cancelled): the core counts it as handed over.
-      if (!failed) value = bearerFrom(value);
       const settle = pending.get(id);
       if (!settle) return;
       pending.delete(id);
@@ -852,12 +872,17 @@ export async function createAuthClient(options) {
     let parsed = null;
     if (config.parseRefreshResponse && response.ok) {
       try { parsed = config.parseRefreshResponse(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
+      if (parsed[0] === 1) parsed = [1, tokenId(parsed[1]), tokenId(parsed[2]), parsed[3]];
     }
-    // The body as JSON.parse reads it, reduced to the members the core's policy looks at.
+    // The body as JSON.parse reads it, reduced to the members the core's policy looks at: the
+    // first four are the tokens' (a non-empty string as its handle, or a list, or nothing).
     let json = null;
     try { json = JSON.parse(text); } catch {}
     const fields = json !== null && typeof json === 'object' && !Array.isArray(json)
-      ? BODY_KEYS.map((k) => { const v = Object.hasOwn(json, k) ? json[k] : null; return typeof v === 'string' || typeof v === 'number' ? v : Array.isArray(v) ? [] : null; })
+      ? BODY_KEYS.map((k, i) => {
+        const v = Object.hasOwn(json, k) ? json[k] : null;
+        return Array.isArray(v) ? [] : i < 4 ? tokenId(v || 0) : typeof v === 'string' || typeof v === 'number' ? v : null;
+      })
       : null;
     const retryAfter = response.headers.get('Retry-After');
     op(RESPONSE, response.status, retryAfter, Date.parse(retryAfter?.trim()), Date.parse(response.headers.get('Date')), fields, parsed);
@@ -935,11 +960,11 @@ export async function createAuthClient(options) {
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
-      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), d.access, d.refresh, REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
+      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), tokenId(d.access), tokenId(d.refresh), REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
     listen(root.window, 'storage', (e) => {
-      if (e.key === accessKey) op(TAB, 3, e.newValue, e.storageArea?.getItem(refreshKey) ?? null, null, null, store.generation(), null, ...store.load());
+      if (e.key === accessKey) op(TAB, 3, tokenId(e.newValue), tokenId(e.storageArea?.getItem(refreshKey)), null, null, store.generation(), null, ...store.load());
     });
   }
   // Browsers throttle or freeze timers in background tabs and during sleep: deadlines are
@@ -1011,7 +1036,7 @@ export async function createAuthClient(options) {
       return response;
     }
     trace?.(id, path, '401');
-    let fresh = decide(UNAUTHORIZED, ++nextWaiter, signal, origin, path, bearer);
+    let fresh = decide(UNAUTHORIZED, ++nextWaiter, signal, origin, path, tokenId(bearer));
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
       trace?.(id, path, 'done', 401);
@@ -1036,7 +1061,7 @@ export async function createAuthClient(options) {
       if (typeof access !== 'string' || access === '') throw badArgument('setTokens', 'field', 'access', VERBOSE && 'a non-empty string (or `access_token`)', access);
       if (refresh !== null && typeof refresh !== 'string') throw badArgument('setTokens', 'field', 'refresh', VERBOSE && 'a string or null', refresh);
       if (expiresIn !== null && (typeof expiresIn !== 'number' || !(expiresIn >= 0))) throw badArgument('setTokens', 'field', 'expiresIn', VERBOSE && 'null or a number of seconds', expiresIn);
-      const e = op(SET_TOKENS, access, refresh, expiresIn);
+      const e = op(SET_TOKENS, tokenId(access), tokenId(refresh), expiresIn);
       if (e !== null) throw coreError(e);
     },
     /** A valid access token (refreshing first if needed), or null without a session. */

@@ -26,7 +26,7 @@ pub struct Claims {
 }
 
 /// Why a token is not a readable JWT. Messages never contain the token itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JwtError {
     Empty,
     TooLarge,
@@ -76,13 +76,37 @@ pub struct TimeClaims {
     pub nbf: Option<i64>,
 }
 
-/// How the machine reads a token's claims: [`decode_times`] (this crate's base64url + JSON
-/// reader) on the host; the shipped wasm passes one backed by the browser's `atob` + `JSON.parse`.
-pub type Decoder = fn(&str) -> Result<TimeClaims, JwtError>;
+/// A token as the session machine holds it: the text itself on the host, a handle in the shipped
+/// wasm (js/index.js keeps the text, so no token byte enters wasm memory). The machine only
+/// copies, compares and stores tokens; what it needs to know of their text is whether it is
+/// blank and, through its [`Decoder`], their claims. `Default` is the empty token.
+pub trait Token: Clone + PartialEq + Default {
+    /// Empty or ASCII whitespace only: as good as no token.
+    fn is_blank(&self) -> bool;
+}
+
+impl Token for String {
+    fn is_blank(&self) -> bool {
+        self.trim_ascii().is_empty()
+    }
+}
+
+/// How the machine reads a token's claims: [`decode_text`] (this crate's base64url + JSON
+/// reader) on the host; the shipped wasm passes one that asks the browser (`atob` +
+/// `JSON.parse`) about the text behind a handle. Either answers every [`JwtError`] as [`decode`]
+/// does: `Empty` for a blank token, `TooLarge` past [`MAX_TOKEN_LEN`], `SegmentCount` for
+/// anything but three dot-separated segments.
+pub type Decoder<T = String> = fn(&T) -> Result<TimeClaims, JwtError>;
 
 /// [`decode`], keeping the time claims.
 pub fn decode_times(token: &str) -> Result<TimeClaims, JwtError> {
     decode(token).map(|c| TimeClaims { exp: c.exp, iat: c.iat, nbf: c.nbf })
+}
+
+/// [`decode_times`] as the host's [`Decoder`] of `String` tokens.
+#[allow(clippy::ptr_arg)]
+pub fn decode_text(token: &String) -> Result<TimeClaims, JwtError> {
+    decode_times(token)
 }
 
 /// Decodes the payload (middle segment) of a compact JWS. Surrounding whitespace is ignored

@@ -13,13 +13,11 @@
 //! - `policy`: what a refresh response means (success, log out, or try again).
 //! - `urls`: which requests may carry the bearer.
 //! - `breaker`: backoff, attempt budget, circuit breaker and give-up window.
-//! - `handover`: which bearer JS already holds (the fast path's copy avoidance).
 //! - `machine`: the sans-IO refresh state machine that ties them together.
 
 pub mod breaker;
 pub mod errors;
 pub mod expiry;
-pub mod handover;
 pub mod json;
 pub mod jwt;
 pub mod machine;

@@ -18,6 +18,7 @@
 use crate::core::expiry::{digits, offset_from_server_time, parse_http_date, ClockOffset, Digits};
 use crate::core::time::Millis;
 use crate::core::json::Json;
+use crate::core::jwt::Token;
 use std::fmt;
 
 /// Why a session ended; `as_str` is the `reason` in the `auth:logout` event.
@@ -67,14 +68,14 @@ impl fmt::Display for LogoutReason {
 
 /// Tokens from a successful refresh. `Debug` redacts them: they end up in logs otherwise.
 #[derive(Clone, PartialEq)]
-pub struct FreshTokens {
-    pub access: String,
+pub struct FreshTokens<T = String> {
+    pub access: T,
     /// A rotated refresh token; `None` means "keep the one you have".
-    pub refresh: Option<String>,
+    pub refresh: Option<T>,
     pub expires_in: Option<u64>,
 }
 
-impl fmt::Debug for FreshTokens {
+impl<T> fmt::Debug for FreshTokens<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FreshTokens")
             .field("access", &"<redacted>")
@@ -95,8 +96,12 @@ pub struct RefreshResponse<'a> {
 
 /// One top-level member of a refresh response's JSON object, as far as the policy looks at it.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Member {
+pub enum Member<T = String> {
     Str(String),
+    /// A non-empty string in a token's member (`access`, `access_token`, `refresh`,
+    /// `refresh_token`): the token (a handle in the shipped build, which never copies a token's
+    /// text into the wasm).
+    Token(T),
     Num(f64),
     /// An array (DRF's field errors: `{"refresh": ["This field is required."]}`).
     List,
@@ -112,7 +117,7 @@ pub const BODY_KEYS: [&str; 11] =
 /// `None`). The browser's `JSON.parse` produces it in the shipped build (`js/index.js` hands the
 /// members over typed); [`Body::parse`] with the crate's own reader on the host.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Body(pub [Option<Member>; 11]);
+pub struct Body<T = String>(pub [Option<Member<T>>; 11]);
 
 // The members' places in [`BODY_KEYS`]: looked up by number, not by comparing key strings.
 const ACCESS: usize = 0;
@@ -125,8 +130,8 @@ const ACTION: usize = 7;
 const ERROR_DESCRIPTION: usize = 8;
 const MESSAGE: usize = 10;
 
-impl Body {
-    fn get(&self, key: usize) -> Option<&Member> {
+impl<T> Body<T> {
+    fn get(&self, key: usize) -> Option<&Member<T>> {
         self.0.get(key)?.as_ref()
     }
     fn str(&self, key: usize) -> Option<&str> {
@@ -135,6 +140,20 @@ impl Body {
             _ => None,
         }
     }
+    /// The first token among the members `first..=last` (in [`BODY_KEYS`] order).
+    fn token(&self, first: usize, last: usize) -> Option<&T> {
+        let mut key = first;
+        while key <= last {
+            match self.get(key) {
+                Some(Member::Token(t)) => return Some(t),
+                _ => key += 1,
+            }
+        }
+        None
+    }
+}
+
+impl Body {
 
     /// The body as a JSON object (`None` when it is not one, or too large), with this crate's reader.
     pub fn parse(text: &str) -> Option<Body> {
@@ -142,8 +161,13 @@ impl Body {
             return None;
         }
         let json = Json::parse(text).filter(|v| matches!(v, Json::Obj(_)))?;
+        let mut key = 0;
         Some(Body(BODY_KEYS.map(|k| {
+            key += 1;
             json.get(k).map(|v| match v {
+                // An empty token member is no token: the same as a member the policy does not read.
+                Json::Str(s) if key <= REFRESH_TOKEN + 1 && s.is_empty() => Member::Other,
+                Json::Str(s) if key <= REFRESH_TOKEN + 1 => Member::Token(s.clone()),
                 Json::Str(s) => Member::Str(s.clone()),
                 Json::Num(n) => Member::Num(*n),
                 Json::Arr(_) => Member::List,
@@ -155,10 +179,10 @@ impl Body {
 
 /// A refresh response, typed: what the policy decides on.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RefreshAnswer {
+pub struct RefreshAnswer<T = String> {
     pub status: u16,
     /// `None` when the body is not a JSON object (or was unreadable or too large).
-    pub body: Option<Body>,
+    pub body: Option<Body<T>>,
     /// The `Retry-After` header as sent.
     pub retry_after: Option<String>,
     /// The same header read as an HTTP-date (`Date.parse` in the browser).
@@ -181,8 +205,8 @@ impl RefreshAnswer {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum RefreshOutcome {
-    Success { tokens: FreshTokens, server_offset: Option<ClockOffset> },
+pub enum RefreshOutcome<T = String> {
+    Success { tokens: FreshTokens<T>, server_offset: Option<ClockOffset> },
     /// `message`: the server's own text for the user; `None` shows the reason's wording
     /// (`LOGOUT_TEXT` in js/index.js).
     Definitive { reason: LogoutReason, message: Option<String> },
@@ -229,7 +253,7 @@ pub fn classify_refresh(resp: &RefreshResponse, now: Millis) -> RefreshOutcome {
 }
 
 /// [`classify_refresh`] on a typed answer.
-pub fn classify(resp: &RefreshAnswer, now: Millis) -> RefreshOutcome {
+pub fn classify<T: Clone>(resp: &RefreshAnswer<T>, now: Millis) -> RefreshOutcome<T> {
     match decide(resp, now) {
         Ok(outcome) => outcome,
         Err(detail) => transient(resp, now, detail),
@@ -238,7 +262,7 @@ pub fn classify(resp: &RefreshAnswer, now: Millis) -> RefreshOutcome {
 
 /// [`classify`]'s rules: the outcome, or why the answer is transient (one place then builds the
 /// transient outcome, with its Retry-After).
-fn decide(resp: &RefreshAnswer, now: Millis) -> Result<RefreshOutcome, Detail> {
+fn decide<T: Clone>(resp: &RefreshAnswer<T>, now: Millis) -> Result<RefreshOutcome<T>, Detail> {
     let status = resp.status;
     let http = |note: Option<&'static str>| Err(Detail::Http { status, note });
     match status {
@@ -274,11 +298,11 @@ fn decide(resp: &RefreshAnswer, now: Millis) -> Result<RefreshOutcome, Detail> {
     }
 }
 
-fn success(resp: &RefreshAnswer, tokens: FreshTokens, now: Millis) -> RefreshOutcome {
+fn success<T>(resp: &RefreshAnswer<T>, tokens: FreshTokens<T>, now: Millis) -> RefreshOutcome<T> {
     RefreshOutcome::Success { tokens, server_offset: resp.date.map(|d| offset_from_server_time(d, now)) }
 }
 
-fn transient(resp: &RefreshAnswer, now: Millis, detail: Detail) -> RefreshOutcome {
+fn transient<T>(resp: &RefreshAnswer<T>, now: Millis, detail: Detail) -> RefreshOutcome<T> {
     RefreshOutcome::Transient { retry_after_ms: retry_after(resp, now), detail }
 }
 
@@ -312,7 +336,7 @@ pub fn config_error(resp: &RefreshResponse) -> Option<ConfigError> {
 }
 
 /// [`config_error`] on a typed answer.
-pub fn config_error_of(resp: &RefreshAnswer) -> Option<ConfigError> {
+pub fn config_error_of<T>(resp: &RefreshAnswer<T>) -> Option<ConfigError> {
     if !matches!(resp.status, 400 | 401 | 403) {
         return None;
     }
@@ -336,12 +360,12 @@ pub fn classify_refresh_parsed(resp: &RefreshResponse, now: Millis, parsed: Resu
 }
 
 /// [`classify_refresh_parsed`] on a typed answer.
-pub fn classify_parsed(resp: &RefreshAnswer, now: Millis, parsed: Result<FreshTokens, String>) -> RefreshOutcome {
+pub fn classify_parsed<T: Token>(resp: &RefreshAnswer<T>, now: Millis, parsed: Result<FreshTokens<T>, String>) -> RefreshOutcome<T> {
     if !(200..=299).contains(&resp.status) {
         return classify(resp, now);
     }
     match parsed {
-        Ok(tokens) if !tokens.access.trim_ascii().is_empty() => success(resp, tokens, now),
+        Ok(tokens) if !tokens.access.is_blank() => success(resp, tokens, now),
         _ => transient(resp, now, Detail::HookFailed),
     }
 }
@@ -376,7 +400,7 @@ impl fmt::Display for RevokeFailure {
 }
 
 /// The first non-empty string among the members `first..=last` (in [`BODY_KEYS`] order).
-fn non_empty_string(map: &Body, first: usize, last: usize) -> Option<&str> {
+fn non_empty_string<T>(map: &Body<T>, first: usize, last: usize) -> Option<&str> {
     let mut key = first;
     while key <= last {
         match map.str(key) {
@@ -388,16 +412,16 @@ fn non_empty_string(map: &Body, first: usize, last: usize) -> Option<&str> {
 }
 
 /// SimpleJWT (`access`, `refresh`) or OAuth (`access_token`, `refresh_token`, `expires_in`).
-fn fresh_tokens(map: &Body) -> Option<FreshTokens> {
+fn fresh_tokens<T: Clone>(map: &Body<T>) -> Option<FreshTokens<T>> {
     // Both read before anything is copied.
-    let access = non_empty_string(map, ACCESS, ACCESS + 1)?;
-    let refresh = non_empty_string(map, REFRESH, REFRESH_TOKEN);
+    let access = map.token(ACCESS, ACCESS + 1)?;
+    let refresh = map.token(REFRESH, REFRESH_TOKEN);
     let expires_in = map.get(EXPIRES_IN).and_then(seconds);
-    Some(FreshTokens { access: access.to_owned(), refresh: refresh.map(str::to_owned), expires_in })
+    Some(FreshTokens { access: access.clone(), refresh: refresh.cloned(), expires_in })
 }
 
 /// A non-negative number of seconds; some servers send it as a numeric string.
-fn seconds(value: &Member) -> Option<u64> {
+fn seconds<T>(value: &Member<T>) -> Option<u64> {
     match value {
         Member::Num(n) => (*n >= 0.0).then_some(*n as u64),
         Member::Str(s) => match digits(s.trim_ascii()) {
@@ -430,7 +454,7 @@ enum Verdict {
 /// 4. OAuth `temporarily_unavailable` or `server_error` in `error`: try again later;
 /// 5. DRF field validation of the refresh token, `{"refresh": ["This field is required."]}`
 ///    (or `refresh_token`): `refresh_token_required`.
-fn verdict(map: &Body) -> Verdict {
+fn verdict<T>(map: &Body<T>) -> Verdict {
     let error = known_code(map.str(ERROR));
     if let Verdict::Ends(_) = error {
         return error;
@@ -489,7 +513,7 @@ fn known_code(value: Option<&str>) -> Verdict {
 
 /// OAuth's `error_description` (RFC 6749 §5.2's human-readable text), DRF's `detail`, or
 /// `message`, cut to a displayable length.
-fn server_message(map: &Body) -> Option<String> {
+fn server_message<T>(map: &Body<T>) -> Option<String> {
     let text = non_empty_string(map, ERROR_DESCRIPTION, MESSAGE)?;
     // Counted in characters, cut at a character's first byte: a byte loop, where
     // `chars().take().collect()` costs char decoding and re-encoding in the wasm.
@@ -507,7 +531,7 @@ fn server_message(map: &Body) -> Option<String> {
     Some(text.get(..end).unwrap_or_default().to_owned())
 }
 
-fn retry_after(resp: &RefreshAnswer, now: Millis) -> Option<u64> {
+fn retry_after<T>(resp: &RefreshAnswer<T>, now: Millis) -> Option<u64> {
     // An HTTP-date in Retry-After is on the server clock; measure it against the server's own
     // `Date` when we have it, so a skewed client clock does not distort the wait.
     retry_delay(resp.retry_after.as_deref()?, resp.retry_after_date, resp.date.unwrap_or(now))

@@ -3,10 +3,9 @@
 //! format. Mechanical: every `match` here is over an op, a decision or an action.
 
 use super::wire::{Reader, Writer};
-use super::{at_login_page, jitter, now};
+use super::{at_login_page, jitter, now, Handle, EMPTY};
 use crate::core::breaker::BreakerState;
 use crate::core::errors::CoreError;
-use crate::core::handover::LastHandedOver;
 use crate::core::machine::{
     Action, AuthError, Generation, LoginPage, Machine, MachineConfig, Outcome, RequestDecision, SessionStatus,
     Severity, Stored, TabMessage, TabScope, UnauthorizedDecision, Warning,
@@ -20,10 +19,9 @@ use crate::core::urls::{UrlClass, UrlRules};
 
 pub struct Client {
     /// Until `START` (which knows whether storage fell back to memory).
-    config: Option<MachineConfig>,
-    machine: Option<Machine>,
+    config: Option<MachineConfig<Handle>>,
+    machine: Option<Machine<Handle>>,
     urls: UrlRules,
-    handed_over: LastHandedOver,
     /// The deadline JS's one timer is armed for.
     armed: Option<Millis>,
     /// `auth.destroy()`: requests are refused; `state()` still answers.
@@ -55,6 +53,7 @@ const TAB: u32 = 17;
 const REVOKE_RESULT: u32 = 18;
 const DESTROY: u32 = 19;
 const CLEAR: u32 = 20;
+const HELD: u32 = 21;
 
 /// Each op's work is a function of its own (`#[inline(never)]`, and scripts/build.sh keeps
 /// wasm-opt from inlining them back): V8 compiles a wasm function on its first call, so the
@@ -64,6 +63,7 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
     match op {
         NEW => return create(clients, a, out),
         REVOKE_RESULT => return revoke_result(a, out),
+        HELD => return held(clients, out),
         _ => {}
     }
     let h = a.num().unwrap_or(-1.0);
@@ -86,7 +86,7 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
         let Some(machine) = client.machine.as_mut() else { return fail(out, CoreError::NotStarted, 0) };
         let t = now();
         match op {
-            REQUEST | UNAUTHORIZED => request(machine, &client.urls, &mut client.handed_over, op == REQUEST, t, a, out),
+            REQUEST | UNAUTHORIZED => request(machine, &client.urls, op == REQUEST, t, a, out),
             REFRESH => refresh(machine, t, a, out),
             SET_TOKENS => set_tokens(machine, t, a, out),
             STATE => snapshot(out, machine, t),
@@ -111,6 +111,28 @@ fn revoke_result(a: &mut Reader, out: &mut Writer) {
         None => out.null(),
         Some(RevokeFailure::Network) => out.int(0),
         Some(RevokeFailure::Http(_)) => out.int(1),
+    }
+}
+
+/// `[[access, refresh, revoked] or null per client]`: the handles of every token any client's
+/// machine holds (`null`: none). js/index.js keeps the text of these and forgets the others' (a
+/// token no machine holds is never handed out again: JS gives its text a new handle if it comes
+/// back, which no machine can mistake for one it held).
+#[inline(never)]
+fn held(clients: &[Option<Client>], out: &mut Writer) {
+    out.list(clients.len());
+    for slot in clients {
+        match slot.as_ref().and_then(|c| c.machine.as_ref()) {
+            Some(machine) => {
+                // Written out: a loop over the array links its `IntoIter`.
+                let [access, refresh, revoked] = machine.held_tokens();
+                out.list(3);
+                out.opt_token_number(access);
+                out.opt_token_number(refresh);
+                out.opt_token_number(revoked);
+            }
+            None => out.null(),
+        }
     }
 }
 
@@ -155,9 +177,8 @@ fn start(client: &mut Client, a: &mut Reader, out: &mut Writer) {
 /// return it).
 #[inline(never)]
 fn request(
-    machine: &mut Machine,
+    machine: &mut Machine<Handle>,
     urls: &UrlRules,
-    handed_over: &mut LastHandedOver,
     first_send: bool,
     t: Millis,
     a: &mut Reader,
@@ -172,23 +193,23 @@ fn request(
     };
     if first_send {
         match machine.on_request(t, id, class) {
-            RequestDecision::Send { bearer: Some(token) } => bearer(out, handed_over, &token),
+            RequestDecision::Send { bearer: Some(token) } => out.token(token),
             RequestDecision::Send { bearer: None } => out.null(),
             RequestDecision::Wait => out.int(0),
             RequestDecision::Fail(e) => auth_error(out, &e),
         }
     } else {
-        let sent = a.text().unwrap_or_default();
-        match machine.on_unauthorized(t, id, class, sent) {
+        let sent = a.token().unwrap_or_default();
+        match machine.on_unauthorized(t, id, class, &sent) {
             UnauthorizedDecision::ReturnAsIs => out.null(),
-            UnauthorizedDecision::Replay { bearer: token } => bearer(out, handed_over, &token),
+            UnauthorizedDecision::Replay { bearer: token } => out.token(token),
             UnauthorizedDecision::Wait => out.int(0),
         }
     }
 }
 
 #[inline(never)]
-fn refresh(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
+fn refresh(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
     match machine.force_refresh(t, a.num().unwrap_or(0.0) as u64) {
         RequestDecision::Wait => out.int(0),
         RequestDecision::Fail(e) => auth_error(out, &e),
@@ -197,9 +218,9 @@ fn refresh(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
 }
 
 #[inline(never)]
-fn set_tokens(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
-    let access = a.str().unwrap_or_default();
-    let refresh = a.str();
+fn set_tokens(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
+    let access = a.token().unwrap_or(EMPTY);
+    let refresh = a.token();
     let expires_in = a.whole();
     match machine.set_tokens(t, access, refresh, expires_in) {
         Ok(()) => out.null(),
@@ -212,7 +233,7 @@ fn set_tokens(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer
 
 /// The refresh call's answer.
 #[inline(never)]
-fn response(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
+fn response(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
     let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
     let retry_after = a.str();
     let retry_after_date = a.whole().map(Millis);
@@ -226,7 +247,7 @@ fn response(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) 
 
 /// Another tab's message, with what storage holds now.
 #[inline(never)]
-fn tab(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
+fn tab(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
     if let Some(message) = tab_message(a) {
         machine.on_tab_message(t, message, stored(a));
     }
@@ -235,7 +256,7 @@ fn tab(machine: &mut Machine, t: Millis, a: &mut Reader, out: &mut Writer) {
 
 /// The ops that are one core event each and answer nothing.
 #[inline(never)]
-fn event(machine: &mut Machine, t: Millis, op: u32, a: &mut Reader, out: &mut Writer) {
+fn event(machine: &mut Machine<Handle>, t: Millis, op: u32, a: &mut Reader, out: &mut Writer) {
     match op {
         LOGOUT => machine.logout(t, LogoutReason::Manual, None),
         CANCEL => machine.cancel(a.num().unwrap_or(0.0) as u64),
@@ -300,10 +321,11 @@ fn option_error(out: &mut Writer, e: OptionError) {
     }
 }
 
-fn stored(a: &mut Reader) -> Stored {
+/// What storage holds: the tokens' handles (an empty string, `EMPTY`, is none).
+fn stored(a: &mut Reader) -> Stored<Handle> {
     Stored {
-        access: a.text().filter(|v| !v.is_empty()).map(str::to_owned),
-        refresh: a.text().filter(|v| !v.is_empty()).map(str::to_owned),
+        access: a.token().filter(|v| *v != EMPTY),
+        refresh: a.token().filter(|v| *v != EMPTY),
         generation: a.whole().unwrap_or(0),
         expires_at: a.whole().map(Millis),
     }
@@ -311,8 +333,9 @@ fn stored(a: &mut Reader) -> Stored {
 
 /// The refresh response's JSON object as `JSON.parse` read it: `null` when it is not one, else
 /// a list of `BODY_KEYS`' members, each a string, a number, `[]` (an array) or `null` (absent,
-/// or something the policy does not read).
-fn body(a: &mut Reader) -> Option<Body> {
+/// or something the policy does not read); the four token members a token's handle (a number:
+/// a non-empty string), `[]` or `null`.
+fn body(a: &mut Reader) -> Option<Body<Handle>> {
     let tag = a.peek();
     if tag != 3 {
         a.num();
@@ -320,12 +343,13 @@ fn body(a: &mut Reader) -> Option<Body> {
     }
     a.enter();
     let mut body = Body::default();
-    for slot in body.0.iter_mut() {
+    for (key, slot) in body.0.iter_mut().enumerate() {
         *slot = match a.peek() {
             0 => {
                 a.num();
                 None
             }
+            1 if key < 4 => a.token().map(Member::Token),
             1 => a.num().map(Member::Num),
             2 => a.str().map(Member::Str),
             // A list: skipped whole, nothing read from it.
@@ -340,34 +364,33 @@ fn body(a: &mut Reader) -> Option<Body> {
 
 /// What the app's (wrapped) `parseRefreshResponse` made of a 2xx body: `null` without a hook,
 /// `[1, access, refresh, expiresIn]`, or `[0, message]` when it threw.
-fn parsed(a: &mut Reader) -> Option<Result<FreshTokens, String>> {
+fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
     if a.peek() != 3 {
         return None;
     }
     a.enter();
     let kind = a.num()?;
-    let first = a.str();
-    let refresh = a.str();
+    if kind != 1.0 {
+        return Some(Err(a.str().unwrap_or_default()));
+    }
+    let access = a.token();
+    let refresh = a.token();
     let expires_in = a.whole();
     // The wrapped hook always returns an access token; were it ever missing, the empty one is
     // the policy's "the hook could not read it" (a failed attempt).
-    Some(if kind == 1.0 {
-        Ok(FreshTokens { access: first.unwrap_or_default(), refresh, expires_in })
-    } else {
-        Err(first.unwrap_or_default())
-    })
+    Some(Ok(FreshTokens { access: access.unwrap_or(EMPTY), refresh, expires_in }))
 }
 
 /// A channel message (its `type`'s index in js/index.js's TAB_KINDS, access, refresh, reason
 /// (its index in REASONS, `LogoutReason::ALL`'s order),
 /// message, generation, expiresAt) or a `storage` event of the access key (`3`, its new value,
 /// the refresh key's value, -, -, the stored generation).
-fn tab_message(a: &mut Reader) -> Option<TabMessage> {
-    // Borrowed from the input, and copied only once the message is known to be whole: a
+fn tab_message(a: &mut Reader) -> Option<TabMessage<Handle>> {
+    // The message borrowed from the input, and copied only once it is known to be whole: a
     // message refused half-way has nothing to drop.
     let kind = a.whole();
-    let access = a.text();
-    let refresh = a.text();
+    let access = a.token();
+    let refresh = a.token();
     let reason = a.whole();
     let message = a.text();
     let generation = a.whole();
@@ -376,30 +399,20 @@ fn tab_message(a: &mut Reader) -> Option<TabMessage> {
     match kind {
         Some(0) => {
             let (access, generation) = (access?, generation?);
-            Some(TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation, expires_at })
+            Some(TabMessage::Tokens { access, refresh, generation, expires_at })
         }
         Some(1) => {
             let (reason, generation) = (*LogoutReason::ALL.get(usize::try_from(reason?).ok()?)?, generation?);
             Some(TabMessage::Logout { reason, message: owned(message), generation })
         }
         Some(2) => Some(TabMessage::Hello),
-        Some(3) => Some(match access.filter(|v| !v.is_empty()) {
+        Some(3) => Some(match access.filter(|v| *v != EMPTY) {
             // The expiry is not in the event; the core reads it from storage.
-            Some(access) => TabMessage::Tokens { access: access.to_owned(), refresh: owned(refresh), generation: generation.unwrap_or(0), expires_at: None },
+            Some(access) => TabMessage::Tokens { access, refresh, generation: generation.unwrap_or(0), expires_at: None },
             // The keys were removed: whoever did it logged the session out.
             None => TabMessage::Logout { reason: LogoutReason::Remote, message: None, generation: Generation::MAX },
         }),
         _ => None,
-    }
-}
-
-/// A bearer for JS: `1` for the one it was handed last (a refresh releases a thousand waiting
-/// requests with one token: it crosses the boundary once), else the token.
-fn bearer(out: &mut Writer, handed_over: &mut LastHandedOver, token: &str) {
-    if handed_over.hand_over(token) {
-        out.int(1);
-    } else {
-        out.str(token);
     }
 }
 
@@ -411,7 +424,7 @@ fn millis(out: &mut Writer, m: Option<Millis>) {
 }
 
 #[inline(never)]
-fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
+fn snapshot(out: &mut Writer, machine: &Machine<Handle>, now: Millis) {
     let s = machine.snapshot(now);
     let (breaker, open_until) = match s.breaker {
         BreakerState::Closed => (0, None),
@@ -435,14 +448,14 @@ fn snapshot(out: &mut Writer, machine: &Machine, now: Millis) {
     out.num(s.clock_offset_ms as f64);
     out.opt_num(s.logout_reason.map(|r| r as u8 as f64));
     // JS reads its claims for display (`state().claims`), as `decodeJwt` does.
-    out.opt_str(machine.access_token());
+    out.opt_token(machine.access());
 }
 
 /// After the result: `[actions]` (warnings first), then the timer (`null`: as armed, `-1`:
 /// disarm, else a delay in ms).
 #[inline(never)]
 fn drain(client: &mut Client, out: &mut Writer) {
-    let Client { machine, handed_over, armed, .. } = client;
+    let Client { machine, armed, .. } = client;
     let Some(machine) = machine.as_mut() else {
         out.list(0);
         return out.null();
@@ -459,7 +472,7 @@ fn drain(client: &mut Client, out: &mut Writer) {
     discard(warnings);
     let actions = machine.take_actions();
     for action in &actions {
-        if encode(out, action, handed_over) {
+        if encode(out, action) {
             n += 1;
         }
     }
@@ -513,11 +526,11 @@ fn discard<T>(value: T) {
 }
 
 /// One action as `[kind, ...fields]` (kinds as in js/index.js); `false` when nothing is to be done.
-fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> bool {
+fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
             w.head(2, 0);
-            w.opt_str(refresh_token.as_deref());
+            w.opt_token(refresh_token.as_ref());
         }
         Action::AcquireLock => {
             w.head(1, 1);
@@ -533,8 +546,8 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
             match message {
                 TabMessage::Tokens { access, refresh, generation, expires_at } => {
                     w.int(0);
-                    w.str(&access);
-                    w.opt_str(refresh.as_deref());
+                    w.token(*access);
+                    w.opt_token(refresh.as_ref());
                     w.num(*generation as f64);
                     w.opt_num(expires_at.map(|m| m.0 as f64));
                 }
@@ -560,7 +573,7 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
             match outcome {
                 Outcome::Bearer(token) => {
                     w.int(0);
-                    bearer(w, handed_over, token);
+                    w.token(*token);
                 }
                 // Also "send it without a bearer" for a request that was waiting to be sent.
                 Outcome::OriginalResponse(_) | Outcome::Anonymous => {
@@ -575,8 +588,8 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
         }
         Action::Persist { access, refresh, generation, expires_at } => {
             w.head(5, 6);
-            w.str(&access);
-            w.opt_str(refresh.as_deref());
+            w.token(*access);
+            w.opt_token(refresh.as_ref());
             w.num(*generation as f64);
             w.opt_num(expires_at.map(|m| m.0 as f64));
         }
@@ -612,7 +625,7 @@ fn encode(w: &mut Writer, action: &Action, handed_over: &mut LastHandedOver) -> 
         }
         Action::Revoke { token } => {
             w.head(2, 12);
-            w.opt_str(token.as_deref());
+            w.opt_token(token.as_ref());
         }
     }
     true
@@ -719,6 +732,6 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     };
     let urls = UrlRules::new(page_origin, api_origins, skip, refresh_origin, refresh_path);
     let client =
-        Client { config: Some(config), machine: None, urls, handed_over: LastHandedOver::default(), armed: None, destroyed: false, area, clear };
+        Client { config: Some(config), machine: None, urls, armed: None, destroyed: false, area, clear };
     Ok((client, numbers.refresh_timeout_ms, legacy_access))
 }

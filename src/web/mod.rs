@@ -6,8 +6,10 @@
 //! timer) is carried out by `js/index.js` on these actions and reported back as calls; every
 //! decision stays in `core`.
 //!
-//! Imports (module `env`): `now() -> f64` (Date.now), `random() -> f64` (Math.random), and
-//! `here(ptr, cap) -> len` (location.pathname written as UTF-8, for the redirect rule).
+//! Imports (module `env`): `now() -> f64` (Date.now), `random() -> f64` (Math.random),
+//! `here(ptr, cap) -> len` (location.pathname written as UTF-8, for the redirect rule), and
+//! `claims(token, out) -> step` (a token's time claims, read by JS from the text behind a
+//! `Handle`).
 
 mod alloc;
 mod client;
@@ -66,31 +68,52 @@ mod host {
         pub fn now() -> f64;
         pub fn random() -> f64;
         pub fn here(ptr: *mut u8, cap: usize) -> usize;
-        pub fn claims(ptr: *const u8, len: usize, out: *mut f64) -> u32;
+        pub fn claims(token: u32, out: *mut f64) -> u32;
+    }
+}
+
+/// A token as the shipped build holds it: js/index.js keeps the text in a table and hands the
+/// core its number, the same number for the same text while the core holds it (so equal
+/// handles are equal tokens). The low bit says the text is blank (empty or ASCII whitespace),
+/// the one thing the machine asks of a token's text besides its claims. No token byte enters
+/// wasm memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Handle(pub u32);
+
+/// The handle of the empty string (js/index.js `tokenId('')`): what `Stored` and a `storage`
+/// event read as "no token".
+pub(crate) const EMPTY: Handle = Handle(1);
+
+/// The empty string, as `String::default()` is on the host.
+impl Default for Handle {
+    fn default() -> Self {
+        EMPTY
+    }
+}
+
+impl crate::core::jwt::Token for Handle {
+    fn is_blank(&self) -> bool {
+        self.0 & 1 == 1
     }
 }
 
 /// A token's claims read by the browser (`atob` + `JSON.parse` in js/index.js): the machine's
-/// `jwt::Decoder` in the shipped build. JS answers which step failed, or `exp`, `iat`, `nbf`
-/// (NaN when absent); the size bounds and the error codes stay here.
-pub(crate) fn decode_claims(token: &str) -> Result<crate::core::jwt::TimeClaims, crate::core::jwt::JwtError> {
-    use crate::core::jwt::{JwtError, TimeClaims, MAX_TOKEN_LEN};
-    let token = token.trim_ascii();
-    if token.is_empty() {
-        return Err(JwtError::Empty);
-    }
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(JwtError::TooLarge);
-    }
+/// `jwt::Decoder` in the shipped build. JS answers which step failed (the numbering of
+/// js/index.js's `JWT_ERRORS`, off by one: `0` is success), or `exp`, `iat`, `nbf` (NaN when
+/// absent).
+pub(crate) fn decode_claims(token: &Handle) -> Result<crate::core::jwt::TimeClaims, crate::core::jwt::JwtError> {
+    use crate::core::jwt::{JwtError, TimeClaims};
     let mut out = [f64::NAN; 3];
     let time = |v: f64| if v.is_nan() { None } else { Some(v.trunc() as i64) };
-    match unsafe { host::claims(token.as_ptr(), token.len(), out.as_mut_ptr()) } {
+    match unsafe { host::claims(token.0, out.as_mut_ptr()) } {
         0 => Ok(TimeClaims { exp: time(out[0]), iat: time(out[1]), nbf: time(out[2]) }),
-        1 => Err(JwtError::SegmentCount(0)),
-        2 => Err(JwtError::Base64),
-        3 => Err(JwtError::NotJson),
-        4 => Err(JwtError::NotObject),
-        _ => Err(JwtError::BadClaim("exp")),
+        1 => Err(JwtError::Empty),
+        2 => Err(JwtError::SegmentCount(0)),
+        3 => Err(JwtError::Base64),
+        4 => Err(JwtError::NotJson),
+        5 => Err(JwtError::NotObject),
+        6 => Err(JwtError::BadClaim("exp")),
+        _ => Err(JwtError::TooLarge),
     }
 }
 

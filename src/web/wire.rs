@@ -1,6 +1,10 @@
 //! The one data format across the boundary, both directions: a sequence of tagged values.
 //! `0` null; `1` + f64 (8 bytes, little-endian); `2` + u32 length + UTF-8 bytes; `3` + u32
-//! count + that many values (a list). Nothing else, so both codecs are a few lines.
+//! count + that many values (a list); from the wasm only, `4` + u32: a token's handle, which JS
+//! reads as the token's text. Nothing else, so both codecs are a few lines. Tokens come in as
+//! their handles, plain numbers.
+
+use super::Handle;
 
 pub struct Reader<'a> {
     pub buf: &'a [u8],
@@ -95,6 +99,10 @@ impl<'a> Reader<'a> {
             }
         }
     }
+    /// A token's handle, `None` for anything but a number.
+    pub fn token(&mut self) -> Option<Handle> {
+        self.num().map(|n| Handle(n as u32))
+    }
     /// A string, `None` for anything else.
     pub fn str(&mut self) -> Option<String> {
         self.text().map(str::to_owned)
@@ -127,6 +135,21 @@ impl Writer<'_> {
             Some(s) => self.str(s),
             None => self.null(),
         }
+    }
+    /// A token, which JS reads as its text.
+    pub fn token(&mut self, token: Handle) {
+        self.0.push(4);
+        self.0.extend_from_slice(&token.0.to_le_bytes());
+    }
+    pub fn opt_token(&mut self, token: Option<&Handle>) {
+        match token {
+            Some(token) => self.token(*token),
+            None => self.null(),
+        }
+    }
+    /// A token's handle as a number (what JS names the tokens to keep by), or null.
+    pub fn opt_token_number(&mut self, token: Option<&Handle>) {
+        self.opt_num(token.map(|t| f64::from(t.0)));
     }
     pub fn opt_num(&mut self, n: Option<f64>) {
         match n {

@@ -4,7 +4,7 @@ use crate::core::breaker::BreakerConfig;
 
 #[derive(Clone, Debug, PartialEq)]
 #[allow(unpredictable_function_pointer_comparisons)]
-pub struct MachineConfig {
+pub struct MachineConfig<T = String> {
     /// How long before expiry to refresh; `None` picks `expiry::default_leeway_ms(lifetime)`.
     /// Never more than half a token's lifetime, whatever is configured.
     pub leeway_ms: Option<u64>,
@@ -28,8 +28,9 @@ pub struct MachineConfig {
     /// A revocation endpoint is configured (`revokeUrl`): a manual logout revokes the refresh
     /// token on the server (`Action::Revoke`), best effort.
     pub revoke: bool,
-    /// Reads a token's claims (`jwt::decode_times` unless the driver has a cheaper reader).
-    pub decode: crate::core::jwt::Decoder,
+    /// Reads a token's claims (`jwt::decode_text` on the host; in the shipped wasm, where `T`
+    /// is a handle, the browser reads the text behind it).
+    pub decode: crate::core::jwt::Decoder<T>,
 }
 
 /// The app's login page: its URL, and the path that says the page is already showing it.
@@ -66,7 +67,7 @@ pub enum TabScope {
     PerTab,
 }
 
-impl Default for MachineConfig {
+impl Default for MachineConfig<String> {
     fn default() -> Self {
         MachineConfig {
             leeway_ms: None,
@@ -79,7 +80,7 @@ impl Default for MachineConfig {
             memory_storage: false,
             login: None,
             revoke: false,
-            decode: crate::core::jwt::decode_times,
+            decode: crate::core::jwt::decode_text,
         }
     }
 }

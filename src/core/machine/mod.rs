@@ -26,7 +26,7 @@ pub use tabs::{LOCK_HOLD_MS, REFUSAL_GRACE_MS};
 
 use crate::core::breaker::{AfterFailure, Breaker, BreakerState};
 use crate::core::expiry::{expires_at_from_exp, ClockOffset};
-use crate::core::jwt::{JwtError, TimeClaims};
+use crate::core::jwt::{JwtError, TimeClaims, Token};
 use crate::core::policy::{classify, classify_parsed, config_error_of, FreshTokens, LogoutReason, RefreshAnswer, RefreshOutcome, RefreshResponse};
 use crate::core::time::Millis;
 use crate::core::urls::UrlClass;
@@ -53,11 +53,12 @@ enum Flight {
     Superseded,
 }
 
-pub struct Machine {
-    config: MachineConfig,
+/// `T`: a token (`jwt::Token`), its text on the host, a handle in the shipped wasm.
+pub struct Machine<T = String> {
+    config: MachineConfig<T>,
     session: Session,
-    access: Option<String>,
-    refresh: Option<String>,
+    access: Option<T>,
+    refresh: Option<T>,
     /// The refresh token's `exp` (server clock, seconds), when it is a JWT that has one.
     refresh_exp: Option<i64>,
     /// `None` while the access token's expiry is unknown (or there is no access token).
@@ -71,7 +72,7 @@ pub struct Machine {
     retry_at: Option<Millis>,
     breaker: Breaker,
     waiters: Waiters,
-    actions: Vec<Action>,
+    actions: Vec<Action<T>>,
     warnings: Vec<Warning>,
     refresh_count: u64,
     /// The generation of the current (or last) session.
@@ -95,13 +96,13 @@ pub struct Machine {
     /// rotate the refresh token, and the revocation must name the one the server will honour.
     /// The inner `Option` is the token to revoke if the call brings no new one (`None` in
     /// cookie mode, where the cookie is the credential).
-    pending_revoke: Option<Option<String>>,
+    pending_revoke: Option<Option<T>>,
     /// The latest `now` any event brought: a later event with an earlier one means the device
     /// clock was set back (see `follow_clock`).
     clock: Millis,
 }
 
-impl fmt::Debug for Machine {
+impl<T> fmt::Debug for Machine<T> {
     /// Tokens are left out on purpose.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Machine")
@@ -137,17 +138,17 @@ fn secs_to_ms(secs: u64) -> u64 {
     if secs > u64::MAX / 1_000 { u64::MAX } else { secs * 1_000 }
 }
 
-fn non_empty(token: Option<String>) -> Option<String> {
-    token.filter(|t| !t.trim_ascii().is_empty())
+fn non_empty<T: Token>(token: Option<T>) -> Option<T> {
+    token.filter(|t| !t.is_blank())
 }
 
 /// `held` is `token`. A pattern: `Option<..> == Option<..>` links a PartialEq call per type.
-fn holds(held: &Option<String>, token: &str) -> bool {
+fn holds<T: PartialEq>(held: &Option<T>, token: &T) -> bool {
     matches!(held, Some(h) if h == token)
 }
 
-impl Machine {
-    pub fn new(config: MachineConfig) -> Self {
+impl<T: Token> Machine<T> {
+    pub fn new(config: MachineConfig<T>) -> Self {
         let breaker = Breaker::new(config.breaker.clone());
         Machine {
             config,
@@ -182,14 +183,14 @@ impl Machine {
 
     /// Start-up: validates the stored tokens. Malformed → cleared (`invalid_token`); access
     /// expired but refresh usable → refresh; nothing usable left → `session_expired`.
-    pub fn load(&mut self, now: Millis, access: Option<String>, refresh: Option<String>) {
+    pub fn load(&mut self, now: Millis, access: Option<T>, refresh: Option<T>) {
         self.load_tokens(now, access, refresh, None);
     }
 
     /// `load`, with the persisted expiry of an opaque access token (`Stored::expires_at`): an
     /// access token that is not a JWT is accepted only with one, and timed by it as a JWT is by
     /// its `exp`. In cookie mode, no usable access token means one silent refresh (`probing`).
-    pub(super) fn load_tokens(&mut self, now: Millis, access: Option<String>, refresh: Option<String>, expires_at: Option<Millis>) {
+    pub(super) fn load_tokens(&mut self, now: Millis, access: Option<T>, refresh: Option<T>, expires_at: Option<Millis>) {
         self.follow_clock(now);
         self.reset_session(Session::Anonymous);
         let (access, refresh) = (non_empty(access), non_empty(refresh));
@@ -201,14 +202,14 @@ impl Machine {
             }
             return;
         }
-        let (claims, access_ok) = match access.as_deref().map(self.config.decode) {
+        let (claims, access_ok) = match access.as_ref().map(self.config.decode) {
             None => (None, true),
             Some(Ok(claims)) => (Some(claims), true),
             Some(Err(JwtError::Empty | JwtError::TooLarge)) => (None, false),
             // An opaque token: usable when its expiry was stored with it.
             Some(Err(_)) => (None, expires_at.is_some()),
         };
-        let refresh_exp = self.refresh_exp_of(refresh.as_deref());
+        let refresh_exp = self.refresh_exp_of(refresh.as_ref());
         self.session = Session::Active;
         let (true, Ok(refresh_exp)) = (access_ok, refresh_exp) else {
             self.end_session(LogoutReason::InvalidToken, None);
@@ -245,8 +246,8 @@ impl Machine {
     pub fn set_tokens(
         &mut self,
         now: Millis,
-        access: String,
-        refresh: Option<String>,
+        access: T,
+        refresh: Option<T>,
         expires_in: Option<u64>,
     ) -> Result<(), JwtError> {
         self.follow_clock(now);
@@ -257,7 +258,7 @@ impl Machine {
             Err(_) => None,
         };
         let refresh = non_empty(refresh);
-        let refresh_exp = self.refresh_exp_of(refresh.as_deref())?;
+        let refresh_exp = self.refresh_exp_of(refresh.as_ref())?;
 
         self.reset_session(Session::Active);
         // Above every generation seen: this login supersedes whatever any tab knew before.
@@ -281,7 +282,7 @@ impl Machine {
     /// generation rules in `tabs.rs`) found them to be a newer login. Tokens that cannot be used
     /// are ignored.
     /// `expires_at`: an opaque access token's expiry as the other tab knew it (`NEVER`: unknown).
-    fn adopt_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, expires_at: Option<Millis>) {
+    fn adopt_tokens(&mut self, now: Millis, access: T, refresh: Option<T>, expires_at: Option<Millis>) {
         let claims = match (self.config.decode)(&access) {
             Ok(claims) => Some(claims),
             Err(JwtError::Empty | JwtError::TooLarge) => return,
@@ -291,7 +292,7 @@ impl Machine {
         let refresh = non_empty(refresh);
         let unchanged = self.active()
             && holds(&self.access, &access)
-            && refresh.as_deref().is_none_or(|r| holds(&self.refresh, r));
+            && refresh.as_ref().is_none_or(|r| holds(&self.refresh, r));
         if unchanged {
             return;
         }
@@ -332,7 +333,7 @@ impl Machine {
     /// token it then gets). `Wait` is settled by a `Resolve` like any waiting request; the
     /// usual retry rules apply (a transient failure is retried, an open breaker fails it).
     /// In cookie mode without a session it looks for one in the cookie, as start-up does.
-    pub fn force_refresh(&mut self, now: Millis, id: WaiterId) -> RequestDecision {
+    pub fn force_refresh(&mut self, now: Millis, id: WaiterId) -> RequestDecision<T> {
         self.follow_clock(now);
         match self.session {
             Session::Active => {}
@@ -359,12 +360,19 @@ impl Machine {
         RequestDecision::Wait
     }
 
-    pub fn access_token(&self) -> Option<&str> {
-        self.access.as_deref()
+    /// The access token held.
+    pub fn access(&self) -> Option<&T> {
+        self.access.as_ref()
     }
 
-    pub fn refresh_token(&self) -> Option<&str> {
-        self.refresh.as_deref()
+    /// Every token the machine holds (the access and refresh tokens, and one a manual logout
+    /// will revoke): the shipped build's driver keeps the text of these and may forget the rest.
+    pub fn held_tokens(&self) -> [Option<&T>; 3] {
+        let revoke = match &self.pending_revoke {
+            Some(Some(token)) => Some(token),
+            _ => None,
+        };
+        [self.access.as_ref(), self.refresh.as_ref(), revoke]
     }
 
     /// The generation of the current (or last) session.
@@ -375,7 +383,7 @@ impl Machine {
     // ----- requests -------------------------------------------------------------------------
 
     /// Before a request is sent: which bearer, or wait for a refresh, or fail fast.
-    pub fn on_request(&mut self, now: Millis, id: WaiterId, class: UrlClass) -> RequestDecision {
+    pub fn on_request(&mut self, now: Millis, id: WaiterId, class: UrlClass) -> RequestDecision<T> {
         self.follow_clock(now);
         if class != UrlClass::Protected || !self.active() {
             return RequestDecision::Send { bearer: None };
@@ -416,12 +424,16 @@ impl Machine {
     }
 
     /// Send with the access token held (none, when none is).
-    fn send_access(&self) -> RequestDecision {
+    fn send_access(&self) -> RequestDecision<T> {
         RequestDecision::Send { bearer: self.access.clone() }
     }
 
     /// A 401 for a request sent with `sent_bearer`. The web layer asks once per request.
-    pub fn on_unauthorized(&mut self, now: Millis, id: WaiterId, class: UrlClass, sent_bearer: &str) -> UnauthorizedDecision {
+    /// (`sent_bearer` is compared with the token held: a `&str` will do for a `String` token.)
+    pub fn on_unauthorized<Q: ?Sized>(&mut self, now: Millis, id: WaiterId, class: UrlClass, sent_bearer: &Q) -> UnauthorizedDecision<T>
+    where
+        T: PartialEq<Q>,
+    {
         self.follow_clock(now);
         if class != UrlClass::Protected || !self.active() {
             return UnauthorizedDecision::ReturnAsIs;
@@ -452,10 +464,10 @@ impl Machine {
 
     // ----- refresh results ------------------------------------------------------------------
 
-    pub fn on_refresh_outcome(&mut self, now: Millis, outcome: RefreshOutcome, jitter: f64) {
+    pub fn on_refresh_outcome(&mut self, now: Millis, outcome: RefreshOutcome<T>, jitter: f64) {
         self.follow_clock(now);
         let rotated = match &outcome {
-            RefreshOutcome::Success { tokens, .. } => tokens.refresh.as_deref(),
+            RefreshOutcome::Success { tokens, .. } => tokens.refresh.as_ref(),
             _ => None,
         };
         self.send_held_revoke(rotated);
@@ -485,16 +497,9 @@ impl Machine {
         self.advance(now);
     }
 
-    /// The refresh call's HTTP answer: classified here (`parsed` is what the app's
-    /// `parseRefreshResponse` hook made of the body, when there is one), with one
-    /// `console.error` diagnostic per client for a configuration mistake the answer reveals.
-    pub fn on_refresh_response(&mut self, now: Millis, resp: &RefreshResponse, parsed: Option<Result<FreshTokens, String>>, jitter: f64) {
-        self.on_refresh_answer(now, &RefreshAnswer::from_raw(resp), parsed, jitter);
-    }
-
     /// [`Machine::on_refresh_response`] with the answer already typed (the browser's
     /// `JSON.parse` and `Date.parse` read it in the shipped build).
-    pub fn on_refresh_answer(&mut self, now: Millis, resp: &RefreshAnswer, parsed: Option<Result<FreshTokens, String>>, jitter: f64) {
+    pub fn on_refresh_answer(&mut self, now: Millis, resp: &RefreshAnswer<T>, parsed: Option<Result<FreshTokens<T>, String>>, jitter: f64) {
         let outcome = match parsed {
             None => classify(resp, now),
             Some(Err(message)) if (200..=299).contains(&resp.status) => {
@@ -551,10 +556,10 @@ impl Machine {
     /// The call a manual logout waited for has answered (`rotated`: the refresh token it
     /// brought): a rotation is what the server now honours (in cookie mode the browser already
     /// holds the new cookie), else the token the logout held is revoked.
-    fn send_held_revoke(&mut self, rotated: Option<&str>) {
+    fn send_held_revoke(&mut self, rotated: Option<&T>) {
         let Some(held) = self.pending_revoke.take() else { return };
         let token = match rotated {
-            Some(rotated) if !self.config.cookie_mode && !rotated.trim_ascii().is_empty() => Some(rotated.to_owned()),
+            Some(rotated) if !self.config.cookie_mode && !rotated.is_blank() => Some(rotated.clone()),
             _ => held,
         };
         self.actions.push(Action::Revoke { token });
@@ -570,7 +575,7 @@ impl Machine {
         relevant
     }
 
-    fn on_refreshed(&mut self, now: Millis, tokens: FreshTokens, server_offset: Option<ClockOffset>) {
+    fn on_refreshed(&mut self, now: Millis, tokens: FreshTokens<T>, server_offset: Option<ClockOffset>) {
         let FreshTokens { access, refresh, expires_in } = tokens;
         // Not a JWT is fine (opaque token): expiry then comes from expires_in, or a 401.
         let claims = (self.config.decode)(&access).ok();
@@ -664,7 +669,7 @@ impl Machine {
     }
 
     /// The next action, oldest first.
-    pub fn poll_action(&mut self) -> Option<Action> {
+    pub fn poll_action(&mut self) -> Option<Action<T>> {
         (!self.actions.is_empty()).then(|| self.actions.remove(0))
     }
 
@@ -675,7 +680,7 @@ impl Machine {
 
     /// Every action, oldest first, at once: what the web layer drains after each event (a
     /// plain `Vec`, where a `VecDeque` for `poll_action` linked its own ring-buffer code).
-    pub fn take_actions(&mut self) -> Vec<Action> {
+    pub fn take_actions(&mut self) -> Vec<Action<T>> {
         std::mem::take(&mut self.actions)
     }
 
@@ -872,7 +877,7 @@ impl Machine {
     fn install_access(
         &mut self,
         now: Millis,
-        access: String,
+        access: T,
         claims: Option<&TimeClaims>,
         expires_in_ms: Option<u64>,
         provenance: Provenance,
@@ -890,7 +895,7 @@ impl Machine {
 
     /// A rotated refresh token replaces the old one. If the server sent something that is not
     /// a readable JWT, its expiry is simply unknown: the server will judge it.
-    fn replace_refresh(&mut self, refresh: String) {
+    fn replace_refresh(&mut self, refresh: T) {
         self.refresh_exp = self.refresh_exp_of(Some(&refresh)).ok().flatten();
         self.refresh = Some(refresh);
     }
@@ -923,7 +928,7 @@ impl Machine {
     }
 
     /// A refresh token's `exp`, if it has one; `Err` for a three-segment token that does not decode.
-    fn refresh_exp_of(&self, refresh: Option<&str>) -> Result<Option<i64>, JwtError> {
+    fn refresh_exp_of(&self, refresh: Option<&T>) -> Result<Option<i64>, JwtError> {
         match refresh {
             Some(refresh) => token::refresh_token_exp(refresh, self.config.decode),
             None => Ok(None),
@@ -935,8 +940,8 @@ impl Machine {
     }
 
     /// The access token, unless it is missing or past its expiry on the corrected clock.
-    fn unexpired_access(&self, now: Millis) -> Option<&str> {
-        let access = self.access.as_deref()?;
+    fn unexpired_access(&self, now: Millis) -> Option<&T> {
+        let access = self.access.as_ref()?;
         match self.timing {
             Some(t) if now >= t.expires_at => None,
             _ => Some(access),
@@ -1053,6 +1058,24 @@ impl Machine {
             _ => AuthError::NoSession,
         };
         self.fail_all(error);
+    }
+}
+
+/// The host's conveniences, where tokens are their text.
+impl Machine<String> {
+    pub fn access_token(&self) -> Option<&str> {
+        self.access.as_deref()
+    }
+
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh.as_deref()
+    }
+
+    /// The refresh call's HTTP answer: classified here (`parsed` is what the app's
+    /// `parseRefreshResponse` hook made of the body, when there is one), with one
+    /// `console.error` diagnostic per client for a configuration mistake the answer reveals.
+    pub fn on_refresh_response(&mut self, now: Millis, resp: &RefreshResponse, parsed: Option<Result<FreshTokens, String>>, jitter: f64) {
+        self.on_refresh_answer(now, &RefreshAnswer::from_raw(resp), parsed, jitter);
     }
 }
 

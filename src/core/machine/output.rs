@@ -16,11 +16,12 @@ pub type WaiterId = u64;
 pub type Generation = u64;
 
 /// What tabs tell each other. Each one carries the generation of the session it is about.
+/// `T`: a token (`jwt::Token`), its text on the host.
 #[derive(Clone, PartialEq)]
-pub enum TabMessage {
+pub enum TabMessage<T = String> {
     /// `expires_at`: an opaque access token's expiry as the sending tab knows it (`NEVER`:
     /// unknown); `None` for a JWT, which carries its own.
-    Tokens { access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis> },
+    Tokens { access: T, refresh: Option<T>, generation: Generation, expires_at: Option<Millis> },
     /// `message`: what the user is shown, `None` for the reason's own wording (which the
     /// sending tab's driver puts on the channel, so that every tab shows the same words).
     Logout { reason: LogoutReason, message: Option<String>, generation: Generation },
@@ -29,15 +30,21 @@ pub enum TabMessage {
 }
 
 /// What this tab's storage holds, as the web layer read it when asked.
-#[derive(Clone, Default, PartialEq)]
-pub struct Stored {
-    pub access: Option<String>,
-    pub refresh: Option<String>,
+#[derive(Clone, PartialEq)]
+pub struct Stored<T = String> {
+    pub access: Option<T>,
+    pub refresh: Option<T>,
     /// `0` when none was stored (a session written by an older version, or by the app).
     pub generation: Generation,
     /// The stored expiry of an opaque (non-JWT) access token, written with it by `Persist`;
     /// `Millis::NEVER` when the server gave it none (it lives until a 401).
     pub expires_at: Option<Millis>,
+}
+
+impl<T> Default for Stored<T> {
+    fn default() -> Self {
+        Stored { access: None, refresh: None, generation: 0, expires_at: None }
+    }
 }
 
 /// Why a request failed instead of going out; `code()` is the JS error's stable `code`.
@@ -77,8 +84,8 @@ impl std::error::Error for AuthError {}
 
 /// What to do with a request before it is sent.
 #[derive(Clone, PartialEq)]
-pub enum RequestDecision {
-    Send { bearer: Option<String> },
+pub enum RequestDecision<T = String> {
+    Send { bearer: Option<T> },
     /// Queued until a refresh settles; an `Action::Resolve` with this id will follow.
     Wait,
     Fail(AuthError),
@@ -86,18 +93,18 @@ pub enum RequestDecision {
 
 /// What to do with a 401 answer.
 #[derive(Clone, PartialEq)]
-pub enum UnauthorizedDecision {
+pub enum UnauthorizedDecision<T = String> {
     ReturnAsIs,
-    Replay { bearer: String },
+    Replay { bearer: T },
     /// Queued until a refresh settles; an `Action::Resolve` with this id will follow.
     Wait,
 }
 
 /// What a queued request gets when the refresh it waited for settles.
 #[derive(Clone, PartialEq)]
-pub enum Outcome {
+pub enum Outcome<T = String> {
     /// Send it (or replay it) with this bearer.
-    Bearer(String),
+    Bearer(T),
     /// It was sent and answered 401, and no new token is coming: the caller gets that 401
     /// response back, exactly as plain fetch would have returned it. The error says why.
     OriginalResponse(AuthError),
@@ -108,9 +115,9 @@ pub enum Outcome {
     Anonymous,
 }
 
-impl Outcome {
+impl<T> Outcome<T> {
     /// The bearer, or why there is none.
-    pub fn into_result(self) -> Result<String, AuthError> {
+    pub fn into_result(self) -> Result<T, AuthError> {
         match self {
             Outcome::Bearer(token) => Ok(token),
             Outcome::OriginalResponse(e) | Outcome::Failed(e) => Err(e),
@@ -119,7 +126,7 @@ impl Outcome {
     }
 }
 
-impl fmt::Debug for Outcome {
+impl<T> fmt::Debug for Outcome<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Bearer(_) => f.debug_tuple("Bearer").field(&Redacted).finish(),
@@ -132,9 +139,9 @@ impl fmt::Debug for Outcome {
 
 /// Work for the web layer, drained with `Machine::poll_action`.
 #[derive(Clone, PartialEq)]
-pub enum Action {
+pub enum Action<T = String> {
     /// Perform the refresh HTTP call and report back (never emitted while one is in flight).
-    StartRefresh { refresh_token: Option<String> },
+    StartRefresh { refresh_token: Option<T> },
     /// Request the cross-tab refresh lock; report `on_lock_granted` (with what storage holds
     /// once it is granted) or `on_lock_unavailable`.
     AcquireLock,
@@ -143,13 +150,13 @@ pub enum Action {
     /// Read storage and report it with `on_stored`.
     ReadStored,
     /// Post this to the other tabs.
-    Broadcast(TabMessage),
+    Broadcast(TabMessage<T>),
     /// A queued request settles: what it gets is the core's decision, not the driver's.
-    Resolve { id: WaiterId, outcome: Outcome },
+    Resolve { id: WaiterId, outcome: Outcome<T> },
     /// Write the tokens and their session generation to storage (also after rotation).
     /// `expires_at` is set for an opaque access token (a JWT carries its own `exp`): stored next
     /// to it so that a reload can time it (`Millis::NEVER`: no known expiry).
-    Persist { access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis> },
+    Persist { access: T, refresh: Option<T>, generation: Generation, expires_at: Option<Millis> },
     /// Clear what a logout clears. `shared: false` leaves the storage that all tabs share
     /// alone (another tab's logout already cleared it, or a newer session lives there now).
     Clear { shared: bool },
@@ -171,7 +178,7 @@ pub enum Action {
     /// Best effort, after a manual logout with `revokeUrl`: revoke this refresh token on the
     /// server (`None` in cookie mode: the cookie goes with the request). Report the result with
     /// `Machine::on_revoke_result`; nothing about the (already ended) session depends on it.
-    Revoke { token: Option<String> },
+    Revoke { token: Option<T> },
 }
 
 /// How loudly a [`Warning`] is reported.
@@ -254,7 +261,7 @@ fn redact<T>(token: &Option<T>) -> Option<Redacted> {
     token.as_ref().map(|_| Redacted)
 }
 
-impl fmt::Debug for TabMessage {
+impl<T> fmt::Debug for TabMessage<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TabMessage::Tokens { refresh, generation, expires_at, .. } => f
@@ -272,7 +279,7 @@ impl fmt::Debug for TabMessage {
     }
 }
 
-impl fmt::Debug for Stored {
+impl<T> fmt::Debug for Stored<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stored")
             .field("access", &redact(&self.access))
@@ -283,7 +290,7 @@ impl fmt::Debug for Stored {
     }
 }
 
-impl fmt::Debug for RequestDecision {
+impl<T> fmt::Debug for RequestDecision<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RequestDecision::Send { bearer } => f.debug_struct("Send").field("bearer", &redact(bearer)).finish(),
@@ -293,7 +300,7 @@ impl fmt::Debug for RequestDecision {
     }
 }
 
-impl fmt::Debug for UnauthorizedDecision {
+impl<T> fmt::Debug for UnauthorizedDecision<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UnauthorizedDecision::ReturnAsIs => f.write_str("ReturnAsIs"),
@@ -303,7 +310,7 @@ impl fmt::Debug for UnauthorizedDecision {
     }
 }
 
-impl fmt::Debug for Action {
+impl<T> fmt::Debug for Action<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::StartRefresh { refresh_token } => {
@@ -358,7 +365,7 @@ mod tests {
             assert!(out.contains("<redacted>"), "{out}");
         }
         assert_eq!(
-            format!("{:?}", Action::Resolve { id: 1, outcome: Outcome::Failed(AuthError::NoSession) }),
+            format!("{:?}", Action::<String>::Resolve { id: 1, outcome: Outcome::Failed(AuthError::NoSession) }),
             "Resolve { id: 1, outcome: Failed(NoSession) }"
         );
     }

@@ -18,6 +18,7 @@ use super::{Flight, Machine, Session};
 use crate::core::expiry::expires_at_from_exp;
 use crate::core::machine::config::TabScope;
 use crate::core::machine::output::{Action, Generation, Stored, TabMessage};
+use crate::core::jwt::Token;
 use crate::core::policy::LogoutReason;
 use crate::core::time::Millis;
 
@@ -47,9 +48,9 @@ pub(super) struct Refusal {
     pub asked: bool,
 }
 
-impl Machine {
+impl<T: Token> Machine<T> {
     /// Start-up with what storage holds (tokens and the generation of their session).
-    pub fn load_stored(&mut self, now: Millis, stored: Stored) {
+    pub fn load_stored(&mut self, now: Millis, stored: Stored<T>) {
         self.generation = stored.generation;
         self.newest_generation = self.newest_generation.max(stored.generation);
         self.load_tokens(now, stored.access, stored.refresh, stored.expires_at);
@@ -61,7 +62,7 @@ impl Machine {
     }
 
     /// Something another tab said. `stored` is what this tab's storage holds right now.
-    pub fn on_tab_message(&mut self, now: Millis, message: TabMessage, stored: Stored) {
+    pub fn on_tab_message(&mut self, now: Millis, message: TabMessage<T>, stored: Stored<T>) {
         self.follow_clock(now);
         match message {
             TabMessage::Tokens { access, refresh, generation, expires_at } => {
@@ -104,11 +105,11 @@ impl Machine {
 
     /// Tokens another tab obtained: adopted when they belong to a newer session, or are a newer
     /// state of this very session. Never after this session's logout.
-    fn on_tab_tokens(&mut self, now: Millis, access: String, refresh: Option<String>, generation: Generation, expires_at: Option<Millis>) {
+    fn on_tab_tokens(&mut self, now: Millis, access: T, refresh: Option<T>, generation: Generation, expires_at: Option<Millis>) {
         self.newest_generation = self.newest_generation.max(generation);
         let live = self.active();
         let same_session = generation == self.generation && live;
-        let differs = !super::holds(&self.access, &access) || refresh.as_deref().is_some_and(|r| !super::holds(&self.refresh, r));
+        let differs = !super::holds(&self.access, &access) || refresh.as_ref().is_some_and(|r| !super::holds(&self.refresh, r));
         let wanted = match self.config.tabs {
             TabScope::Shared => generation > self.generation || (same_session && differs),
             TabScope::PerTab => same_session && differs && generation != 0,
@@ -121,7 +122,7 @@ impl Machine {
 
     /// Storage as read when the lock was granted: if another tab refreshed meanwhile, its
     /// tokens are adopted and no refresh call is made.
-    pub fn on_lock_granted(&mut self, now: Millis, stored: Stored) {
+    pub fn on_lock_granted(&mut self, now: Millis, stored: Stored<T>) {
         self.follow_clock(now);
         if self.lock != Lock::Wanted {
             // Granted after we stopped waiting: give it back.
@@ -163,7 +164,7 @@ impl Machine {
     }
 
     /// Storage as read on `ReadStored`, at the end of a refusal's grace period.
-    pub fn on_stored(&mut self, now: Millis, stored: Stored) {
+    pub fn on_stored(&mut self, now: Millis, stored: Stored<T>) {
         self.follow_clock(now);
         let Some(refusal) = self.refusal.take_if(|r| r.asked) else { return };
         // The refused call has reported: nothing is in flight any more, whatever follows.
@@ -177,17 +178,17 @@ impl Machine {
     }
 
     /// Adopts stored tokens that another tab of this session wrote after ours.
-    fn adopt_if_newer(&mut self, now: Millis, stored: Stored) -> bool {
+    fn adopt_if_newer(&mut self, now: Millis, stored: Stored<T>) -> bool {
         let Some(access) = stored.access else { return false };
         let same_scope = match self.config.tabs {
             TabScope::Shared => stored.generation >= self.generation,
             TabScope::PerTab => stored.generation == self.generation,
         };
-        let newer = stored.refresh.as_deref().is_some_and(|r| !super::holds(&self.refresh, r))
+        let newer = stored.refresh.as_ref().is_some_and(|r| !super::holds(&self.refresh, r))
             || (self.config.cookie_mode && !super::holds(&self.access, &access));
         // The expired refresh token this tab dropped (and the server refused) is still in
         // storage: it differs from the `None` we hold, but it is not newer.
-        let expired = self.refresh_exp_of(stored.refresh.as_deref()).ok().flatten();
+        let expired = self.refresh_exp_of(stored.refresh.as_ref()).ok().flatten();
         let expired = expired.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
         if !(same_scope && newer) || expired {
             return false;

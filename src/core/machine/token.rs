@@ -6,7 +6,7 @@ use crate::core::expiry::{
     default_leeway_ms, expires_at_from_exp, offset_from_iat, plausible_offset, refresh_at,
     ClockOffset, ImplausibleOffset,
 };
-use crate::core::jwt::{Decoder, JwtError, TimeClaims, MAX_TOKEN_LEN};
+use crate::core::jwt::{Decoder, JwtError, TimeClaims};
 use crate::core::time::Millis;
 
 /// A freshly issued token whose expiry appears closer than this is contradicting the server
@@ -145,24 +145,14 @@ fn implausible_offset_warning(source: OffsetSource, ImplausibleOffset(offset_ms)
 ///
 /// Refresh tokens that are not three-segment JWTs (opaque strings, 5-segment JWEs) are
 /// accepted as they are: only the server can judge them. A three-segment token that does not
-/// decode is corrupt.
-pub(super) fn refresh_token_exp(token: &str, decode: Decoder) -> Result<Option<i64>, JwtError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(JwtError::TooLarge);
+/// decode is corrupt, and so is one beyond `MAX_TOKEN_LEN`. Read from the decoder's answer
+/// alone: the token's text may be out of reach (a handle in the shipped build).
+pub(super) fn refresh_token_exp<T>(token: &T, decode: Decoder<T>) -> Result<Option<i64>, JwtError> {
+    match decode(token) {
+        Ok(claims) => Ok(claims.exp),
+        Err(JwtError::Empty | JwtError::SegmentCount(_)) => Ok(None),
+        Err(e) => Err(e),
     }
-    // Two dots: three segments (whitespace around the token holds none). Counted bytewise:
-    // `str::split` pulls a char searcher and memchr into the wasm for this one test.
-    // A plain loop: the iterator version unrolls into several times the code.
-    let mut dots = 0usize;
-    for &b in token.as_bytes() {
-        if b == b'.' {
-            dots += 1;
-        }
-    }
-    if dots != 2 {
-        return Ok(None);
-    }
-    decode(token).map(|claims| claims.exp)
 }
 
 #[cfg(test)]
@@ -444,10 +434,15 @@ mod tests {
 
     #[test]
     fn refresh_tokens_that_are_not_three_segments_are_opaque() {
-        assert_eq!(refresh_token_exp("opaque-refresh-token", crate::core::jwt::decode_times), Ok(None));
-        assert_eq!(refresh_token_exp("a.b.c.d.e", crate::core::jwt::decode_times), Ok(None));
-        assert_eq!(refresh_token_exp(&token_with_payload(r#"{"exp":5}"#), crate::core::jwt::decode_times), Ok(Some(5)));
-        assert_eq!(refresh_token_exp("a.!!.c", crate::core::jwt::decode_times), Err(JwtError::Base64));
-        assert_eq!(refresh_token_exp(&"x".repeat(MAX_TOKEN_LEN + 1), crate::core::jwt::decode_times), Err(JwtError::TooLarge));
+        use crate::core::jwt::{decode_text, MAX_TOKEN_LEN};
+        let exp = |token: &str| refresh_token_exp(&token.to_owned(), decode_text);
+        assert_eq!(exp("opaque-refresh-token"), Ok(None));
+        assert_eq!(exp("a.b.c.d.e"), Ok(None));
+        assert_eq!(exp(" "), Ok(None));
+        assert_eq!(exp(&token_with_payload(r#"{"exp":5}"#)), Ok(Some(5)));
+        assert_eq!(exp(&format!(" {}\n", token_with_payload(r#"{"exp":5}"#))), Ok(Some(5)));
+        assert_eq!(exp("a.!!.c"), Err(JwtError::Base64));
+        assert_eq!(exp(&"x".repeat(MAX_TOKEN_LEN + 1)), Err(JwtError::TooLarge));
+        assert_eq!(exp(&"x.".repeat(MAX_TOKEN_LEN)), Err(JwtError::TooLarge), "too large before it is counted");
     }
 }
