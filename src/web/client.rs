@@ -381,10 +381,11 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
     Some(Ok(FreshTokens { access: access.unwrap_or(EMPTY), refresh, expires_in }))
 }
 
-/// A channel message (its `type`'s index in js/index.js's TAB_KINDS, access, refresh, reason
-/// (its index in REASONS, `LogoutReason::ALL`'s order),
-/// message, generation, expiresAt) or a `storage` event of the access key (`3`, its new value,
-/// the refresh key's value, -, -, the stored generation).
+/// A channel message or a `storage` event of the access key, as js/index.js reads them:
+/// - a message: its `type`'s index in TAB_KINDS, access, refresh (token handles), the reason's
+///   index in REASONS (`LogoutReason::ALL`'s order), message, generation, expiresAt;
+/// - a storage event: `3`, the access key's new value, the refresh key's value, -, -, the
+///   stored generation.
 fn tab_message(a: &mut Reader) -> Option<TabMessage<Handle>> {
     // The message borrowed from the input, and copied only once it is known to be whole: a
     // message refused half-way has nothing to drop.
