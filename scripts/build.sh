@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Release build of what ships: Rust → wasm32 (size profile), wasm-opt -Oz (npm binaryen) into
-# pkg/authkeeper_bg.wasm, js/index.js minified into pkg/index.js (esbuild), then the sha256 and
+# pkg/authkeeper_bg.wasm, js/index.js minified into pkg/index.js (esbuild, then terser), then the sha256 and
 # gzipped/brotli sizes of both.
 #
 # The same bytes on every machine, whether or not rustup can add wasm32 there: always Debian's
 # rustc-web with std rebuilt from rust-web-src and the same flags (release_wasm_env in
-# scripts/env.sh), Cargo.lock as committed (--locked), wasm-opt and esbuild from package-lock.json.
+# scripts/env.sh), Cargo.lock as committed (--locked), wasm-opt, esbuild and terser from package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipAsync } from '@gfx/zopfli';
 import { build } from 'esbuild';
+import { minify } from 'terser';
 
 // Zopfli's Emscripten runtime takes over the process's uncaughtException and unhandledRejection
 // on import, rethrowing from there, so that a failure below printed its whole minified source
@@ -36,7 +37,11 @@ async function bundle(file, terse) {
     logLevel: 'warning',
     define: { AUTHKEEPER_WASM: JSON.stringify(PLACEHOLDER), AUTHKEEPER_TERSE: String(terse) },
   });
-  const code = readFileSync(file, 'utf8');
+  // esbuild bundles and folds the constants; terser then minifies its output again: its
+  // compressor and its frequency-ordered names gzip ~370 B smaller than esbuild's (8,663 ->
+  // 8,289 B for the production driver of b039988). Safe options only: `module` (the file is
+  // ESM, so top-level names are private and may be renamed; exports keep theirs), 3 passes.
+  const code = (await minify(readFileSync(file, 'utf8'), { module: true, compress: { passes: 3 }, mangle: true })).code;
   const uses = code.split(JSON.stringify(PLACEHOLDER)).length - 1;
   if (uses !== 1 || code.includes('import.meta') || code.includes('AUTHKEEPER_WASM$') || code.includes('AUTHKEEPER_TERSE')) {
     throw new Error(`bundle.mjs: expected one use of the embedded module, no fetch fallback and VERBOSE folded (uses: ${uses})`);
