@@ -110,10 +110,14 @@ const WARNINGS = VERBOSE && [
   (message) => `${message}; the refresh counts as a failed attempt (retried with backoff, bounded by the circuit breaker), which does not end the session by itself`,
 ];
 
+const isObject = (v) => v !== null && typeof v === 'object';
+/** An object but not an array: what JSON calls an object. */
+const isRecord = (v) => isObject(v) && !Array.isArray(v);
+
 // A JWT's payload, read with the browser's atob + JSON.parse: the claims, or which step failed
 // (1 segments, 2 base64url, 3 JSON, 4 not an object, 5 a time claim that is not a number).
 // `plain`: objects without a prototype, so a "__proto__" claim is an ordinary own property.
-const plainObjects = (k, v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.assign(Object.create(null), v) : v);
+const plainObjects = (k, v) => (isRecord(v) ? Object.assign(Object.create(null), v) : v);
 function readClaims(token, plain) {
   const parts = token.split('.');
   if (parts.length !== 3) return 1;
@@ -123,7 +127,7 @@ function readClaims(token, plain) {
   } catch { return 2; }
   let claims;
   try { claims = JSON.parse(text, plain && plainObjects); } catch { return 3; }
-  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return 4;
+  if (!isRecord(claims)) return 4;
   for (const k of TIME_CLAIMS) if (claims[k] != null && typeof claims[k] !== 'number') return 5;
   return claims;
 }
@@ -169,7 +173,7 @@ function distance(a, b) {
 // would otherwise be ignored in silence (`refreshTimout`), so it is refused with the closest
 // valid name. `group`: '' or a group's name and a dot.
 function refuseUnknown(group, object) {
-  if (object === null || typeof object !== 'object') return;
+  if (!isObject(object)) return;
   for (const key of Object.keys(object)) {
     const name = group + key;
     // A dotted name is a nested option's path, not an option at this level.
@@ -191,9 +195,9 @@ const toStringTag = Object.prototype.toString;
 const isBytes = (v) => toStringTag.call(v) === '[object ArrayBuffer]' || ArrayBuffer.isView(v);
 
 /** What the loader takes as `wasmUrl` (see `load`). */
-const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof URL ||
+const isWasmSource = (v) => isText(v) || v instanceof URL ||
   (typeof Request === 'function' && v instanceof Request) || (typeof Response === 'function' && v instanceof Response) ||
-  (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
+  (isObject(v) && typeof v.then === 'function') ||
   isBytes(v) || v instanceof WebAssembly.Module;
 
 // Every option and the type check of each, in the order they run: each option's path and kind,
@@ -202,7 +206,7 @@ const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof 
 // members are read. The URLs (kind 12) are checked where they are resolved.
 const isText = (v) => typeof v === 'string' && v !== '';
 const isNumber = (v) => typeof v === 'number';
-const TYPES = [(v) => v !== null && typeof v === 'object', isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
+const TYPES = [isObject, isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
   (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1];
 const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
   'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
@@ -223,7 +227,7 @@ const CHECKS = {
  * options, URLs resolved and hooks wrapped, and the arguments of the core's NEW op.
  */
 function normalise(options) {
-  if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
+  if (!isObject(options)) throw bad('options', VERBOSE && 'an object', options);
   for (const group of ['', 'keys', 'legacyKeys', 'retry', 'clear']) refuseUnknown(group && `${group}.`, group ? options[group] : options);
   const o = { ...options };
   const base = root.location?.href;
@@ -280,7 +284,7 @@ const isBody = (b) => typeof b === 'string' || b instanceof URLSearchParams || b
 function callHook(name, hook, arg, secrets, shape) {
   let out;
   try { out = hook(arg); } catch (e) { throw new Error(`${name} threw: ${scrub(e?.message ?? e, secrets)}`); }
-  if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
+  if (!isObject(out) || typeof out.then === 'function') {
     throw new Error(VERBOSE ? `${name} must return ${shape} synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})` : `${name}: bad result`);
   }
   return out;
@@ -300,11 +304,11 @@ function parseHook(hook) {
   return (text) => {
     let json;
     try { json = JSON.parse(text); } catch { throw new Error(`parseRefreshResponse: ${VERBOSE ? 'the 2xx refresh response is ' : ''}not JSON`); }
-    const secrets = json !== null && typeof json === 'object' ? Object.values(json) : [];
+    const secrets = isObject(json) ? Object.values(json) : [];
     const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, VERBOSE && '{ access, refresh?, expiresIn? }');
     const wrong = (field, verbose) => new Error(VERBOSE ? verbose : `parseRefreshResponse: bad ${field}`);
     if (typeof access !== 'string' || access.trim() === '') throw wrong('access', VERBOSE && `parseRefreshResponse returned no access token (access: ${describe(access)})`);
-    if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
+    if (refresh != null && !isText(refresh)) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
     if (expiresIn != null && !(typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0)) {
       throw wrong('expiresIn', VERBOSE && `parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
     }
@@ -638,14 +642,10 @@ async function wasmSource(wasmUrl) {
     if (zlib) return zlib.gunzipSync(packed);
     throw new Error(VERBOSE ? 'this runtime has no DecompressionStream to unpack the embedded module' : 'no DecompressionStream');
   }
-  const inflate = new DecompressionStream('gzip');
-  const writer = inflate.writable.getWriter();
-  // A corrupt module rejects here and on the readable: the readable's rejection is the one reported.
-  writer.write(packed).catch(() => {});
-  writer.close().catch(() => {});
   // As a wasm Response, so that `compile` compiles it while it inflates: waiting for the whole
-  // inflate first took twice as long.
-  return new Response(inflate.readable, { headers: { 'Content-Type': 'application/wasm' } });
+  // inflate first took twice as long. A corrupt module errors the inflated stream, which is
+  // what compiling it reports.
+  return new Response(new Response(packed).body.pipeThrough(new DecompressionStream('gzip')), { headers: { 'Content-Type': 'application/wasm' } });
 }
 
 // Unpacking and compiling the embedded module needs nothing from the options, so in a browser it
@@ -703,18 +703,13 @@ export async function createAuthClient(options) {
   }
   const [config, settings] = normalise(options);
   if (!wasm) {
-    // One load per page; a failed one is forgotten, so that a later call (with a corrected
-    // wasmUrl, or after a network failure) tries again.
+    // One load per page; a failed one is forgotten (before any caller hears of it), so that a
+    // later call (with a corrected wasmUrl, or after a network failure) tries again.
     const attempt = wasmReady ??= (config.wasmUrl === undefined && precompiled || wasmSource(config.wasmUrl))
       .then(load)
-      .catch((cause) => { throw wasmLoadFailed(config.wasmUrl, cause); });
+      .catch((cause) => { wasmReady = undefined; throw wasmLoadFailed(config.wasmUrl, cause); });
     precompiled = undefined;
-    try {
-      await attempt;
-    } catch (e) {
-      if (wasmReady === attempt) wasmReady = undefined;
-      throw e;
-    }
+    await attempt;
   }
   const realFetch = config.fetch ?? root.fetch.bind(root);
   // Without onTrace the fast path allocates no trace entries at all.
@@ -795,9 +790,11 @@ export async function createAuthClient(options) {
       if (error) reject(error); else resolve(value);
     });
   });
-  /** A call whose result may be "wait for id" (the promise exists before the actions run), a
-   * bearer, `null` or an error. */
-  const decide = (code, id, signal, ...args) => {
+  let nextWaiter = 0;
+  /** A call whose result may be "wait for id" (a new waiter's; the promise exists before the
+   * actions run), a bearer, `null` or an error. */
+  const decide = (code, signal, ...args) => {
+    const id = ++nextWaiter;
     const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : r));
     return Array.isArray(result) ? Promise.reject(coreError(result)) : result;
   };
@@ -820,7 +817,7 @@ export async function createAuthClient(options) {
     /* 8 Redirect */ (url) => root.location?.assign(url),
     /* 9 Logout */ (r, message, origin, reason = REASONS[r]) => {
       message ??= LOGOUT_TEXT[reason];
-      announce('auth:logout', 'signed_out', origin === null ? { reason, message } : { reason, message, originReason: REASONS[origin] });
+      announce('auth:logout', 'signed_out', { reason, message, ...origin !== null && { originReason: REASONS[origin] } });
     },
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
@@ -924,20 +921,20 @@ export async function createAuthClient(options) {
     try { onTrace?.(detail); } catch {}
   }
   // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
-  // that, it is released at once so no tab deadlocks on a lock nobody uses.
+  // that, it is released at once so no tab deadlocks on a lock nobody uses. Exclusive: the
+  // default mode of a lock request.
   async function acquireLock() {
     const locks = root.navigator?.locks;
     if (typeof locks?.request !== 'function') return op(LOCK_UNAVAILABLE);
-    let release;
+    let release, settle, t;
     const held = new Promise((r) => { release = r; });
-    let granted;
-    const grant = new Promise((r) => { granted = r; });
+    // true once granted, false at the deadline: whichever comes first.
+    const grant = new Promise((r) => { settle = r; t = setTimeout(r, timeoutMs + 5000, false); });
     const controller = new AbortController();
     try {
-      locks.request(lockName, { mode: 'exclusive', signal: controller.signal }, () => { granted(true); return held; }).catch(() => {});
-    } catch { return op(LOCK_UNAVAILABLE); }
-    let t;
-    const won = await Promise.race([grant, new Promise((r) => { t = setTimeout(r, timeoutMs + 5000, false); })]);
+      locks.request(lockName, { signal: controller.signal }, () => { settle(true); return held; }).catch(() => {});
+    } catch { clearTimeout(t); return op(LOCK_UNAVAILABLE); }
+    const won = await grant;
     clearTimeout(t);
     if (won && !destroyed) {
       releaseLock = release;
@@ -976,10 +973,9 @@ export async function createAuthClient(options) {
   op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
-  let nextWaiter = 0;
   const request = (origin, path, signal) => {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    return decide(REQUEST, ++nextWaiter, signal, origin, path);
+    return decide(REQUEST, signal, origin, path);
   };
 
 
@@ -1036,7 +1032,7 @@ export async function createAuthClient(options) {
       return response;
     }
     trace?.(id, path, '401');
-    let fresh = decide(UNAUTHORIZED, ++nextWaiter, signal, origin, path, tokenId(bearer));
+    let fresh = decide(UNAUTHORIZED, signal, origin, path, tokenId(bearer));
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
       trace?.(id, path, 'done', 401);
@@ -1053,12 +1049,12 @@ export async function createAuthClient(options) {
     fetch: authFetch,
     /** After the app's own login call. `expiresIn` (seconds) is for opaque access tokens. */
     setTokens(tokens) {
-      if (tokens == null || typeof tokens !== 'object') throw badArgument('setTokens', 'argument', 'tokens', VERBOSE && '{ access, refresh?, expiresIn? }', tokens);
+      if (!isObject(tokens)) throw badArgument('setTokens', 'argument', 'tokens', VERBOSE && '{ access, refresh?, expiresIn? }', tokens);
       // An OAuth-shaped login response ({ access_token, refresh_token, expires_in }) as is.
       const access = tokens.access ?? tokens.access_token;
       const refresh = tokens.refresh ?? tokens.refresh_token ?? null;
       const expiresIn = tokens.expiresIn ?? tokens.expires_in ?? null;
-      if (typeof access !== 'string' || access === '') throw badArgument('setTokens', 'field', 'access', VERBOSE && 'a non-empty string (or `access_token`)', access);
+      if (!isText(access)) throw badArgument('setTokens', 'field', 'access', VERBOSE && 'a non-empty string (or `access_token`)', access);
       if (refresh !== null && typeof refresh !== 'string') throw badArgument('setTokens', 'field', 'refresh', VERBOSE && 'a string or null', refresh);
       if (expiresIn !== null && (typeof expiresIn !== 'number' || !(expiresIn >= 0))) throw badArgument('setTokens', 'field', 'expiresIn', VERBOSE && 'null or a number of seconds', expiresIn);
       const e = op(SET_TOKENS, tokenId(access), tokenId(refresh), expiresIn);
@@ -1072,7 +1068,7 @@ export async function createAuthClient(options) {
     async refresh({ signal } = {}) {
       if (destroyed) throw new AuthkeeperError('destroyed', `auth.refresh: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
       if (signal?.aborted) throw abortReason(signal);
-      const token = await decide(REFRESH, ++nextWaiter, signal);
+      const token = await decide(REFRESH, signal);
       // null: cookie mode found no session in the cookie.
       if (token === null) throw new AuthkeeperError('no_session', `auth.refresh: ${VERBOSE ? 'there is no session to refresh' : 'no_session'}`);
     },
