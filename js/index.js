@@ -74,9 +74,9 @@ const CORE_TEXT = VERBOSE && [
     ['', ' (milliseconds)'][ms] + ['', ', not NaN or Infinity', ', not a fraction'][why],
   () => 'createAuthClient: option `retry.maxDelay` must be at least `retry.baseDelay`',
 ];
-// Terse: the code, and for an option out of range the option's name.
+// Terse: the code, and for an option out of range the option's name (8: retry.maxDelay, RANGED[2]).
 const coreError = ([n, ...args]) => makeError(CORE_CODES[n],
-  VERBOSE ? CORE_TEXT[n](...args) : n === 7 ? `invalid_option: ${RANGED[args[0]]}` : n === 8 ? 'invalid_option: retry.maxDelay' : CORE_CODES[n]);
+  VERBOSE ? CORE_TEXT[n](...args) : n > 6 ? `invalid_option: ${RANGED[args[0] ?? 2]}` : CORE_CODES[n]);
 
 // What `auth:logout` says when the core passes no message of the server's: by reason.
 const LOGOUT_TEXT = {
@@ -146,8 +146,7 @@ export function decodeJwt(token) {
 function shapeClaims(claims) {
   for (const k of TIME_CLAIMS) if (claims[k] === null) delete claims[k]; else if (k in claims) claims[k] = Math.trunc(claims[k]);
   for (const k of ['sub', 'user_id']) {
-    const v = claims[k];
-    if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 2 ** 53) claims[k] = String(v);
+    if (Number.isSafeInteger(claims[k])) claims[k] = String(claims[k]);
   }
   return claims;
 }
@@ -309,7 +308,7 @@ function parseHook(hook) {
     const wrong = (field, verbose) => new Error(VERBOSE ? verbose : `parseRefreshResponse: bad ${field}`);
     if (typeof access !== 'string' || access.trim() === '') throw wrong('access', VERBOSE && `parseRefreshResponse returned no access token (access: ${describe(access)})`);
     if (refresh != null && !isText(refresh)) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
-    if (expiresIn != null && !(typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0)) {
+    if (expiresIn != null && !(Number.isFinite(expiresIn) && expiresIn >= 0)) {
       throw wrong('expiresIn', VERBOSE && `parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
     }
     // As the core's RESPONSE op takes it.
@@ -334,7 +333,7 @@ let knownBase;
 let knownBaseOrigin = null;
 
 /**
- * Origin and path of a request URL exactly as fetch will resolve it: against the document's base
+ * `[origin, path]` of a request URL exactly as fetch will resolve it: against the document's base
  * URL, after the URL parser's clean-up (tabs and newlines removed, "\" read as "/", dot segments
  * resolved, characters percent-encoded). `null` when it does not parse: fetch will reject it.
  * Parsing costs more than the rest of the fast path together, so the common case, an absolute
@@ -350,27 +349,27 @@ function locate(url, pageOrigin) {
     PLAIN_PATH.lastIndex = 0;
     if (PLAIN_PATH.test(url)) {
       const end = PLAIN_PATH.lastIndex;
-      if (end === url.length) return { origin: pageOrigin, path: url };
+      if (end === url.length) return [pageOrigin, url];
       const next = url.charCodeAt(end);
-      if (next === 63 /* ? */ || next === 35 /* # */) return { origin: pageOrigin, path: url.slice(0, end) };
+      if (next === 63 /* ? */ || next === 35 /* # */) return [pageOrigin, url.slice(0, end)];
     }
   }
   try {
     const { origin, pathname } = new URL(url, base);
-    return { origin, path: pathname };
+    return [origin, pathname];
   } catch {
     return null;
   }
 }
 
 /**
- * Origin and path of a URL the parser already wrote (a Request's `url`): on the page's origin
+ * `[origin, path]` of a URL the parser already wrote (a Request's `url`): on the page's origin
  * the path is read directly, as it is already in the form fetch sends.
  */
 function locateSerialized(url, pageOrigin) {
   if (url.startsWith(pageOrigin) && url.charCodeAt(pageOrigin.length) === 47 /* / */) {
     const end = url.slice(pageOrigin.length).search(/[?#]/);
-    return { origin: pageOrigin, path: url.slice(pageOrigin.length, end === -1 ? undefined : pageOrigin.length + end) };
+    return [pageOrigin, url.slice(pageOrigin.length, end === -1 ? undefined : pageOrigin.length + end)];
   }
   return locate(url, pageOrigin);
 }
@@ -530,7 +529,9 @@ const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expire
 function rawStorage(area) {
   try { return area === 'memory' ? null : root[`${area}Storage`] ?? null; } catch { return null; }
 }
-const degraded = (what) => console.warn(`authkeeper: ${VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`}`);
+/** A console diagnostic (`error`: console.error, else console.warn). */
+const warn = (text, error) => (error ? console.error : console.warn)(`authkeeper: ${text}`);
+const degraded = (what) => warn(VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`);
 
 /** `keys`: the core's token keys (access, refresh, generation, expiry, then the legacy keys,
  * `accessCount` of them the access token's). */
@@ -594,20 +595,22 @@ function openStore(area, keys, accessCount, keepRefresh) {
       if (keepRefresh && refresh !== null) set(refreshKey, refresh);
       set(accessKey, access);
     },
-    /** Every key of an area, for the core to pick what a logout removes. */
+    /** Every key of an area, for the core to pick what a logout removes (none from an area
+     * that is missing: reading it throws, like any failing Web Storage). */
     keys(which) {
       const s = rawStorage(which);
       const keys = [];
-      try { for (let i = 0; i < (s?.length ?? 0); i++) keys.push(s.key(i)); } catch {}
+      try { for (let i = 0; i < s.length; i++) keys.push(s.key(i)); } catch {}
       return keys;
     },
     /** Removes what the core named: this store's keys, from localStorage, from sessionStorage. */
     clear([own, sessionAll, local, session]) {
       if (own) for (const k of keys) remove(k);
-      const removeFrom = (s, keys) => { try { for (const k of keys) s?.removeItem(k); } catch {} };
+      // A missing area (null) throws as a failing one does: nothing to remove either way.
+      const removeFrom = (s, keys) => { try { for (const k of keys) s.removeItem(k); } catch {} };
       removeFrom(rawStorage('local'), local);
       const s = rawStorage('session');
-      if (sessionAll) { try { s?.clear(); } catch {} } else removeFrom(s, session);
+      if (sessionAll) { try { s.clear(); } catch {} } else removeFrom(s, session);
     },
   };
   return store;
@@ -807,10 +810,8 @@ export async function createAuthClient(options) {
     /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind], reason = REASONS[a]) => channel?.postMessage(
       kind === 0 ? { type, access: a, refresh: b, generation, expiresAt } : kind === 1 ? { type, reason, message: b ?? LOGOUT_TEXT[reason], generation } : { type }),
     /* 5 Resolve */ (id, failed, value) => {
-      const settle = pending.get(id);
-      if (!settle) return;
+      pending.get(id)?.(failed ? coreError(value) : null, value);
       pending.delete(id);
-      settle(failed ? coreError(value) : null, value);
     },
     /* 6 Persist */ store.save,
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
@@ -822,7 +823,7 @@ export async function createAuthClient(options) {
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
     /* 12 Revoke */ revoke,
-    /* 13 Warn */ (error, kind, ...args) => (error ? console.error : console.warn)(`authkeeper: ${VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' ')}`),
+    /* 13 Warn */ (error, kind, ...args) => warn(VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' '), error),
     /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
   ];
 
@@ -841,12 +842,12 @@ export async function createAuthClient(options) {
     }
   };
   // The request body of the configured format, SimpleJWT's JSON `{refresh}` or an OAuth form,
-  // with its Content-Type set on `headers`.
-  const grantBody = (headers, token, pairs, scope) => {
+  // with its Content-Type set on `headers`; `grant`: the form's fields, in order.
+  const grantBody = (headers, token, grant, scope) => {
     const json = config.refreshFormat !== 'oauth';
     headers.set('Content-Type', json ? 'application/json' : 'application/x-www-form-urlencoded');
     if (json) return JSON.stringify({ refresh: token ?? '' });
-    const form = new URLSearchParams(pairs);
+    const form = new URLSearchParams(grant);
     if (config.clientId) form.append('client_id', config.clientId);
     if (scope) form.append('scope', scope);
     return form.toString();
@@ -859,12 +860,12 @@ export async function createAuthClient(options) {
       try { [body, own] = config.refreshRequest(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
       for (const [name, value] of own) headers.set(name, value);
     } else if (!cookie) {
-      body = grantBody(headers, token, [['grant_type', 'refresh_token'], ['refresh_token', token ?? '']], config.scope);
+      body = grantBody(headers, token, { grant_type: 'refresh_token', refresh_token: token ?? '' }, config.scope);
     }
     let response, text;
     try { [response, text] = await post(config.refreshUrl, headers, body); } catch {}
     if (destroyed) return;
-    if (response === null) console.warn(`authkeeper: ${VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused'}`);
+    if (response === null) warn(VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused');
     if (!response) return op(NETWORK_ERROR);
     let parsed = null;
     if (config.parseRefreshResponse && response.ok) {
@@ -892,26 +893,24 @@ export async function createAuthClient(options) {
       const text = response.body === null || typeof response.text !== 'function' ? '' : await response.text();
       return text.length > MAX_BODY_BYTES ? null : text;
     }
-    const chunks = [];
+    // Read into one buffer of the bound: no list of chunks to join.
+    const all = new Uint8Array(MAX_BODY_BYTES);
     let size = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (size + value.length > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
+      all.set(value, size);
       size += value.length;
-      if (size > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
-      chunks.push(value);
     }
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) { all.set(c, at); at += c.length; }
-    try { return strictDec.decode(all); } catch { return null; }
+    try { return strictDec.decode(all.subarray(0, size)); } catch { return null; }
   }
   // Best effort revocation after a manual logout (RFC 7009, or SimpleJWT's blacklist view):
   // its result goes to the trace hook only, never a token.
   async function revoke(token) {
     const headers = new Headers({ Accept: 'application/json' });
     let body;
-    if (!cookie && token !== null) body = grantBody(headers, token, [['token', token], ['token_type_hint', 'refresh_token']]);
+    if (!cookie && token !== null) body = grantBody(headers, token, { token, token_type_hint: 'refresh_token' });
     let status = null;
     try { status = (await post(config.revokeUrl, headers, body, { keepalive: true }))[0]?.status ?? null; } catch {}
     const [failed] = call(REVOKE_RESULT, [status]);
@@ -943,17 +942,14 @@ export async function createAuthClient(options) {
     controller.abort();
     release();
     if (destroyed) return;
-    console.warn(`authkeeper: ${VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout'}`);
+    warn(VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout');
     op(LOCK_UNAVAILABLE);
   }
 
   // Across tabs: BroadcastChannel, or the `storage` event where it is missing.
-  const listeners = [];
-  const listen = (target, type, f) => {
-    if (!target) return;
-    target.addEventListener(type, f);
-    listeners.push(() => target.removeEventListener(type, f));
-  };
+  // Every page listener goes with one signal, which destroy() aborts.
+  const detach = new AbortController();
+  const listen = (target, type, f) => target?.addEventListener(type, f, { signal: detach.signal });
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
@@ -973,10 +969,8 @@ export async function createAuthClient(options) {
   op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
-  const request = (origin, path, signal) => {
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-    return decide(REQUEST, signal, origin, path);
-  };
+  /** `decide`, unless the caller's signal is already aborted. */
+  const ask = (code, signal, ...args) => (signal?.aborted ? Promise.reject(abortReason(signal)) : decide(code, signal, ...args));
 
 
   /** fetch's exact signature and semantics, with the session handled. */
@@ -1006,10 +1000,10 @@ export async function createAuthClient(options) {
     const where = isRequest ? locateSerialized(input.url, config.pageOrigin) : locate(input, config.pageOrigin);
     // A URL that does not parse: fetch rejects it, as it would without us.
     if (where === null) return realFetch(input, init);
-    const { origin, path } = where;
+    const [origin, path] = where;
     const signal = init?.signal ?? (isRequest ? input.signal : undefined);
     const id = ++nextId;
-    let bearer = request(origin, path, signal);
+    let bearer = ask(REQUEST, signal, origin, path);
     if (bearer === null) return realFetch(input, init);
     if (typeof bearer !== 'string') {
       trace?.(id, path, 'queued');
@@ -1062,13 +1056,12 @@ export async function createAuthClient(options) {
     },
     /** A valid access token (refreshing first if needed), or null without a session. */
     async getAccessToken({ signal } = {}) {
-      return request(null, '', signal);
+      return ask(REQUEST, signal, null, '');
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
     async refresh({ signal } = {}) {
       if (destroyed) throw new AuthkeeperError('destroyed', `auth.refresh: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
-      if (signal?.aborted) throw abortReason(signal);
-      const token = await decide(REFRESH, signal);
+      const token = await ask(REFRESH, signal);
       // null: cookie mode found no session in the cookie.
       if (token === null) throw new AuthkeeperError('no_session', `auth.refresh: ${VERBOSE ? 'there is no session to refresh' : 'no_session'}`);
     },
@@ -1096,7 +1089,7 @@ export async function createAuthClient(options) {
       subscribers.clear();
       call(DESTROY, [handle]);
       clearTimeout(timer);
-      for (const off of listeners) off();
+      detach.abort();
       channel?.close();
       releaseLock?.();
       const error = coreError([0]);
