@@ -43,9 +43,6 @@ export class RefreshUnavailable extends AuthkeeperError {
 export const isAuthkeeperError = (e) =>
   e instanceof AuthkeeperError || (e != null && typeof e.code === 'string' && /^(AuthkeeperError|RefreshUnavailable)$/.test(e.name));
 
-const makeError = (code, message) =>
-  code === 'refresh_unavailable' ? new RefreshUnavailable(message) : new AuthkeeperError(code, message);
-
 // The wording of the core's errors, which answer `[number, ...arguments]`: each number's code
 // and text, in the order of `CoreError` (src/core/errors.rs; tests/error_codes.rs holds the
 // codes to it). The core decides which; this only fills in the blanks.
@@ -75,8 +72,9 @@ const CORE_TEXT = VERBOSE && [
   () => 'createAuthClient: option `retry.maxDelay` must be at least `retry.baseDelay`',
 ];
 // Terse: the code, and for an option out of range the option's name (8: retry.maxDelay, RANGED[2]).
-const coreError = ([n, ...args]) => makeError(CORE_CODES[n],
-  VERBOSE ? CORE_TEXT[n](...args) : n > 6 ? `invalid_option: ${RANGED[args[0] ?? 2]}` : CORE_CODES[n]);
+// refresh_unavailable (2) has its own class.
+const coreError = ([n, ...args], message = VERBOSE ? CORE_TEXT[n](...args) : n > 6 ? `invalid_option: ${RANGED[args[0] ?? 2]}` : CORE_CODES[n]) =>
+  n === 2 ? new RefreshUnavailable(message) : new AuthkeeperError(CORE_CODES[n], message);
 
 // What `auth:logout` says when the core passes no message of the server's: by reason.
 const LOGOUT_TEXT = {
@@ -329,8 +327,7 @@ const PLAIN_PATH = /(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+/y;
 // worker has no <base>: its location, read once.
 const doc = root.document;
 const workerBase = doc ? undefined : root.location?.href;
-let knownBase;
-let knownBaseOrigin = null;
+let knownBase, knownBaseOrigin;
 
 /**
  * `[origin, path]` of a request URL exactly as fetch will resolve it: against the document's base
@@ -386,7 +383,7 @@ const strictDec = Text.TextDecoder && new Text.TextDecoder('utf-8', { fatal: tru
 let wasm;
 let wasmReady;
 
-function load(source) {
+async function load(source) {
   const imports = {
     env: {
       now: Date.now,
@@ -396,7 +393,7 @@ function load(source) {
       claims: tokenClaims,
     },
   };
-  return compile(source).then((module) => WebAssembly.instantiate(module, imports)).then((instance) => { wasm = instance.exports; });
+  wasm = (await WebAssembly.instantiate(await compile(source), imports)).exports;
 }
 
 /** Whatever `load` takes (a Module, bytes, a Response or a promise of one, a URL or Request to
@@ -617,7 +614,6 @@ function openStore(area, keys, accessCount, keepRefresh) {
 }
 
 const abortReason = (signal) => signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
-const fire = (name, detail) => root.dispatchEvent?.(new CustomEvent(name, { detail }));
 
 // A page, or a worker (no document, but a location fetch resolves against). Anything else, a
 // server rendering a page or a Node script, has no user session to keep.
@@ -748,7 +744,7 @@ export async function createAuthClient(options) {
   };
   /** A `window` event for every page listener, then this client's own subscribers. */
   const announce = (name, type, detail) => {
-    fire(name, detail);
+    root.dispatchEvent?.(new CustomEvent(name, { detail }));
     session = null;
     const event = Object.freeze({ type, ...detail });
     const state = sessionState();
@@ -757,15 +753,12 @@ export async function createAuthClient(options) {
       try { listener(state, event); } catch (e) { queueMicrotask(() => { throw e; }); }
     }
   };
-  let destroyed = false;
-  let timer;
-  let releaseLock = null;
-  let channel = null;
+  // Undefined until set: falsy, as `destroyed` and the absent lock or channel read.
+  let destroyed, timer, releaseLock, channel;
 
   // The header value is built once per token, not per request (the token's text is one string
   // for as long as it is in the token table, so this compare is by reference on the fast path).
-  let lastBearer = null;
-  let lastHeader = null;
+  let lastBearer, lastHeader;
   const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : (lastHeader = `Bearer ${(lastBearer = bearer)}`));
 
   /** Carries out the core's answer: the timer first (a nested call may re-arm it), then the
@@ -1082,7 +1075,7 @@ export async function createAuthClient(options) {
       return () => { subscribers.delete(listener); };
     },
     /** The state subscribers were last given: the same object until the next change. */
-    getSnapshot() { return sessionState(); },
+    getSnapshot: sessionState,
     destroy() {
       if (destroyed) return;
       destroyed = true;
