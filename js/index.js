@@ -41,7 +41,7 @@ export class RefreshUnavailable extends AuthkeeperError {
 
 /** Works across realms (iframes, duplicated bundles), unlike instanceof. */
 export const isAuthkeeperError = (e) =>
-  e instanceof AuthkeeperError || (e != null && typeof e.code === 'string' && /^(AuthkeeperError|RefreshUnavailable)$/.test(e.name));
+  e instanceof AuthkeeperError || (typeof e?.code === 'string' && /^(AuthkeeperError|RefreshUnavailable)$/.test(e.name));
 
 // The wording of the core's errors, which answer `[number, ...arguments]`: each number's code
 // and text, in the order of `CoreError` (src/core/errors.rs; tests/error_codes.rs holds the
@@ -650,7 +650,8 @@ async function wasmSource(wasmUrl) {
 // Unpacking and compiling the embedded module needs nothing from the options, so in a browser it
 // starts on import: it overlaps whatever the page does before createAuthClient, which then only
 // instantiates. Used once; a failure is kept for createAuthClient to report (and then unpack again).
-let precompiled = embedded && inBrowser() ? wasmSource(undefined).then(compile) : undefined;
+// (`embedded` spelled out, so that the build folds it.)
+let precompiled = typeof AUTHKEEPER_WASM === 'string' && inBrowser() ? wasmSource(undefined).then(compile) : undefined;
 precompiled?.catch(() => {});
 
 const describeWasmUrl = (v) => {
