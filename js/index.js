@@ -41,10 +41,7 @@ export class RefreshUnavailable extends AuthkeeperError {
 
 /** Works across realms (iframes, duplicated bundles), unlike instanceof. */
 export const isAuthkeeperError = (e) =>
-  e instanceof AuthkeeperError || (e != null && typeof e.code === 'string' && /^(AuthkeeperError|RefreshUnavailable)$/.test(e.name));
-
-const makeError = (code, message) =>
-  code === 'refresh_unavailable' ? new RefreshUnavailable(message) : new AuthkeeperError(code, message);
+  e instanceof AuthkeeperError || (typeof e?.code === 'string' && /^(AuthkeeperError|RefreshUnavailable)$/.test(e.name));
 
 // The wording of the core's errors, which answer `[number, ...arguments]`: each number's code
 // and text, in the order of `CoreError` (src/core/errors.rs; tests/error_codes.rs holds the
@@ -74,9 +71,10 @@ const CORE_TEXT = VERBOSE && [
     ['', ' (milliseconds)'][ms] + ['', ', not NaN or Infinity', ', not a fraction'][why],
   () => 'createAuthClient: option `retry.maxDelay` must be at least `retry.baseDelay`',
 ];
-// Terse: the code, and for an option out of range the option's name.
-const coreError = ([n, ...args]) => makeError(CORE_CODES[n],
-  VERBOSE ? CORE_TEXT[n](...args) : n === 7 ? `invalid_option: ${RANGED[args[0]]}` : n === 8 ? 'invalid_option: retry.maxDelay' : CORE_CODES[n]);
+// Terse: the code, and for an option out of range the option's name (8: retry.maxDelay, RANGED[2]).
+// refresh_unavailable (2) has its own class.
+const coreError = ([n, ...args], message = VERBOSE ? CORE_TEXT[n](...args) : n > 6 ? `invalid_option: ${RANGED[args[0] ?? 2]}` : CORE_CODES[n]) =>
+  n === 2 ? new RefreshUnavailable(message) : new AuthkeeperError(CORE_CODES[n], message);
 
 // What `auth:logout` says when the core passes no message of the server's: by reason.
 const LOGOUT_TEXT = {
@@ -110,10 +108,14 @@ const WARNINGS = VERBOSE && [
   (message) => `${message}; the refresh counts as a failed attempt (retried with backoff, bounded by the circuit breaker), which does not end the session by itself`,
 ];
 
+const isObject = (v) => v !== null && typeof v === 'object';
+/** An object but not an array: what JSON calls an object. */
+const isRecord = (v) => isObject(v) && !Array.isArray(v);
+
 // A JWT's payload, read with the browser's atob + JSON.parse: the claims, or which step failed
 // (1 segments, 2 base64url, 3 JSON, 4 not an object, 5 a time claim that is not a number).
 // `plain`: objects without a prototype, so a "__proto__" claim is an ordinary own property.
-const plainObjects = (k, v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.assign(Object.create(null), v) : v);
+const plainObjects = (k, v) => (isRecord(v) ? Object.assign(Object.create(null), v) : v);
 function readClaims(token, plain) {
   const parts = token.split('.');
   if (parts.length !== 3) return 1;
@@ -123,7 +125,7 @@ function readClaims(token, plain) {
   } catch { return 2; }
   let claims;
   try { claims = JSON.parse(text, plain && plainObjects); } catch { return 3; }
-  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return 4;
+  if (!isRecord(claims)) return 4;
   for (const k of TIME_CLAIMS) if (claims[k] != null && typeof claims[k] !== 'number') return 5;
   return claims;
 }
@@ -142,8 +144,7 @@ export function decodeJwt(token) {
 function shapeClaims(claims) {
   for (const k of TIME_CLAIMS) if (claims[k] === null) delete claims[k]; else if (k in claims) claims[k] = Math.trunc(claims[k]);
   for (const k of ['sub', 'user_id']) {
-    const v = claims[k];
-    if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 2 ** 53) claims[k] = String(v);
+    if (Number.isSafeInteger(claims[k])) claims[k] = String(claims[k]);
   }
   return claims;
 }
@@ -169,7 +170,7 @@ function distance(a, b) {
 // would otherwise be ignored in silence (`refreshTimout`), so it is refused with the closest
 // valid name. `group`: '' or a group's name and a dot.
 function refuseUnknown(group, object) {
-  if (object === null || typeof object !== 'object') return;
+  if (!isObject(object)) return;
   for (const key of Object.keys(object)) {
     const name = group + key;
     // A dotted name is a nested option's path, not an option at this level.
@@ -191,9 +192,9 @@ const toStringTag = Object.prototype.toString;
 const isBytes = (v) => toStringTag.call(v) === '[object ArrayBuffer]' || ArrayBuffer.isView(v);
 
 /** What the loader takes as `wasmUrl` (see `load`). */
-const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof URL ||
+const isWasmSource = (v) => isText(v) || v instanceof URL ||
   (typeof Request === 'function' && v instanceof Request) || (typeof Response === 'function' && v instanceof Response) ||
-  (v !== null && typeof v === 'object' && typeof v.then === 'function') ||
+  (isObject(v) && typeof v.then === 'function') ||
   isBytes(v) || v instanceof WebAssembly.Module;
 
 // Every option and the type check of each, in the order they run: each option's path and kind,
@@ -202,7 +203,7 @@ const isWasmSource = (v) => (typeof v === 'string' && v !== '') || v instanceof 
 // members are read. The URLs (kind 12) are checked where they are resolved.
 const isText = (v) => typeof v === 'string' && v !== '';
 const isNumber = (v) => typeof v === 'number';
-const TYPES = [(v) => v !== null && typeof v === 'object', isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
+const TYPES = [isObject, isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
   (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1];
 const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
   'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
@@ -223,7 +224,7 @@ const CHECKS = {
  * options, URLs resolved and hooks wrapped, and the arguments of the core's NEW op.
  */
 function normalise(options) {
-  if (options == null || typeof options !== 'object') throw bad('options', VERBOSE && 'an object', options);
+  if (!isObject(options)) throw bad('options', VERBOSE && 'an object', options);
   for (const group of ['', 'keys', 'legacyKeys', 'retry', 'clear']) refuseUnknown(group && `${group}.`, group ? options[group] : options);
   const o = { ...options };
   const base = root.location?.href;
@@ -280,7 +281,7 @@ const isBody = (b) => typeof b === 'string' || b instanceof URLSearchParams || b
 function callHook(name, hook, arg, secrets, shape) {
   let out;
   try { out = hook(arg); } catch (e) { throw new Error(`${name} threw: ${scrub(e?.message ?? e, secrets)}`); }
-  if (out === null || typeof out !== 'object' || typeof out.then === 'function') {
+  if (!isObject(out) || typeof out.then === 'function') {
     throw new Error(VERBOSE ? `${name} must return ${shape} synchronously (got ${typeof out?.then === 'function' ? 'a Promise' : describe(out)})` : `${name}: bad result`);
   }
   return out;
@@ -300,12 +301,12 @@ function parseHook(hook) {
   return (text) => {
     let json;
     try { json = JSON.parse(text); } catch { throw new Error(`parseRefreshResponse: ${VERBOSE ? 'the 2xx refresh response is ' : ''}not JSON`); }
-    const secrets = json !== null && typeof json === 'object' ? Object.values(json) : [];
+    const secrets = isObject(json) ? Object.values(json) : [];
     const { access, refresh, expiresIn } = callHook('parseRefreshResponse', hook, json, secrets, VERBOSE && '{ access, refresh?, expiresIn? }');
     const wrong = (field, verbose) => new Error(VERBOSE ? verbose : `parseRefreshResponse: bad ${field}`);
     if (typeof access !== 'string' || access.trim() === '') throw wrong('access', VERBOSE && `parseRefreshResponse returned no access token (access: ${describe(access)})`);
-    if (refresh != null && (typeof refresh !== 'string' || refresh === '')) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
-    if (expiresIn != null && !(typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0)) {
+    if (refresh != null && !isText(refresh)) throw wrong('refresh', VERBOSE && `parseRefreshResponse's refresh must be a non-empty string or absent (got ${describe(refresh)})`);
+    if (expiresIn != null && !(Number.isFinite(expiresIn) && expiresIn >= 0)) {
       throw wrong('expiresIn', VERBOSE && `parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
     }
     // As the core's RESPONSE op takes it.
@@ -326,11 +327,10 @@ const PLAIN_PATH = /(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+/y;
 // worker has no <base>: its location, read once.
 const doc = root.document;
 const workerBase = doc ? undefined : root.location?.href;
-let knownBase;
-let knownBaseOrigin = null;
+let knownBase, knownBaseOrigin;
 
 /**
- * Origin and path of a request URL exactly as fetch will resolve it: against the document's base
+ * `[origin, path]` of a request URL exactly as fetch will resolve it: against the document's base
  * URL, after the URL parser's clean-up (tabs and newlines removed, "\" read as "/", dot segments
  * resolved, characters percent-encoded). `null` when it does not parse: fetch will reject it.
  * Parsing costs more than the rest of the fast path together, so the common case, an absolute
@@ -346,27 +346,27 @@ function locate(url, pageOrigin) {
     PLAIN_PATH.lastIndex = 0;
     if (PLAIN_PATH.test(url)) {
       const end = PLAIN_PATH.lastIndex;
-      if (end === url.length) return { origin: pageOrigin, path: url };
+      if (end === url.length) return [pageOrigin, url];
       const next = url.charCodeAt(end);
-      if (next === 63 /* ? */ || next === 35 /* # */) return { origin: pageOrigin, path: url.slice(0, end) };
+      if (next === 63 /* ? */ || next === 35 /* # */) return [pageOrigin, url.slice(0, end)];
     }
   }
   try {
     const { origin, pathname } = new URL(url, base);
-    return { origin, path: pathname };
+    return [origin, pathname];
   } catch {
     return null;
   }
 }
 
 /**
- * Origin and path of a URL the parser already wrote (a Request's `url`): on the page's origin
+ * `[origin, path]` of a URL the parser already wrote (a Request's `url`): on the page's origin
  * the path is read directly, as it is already in the form fetch sends.
  */
 function locateSerialized(url, pageOrigin) {
   if (url.startsWith(pageOrigin) && url.charCodeAt(pageOrigin.length) === 47 /* / */) {
     const end = url.slice(pageOrigin.length).search(/[?#]/);
-    return { origin: pageOrigin, path: url.slice(pageOrigin.length, end === -1 ? undefined : pageOrigin.length + end) };
+    return [pageOrigin, url.slice(pageOrigin.length, end === -1 ? undefined : pageOrigin.length + end)];
   }
   return locate(url, pageOrigin);
 }
@@ -383,7 +383,7 @@ const strictDec = Text.TextDecoder && new Text.TextDecoder('utf-8', { fatal: tru
 let wasm;
 let wasmReady;
 
-function load(source) {
+async function load(source) {
   const imports = {
     env: {
       now: Date.now,
@@ -393,7 +393,7 @@ function load(source) {
       claims: tokenClaims,
     },
   };
-  return compile(source).then((module) => WebAssembly.instantiate(module, imports)).then((instance) => { wasm = instance.exports; });
+  wasm = (await WebAssembly.instantiate(await compile(source), imports)).exports;
 }
 
 /** Whatever `load` takes (a Module, bytes, a Response or a promise of one, a URL or Request to
@@ -526,7 +526,9 @@ const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expire
 function rawStorage(area) {
   try { return area === 'memory' ? null : root[`${area}Storage`] ?? null; } catch { return null; }
 }
-const degraded = (what) => console.warn(`authkeeper: ${VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`}`);
+/** A console diagnostic (`error`: console.error, else console.warn). */
+const warn = (text, error) => (error ? console.error : console.warn)(`authkeeper: ${text}`);
+const degraded = (what) => warn(VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`);
 
 /** `keys`: the core's token keys (access, refresh, generation, expiry, then the legacy keys,
  * `accessCount` of them the access token's). */
@@ -590,27 +592,28 @@ function openStore(area, keys, accessCount, keepRefresh) {
       if (keepRefresh && refresh !== null) set(refreshKey, refresh);
       set(accessKey, access);
     },
-    /** Every key of an area, for the core to pick what a logout removes. */
+    /** Every key of an area, for the core to pick what a logout removes (none from an area
+     * that is missing: reading it throws, like any failing Web Storage). */
     keys(which) {
       const s = rawStorage(which);
       const keys = [];
-      try { for (let i = 0; i < (s?.length ?? 0); i++) keys.push(s.key(i)); } catch {}
+      try { for (let i = 0; i < s.length; i++) keys.push(s.key(i)); } catch {}
       return keys;
     },
     /** Removes what the core named: this store's keys, from localStorage, from sessionStorage. */
     clear([own, sessionAll, local, session]) {
       if (own) for (const k of keys) remove(k);
-      const removeFrom = (s, keys) => { try { for (const k of keys) s?.removeItem(k); } catch {} };
+      // A missing area (null) throws as a failing one does: nothing to remove either way.
+      const removeFrom = (s, keys) => { try { for (const k of keys) s.removeItem(k); } catch {} };
       removeFrom(rawStorage('local'), local);
       const s = rawStorage('session');
-      if (sessionAll) { try { s?.clear(); } catch {} } else removeFrom(s, session);
+      if (sessionAll) { try { s.clear(); } catch {} } else removeFrom(s, session);
     },
   };
   return store;
 }
 
 const abortReason = (signal) => signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
-const fire = (name, detail) => root.dispatchEvent?.(new CustomEvent(name, { detail }));
 
 // A page, or a worker (no document, but a location fetch resolves against). Anything else, a
 // server rendering a page or a Node script, has no user session to keep.
@@ -638,20 +641,17 @@ async function wasmSource(wasmUrl) {
     if (zlib) return zlib.gunzipSync(packed);
     throw new Error(VERBOSE ? 'this runtime has no DecompressionStream to unpack the embedded module' : 'no DecompressionStream');
   }
-  const inflate = new DecompressionStream('gzip');
-  const writer = inflate.writable.getWriter();
-  // A corrupt module rejects here and on the readable: the readable's rejection is the one reported.
-  writer.write(packed).catch(() => {});
-  writer.close().catch(() => {});
   // As a wasm Response, so that `compile` compiles it while it inflates: waiting for the whole
-  // inflate first took twice as long.
-  return new Response(inflate.readable, { headers: { 'Content-Type': 'application/wasm' } });
+  // inflate first took twice as long. A corrupt module errors the inflated stream, which is
+  // what compiling it reports.
+  return new Response(new Response(packed).body.pipeThrough(new DecompressionStream('gzip')), { headers: { 'Content-Type': 'application/wasm' } });
 }
 
 // Unpacking and compiling the embedded module needs nothing from the options, so in a browser it
 // starts on import: it overlaps whatever the page does before createAuthClient, which then only
 // instantiates. Used once; a failure is kept for createAuthClient to report (and then unpack again).
-let precompiled = embedded && inBrowser() ? wasmSource(undefined).then(compile) : undefined;
+// (`embedded` spelled out, so that the build folds it.)
+let precompiled = typeof AUTHKEEPER_WASM === 'string' && inBrowser() ? wasmSource(undefined).then(compile) : undefined;
 precompiled?.catch(() => {});
 
 const describeWasmUrl = (v) => {
@@ -703,18 +703,13 @@ export async function createAuthClient(options) {
   }
   const [config, settings] = normalise(options);
   if (!wasm) {
-    // One load per page; a failed one is forgotten, so that a later call (with a corrected
-    // wasmUrl, or after a network failure) tries again.
+    // One load per page; a failed one is forgotten (before any caller hears of it), so that a
+    // later call (with a corrected wasmUrl, or after a network failure) tries again.
     const attempt = wasmReady ??= (config.wasmUrl === undefined && precompiled || wasmSource(config.wasmUrl))
       .then(load)
-      .catch((cause) => { throw wasmLoadFailed(config.wasmUrl, cause); });
+      .catch((cause) => { wasmReady = undefined; throw wasmLoadFailed(config.wasmUrl, cause); });
     precompiled = undefined;
-    try {
-      await attempt;
-    } catch (e) {
-      if (wasmReady === attempt) wasmReady = undefined;
-      throw e;
-    }
+    await attempt;
   }
   const realFetch = config.fetch ?? root.fetch.bind(root);
   // Without onTrace the fast path allocates no trace entries at all.
@@ -750,7 +745,7 @@ export async function createAuthClient(options) {
   };
   /** A `window` event for every page listener, then this client's own subscribers. */
   const announce = (name, type, detail) => {
-    fire(name, detail);
+    root.dispatchEvent?.(new CustomEvent(name, { detail }));
     session = null;
     const event = Object.freeze({ type, ...detail });
     const state = sessionState();
@@ -759,15 +754,12 @@ export async function createAuthClient(options) {
       try { listener(state, event); } catch (e) { queueMicrotask(() => { throw e; }); }
     }
   };
-  let destroyed = false;
-  let timer;
-  let releaseLock = null;
-  let channel = null;
+  // Undefined until set: falsy, as `destroyed` and the absent lock or channel read.
+  let destroyed, timer, releaseLock, channel;
 
   // The header value is built once per token, not per request (the token's text is one string
   // for as long as it is in the token table, so this compare is by reference on the fast path).
-  let lastBearer = null;
-  let lastHeader = null;
+  let lastBearer, lastHeader;
   const headerFor = (bearer) => (bearer === lastBearer ? lastHeader : (lastHeader = `Bearer ${(lastBearer = bearer)}`));
 
   /** Carries out the core's answer: the timer first (a nested call may re-arm it), then the
@@ -795,9 +787,11 @@ export async function createAuthClient(options) {
       if (error) reject(error); else resolve(value);
     });
   });
-  /** A call whose result may be "wait for id" (the promise exists before the actions run), a
-   * bearer, `null` or an error. */
-  const decide = (code, id, signal, ...args) => {
+  let nextWaiter = 0;
+  /** A call whose result may be "wait for id" (a new waiter's; the promise exists before the
+   * actions run), a bearer, `null` or an error. */
+  const decide = (code, signal, ...args) => {
+    const id = ++nextWaiter;
     const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : r));
     return Array.isArray(result) ? Promise.reject(coreError(result)) : result;
   };
@@ -810,22 +804,20 @@ export async function createAuthClient(options) {
     /* 4 Broadcast */ (kind, a, b, generation, expiresAt, type = TAB_KINDS[kind], reason = REASONS[a]) => channel?.postMessage(
       kind === 0 ? { type, access: a, refresh: b, generation, expiresAt } : kind === 1 ? { type, reason, message: b ?? LOGOUT_TEXT[reason], generation } : { type }),
     /* 5 Resolve */ (id, failed, value) => {
-      const settle = pending.get(id);
-      if (!settle) return;
+      pending.get(id)?.(failed ? coreError(value) : null, value);
       pending.delete(id);
-      settle(failed ? coreError(value) : null, value);
     },
     /* 6 Persist */ store.save,
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
     /* 8 Redirect */ (url) => root.location?.assign(url),
     /* 9 Logout */ (r, message, origin, reason = REASONS[r]) => {
       message ??= LOGOUT_TEXT[reason];
-      announce('auth:logout', 'signed_out', origin === null ? { reason, message } : { reason, message, originReason: REASONS[origin] });
+      announce('auth:logout', 'signed_out', { reason, message, ...origin !== null && { originReason: REASONS[origin] } });
     },
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
     /* 12 Revoke */ revoke,
-    /* 13 Warn */ (error, kind, ...args) => (error ? console.error : console.warn)(`authkeeper: ${VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' ')}`),
+    /* 13 Warn */ (error, kind, ...args) => warn(VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' '), error),
     /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
   ];
 
@@ -844,12 +836,12 @@ export async function createAuthClient(options) {
     }
   };
   // The request body of the configured format, SimpleJWT's JSON `{refresh}` or an OAuth form,
-  // with its Content-Type set on `headers`.
-  const grantBody = (headers, token, pairs, scope) => {
+  // with its Content-Type set on `headers`; `grant`: the form's fields, in order.
+  const grantBody = (headers, token, grant, scope) => {
     const json = config.refreshFormat !== 'oauth';
     headers.set('Content-Type', json ? 'application/json' : 'application/x-www-form-urlencoded');
     if (json) return JSON.stringify({ refresh: token ?? '' });
-    const form = new URLSearchParams(pairs);
+    const form = new URLSearchParams(grant);
     if (config.clientId) form.append('client_id', config.clientId);
     if (scope) form.append('scope', scope);
     return form.toString();
@@ -862,12 +854,12 @@ export async function createAuthClient(options) {
       try { [body, own] = config.refreshRequest(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
       for (const [name, value] of own) headers.set(name, value);
     } else if (!cookie) {
-      body = grantBody(headers, token, [['grant_type', 'refresh_token'], ['refresh_token', token ?? '']], config.scope);
+      body = grantBody(headers, token, { grant_type: 'refresh_token', refresh_token: token ?? '' }, config.scope);
     }
     let response, text;
     try { [response, text] = await post(config.refreshUrl, headers, body); } catch {}
     if (destroyed) return;
-    if (response === null) console.warn(`authkeeper: ${VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused'}`);
+    if (response === null) warn(VERBOSE ? 'the refresh endpoint answered with a redirect, which is never followed (it would carry the refresh token elsewhere); set refreshUrl to the final URL' : 'refresh_redirect_refused');
     if (!response) return op(NETWORK_ERROR);
     let parsed = null;
     if (config.parseRefreshResponse && response.ok) {
@@ -895,26 +887,24 @@ export async function createAuthClient(options) {
       const text = response.body === null || typeof response.text !== 'function' ? '' : await response.text();
       return text.length > MAX_BODY_BYTES ? null : text;
     }
-    const chunks = [];
+    // Read into one buffer of the bound: no list of chunks to join.
+    const all = new Uint8Array(MAX_BODY_BYTES);
     let size = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (size + value.length > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
+      all.set(value, size);
       size += value.length;
-      if (size > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
-      chunks.push(value);
     }
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) { all.set(c, at); at += c.length; }
-    try { return strictDec.decode(all); } catch { return null; }
+    try { return strictDec.decode(all.subarray(0, size)); } catch { return null; }
   }
   // Best effort revocation after a manual logout (RFC 7009, or SimpleJWT's blacklist view):
   // its result goes to the trace hook only, never a token.
   async function revoke(token) {
     const headers = new Headers({ Accept: 'application/json' });
     let body;
-    if (!cookie && token !== null) body = grantBody(headers, token, [['token', token], ['token_type_hint', 'refresh_token']]);
+    if (!cookie && token !== null) body = grantBody(headers, token, { token, token_type_hint: 'refresh_token' });
     let status = null;
     try { status = (await post(config.revokeUrl, headers, body, { keepalive: true }))[0]?.status ?? null; } catch {}
     const [failed] = call(REVOKE_RESULT, [status]);
@@ -924,20 +914,20 @@ export async function createAuthClient(options) {
     try { onTrace?.(detail); } catch {}
   }
   // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
-  // that, it is released at once so no tab deadlocks on a lock nobody uses.
+  // that, it is released at once so no tab deadlocks on a lock nobody uses. Exclusive: the
+  // default mode of a lock request.
   async function acquireLock() {
     const locks = root.navigator?.locks;
     if (typeof locks?.request !== 'function') return op(LOCK_UNAVAILABLE);
-    let release;
+    let release, settle, t;
     const held = new Promise((r) => { release = r; });
-    let granted;
-    const grant = new Promise((r) => { granted = r; });
+    // true once granted, false at the deadline: whichever comes first.
+    const grant = new Promise((r) => { settle = r; t = setTimeout(r, timeoutMs + 5000, false); });
     const controller = new AbortController();
     try {
-      locks.request(lockName, { mode: 'exclusive', signal: controller.signal }, () => { granted(true); return held; }).catch(() => {});
-    } catch { return op(LOCK_UNAVAILABLE); }
-    let t;
-    const won = await Promise.race([grant, new Promise((r) => { t = setTimeout(r, timeoutMs + 5000, false); })]);
+      locks.request(lockName, { signal: controller.signal }, () => { settle(true); return held; }).catch(() => {});
+    } catch { clearTimeout(t); return op(LOCK_UNAVAILABLE); }
+    const won = await grant;
     clearTimeout(t);
     if (won && !destroyed) {
       releaseLock = release;
@@ -946,17 +936,14 @@ export async function createAuthClient(options) {
     controller.abort();
     release();
     if (destroyed) return;
-    console.warn(`authkeeper: ${VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout'}`);
+    warn(VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout');
     op(LOCK_UNAVAILABLE);
   }
 
   // Across tabs: BroadcastChannel, or the `storage` event where it is missing.
-  const listeners = [];
-  const listen = (target, type, f) => {
-    if (!target) return;
-    target.addEventListener(type, f);
-    listeners.push(() => target.removeEventListener(type, f));
-  };
+  // Every page listener goes with one signal, which destroy() aborts.
+  const detach = new AbortController();
+  const listen = (target, type, f) => target?.addEventListener(type, f, { signal: detach.signal });
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
@@ -976,11 +963,8 @@ export async function createAuthClient(options) {
   op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
-  let nextWaiter = 0;
-  const request = (origin, path, signal) => {
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-    return decide(REQUEST, ++nextWaiter, signal, origin, path);
-  };
+  /** `decide`, unless the caller's signal is already aborted. */
+  const ask = (code, signal, ...args) => (signal?.aborted ? Promise.reject(abortReason(signal)) : decide(code, signal, ...args));
 
 
   /** fetch's exact signature and semantics, with the session handled. */
@@ -1010,10 +994,10 @@ export async function createAuthClient(options) {
     const where = isRequest ? locateSerialized(input.url, config.pageOrigin) : locate(input, config.pageOrigin);
     // A URL that does not parse: fetch rejects it, as it would without us.
     if (where === null) return realFetch(input, init);
-    const { origin, path } = where;
+    const [origin, path] = where;
     const signal = init?.signal ?? (isRequest ? input.signal : undefined);
     const id = ++nextId;
-    let bearer = request(origin, path, signal);
+    let bearer = ask(REQUEST, signal, origin, path);
     if (bearer === null) return realFetch(input, init);
     if (typeof bearer !== 'string') {
       trace?.(id, path, 'queued');
@@ -1036,7 +1020,7 @@ export async function createAuthClient(options) {
       return response;
     }
     trace?.(id, path, '401');
-    let fresh = decide(UNAUTHORIZED, ++nextWaiter, signal, origin, path, tokenId(bearer));
+    let fresh = decide(UNAUTHORIZED, signal, origin, path, tokenId(bearer));
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
       trace?.(id, path, 'done', 401);
@@ -1053,12 +1037,12 @@ export async function createAuthClient(options) {
     fetch: authFetch,
     /** After the app's own login call. `expiresIn` (seconds) is for opaque access tokens. */
     setTokens(tokens) {
-      if (tokens == null || typeof tokens !== 'object') throw badArgument('setTokens', 'argument', 'tokens', VERBOSE && '{ access, refresh?, expiresIn? }', tokens);
+      if (!isObject(tokens)) throw badArgument('setTokens', 'argument', 'tokens', VERBOSE && '{ access, refresh?, expiresIn? }', tokens);
       // An OAuth-shaped login response ({ access_token, refresh_token, expires_in }) as is.
       const access = tokens.access ?? tokens.access_token;
       const refresh = tokens.refresh ?? tokens.refresh_token ?? null;
       const expiresIn = tokens.expiresIn ?? tokens.expires_in ?? null;
-      if (typeof access !== 'string' || access === '') throw badArgument('setTokens', 'field', 'access', VERBOSE && 'a non-empty string (or `access_token`)', access);
+      if (!isText(access)) throw badArgument('setTokens', 'field', 'access', VERBOSE && 'a non-empty string (or `access_token`)', access);
       if (refresh !== null && typeof refresh !== 'string') throw badArgument('setTokens', 'field', 'refresh', VERBOSE && 'a string or null', refresh);
       if (expiresIn !== null && (typeof expiresIn !== 'number' || !(expiresIn >= 0))) throw badArgument('setTokens', 'field', 'expiresIn', VERBOSE && 'null or a number of seconds', expiresIn);
       const e = op(SET_TOKENS, tokenId(access), tokenId(refresh), expiresIn);
@@ -1066,13 +1050,12 @@ export async function createAuthClient(options) {
     },
     /** A valid access token (refreshing first if needed), or null without a session. */
     async getAccessToken({ signal } = {}) {
-      return request(null, '', signal);
+      return ask(REQUEST, signal, null, '');
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
     async refresh({ signal } = {}) {
       if (destroyed) throw new AuthkeeperError('destroyed', `auth.refresh: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
-      if (signal?.aborted) throw abortReason(signal);
-      const token = await decide(REFRESH, ++nextWaiter, signal);
+      const token = await ask(REFRESH, signal);
       // null: cookie mode found no session in the cookie.
       if (token === null) throw new AuthkeeperError('no_session', `auth.refresh: ${VERBOSE ? 'there is no session to refresh' : 'no_session'}`);
     },
@@ -1093,14 +1076,14 @@ export async function createAuthClient(options) {
       return () => { subscribers.delete(listener); };
     },
     /** The state subscribers were last given: the same object until the next change. */
-    getSnapshot() { return sessionState(); },
+    getSnapshot: sessionState,
     destroy() {
       if (destroyed) return;
       destroyed = true;
       subscribers.clear();
       call(DESTROY, [handle]);
       clearTimeout(timer);
-      for (const off of listeners) off();
+      detach.abort();
       channel?.close();
       releaseLock?.();
       const error = coreError([0]);
