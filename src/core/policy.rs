@@ -424,7 +424,7 @@ fn fresh_tokens<T: Clone>(map: &Body<T>) -> Option<FreshTokens<T>> {
 fn seconds<T>(value: &Member<T>) -> Option<u64> {
     match value {
         Member::Num(n) => (*n >= 0.0).then_some(*n as u64),
-        Member::Str(s) => match digits(s.trim_ascii()) {
+        Member::Str(s) => match number(s) {
             Digits::Value(n) => Some(n),
             _ => None,
         },
@@ -543,12 +543,19 @@ fn retry_after<T>(resp: &RefreshAnswer<T>, now: Millis) -> Option<u64> {
 /// "a very long time" (the cap).
 fn retry_delay(value: &str, date: Option<Millis>, now: Millis) -> Option<u64> {
     const MAX_SECS: u64 = MAX_RETRY_AFTER_MS / 1_000;
-    Some(match digits(value.trim_ascii()) {
+    Some(match number(value) {
         // Capped in seconds, then scaled: no overflowing multiplication to check.
         Digits::Value(secs) => secs.min(MAX_SECS) * 1_000,
         Digits::Overflow => MAX_RETRY_AFTER_MS,
         Digits::NotANumber => date?.since(now).min(MAX_RETRY_AFTER_MS),
     })
+}
+
+/// A header's or member's text read as a decimal number, blanks around it ignored: one copy
+/// of the trim and the digit reader for `expires_in` and `Retry-After`.
+#[inline(never)]
+fn number(text: &str) -> Digits {
+    digits(text.trim_ascii())
 }
 
 /// `Retry-After` as a delay in ms: delta-seconds or an HTTP-date, capped at one hour.
