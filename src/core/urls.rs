@@ -59,13 +59,9 @@ impl ByteSet {
     }
 }
 
+/// RFC 3986 `unreserved`: a percent-escape of one of these means the character itself.
 const UNRESERVED: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
 const PLAIN: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@/");
-
-/// RFC 3986 `unreserved`: a percent-escape of one of these means the character itself.
-fn is_unreserved(b: u8) -> bool {
-    UNRESERVED.has(b)
-}
 
 /// What a normalised path holds unescaped: `unreserved`, `sub-delims` but `;`, `:`, `@`, `/`.
 fn is_plain(b: u8) -> bool {
@@ -86,11 +82,16 @@ fn hex_value(b: Option<&u8>) -> Option<u8> {
     }
 }
 
-fn push_escape(out: &mut Vec<u8>, b: u8) {
+/// Appends `b` as itself if `raw` holds it, else as an escape with upper-case hex.
+fn put(out: &mut Vec<u8>, b: u8, raw: ByteSet) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push(b'%');
-    out.push(HEX[usize::from(b >> 4)]);
-    out.push(HEX[usize::from(b & 15)]);
+    if raw.has(b) {
+        out.push(b);
+    } else {
+        out.push(b'%');
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
 }
 
 /// A path as the server will route it, so that two spellings of one path compare equal:
@@ -155,20 +156,16 @@ fn normalise(path: &[u8]) -> Cow<'_, [u8]> {
                     i += 1;
                 }
             }
+            // An escape stays one unless it stands for an unreserved character; a `%` that
+            // starts none is not unreserved either, so it is escaped itself.
             b'%' => match (hex_value(bytes.get(i)), hex_value(bytes.get(i + 1))) {
                 (Some(high), Some(low)) => {
                     i += 2;
-                    let decoded = high << 4 | low;
-                    if is_unreserved(decoded) {
-                        out.push(decoded);
-                    } else {
-                        push_escape(&mut out, decoded);
-                    }
+                    put(&mut out, high << 4 | low, UNRESERVED);
                 }
-                _ => push_escape(&mut out, b'%'),
+                _ => put(&mut out, b'%', UNRESERVED),
             },
-            b if is_plain(b) => out.push(b),
-            b => push_escape(&mut out, b),
+            b => put(&mut out, b, PLAIN),
         }
     }
     Cow::Owned(out)
@@ -261,7 +258,7 @@ mod tests {
         for b in 0..=u8::MAX {
             let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
             let plain = unreserved || matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@' | b'/');
-            assert_eq!(is_unreserved(b), unreserved, "{b}");
+            assert_eq!(UNRESERVED.has(b), unreserved, "{b}");
             assert_eq!(is_plain(b), plain, "{b}");
             assert_eq!(hex_value(Some(&b)), char::from(b).to_digit(16).map(|d| d as u8), "{b}");
         }
