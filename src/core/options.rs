@@ -108,13 +108,14 @@ pub enum OptionError {
 impl Range {
     /// `v` as the app passed it, if it is a whole number in range.
     pub fn check(&self, v: f64) -> Result<u64, Why> {
-        if v.is_finite() && v.fract() == 0.0 && v >= self.min as f64 && v <= self.max as f64 {
+        Err(if !v.is_finite() {
+            Why::NotFinite
+        } else if v.fract() != 0.0 {
+            Why::Fraction
+        } else if v < self.min as f64 || v > self.max as f64 {
+            Why::Outside
+        } else {
             return Ok(v as u64);
-        }
-        Err(match () {
-            _ if !v.is_finite() => Why::NotFinite,
-            _ if v.fract() != 0.0 => Why::Fraction,
-            _ => Why::Outside,
         })
     }
 }

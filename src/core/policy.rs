@@ -424,7 +424,7 @@ fn fresh_tokens<T: Clone>(map: &Body<T>) -> Option<FreshTokens<T>> {
 fn seconds<T>(value: &Member<T>) -> Option<u64> {
     match value {
         Member::Num(n) => (*n >= 0.0).then_some(*n as u64),
-        Member::Str(s) => match digits(s.trim_ascii()) {
+        Member::Str(s) => match number(s) {
             Digits::Value(n) => Some(n),
             _ => None,
         },
@@ -478,32 +478,51 @@ fn verdict<T>(map: &Body<T>) -> Verdict {
     Verdict::Unknown
 }
 
-/// Every `error` / `code` value a verdict names, and the verdict: a session verdict (from
-/// either member), an OAuth configuration error or "try again later" (from `error` only).
-const KNOWN_CODES: [(&str, Verdict); 13] = [
-    ("user_not_found", Verdict::Ends(LogoutReason::UserNotFound)),
-    ("user_inactive", Verdict::Ends(LogoutReason::UserInactive)),
-    ("invalid_token", Verdict::Ends(LogoutReason::InvalidToken)),
-    ("token_not_valid", Verdict::Ends(LogoutReason::InvalidToken)),
-    ("invalid_grant", Verdict::Ends(LogoutReason::InvalidToken)),
-    ("refresh_token_required", Verdict::Ends(LogoutReason::RefreshTokenRequired)),
-    ("invalid_client", Verdict::Config("invalid_client")),
-    ("unauthorized_client", Verdict::Config("unauthorized_client")),
-    ("invalid_request", Verdict::Config("invalid_request")),
-    ("unsupported_grant_type", Verdict::Config("unsupported_grant_type")),
-    ("invalid_scope", Verdict::Config("invalid_scope")),
-    ("temporarily_unavailable", Verdict::Later("temporarily_unavailable")),
-    ("server_error", Verdict::Later("server_error")),
+/// Every `error` / `code` value a verdict names: the session verdicts (from either member,
+/// their reasons in [`ENDS`], same order), then the OAuth configuration errors and from
+/// [`FIRST_LATER`] on "try again later" (from `error` only), each named by its own code. Names
+/// only, the verdicts built from the place: a table of (name, verdict) pairs was twice the data.
+const KNOWN_CODES: [&str; 13] = [
+    "user_not_found",
+    "user_inactive",
+    "invalid_token",
+    "token_not_valid",
+    "invalid_grant",
+    "refresh_token_required",
+    "invalid_client",
+    "unauthorized_client",
+    "invalid_request",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "temporarily_unavailable",
+    "server_error",
 ];
+
+/// The reasons of the session verdicts in [`KNOWN_CODES`], in its order.
+const ENDS: [LogoutReason; 6] = [
+    LogoutReason::UserNotFound,
+    LogoutReason::UserInactive,
+    LogoutReason::InvalidToken,
+    LogoutReason::InvalidToken,
+    LogoutReason::InvalidToken,
+    LogoutReason::RefreshTokenRequired,
+];
+
+/// Where "try again later" starts in [`KNOWN_CODES`].
+const FIRST_LATER: usize = 11;
 
 /// What a member's value means if it is one of [`KNOWN_CODES`], else `Unknown`: one table walk
 /// instead of a string `match` per verdict.
 fn known_code(value: Option<&str>) -> Verdict {
     if let Some(value) = value {
         let mut i = 0;
-        while let Some((code, verdict)) = KNOWN_CODES.get(i) {
-            if *code == value {
-                return *verdict;
+        while let Some(&code) = KNOWN_CODES.get(i) {
+            if code == value {
+                return match ENDS.get(i) {
+                    Some(&reason) => Verdict::Ends(reason),
+                    None if i < FIRST_LATER => Verdict::Config(code),
+                    None => Verdict::Later(code),
+                };
             }
             i += 1;
         }
@@ -543,12 +562,19 @@ fn retry_after<T>(resp: &RefreshAnswer<T>, now: Millis) -> Option<u64> {
 /// "a very long time" (the cap).
 fn retry_delay(value: &str, date: Option<Millis>, now: Millis) -> Option<u64> {
     const MAX_SECS: u64 = MAX_RETRY_AFTER_MS / 1_000;
-    Some(match digits(value.trim_ascii()) {
+    Some(match number(value) {
         // Capped in seconds, then scaled: no overflowing multiplication to check.
         Digits::Value(secs) => secs.min(MAX_SECS) * 1_000,
         Digits::Overflow => MAX_RETRY_AFTER_MS,
         Digits::NotANumber => date?.since(now).min(MAX_RETRY_AFTER_MS),
     })
+}
+
+/// A header's or member's text read as a decimal number, blanks around it ignored: one copy
+/// of the trim and the digit reader for `expires_in` and `Retry-After`.
+#[inline(never)]
+fn number(text: &str) -> Digits {
+    digits(text.trim_ascii())
 }
 
 /// `Retry-After` as a delay in ms: delta-seconds or an HTTP-date, capped at one hour.
@@ -773,8 +799,8 @@ mod tests {
     #[test]
     fn the_configuration_errors_have_distinct_lengths_below_32() {
         // The machine reports each configuration error once, keyed by a bit at its length.
-        for (name, verdict) in KNOWN_CODES {
-            if let Verdict::Config(code) = verdict {
+        for name in KNOWN_CODES {
+            if let Verdict::Config(code) = known_code(Some(name)) {
                 assert!(CONFIG_ERRORS.contains(&code), "{name}");
             }
         }
@@ -788,11 +814,31 @@ mod tests {
 
     #[test]
     fn the_known_codes_table_names_each_code_as_itself_and_config_and_later_come_from_error_only() {
-        for (name, verdict) in KNOWN_CODES {
-            if let Verdict::Config(code) | Verdict::Later(code) = verdict {
+        for name in KNOWN_CODES {
+            if let Verdict::Config(code) | Verdict::Later(code) = known_code(Some(name)) {
                 assert_eq!(code, name);
             }
         }
+        let ends = |reason| Verdict::Ends(reason);
+        let every: Vec<Verdict> = KNOWN_CODES.iter().map(|&code| known_code(Some(code))).collect();
+        assert_eq!(
+            every,
+            [
+                ends(LogoutReason::UserNotFound),
+                ends(LogoutReason::UserInactive),
+                ends(LogoutReason::InvalidToken),
+                ends(LogoutReason::InvalidToken),
+                ends(LogoutReason::InvalidToken),
+                ends(LogoutReason::RefreshTokenRequired),
+                Verdict::Config("invalid_client"),
+                Verdict::Config("unauthorized_client"),
+                Verdict::Config("invalid_request"),
+                Verdict::Config("unsupported_grant_type"),
+                Verdict::Config("invalid_scope"),
+                Verdict::Later("temporarily_unavailable"),
+                Verdict::Later("server_error"),
+            ]
+        );
         for code in CONFIG_ERRORS {
             assert_eq!(known_code(Some(code)), Verdict::Config(code));
         }

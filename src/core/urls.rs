@@ -21,7 +21,9 @@ pub enum UrlClass {
     Foreign,
 }
 
-/// Origins, patterns and the refresh path; patterns and the refresh path are kept normalised.
+/// Origins, patterns and the refresh path, as configured. The patterns and the refresh path
+/// are normalised where a request is compared with them (the usual ones, already normal,
+/// without a copy): nothing is rewritten or filtered up front, so the wasm needs no code to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlRules {
     allowed_origins: Vec<String>,
@@ -57,13 +59,9 @@ impl ByteSet {
     }
 }
 
+/// RFC 3986 `unreserved`: a percent-escape of one of these means the character itself.
 const UNRESERVED: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
 const PLAIN: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@/");
-
-/// RFC 3986 `unreserved`: a percent-escape of one of these means the character itself.
-fn is_unreserved(b: u8) -> bool {
-    UNRESERVED.has(b)
-}
 
 /// What a normalised path holds unescaped: `unreserved`, `sub-delims` but `;`, `:`, `@`, `/`.
 fn is_plain(b: u8) -> bool {
@@ -84,17 +82,16 @@ fn hex_value(b: Option<&u8>) -> Option<u8> {
     }
 }
 
-/// Appends an ASCII byte (the mask tells the compiler so: no UTF-8 encoder in the wasm).
-fn push_ascii(out: &mut String, b: u8) {
-    let mut buf = [0; 4];
-    out.push_str(char::from(b & 0x7F).encode_utf8(&mut buf));
-}
-
-fn push_escape(out: &mut String, b: u8) {
+/// Appends `b` as itself if `raw` holds it, else as an escape with upper-case hex.
+fn put(out: &mut Vec<u8>, b: u8, raw: ByteSet) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    push_ascii(out, b'%');
-    push_ascii(out, HEX[usize::from(b >> 4)]);
-    push_ascii(out, HEX[usize::from(b & 15)]);
+    if raw.has(b) {
+        out.push(b);
+    } else {
+        out.push(b'%');
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
 }
 
 /// A path as the server will route it, so that two spellings of one path compare equal:
@@ -122,9 +119,19 @@ fn push_escape(out: &mut String, b: u8) {
 /// server routes those spellings alike, so skipping them would send the bearer to a path the
 /// app excluded.
 pub fn normalise_path(path: &str) -> Cow<'_, str> {
-    let bytes = path.as_bytes();
-    let end = bytes.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(bytes.len());
-    let (path, bytes) = (&path[..end], &bytes[..end]);
+    match normalise(path.as_bytes()) {
+        // Cut at a `?` or `#` or not at all: a character boundary.
+        Cow::Borrowed(normal) => Cow::Borrowed(path.get(..normal.len()).unwrap_or_default()),
+        // Every byte of a normal form is ASCII.
+        Cow::Owned(normal) => Cow::Owned(normal.iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
+/// [`normalise_path`] on bytes, which is what the rules compare: the normal form is ASCII, and
+/// building it byte by byte keeps the UTF-8 encoder out of the wasm.
+fn normalise(path: &[u8]) -> Cow<'_, [u8]> {
+    let end = path.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(path.len());
+    let bytes = path.get(..end).unwrap_or_default();
     // One pass: every byte plain, and no `//`.
     let mut prev = 0;
     let mut j = 0;
@@ -136,42 +143,32 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
         j += 1;
     }
     if j == bytes.len() {
-        return Cow::Borrowed(path);
+        return Cow::Borrowed(bytes);
     }
-    let mut out = String::with_capacity(path.len() + 8);
+    let mut out = Vec::with_capacity(bytes.len() + 8);
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         i += 1;
         match b {
-            b'/' if matches!(out.as_bytes().last(), Some(b'/')) => {}
+            b'/' if matches!(out.last(), Some(b'/')) => {}
             b';' => {
                 while bytes.get(i).is_some_and(|&b| b != b'/') {
                     i += 1;
                 }
             }
+            // An escape stays one unless it stands for an unreserved character; a `%` that
+            // starts none is not unreserved either, so it is escaped itself.
             b'%' => match (hex_value(bytes.get(i)), hex_value(bytes.get(i + 1))) {
                 (Some(high), Some(low)) => {
                     i += 2;
-                    let decoded = high << 4 | low;
-                    if is_unreserved(decoded) {
-                        push_ascii(&mut out, decoded);
-                    } else {
-                        push_escape(&mut out, decoded);
-                    }
+                    put(&mut out, high << 4 | low, UNRESERVED);
                 }
-                _ => push_escape(&mut out, b'%'),
+                _ => put(&mut out, b'%', UNRESERVED),
             },
-            b if is_plain(b) => push_ascii(&mut out, b),
-            b => push_escape(&mut out, b),
+            b => put(&mut out, b, PLAIN),
         }
     }
     Cow::Owned(out)
-}
-
-/// `Vec::retain` through a function pointer: one copy of it in the wasm for every list the
-/// core filters (here and in `storage_rules`), instead of one per closure.
-pub(crate) fn retain(list: &mut Vec<String>, keep: fn(&String) -> bool) {
-    list.retain(keep);
 }
 
 /// Paths compare without a trailing slash.
@@ -184,7 +181,7 @@ fn without_trailing_slash(path: &[u8]) -> &[u8] {
 
 impl UrlRules {
     /// Origins arrive normalised by JS (`new URL(x).origin`); patterns and the refresh path may
-    /// be raw or URL-parsed, they are normalised here.
+    /// be raw or URL-parsed.
     pub fn new(
         page_origin: String,
         api_origins: Vec<String>,
@@ -194,36 +191,31 @@ impl UrlRules {
     ) -> Self {
         let mut allowed_origins = api_origins;
         allowed_origins.push(page_origin);
-        retain(&mut allowed_origins, |o| is_real_origin(o));
-        // An empty entry would match every path and silently disable auth.
-        let mut patterns = skip_refresh_for;
-        for pattern in patterns.iter_mut() {
-            let normalised = normalise_path(pattern).into_owned();
-            *pattern = normalised;
-        }
-        retain(&mut patterns, |p| !p.is_empty());
-        let refresh_path = normalise_path(&refresh_path).into_owned();
-        UrlRules { allowed_origins, skip_refresh_for: patterns, refresh_origin, refresh_path }
+        UrlRules { allowed_origins, skip_refresh_for, refresh_origin, refresh_path }
     }
 
     pub fn classify(&self, origin: &str, path: &str) -> UrlClass {
-        let ours = is_real_origin(origin) && self.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin));
+        // An opaque allowed origin matches nothing, not even an opaque request.
+        let ours = is_real_origin(origin)
+            && self.allowed_origins.iter().any(|o| is_real_origin(o) && o.eq_ignore_ascii_case(origin));
         if !ours {
             return UrlClass::Foreign;
         }
-        let normalised = normalise_path(path);
-        let path: &str = &normalised;
-        if self.is_refresh_url(origin, path) || self.skip_refresh_for.iter().any(|s| matches_segments(path, s)) {
+        let path = normalise(path.as_bytes());
+        if self.is_refresh_url(origin, &path)
+            || self.skip_refresh_for.iter().any(|s| matches_segments(&path, &normalise(s.as_bytes())))
+        {
             return UrlClass::Excluded;
         }
         UrlClass::Protected
     }
 
-    /// `path` is normalised.
-    fn is_refresh_url(&self, origin: &str, path: &str) -> bool {
-        !self.refresh_path.is_empty()
+    /// `path` is normalised. An unset refresh path (or one that normalises to nothing) is no URL.
+    fn is_refresh_url(&self, origin: &str, path: &[u8]) -> bool {
+        let refresh_path = normalise(self.refresh_path.as_bytes());
+        !refresh_path.is_empty()
             && self.refresh_origin.eq_ignore_ascii_case(origin)
-            && without_trailing_slash(self.refresh_path.as_bytes()) == without_trailing_slash(path.as_bytes())
+            && without_trailing_slash(&refresh_path) == without_trailing_slash(path)
     }
 }
 
@@ -233,11 +225,14 @@ impl UrlRules {
 /// "/api/users/login-history/" (a plain substring test would strip the bearer from that
 /// unrelated endpoint); and "login", without its slash, matches "/api/login" but not
 /// "/api/xlogin". A pattern that starts (ends) with `/` starts (ends) on a boundary by itself.
+/// An empty pattern matches nothing: it would match every path and silently disable auth.
 // A byte loop, not `str::find`: that pulls the Two-Way searcher into the wasm, and these
 // strings are a URL path and a handful of short patterns. Both are normalised, hence ASCII; a
 // byte match of a UTF-8 pattern can only start on a character boundary anyway.
-fn matches_segments(path: &str, pattern: &str) -> bool {
-    let (path, pattern) = (path.as_bytes(), pattern.as_bytes());
+fn matches_segments(path: &[u8], pattern: &[u8]) -> bool {
+    if pattern.is_empty() {
+        return false;
+    }
     let starts_on_its_own = matches!(pattern.first(), Some(b'/'));
     let ends_on_its_own = matches!(pattern.last(), Some(b'/'));
     let mut start = 0;
@@ -263,18 +258,11 @@ mod tests {
         for b in 0..=u8::MAX {
             let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
             let plain = unreserved || matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@' | b'/');
-            assert_eq!(is_unreserved(b), unreserved, "{b}");
+            assert_eq!(UNRESERVED.has(b), unreserved, "{b}");
             assert_eq!(is_plain(b), plain, "{b}");
             assert_eq!(hex_value(Some(&b)), char::from(b).to_digit(16).map(|d| d as u8), "{b}");
         }
         assert_eq!(hex_value(None), None);
-    }
-
-    #[test]
-    fn a_retain_through_a_function_pointer_keeps_order() {
-        let mut list: Vec<String> = ["a", "", "b", "", "c"].map(String::from).to_vec();
-        retain(&mut list, |s| !s.is_empty());
-        assert_eq!(list, ["a", "b", "c"]);
     }
 
     const PAGE: &str = "https://app.example.com";
@@ -427,8 +415,9 @@ mod tests {
         let r = UrlRules::new(PAGE.into(), vec![], vec!["/ü".into()], PAGE.into(), "/refresh".into());
         assert_eq!(r.classify(PAGE, "/üx/ü"), UrlClass::Excluded);
         assert_eq!(r.classify(PAGE, "/%C3%BCx/%C3%BC"), UrlClass::Excluded);
-        assert!(matches_segments("/éx/é", "/é"), "raw strings too");
-        assert!(matches_segments("/ééé/é", "é"));
+        assert!(matches_segments("/éx/é".as_bytes(), "/é".as_bytes()), "raw strings too");
+        assert!(matches_segments("/ééé/é".as_bytes(), "é".as_bytes()));
+        assert!(!matches_segments(b"/api", b""), "an empty pattern matches nothing");
     }
 
     #[test]
