@@ -76,13 +76,15 @@ mod host {
 /// core its number, the same number for the same text while the core holds it (so equal
 /// handles are equal tokens). The low bit says the text is blank (empty or ASCII whitespace),
 /// the one thing the machine asks of a token's text besides its claims. No token byte enters
-/// wasm memory.
+/// wasm memory. Never 0 (JS numbers them from 1), so that an `Option<Handle>` is one word: the
+/// machine holds its tokens as options, and one word is passed in a register where two went
+/// through memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Handle(pub u32);
+pub(crate) struct Handle(pub core::num::NonZeroU32);
 
 /// The handle of the empty string (js/index.js `tokenId('')`): what `Stored` and a `storage`
 /// event read as "no token".
-pub(crate) const EMPTY: Handle = Handle(1);
+pub(crate) const EMPTY: Handle = Handle(core::num::NonZeroU32::MIN);
 
 /// The empty string, as `String::default()` is on the host.
 impl Default for Handle {
@@ -93,7 +95,7 @@ impl Default for Handle {
 
 impl crate::core::jwt::Token for Handle {
     fn is_blank(&self) -> bool {
-        self.0 & 1 == 1
+        self.0.get() & 1 == 1
     }
 }
 
@@ -105,7 +107,7 @@ pub(crate) fn decode_claims(token: &Handle) -> Result<crate::core::jwt::TimeClai
     use crate::core::jwt::{JwtError, TimeClaims};
     let mut out = [f64::NAN; 3];
     let time = |v: f64| if v.is_nan() { None } else { Some(v.trunc() as i64) };
-    match unsafe { host::claims(token.0, out.as_mut_ptr()) } {
+    match unsafe { host::claims(token.0.get(), out.as_mut_ptr()) } {
         0 => Ok(TimeClaims { exp: time(out[0]), iat: time(out[1]), nbf: time(out[2]) }),
         1 => Err(JwtError::Empty),
         2 => Err(JwtError::SegmentCount(0)),

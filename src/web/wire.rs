@@ -99,9 +99,9 @@ impl<'a> Reader<'a> {
             }
         }
     }
-    /// A token's handle, `None` for anything but a number.
+    /// A token's handle, `None` for anything but a number (or 0, which no token has).
     pub fn token(&mut self) -> Option<Handle> {
-        self.num().map(|n| Handle(n as u32))
+        self.num().and_then(|n| core::num::NonZeroU32::new(n as u32)).map(Handle)
     }
     /// A string, `None` for anything else.
     pub fn str(&mut self) -> Option<String> {
@@ -139,7 +139,7 @@ impl Writer<'_> {
     /// A token, which JS reads as its text.
     pub fn token(&mut self, token: Handle) {
         self.0.push(4);
-        self.0.extend_from_slice(&token.0.to_le_bytes());
+        self.0.extend_from_slice(&token.0.get().to_le_bytes());
     }
     pub fn opt_token(&mut self, token: Option<&Handle>) {
         match token {
@@ -149,7 +149,7 @@ impl Writer<'_> {
     }
     /// A token's handle as a number (what JS names the tokens to keep by), or null.
     pub fn opt_token_number(&mut self, token: Option<&Handle>) {
-        self.opt_num(token.map(|t| f64::from(t.0)));
+        self.opt_num(token.map(|t| f64::from(t.0.get())));
     }
     pub fn opt_num(&mut self, n: Option<f64>) {
         match n {
