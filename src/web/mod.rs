@@ -120,8 +120,8 @@ pub(crate) fn decode_claims(token: &Handle) -> Result<crate::core::jwt::TimeClai
 }
 
 pub(crate) fn now() -> crate::core::time::Millis {
-    let ms = unsafe { host::now() };
-    crate::core::time::Millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
+    // Date.now() is finite; the cast saturates, and NaN or a negative reads as 0.
+    crate::core::time::Millis(unsafe { host::now() } as u64)
 }
 
 pub(crate) fn jitter() -> f64 {
