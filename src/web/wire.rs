@@ -17,17 +17,17 @@ impl<'a> Reader<'a> {
         self.pos += 1;
         t
     }
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let end = (self.pos + n).min(self.buf.len());
-        let start = self.pos.min(end);
-        self.pos += n;
-        &self.buf[start..end]
+    /// The next `n` bytes, `None` when the input is shorter (it lies about a length).
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let b = self.buf.get(self.pos..self.pos.wrapping_add(n));
+        self.pos = self.pos.wrapping_add(n);
+        b
+    }
+    fn word<const N: usize>(&mut self) -> [u8; N] {
+        self.bytes(N).and_then(|b| b.try_into().ok()).unwrap_or([0; N])
     }
     fn u32(&mut self) -> usize {
-        let b = self.bytes(4);
-        let mut a = [0u8; 4];
-        a[..b.len()].copy_from_slice(b);
-        u32::from_le_bytes(a) as usize
+        u32::from_le_bytes(self.word()) as usize
     }
     fn skip(&mut self, tag: u8) {
         match tag {
@@ -57,12 +57,7 @@ impl<'a> Reader<'a> {
     /// A number, `None` for anything else.
     pub fn num(&mut self) -> Option<f64> {
         match self.tag() {
-            1 => {
-                let b = self.bytes(8);
-                let mut a = [0u8; 8];
-                a[..b.len()].copy_from_slice(b);
-                Some(f64::from_le_bytes(a))
-            }
+            1 => Some(f64::from_le_bytes(self.word())),
             t => {
                 self.skip(t);
                 None
@@ -83,7 +78,6 @@ impl<'a> Reader<'a> {
         match self.tag() {
             2 => {
                 let n = self.u32();
-                let bytes = self.bytes(n);
                 // Cut short only if the input lies about its length: then it is not a string.
                 // SAFETY: every string that reaches the wasm was written by
                 // `TextEncoder.encodeInto` (js/index.js: `put` for the input buffer, the `here`
@@ -91,7 +85,7 @@ impl<'a> Reader<'a> {
                 // stops before a character rather than inside one, so its output is always
                 // well-formed UTF-8. Checking it again here cost ~750 bytes of wasm
                 // (`str::from_utf8`). `n` is exactly the length JS reported as written.
-                (bytes.len() == n).then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
+                self.bytes(n).map(|bytes| unsafe { std::str::from_utf8_unchecked(bytes) })
             }
             t => {
                 self.skip(t);
