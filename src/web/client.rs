@@ -66,7 +66,7 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
         HELD => return held(clients, out),
         _ => {}
     }
-    let h = a.num().unwrap_or(-1.0);
+    let h = a.num();
     let slot = if h >= 0.0 { clients.get_mut(h as usize) } else { None };
     let Some(slot) = slot else { return fail(out, CoreError::Destroyed, 0) };
     let Some(client) = slot.as_mut() else { return fail(out, CoreError::Destroyed, 0) };
@@ -106,7 +106,7 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
 /// js/index.js words for the trace hook.
 #[inline(never)]
 fn revoke_result(a: &mut Reader, out: &mut Writer) {
-    let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
+    let status = Some(a.num()).filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
     match revocation_failure(status) {
         None => out.null(),
         Some(RevokeFailure::Network) => out.int(0),
@@ -184,7 +184,7 @@ fn request(
     a: &mut Reader,
     out: &mut Writer,
 ) {
-    let id = a.num().unwrap_or(0.0) as u64;
+    let id = a.num() as u64;
     let origin = a.text();
     let path = a.text().unwrap_or_default();
     let class = match origin {
@@ -210,7 +210,7 @@ fn request(
 
 #[inline(never)]
 fn refresh(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
-    match machine.force_refresh(t, a.num().unwrap_or(0.0) as u64) {
+    match machine.force_refresh(t, a.num() as u64) {
         RequestDecision::Wait => out.int(0),
         RequestDecision::Fail(e) => auth_error(out, &e),
         RequestDecision::Send { .. } => out.null(),
@@ -234,7 +234,7 @@ fn set_tokens(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mu
 /// The refresh call's answer.
 #[inline(never)]
 fn response(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
-    let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
+    let status = Some(a.num()).filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
     let retry_after = a.str();
     let retry_after_date = a.whole().map(Millis);
     let date = a.whole().map(Millis);
@@ -259,7 +259,7 @@ fn tab(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Write
 fn event(machine: &mut Machine<Handle>, t: Millis, op: u32, a: &mut Reader, out: &mut Writer) {
     match op {
         LOGOUT => machine.logout(t, LogoutReason::Manual, None),
-        CANCEL => machine.cancel(a.num().unwrap_or(0.0) as u64),
+        CANCEL => machine.cancel(a.num() as u64),
         TIMEOUT => machine.handle_timeout(t, jitter()),
         VISIBILITY => machine.on_visibility(t, a.flag()),
         NETWORK_ERROR => machine.on_refresh_network_error(t, jitter()),
@@ -350,7 +350,7 @@ fn body(a: &mut Reader) -> Option<Body<Handle>> {
                 None
             }
             1 if key < 4 => a.token().map(Member::Token),
-            1 => a.num().map(Member::Num),
+            1 => Some(Member::Num(a.num())),
             2 => a.str().map(Member::Str),
             // A list: skipped whole, nothing read from it.
             _ => {
@@ -369,7 +369,10 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
         return None;
     }
     a.enter();
-    let kind = a.num()?;
+    let kind = a.num();
+    if kind.is_nan() {
+        return None;
+    }
     if kind != 1.0 {
         return Some(Err(a.str().unwrap_or_default()));
     }
@@ -683,9 +686,9 @@ fn strings_or(a: &mut Reader, into: &mut Vec<String>, default: &[&str]) -> usize
 fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     // The numbers come first and are checked before any string is read: an error then returns
     // before anything is allocated, so no early return carries the drops of a dozen strings.
-    let numbers = limits::check(|| a.num())?;
+    let numbers = limits::check(|| a.opt_num())?;
     let when_hidden = a.flag();
-    let tab_lock = a.num();
+    let tab_lock = a.opt_num();
     let cookie_mode = a.flag();
     // The enumerated options by their index in js/index.js's AREAS and SESSION_CLEARING (the
     // enums' order); anything else is the default.

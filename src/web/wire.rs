@@ -54,23 +54,33 @@ impl<'a> Reader<'a> {
         self.tag();
         self.u32()
     }
-    /// A number, `None` for anything else.
-    pub fn num(&mut self) -> Option<f64> {
+    /// A number, NaN for anything else (JS never sends NaN where a number is read as such): an
+    /// `f64` comes back in a register, where an `Option<f64>` went through memory at every call.
+    pub fn num(&mut self) -> f64 {
         match self.tag() {
-            1 => Some(f64::from_le_bytes(self.word())),
+            1 => f64::from_le_bytes(self.word()),
             t => {
                 self.skip(t);
-                None
+                f64::NAN
             }
         }
+    }
+    /// A number, `None` for anything else, NaN kept apart (an option's value, which the core
+    /// refuses when it is NaN and defaults when it is left out).
+    pub fn opt_num(&mut self) -> Option<f64> {
+        let present = self.peek() == 1;
+        let n = self.num();
+        present.then_some(n)
     }
     /// A finite, non-negative number, its fraction dropped (times, counts, generations).
     #[inline(never)]
     pub fn whole(&mut self) -> Option<u64> {
-        self.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64)
+        let v = self.num();
+        (v.is_finite() && v >= 0.0).then_some(v as u64)
     }
     pub fn flag(&mut self) -> bool {
-        self.num().is_some_and(|n| n != 0.0)
+        let n = self.num();
+        n != 0.0 && !n.is_nan()
     }
     /// A string where it lies in the input, `None` for anything else: for what is read and
     /// not kept, so nothing is allocated, copied or dropped.
@@ -93,9 +103,10 @@ impl<'a> Reader<'a> {
             }
         }
     }
-    /// A token's handle, `None` for anything but a number (or 0, which no token has).
+    /// A token's handle, `None` for anything but a number (or 0, which no token has; NaN casts
+    /// to it).
     pub fn token(&mut self) -> Option<Handle> {
-        self.num().and_then(|n| core::num::NonZeroU32::new(n as u32)).map(Handle)
+        core::num::NonZeroU32::new(self.num() as u32).map(Handle)
     }
     /// A string, `None` for anything else.
     pub fn str(&mut self) -> Option<String> {
