@@ -60,30 +60,56 @@ const HELD: u32 = 21;
 /// start-up compiles the ops it uses and not the rest. As one inlined function of 21.5 KB, this
 /// dispatcher took 1.3-6.6 ms to compile on the first call (`--trace-wasm-compilation-times`).
 pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut Writer) {
+    if !answer(clients, op, a, out) {
+        // No actions, no timer: every answer is three values.
+        out.null();
+        out.null();
+    }
+}
+
+/// The op's result; `true` when the actions and the timer followed it (`drain`).
+fn answer(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut Writer) -> bool {
     match op {
-        NEW => return create(clients, a, out),
-        REVOKE_RESULT => return revoke_result(a, out),
-        HELD => return held(clients, out),
+        NEW => {
+            create(clients, a, out);
+            return false;
+        }
+        REVOKE_RESULT => {
+            revoke_result(a, out);
+            return false;
+        }
+        HELD => {
+            held(clients, out);
+            return false;
+        }
         _ => {}
     }
     let h = a.num();
     let slot = if h >= 0.0 { clients.get_mut(h as usize) } else { None };
-    let Some(slot) = slot else { return fail(out, CoreError::Destroyed, 0) };
-    let Some(client) = slot.as_mut() else { return fail(out, CoreError::Destroyed, 0) };
+    let Some(client) = slot.and_then(|slot| slot.as_mut()) else {
+        fail(out, CoreError::Destroyed, 0);
+        return false;
+    };
     if op == DESTROY {
         client.destroyed = true;
-        return out.null();
+        out.null();
+        return false;
     }
     if op == CLEAR {
-        return clear(client, a, out);
+        clear(client, a, out);
+        return false;
     }
     if client.destroyed && matches!(op, REQUEST | REFRESH) {
-        return fail(out, CoreError::Destroyed, 0);
+        fail(out, CoreError::Destroyed, 0);
+        return false;
     }
     if op == START {
         start(client, a, out);
     } else {
-        let Some(machine) = client.machine.as_mut() else { return fail(out, CoreError::NotStarted, 0) };
+        let Some(machine) = client.machine.as_mut() else {
+            fail(out, CoreError::NotStarted, 0);
+            return false;
+        };
         let t = now();
         match op {
             REQUEST | UNAUTHORIZED => request(machine, &client.urls, op == REQUEST, t, a, out),
@@ -100,6 +126,7 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
         }
     }
     drain(client, out);
+    true
 }
 
 /// `null`: revoked; else how it failed (`0` no answer, `1` the status JS sent), which
@@ -152,8 +179,6 @@ fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
     out.strs_from(a, |k| shared && rules.removes_local(k));
     // When sessionStorage is cleared whole, JS does not read this list.
     out.strs_from(a, |k| rules.removes_session(k));
-    out.list(0);
-    out.null();
 }
 
 #[inline(never)]
@@ -461,7 +486,7 @@ fn snapshot(out: &mut Writer, machine: &Machine<Handle>, now: Millis) {
 fn drain(client: &mut Client, out: &mut Writer) {
     let Client { machine, armed, .. } = client;
     let Some(machine) = machine.as_mut() else {
-        out.list(0);
+        out.null();
         return out.null();
     };
     // The list's count is known only at the end: its header is written now and patched then,
@@ -652,9 +677,6 @@ fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
         }
         Err(e) => option_error(out, e),
     }
-    // No actions, no timer.
-    out.list(0);
-    out.null();
 }
 
 /// The input's next string, or `default` when it is not one.

@@ -1,10 +1,10 @@
-//! The wasm surface: no wasm-bindgen, no futures, no closures. Two exported buffers and one
-//! entry point. JS writes the arguments of a call into the input buffer (`ak_in`), calls
-//! `ak_call(op)`, and reads the answer from the output buffer (`ak_out`): the call's result,
-//! then the actions the core queued, then the timer to arm. Both buffers use one tagged format
-//! (see `wire`). The asynchronous transport (the refresh fetch, the Web Lock, the channel, the
-//! timer) is carried out by `js/index.js` on these actions and reported back as calls; every
-//! decision stays in `core`.
+//! The wasm surface: no wasm-bindgen, no futures, no closures. Two buffers and two entry points.
+//! JS writes the arguments of a call into the input buffer (`ak_in`), calls `ak_call(op)`, and
+//! reads the answer where it points: always three values, the call's result, then the actions
+//! the core queued, then the timer to arm. Both buffers use one tagged format (see `wire`). The
+//! asynchronous transport (the refresh fetch, the Web Lock, the channel, the timer) is carried
+//! out by `js/index.js` on these actions and reported back as calls; every decision stays in
+//! `core`.
 //!
 //! Imports (module `env`): `now() -> f64` (Date.now), `random() -> f64` (Math.random),
 //! `here(ptr, cap) -> len` (location.pathname written as UTF-8, for the redirect rule), and
@@ -44,14 +44,10 @@ pub extern "C" fn ak_in(len: usize) -> *mut u8 {
     b.input.as_mut_ptr()
 }
 
-/// Where the last call's answer is (its length is what `ak_call` returned).
+/// The answer's three values are where the returned pointer points: JS reads them and no
+/// further, so no length is needed.
 #[no_mangle]
-pub extern "C" fn ak_out() -> *const u8 {
-    buffers().output.as_ptr()
-}
-
-#[no_mangle]
-pub extern "C" fn ak_call(op: u32) -> usize {
+pub extern "C" fn ak_call(op: u32) -> *const u8 {
     let b = buffers();
     b.output.clear();
     let mut out = wire::Writer(&mut b.output);
@@ -59,7 +55,7 @@ pub extern "C" fn ak_call(op: u32) -> usize {
     // SAFETY: as for `buffers`.
     let clients = unsafe { &mut *CLIENTS.0.get() };
     client::dispatch(clients, op, &mut args, &mut out);
-    b.output.len()
+    b.output.as_ptr()
 }
 
 mod host {
