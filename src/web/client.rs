@@ -521,29 +521,25 @@ fn drain(client: &mut Client, out: &mut Writer) {
 /// `[13, error, kind, ...args]`: `console.error` (else `console.warn`) of the words
 /// `WARNINGS[kind]` in js/index.js makes of the args.
 fn warning(w: &mut Writer, warning: &Warning) {
-    let error = u32::from(warning.severity() == Severity::Error);
+    let (n, kind) = match warning {
+        Warning::ImplausibleClockOffset { .. } => (6, 0),
+        Warning::RefreshMisconfigured(_) => (5, 1),
+        Warning::RefreshHookFailed(_) => (4, 2),
+    };
+    w.head(n, 13);
+    w.int(u32::from(warning.severity() == Severity::Error));
+    w.int(kind);
     match warning {
         Warning::ImplausibleClockOffset { from_iat, hours, ahead } => {
-            w.head(6, 13);
-            w.int(error);
-            w.int(0);
             w.int(u32::from(*from_iat));
             w.num(*hours as f64);
             w.int(u32::from(*ahead));
         }
         Warning::RefreshMisconfigured(cause) => {
-            w.head(5, 13);
-            w.int(error);
-            w.int(1);
             w.str(cause.code);
             w.opt_str(cause.description.as_deref());
         }
-        Warning::RefreshHookFailed(message) => {
-            w.head(4, 13);
-            w.int(error);
-            w.int(2);
-            w.str(message);
-        }
+        Warning::RefreshHookFailed(message) => w.str(message),
     }
 }
 
