@@ -596,18 +596,14 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
             w.head(4, 5);
             w.num(*id as f64);
             match outcome {
-                Outcome::Bearer(token) => {
-                    w.int(0);
-                    w.token(*token);
-                }
-                // Also "send it without a bearer" for a request that was waiting to be sent.
-                Outcome::OriginalResponse(_) | Outcome::Anonymous => {
-                    w.int(0);
-                    w.null();
-                }
                 Outcome::Failed(e) => {
                     w.int(1);
                     auth_error(w, &e);
+                }
+                // No bearer: also "send it without one" for a request that was waiting to be sent.
+                other => {
+                    w.int(0);
+                    w.opt_token(if let Outcome::Bearer(token) = other { Some(token) } else { None });
                 }
             }
         }
