@@ -58,8 +58,7 @@ function rawCall(wasm, op, args) {
       p += 9;
     }
   }
-  const len = wasm.ak_call(op);
-  const at = wasm.ak_out();
+  const at = wasm.ak_call(op);
   if (rawBuffer !== wasm.memory.buffer) {
     rawBuffer = wasm.memory.buffer;
     rawView = new DataView(rawBuffer);
@@ -70,7 +69,7 @@ function rawCall(wasm, op, args) {
   if (tag === 2) return rawDec.decode(rawBytes.subarray(at + 5, at + 5 + rawView.getUint32(at + 1, true)));
   // A token's handle (its text stays in js/index.js's table).
   if (tag === 4) return 'token';
-  return tag === 0 ? null : len && 'list';
+  return tag === 0 ? null : 'list';
 }
 const REQUEST_OP = 2; // src/web/client.rs
 

@@ -473,11 +473,8 @@ function take() {
 function call(op, args) {
   over(wasm.ak_in(bound(args)));
   for (const a of args) put(a);
-  const len = wasm.ak_call(op);
-  over(wasm.ak_out());
-  const end = at + len;
-  const values = [];
-  while (at < end) values.push(take());
+  over(wasm.ak_call(op));
+  const values = [take(), take(), take()];
   // Read whole (every token handle already its text) before the table may forget a token.
   if (tokens.size > tokenLimit && op !== HELD) forgetTokens();
   return values;

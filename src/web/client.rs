@@ -60,30 +60,56 @@ const HELD: u32 = 21;
 /// start-up compiles the ops it uses and not the rest. As one inlined function of 21.5 KB, this
 /// dispatcher took 1.3-6.6 ms to compile on the first call (`--trace-wasm-compilation-times`).
 pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut Writer) {
+    if !answer(clients, op, a, out) {
+        // No actions, no timer: every answer is three values.
+        out.null();
+        out.null();
+    }
+}
+
+/// The op's result; `true` when the actions and the timer followed it (`drain`).
+fn answer(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut Writer) -> bool {
     match op {
-        NEW => return create(clients, a, out),
-        REVOKE_RESULT => return revoke_result(a, out),
-        HELD => return held(clients, out),
+        NEW => {
+            create(clients, a, out);
+            return false;
+        }
+        REVOKE_RESULT => {
+            revoke_result(a, out);
+            return false;
+        }
+        HELD => {
+            held(clients, out);
+            return false;
+        }
         _ => {}
     }
-    let h = a.num().unwrap_or(-1.0);
+    let h = a.num();
     let slot = if h >= 0.0 { clients.get_mut(h as usize) } else { None };
-    let Some(slot) = slot else { return fail(out, CoreError::Destroyed, 0) };
-    let Some(client) = slot.as_mut() else { return fail(out, CoreError::Destroyed, 0) };
+    let Some(client) = slot.and_then(|slot| slot.as_mut()) else {
+        fail(out, CoreError::Destroyed, 0);
+        return false;
+    };
     if op == DESTROY {
         client.destroyed = true;
-        return out.null();
+        out.null();
+        return false;
     }
     if op == CLEAR {
-        return clear(client, a, out);
+        clear(client, a, out);
+        return false;
     }
     if client.destroyed && matches!(op, REQUEST | REFRESH) {
-        return fail(out, CoreError::Destroyed, 0);
+        fail(out, CoreError::Destroyed, 0);
+        return false;
     }
     if op == START {
         start(client, a, out);
     } else {
-        let Some(machine) = client.machine.as_mut() else { return fail(out, CoreError::NotStarted, 0) };
+        let Some(machine) = client.machine.as_mut() else {
+            fail(out, CoreError::NotStarted, 0);
+            return false;
+        };
         let t = now();
         match op {
             REQUEST | UNAUTHORIZED => request(machine, &client.urls, op == REQUEST, t, a, out),
@@ -100,13 +126,14 @@ pub fn dispatch(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out:
         }
     }
     drain(client, out);
+    true
 }
 
 /// `null`: revoked; else how it failed (`0` no answer, `1` the status JS sent), which
 /// js/index.js words for the trace hook.
 #[inline(never)]
 fn revoke_result(a: &mut Reader, out: &mut Writer) {
-    let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
+    let status = Some(a.num()).filter(|s| (0.0..1000.0).contains(s)).map(|s| s as u16);
     match revocation_failure(status) {
         None => out.null(),
         Some(RevokeFailure::Network) => out.int(0),
@@ -152,8 +179,6 @@ fn clear(client: &Client, a: &mut Reader, out: &mut Writer) {
     out.strs_from(a, |k| shared && rules.removes_local(k));
     // When sessionStorage is cleared whole, JS does not read this list.
     out.strs_from(a, |k| rules.removes_session(k));
-    out.list(0);
-    out.null();
 }
 
 #[inline(never)]
@@ -184,7 +209,7 @@ fn request(
     a: &mut Reader,
     out: &mut Writer,
 ) {
-    let id = a.num().unwrap_or(0.0) as u64;
+    let id = a.num() as u64;
     let origin = a.text();
     let path = a.text().unwrap_or_default();
     let class = match origin {
@@ -210,7 +235,7 @@ fn request(
 
 #[inline(never)]
 fn refresh(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
-    match machine.force_refresh(t, a.num().unwrap_or(0.0) as u64) {
+    match machine.force_refresh(t, a.num() as u64) {
         RequestDecision::Wait => out.int(0),
         RequestDecision::Fail(e) => auth_error(out, &e),
         RequestDecision::Send { .. } => out.null(),
@@ -234,7 +259,7 @@ fn set_tokens(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mu
 /// The refresh call's answer.
 #[inline(never)]
 fn response(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Writer) {
-    let status = a.num().filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
+    let status = Some(a.num()).filter(|s| (0.0..1000.0).contains(s)).map_or(0, |s| s as u16);
     let retry_after = a.str();
     let retry_after_date = a.whole().map(Millis);
     let date = a.whole().map(Millis);
@@ -259,7 +284,7 @@ fn tab(machine: &mut Machine<Handle>, t: Millis, a: &mut Reader, out: &mut Write
 fn event(machine: &mut Machine<Handle>, t: Millis, op: u32, a: &mut Reader, out: &mut Writer) {
     match op {
         LOGOUT => machine.logout(t, LogoutReason::Manual, None),
-        CANCEL => machine.cancel(a.num().unwrap_or(0.0) as u64),
+        CANCEL => machine.cancel(a.num() as u64),
         TIMEOUT => machine.handle_timeout(t, jitter()),
         VISIBILITY => machine.on_visibility(t, a.flag()),
         NETWORK_ERROR => machine.on_refresh_network_error(t, jitter()),
@@ -350,7 +375,7 @@ fn body(a: &mut Reader) -> Option<Body<Handle>> {
                 None
             }
             1 if key < 4 => a.token().map(Member::Token),
-            1 => a.num().map(Member::Num),
+            1 => Some(Member::Num(a.num())),
             2 => a.str().map(Member::Str),
             // A list: skipped whole, nothing read from it.
             _ => {
@@ -369,7 +394,10 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
         return None;
     }
     a.enter();
-    let kind = a.num()?;
+    let kind = a.num();
+    if kind.is_nan() {
+        return None;
+    }
     if kind != 1.0 {
         return Some(Err(a.str().unwrap_or_default()));
     }
@@ -458,7 +486,7 @@ fn snapshot(out: &mut Writer, machine: &Machine<Handle>, now: Millis) {
 fn drain(client: &mut Client, out: &mut Writer) {
     let Client { machine, armed, .. } = client;
     let Some(machine) = machine.as_mut() else {
-        out.list(0);
+        out.null();
         return out.null();
     };
     // The list's count is known only at the end: its header is written now and patched then,
@@ -493,29 +521,25 @@ fn drain(client: &mut Client, out: &mut Writer) {
 /// `[13, error, kind, ...args]`: `console.error` (else `console.warn`) of the words
 /// `WARNINGS[kind]` in js/index.js makes of the args.
 fn warning(w: &mut Writer, warning: &Warning) {
-    let error = u32::from(warning.severity() == Severity::Error);
+    let (n, kind) = match warning {
+        Warning::ImplausibleClockOffset { .. } => (6, 0),
+        Warning::RefreshMisconfigured(_) => (5, 1),
+        Warning::RefreshHookFailed(_) => (4, 2),
+    };
+    w.head(n, 13);
+    w.int(u32::from(warning.severity() == Severity::Error));
+    w.int(kind);
     match warning {
         Warning::ImplausibleClockOffset { from_iat, hours, ahead } => {
-            w.head(6, 13);
-            w.int(error);
-            w.int(0);
             w.int(u32::from(*from_iat));
             w.num(*hours as f64);
             w.int(u32::from(*ahead));
         }
         Warning::RefreshMisconfigured(cause) => {
-            w.head(5, 13);
-            w.int(error);
-            w.int(1);
             w.str(cause.code);
             w.opt_str(cause.description.as_deref());
         }
-        Warning::RefreshHookFailed(message) => {
-            w.head(4, 13);
-            w.int(error);
-            w.int(2);
-            w.str(message);
-        }
+        Warning::RefreshHookFailed(message) => w.str(message),
     }
 }
 
@@ -572,18 +596,14 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
             w.head(4, 5);
             w.num(*id as f64);
             match outcome {
-                Outcome::Bearer(token) => {
-                    w.int(0);
-                    w.token(*token);
-                }
-                // Also "send it without a bearer" for a request that was waiting to be sent.
-                Outcome::OriginalResponse(_) | Outcome::Anonymous => {
-                    w.int(0);
-                    w.null();
-                }
                 Outcome::Failed(e) => {
                     w.int(1);
                     auth_error(w, &e);
+                }
+                // No bearer: also "send it without one" for a request that was waiting to be sent.
+                other => {
+                    w.int(0);
+                    w.opt_token(if let Outcome::Bearer(token) = other { Some(token) } else { None });
                 }
             }
         }
@@ -649,9 +669,6 @@ fn create(clients: &mut Vec<Option<Client>>, a: &mut Reader, out: &mut Writer) {
         }
         Err(e) => option_error(out, e),
     }
-    // No actions, no timer.
-    out.list(0);
-    out.null();
 }
 
 /// The input's next string, or `default` when it is not one.
@@ -683,9 +700,9 @@ fn strings_or(a: &mut Reader, into: &mut Vec<String>, default: &[&str]) -> usize
 fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     // The numbers come first and are checked before any string is read: an error then returns
     // before anything is allocated, so no early return carries the drops of a dozen strings.
-    let numbers = limits::check(|| a.num())?;
+    let numbers = limits::check(|| a.opt_num())?;
     let when_hidden = a.flag();
-    let tab_lock = a.num();
+    let tab_lock = a.opt_num();
     let cookie_mode = a.flag();
     // The enumerated options by their index in js/index.js's AREAS and SESSION_CLEARING (the
     // enums' order); anything else is the default.

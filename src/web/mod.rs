@@ -1,10 +1,10 @@
-//! The wasm surface: no wasm-bindgen, no futures, no closures. Two exported buffers and one
-//! entry point. JS writes the arguments of a call into the input buffer (`ak_in`), calls
-//! `ak_call(op)`, and reads the answer from the output buffer (`ak_out`): the call's result,
-//! then the actions the core queued, then the timer to arm. Both buffers use one tagged format
-//! (see `wire`). The asynchronous transport (the refresh fetch, the Web Lock, the channel, the
-//! timer) is carried out by `js/index.js` on these actions and reported back as calls; every
-//! decision stays in `core`.
+//! The wasm surface: no wasm-bindgen, no futures, no closures. Two buffers and two entry points.
+//! JS writes the arguments of a call into the input buffer (`ak_in`), calls `ak_call(op)`, and
+//! reads the answer where it points: always three values, the call's result, then the actions
+//! the core queued, then the timer to arm. Both buffers use one tagged format (see `wire`). The
+//! asynchronous transport (the refresh fetch, the Web Lock, the channel, the timer) is carried
+//! out by `js/index.js` on these actions and reported back as calls; every decision stays in
+//! `core`.
 //!
 //! Imports (module `env`): `now() -> f64` (Date.now), `random() -> f64` (Math.random),
 //! `here(ptr, cap) -> len` (location.pathname written as UTF-8, for the redirect rule), and
@@ -44,14 +44,10 @@ pub extern "C" fn ak_in(len: usize) -> *mut u8 {
     b.input.as_mut_ptr()
 }
 
-/// Where the last call's answer is (its length is what `ak_call` returned).
+/// The answer's three values are where the returned pointer points: JS reads them and no
+/// further, so no length is needed.
 #[no_mangle]
-pub extern "C" fn ak_out() -> *const u8 {
-    buffers().output.as_ptr()
-}
-
-#[no_mangle]
-pub extern "C" fn ak_call(op: u32) -> usize {
+pub extern "C" fn ak_call(op: u32) -> *const u8 {
     let b = buffers();
     b.output.clear();
     let mut out = wire::Writer(&mut b.output);
@@ -59,7 +55,7 @@ pub extern "C" fn ak_call(op: u32) -> usize {
     // SAFETY: as for `buffers`.
     let clients = unsafe { &mut *CLIENTS.0.get() };
     client::dispatch(clients, op, &mut args, &mut out);
-    b.output.len()
+    b.output.as_ptr()
 }
 
 mod host {
@@ -76,13 +72,15 @@ mod host {
 /// core its number, the same number for the same text while the core holds it (so equal
 /// handles are equal tokens). The low bit says the text is blank (empty or ASCII whitespace),
 /// the one thing the machine asks of a token's text besides its claims. No token byte enters
-/// wasm memory.
+/// wasm memory. Never 0 (JS numbers them from 1), so that an `Option<Handle>` is one word: the
+/// machine holds its tokens as options, and one word is passed in a register where two went
+/// through memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Handle(pub u32);
+pub(crate) struct Handle(pub core::num::NonZeroU32);
 
 /// The handle of the empty string (js/index.js `tokenId('')`): what `Stored` and a `storage`
 /// event read as "no token".
-pub(crate) const EMPTY: Handle = Handle(1);
+pub(crate) const EMPTY: Handle = Handle(core::num::NonZeroU32::MIN);
 
 /// The empty string, as `String::default()` is on the host.
 impl Default for Handle {
@@ -93,7 +91,7 @@ impl Default for Handle {
 
 impl crate::core::jwt::Token for Handle {
     fn is_blank(&self) -> bool {
-        self.0 & 1 == 1
+        self.0.get() & 1 == 1
     }
 }
 
@@ -105,7 +103,7 @@ pub(crate) fn decode_claims(token: &Handle) -> Result<crate::core::jwt::TimeClai
     use crate::core::jwt::{JwtError, TimeClaims};
     let mut out = [f64::NAN; 3];
     let time = |v: f64| if v.is_nan() { None } else { Some(v.trunc() as i64) };
-    match unsafe { host::claims(token.0, out.as_mut_ptr()) } {
+    match unsafe { host::claims(token.0.get(), out.as_mut_ptr()) } {
         0 => Ok(TimeClaims { exp: time(out[0]), iat: time(out[1]), nbf: time(out[2]) }),
         1 => Err(JwtError::Empty),
         2 => Err(JwtError::SegmentCount(0)),
@@ -118,8 +116,8 @@ pub(crate) fn decode_claims(token: &Handle) -> Result<crate::core::jwt::TimeClai
 }
 
 pub(crate) fn now() -> crate::core::time::Millis {
-    let ms = unsafe { host::now() };
-    crate::core::time::Millis(if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 })
+    // Date.now() is finite; the cast saturates, and NaN or a negative reads as 0.
+    crate::core::time::Millis(unsafe { host::now() } as u64)
 }
 
 pub(crate) fn jitter() -> f64 {

@@ -17,17 +17,17 @@ impl<'a> Reader<'a> {
         self.pos += 1;
         t
     }
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let end = (self.pos + n).min(self.buf.len());
-        let start = self.pos.min(end);
-        self.pos += n;
-        &self.buf[start..end]
+    /// The next `n` bytes, `None` when the input is shorter (it lies about a length).
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let b = self.buf.get(self.pos..self.pos.wrapping_add(n));
+        self.pos = self.pos.wrapping_add(n);
+        b
+    }
+    fn word<const N: usize>(&mut self) -> [u8; N] {
+        self.bytes(N).and_then(|b| b.try_into().ok()).unwrap_or([0; N])
     }
     fn u32(&mut self) -> usize {
-        let b = self.bytes(4);
-        let mut a = [0u8; 4];
-        a[..b.len()].copy_from_slice(b);
-        u32::from_le_bytes(a) as usize
+        u32::from_le_bytes(self.word()) as usize
     }
     fn skip(&mut self, tag: u8) {
         match tag {
@@ -54,28 +54,33 @@ impl<'a> Reader<'a> {
         self.tag();
         self.u32()
     }
-    /// A number, `None` for anything else.
-    pub fn num(&mut self) -> Option<f64> {
+    /// A number, NaN for anything else (JS never sends NaN where a number is read as such): an
+    /// `f64` comes back in a register, where an `Option<f64>` went through memory at every call.
+    pub fn num(&mut self) -> f64 {
         match self.tag() {
-            1 => {
-                let b = self.bytes(8);
-                let mut a = [0u8; 8];
-                a[..b.len()].copy_from_slice(b);
-                Some(f64::from_le_bytes(a))
-            }
+            1 => f64::from_le_bytes(self.word()),
             t => {
                 self.skip(t);
-                None
+                f64::NAN
             }
         }
+    }
+    /// A number, `None` for anything else, NaN kept apart (an option's value, which the core
+    /// refuses when it is NaN and defaults when it is left out).
+    pub fn opt_num(&mut self) -> Option<f64> {
+        let present = self.peek() == 1;
+        let n = self.num();
+        present.then_some(n)
     }
     /// A finite, non-negative number, its fraction dropped (times, counts, generations).
     #[inline(never)]
     pub fn whole(&mut self) -> Option<u64> {
-        self.num().filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64)
+        let v = self.num();
+        (v.is_finite() && v >= 0.0).then_some(v as u64)
     }
     pub fn flag(&mut self) -> bool {
-        self.num().is_some_and(|n| n != 0.0)
+        let n = self.num();
+        n != 0.0 && !n.is_nan()
     }
     /// A string where it lies in the input, `None` for anything else: for what is read and
     /// not kept, so nothing is allocated, copied or dropped.
@@ -83,7 +88,6 @@ impl<'a> Reader<'a> {
         match self.tag() {
             2 => {
                 let n = self.u32();
-                let bytes = self.bytes(n);
                 // Cut short only if the input lies about its length: then it is not a string.
                 // SAFETY: every string that reaches the wasm was written by
                 // `TextEncoder.encodeInto` (js/index.js: `put` for the input buffer, the `here`
@@ -91,7 +95,7 @@ impl<'a> Reader<'a> {
                 // stops before a character rather than inside one, so its output is always
                 // well-formed UTF-8. Checking it again here cost ~750 bytes of wasm
                 // (`str::from_utf8`). `n` is exactly the length JS reported as written.
-                (bytes.len() == n).then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
+                self.bytes(n).map(|bytes| unsafe { std::str::from_utf8_unchecked(bytes) })
             }
             t => {
                 self.skip(t);
@@ -99,9 +103,10 @@ impl<'a> Reader<'a> {
             }
         }
     }
-    /// A token's handle, `None` for anything but a number.
+    /// A token's handle, `None` for anything but a number (or 0, which no token has; NaN casts
+    /// to it).
     pub fn token(&mut self) -> Option<Handle> {
-        self.num().map(|n| Handle(n as u32))
+        core::num::NonZeroU32::new(self.num() as u32).map(Handle)
     }
     /// A string, `None` for anything else.
     pub fn str(&mut self) -> Option<String> {
@@ -139,7 +144,7 @@ impl Writer<'_> {
     /// A token, which JS reads as its text.
     pub fn token(&mut self, token: Handle) {
         self.0.push(4);
-        self.0.extend_from_slice(&token.0.to_le_bytes());
+        self.0.extend_from_slice(&token.0.get().to_le_bytes());
     }
     pub fn opt_token(&mut self, token: Option<&Handle>) {
         match token {
@@ -149,7 +154,7 @@ impl Writer<'_> {
     }
     /// A token's handle as a number (what JS names the tokens to keep by), or null.
     pub fn opt_token_number(&mut self, token: Option<&Handle>) {
-        self.opt_num(token.map(|t| f64::from(t.0)));
+        self.opt_num(token.map(|t| f64::from(t.0.get())));
     }
     pub fn opt_num(&mut self, n: Option<f64>) {
         match n {
