@@ -25,13 +25,21 @@ pub(super) struct Timing {
     pub warn_at: Millis,
 }
 
+impl Timing {
+    /// No known expiry (or no access token): every instant is `NEVER`.
+    pub const UNKNOWN: Timing = Timing { expires_at: Millis::NEVER, refresh_at: Millis::NEVER, warn_at: Millis::NEVER };
+}
+
 /// Where a token came from decides how far its claims can be trusted against our clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Provenance {
     /// From the app's own login call a moment ago (`set_tokens`).
     Login,
-    /// From the server a moment ago (a refresh, or another tab's tokens).
+    /// From the server a moment ago (a refresh).
     JustIssued,
+    /// From another tab, which had them from the server a moment ago: timed like `JustIssued`,
+    /// not announced again.
+    Adopted,
     /// From storage at start-up: it may be hours old.
     Stored,
 }
@@ -43,10 +51,12 @@ pub(super) struct TimingRules {
 }
 
 /// `None` means "no known expiry": the token is used until the server answers 401.
+/// `expires_hint`: the expiry `expires_in` (or a stored or sent expiry of an opaque token) gives,
+/// used when the token has no `exp` or its `exp` is not believable.
 pub(super) fn timing(
     now: Millis,
     claims: Option<&TimeClaims>,
-    expires_in_ms: Option<u64>,
+    expires_hint: Option<Millis>,
     provenance: Provenance,
     rules: &TimingRules,
 ) -> Option<Timing> {
@@ -62,7 +72,7 @@ pub(super) fn timing(
     let floor = now.plus(MIN_FRESH_LIFETIME_MS);
     let mut expires_at = exp.map(|exp| expires_at_from_exp(exp, rules.offset));
     if !expires_at.is_some_and(|at| trusted || at > floor) {
-        expires_at = expires_in_ms.map(|ms| now.plus(ms)).filter(|&at| trusted || at > floor);
+        expires_at = expires_hint.filter(|&at| trusted || at > floor);
     }
     let expires_at = expires_at?;
 
@@ -205,7 +215,7 @@ mod tests {
 
     #[test]
     fn expires_in_is_used_when_there_is_no_exp() {
-        let t = timing(NOW, None, Some(3_600_000), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, None, Some(NOW.plus(3_600_000)), Provenance::JustIssued, &rules(0, None)).unwrap();
         assert_eq!(t.expires_at, NOW.plus(3_600_000));
         assert_eq!(t.refresh_at, NOW.plus(3_540_000));
     }
@@ -221,7 +231,7 @@ mod tests {
         let c = claims(Some(NOW_SECS - 600), None);
         assert_eq!(timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)), None);
         // ... but an expires_in next to it is relative, so still usable.
-        let t = timing(NOW, Some(&c), Some(300_000), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), Some(NOW.plus(300_000)), Provenance::JustIssued, &rules(0, None)).unwrap();
         assert_eq!(t.expires_at, NOW.plus(300_000));
         // A stored token that looks expired is simply expired.
         let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None)).unwrap();
