@@ -549,11 +549,8 @@ impl<T: Token> Machine<T> {
         from: Provenance,
     ) {
         let claims = claims.as_ref();
-        let offset = match from {
-            Provenance::Stored => token::stored_offset(now, claims, self.offset, &mut self.warnings),
-            _ => token::fresh_offset(now, claims, server_offset, &mut self.warnings),
-        };
-        if let Some(offset) = offset {
+        let stored = (from == Provenance::Stored).then_some(self.offset);
+        if let Some(offset) = token::clock_offset(now, claims, server_offset, stored, &mut self.warnings) {
             self.offset = offset;
         }
         if let Some(refresh) = refresh {

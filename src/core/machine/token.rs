@@ -60,14 +60,14 @@ pub(super) fn timing(
     provenance: Provenance,
     rules: &TimingRules,
 ) -> Option<Timing> {
-    let exp = claims.and_then(|c| c.exp);
+    let (exp, iat) = claims.map_or((None, None), |c| (c.exp, c.iat));
     // A login's token whose own iat set the clock offset has its expiry measured on the
     // server's clock, skew included: if that is already past, the token is dead and the session
     // refreshes before sending it. Other fresh tokens keep the MIN_FRESH_LIFETIME_MS rule: a
     // token without iat (nothing measured the skew), or a refresh's answer (believing a server
     // that hands out dead tokens would refresh again at once, in a loop).
     let skew_measured_by_this_token = provenance == Provenance::Login
-        && claims.and_then(|c| c.iat).is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
+        && iat.is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
     let trusted = provenance == Provenance::Stored || skew_measured_by_this_token;
     let floor = now.plus(MIN_FRESH_LIFETIME_MS);
     let mut expires_at = exp.map(|exp| expires_at_from_exp(exp, rules.offset));
@@ -78,7 +78,7 @@ pub(super) fn timing(
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
-    let issued_lifetime = match (provenance, exp, claims.and_then(|c| c.iat)) {
+    let issued_lifetime = match (provenance, exp, iat) {
         (Provenance::Stored, Some(exp), Some(iat)) => {
             Some(super::secs_to_ms(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0)))
         }
@@ -93,37 +93,43 @@ pub(super) fn timing(
     Some(Timing { expires_at, refresh_at, warn_at })
 }
 
-/// What a token issued a moment ago says about the clock offset through its `iat`, or else the
-/// response's `Date` header; `None` leaves the previous estimate standing. A measurement beyond
+/// What a token says about the clock offset through its `iat`, or else the response's `Date`
+/// header (`date_offset`); `None` leaves the current estimate standing. A measurement beyond
 /// `MAX_PLAUSIBLE_OFFSET_MS` is ignored with a warning and the next source is tried.
-pub(super) fn fresh_offset(
+///
+/// `stored`: the estimate in force, for a token from storage. Such a token may be old, so its
+/// `iat` only proves a lower bound: if it was issued "in the future", the client clock is behind
+/// by at least that much, and the offset is raised to it (an old `iat` is just old: no warning).
+/// One body for both kinds of token.
+pub(super) fn clock_offset(
     now: Millis,
     claims: Option<&TimeClaims>,
     date_offset: Option<ClockOffset>,
+    stored: Option<ClockOffset>,
     warnings: &mut Vec<Warning>,
 ) -> Option<ClockOffset> {
     if let Some(iat) = claims.and_then(|c| c.iat) {
-        if let Some(offset) = plausible_or_warn(offset_from_iat(iat, now), OffsetSource::Iat, warnings) {
+        let measured = offset_from_iat(iat, now);
+        if stored.is_some_and(|current| measured.0 <= current.0) {
+            return None;
+        }
+        if let Some(offset) = plausible_or_warn(measured, OffsetSource::Iat, warnings) {
             return Some(offset);
         }
     }
     plausible_or_warn(date_offset?, OffsetSource::DateHeader, warnings)
 }
 
-/// A stored token may be old, so its `iat` only proves a lower bound: if it was issued "in the
-/// future", the client clock is behind by at least that much. `Some` when that raises
-/// `current`; an absurd lower bound is ignored with a warning (an old `iat` is just old).
-pub(super) fn stored_offset(
-    now: Millis,
-    claims: Option<&TimeClaims>,
-    current: ClockOffset,
-    warnings: &mut Vec<Warning>,
-) -> Option<ClockOffset> {
-    let lower_bound = offset_from_iat(claims?.iat?, now);
-    if lower_bound.0 <= current.0 {
-        return None;
-    }
-    plausible_or_warn(lower_bound, OffsetSource::Iat, warnings)
+/// `clock_offset` for a token issued a moment ago.
+#[cfg(test)]
+fn fresh_offset(now: Millis, claims: Option<&TimeClaims>, date_offset: Option<ClockOffset>, warnings: &mut Vec<Warning>) -> Option<ClockOffset> {
+    clock_offset(now, claims, date_offset, None, warnings)
+}
+
+/// `clock_offset` for a stored token, with the estimate `current` in force.
+#[cfg(test)]
+fn stored_offset(now: Millis, claims: Option<&TimeClaims>, current: ClockOffset, warnings: &mut Vec<Warning>) -> Option<ClockOffset> {
+    clock_offset(now, claims, None, Some(current), warnings)
 }
 
 /// `offset` if it is plausible, else `None` with a warning naming where it came from.
