@@ -451,11 +451,17 @@ impl<T: Token> Machine<T> {
     pub fn on_refresh_answer(&mut self, now: Millis, resp: &RefreshAnswer<T>, parsed: Option<Result<FreshTokens<T>, String>>, jitter: f64) {
         let outcome = match parsed {
             None => classify(resp, now),
-            Some(Err(message)) if (200..=299).contains(&resp.status) => {
-                self.report_once(Warning::RefreshHookFailed(message));
-                classify_parsed(resp, now, Err(String::new()))
+            Some(parsed) => {
+                // The hook's complaint about a 2xx is for the console; the refresh just failed.
+                let parsed = match parsed {
+                    Err(message) if (200..=299).contains(&resp.status) => {
+                        self.report_once(Warning::RefreshHookFailed(message));
+                        Err(String::new())
+                    }
+                    parsed => parsed,
+                };
+                classify_parsed(resp, now, parsed)
             }
-            Some(parsed) => classify_parsed(resp, now, parsed),
         };
         if matches!(outcome, RefreshOutcome::Definitive { .. }) {
             if let Some(error) = config_error_of(resp) {
@@ -896,8 +902,7 @@ impl<T: Token> Machine<T> {
         if self.config.cookie_mode {
             return;
         }
-        let expired = self.refresh_exp.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
-        if expired {
+        if now >= self.refresh_expires_at() {
             self.refresh = None;
             self.refresh_exp = None;
         }
@@ -957,11 +962,13 @@ impl<T: Token> Machine<T> {
             return Millis::NEVER;
         }
         let access_end = if self.access.is_none() { Millis(0) } else { self.timing.expires_at };
-        match (&self.refresh, self.refresh_exp) {
-            (None, _) => access_end,
-            (Some(_), None) => Millis::NEVER,
-            (Some(_), Some(exp)) => access_end.max(expires_at_from_exp(exp, self.offset)),
-        }
+        if self.refresh.is_none() { access_end } else { access_end.max(self.refresh_expires_at()) }
+    }
+
+    /// When the refresh token held expires on the client clock (`NEVER`: not known to, or none
+    /// held; `refresh_exp` is only ever set next to a refresh token).
+    fn refresh_expires_at(&self) -> Millis {
+        self.refresh_exp.map_or(Millis::NEVER, |exp| expires_at_from_exp(exp, self.offset))
     }
 
     /// When the next refresh attempt will start, if one is wanted at all.
