@@ -574,7 +574,7 @@ impl<T: Token> Machine<T> {
             _ => expires_at,
         };
         let rules = TimingRules { offset: self.offset, leeway_ms: self.config.leeway_ms, warning_ms: self.config.expiring_warning_ms };
-        self.timing = token::timing(now, claims, expires_at, from, &rules).unwrap_or(Timing::UNKNOWN);
+        self.timing = token::timing(now, claims, expires_at, from, &rules);
         self.warned = false;
         self.access_opaque = claims.is_none();
         self.access = Some(access);
@@ -968,7 +968,12 @@ impl<T: Token> Machine<T> {
     /// When the refresh token held expires on the client clock (`NEVER`: not known to, or none
     /// held; `refresh_exp` is only ever set next to a refresh token).
     fn refresh_expires_at(&self) -> Millis {
-        self.refresh_exp.map_or(Millis::NEVER, |exp| expires_at_from_exp(exp, self.offset))
+        self.client_expiry(self.refresh_exp)
+    }
+
+    /// A server-clock `exp` as an instant on the client clock (`NEVER` for none).
+    pub(super) fn client_expiry(&self, exp: Option<i64>) -> Millis {
+        exp.map_or(Millis::NEVER, |exp| expires_at_from_exp(exp, self.offset))
     }
 
     /// When the next refresh attempt will start, if one is wanted at all.

@@ -15,7 +15,6 @@
 //!   a newer generation (a newer login), or from the same generation while it is still live.
 
 use super::{Flight, Machine, Session};
-use crate::core::expiry::expires_at_from_exp;
 use crate::core::machine::config::TabScope;
 use crate::core::machine::output::{Action, Generation, Stored, TabMessage};
 use crate::core::jwt::Token;
@@ -188,8 +187,7 @@ impl<T: Token> Machine<T> {
             || (self.config.cookie_mode && !super::holds(&self.access, &access));
         // The expired refresh token this tab dropped (and the server refused) is still in
         // storage: it differs from the `None` we hold, but it is not newer.
-        let expired = self.refresh_exp_of(stored.refresh.as_ref()).ok().flatten();
-        let expired = expired.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
+        let expired = now >= self.client_expiry(self.refresh_exp_of(stored.refresh.as_ref()).ok().flatten());
         if !(same_scope && newer) || expired {
             return false;
         }

@@ -50,7 +50,7 @@ pub(super) struct TimingRules {
     pub warning_ms: u64,
 }
 
-/// `None` means "no known expiry": the token is used until the server answers 401.
+/// `Timing::UNKNOWN` means "no known expiry": the token is used until the server answers 401.
 /// `expires_hint`: the expiry `expires_in` (or a stored or sent expiry of an opaque token) gives,
 /// used when the token has no `exp` or its `exp` is not believable.
 pub(super) fn timing(
@@ -59,7 +59,7 @@ pub(super) fn timing(
     expires_hint: Option<Millis>,
     provenance: Provenance,
     rules: &TimingRules,
-) -> Option<Timing> {
+) -> Timing {
     let (exp, iat) = claims.map_or((None, None), |c| (c.exp, c.iat));
     // A login's token whose own iat set the clock offset has its expiry measured on the
     // server's clock, skew included: if that is already past, the token is dead and the session
@@ -74,7 +74,7 @@ pub(super) fn timing(
     if !expires_at.is_some_and(|at| trusted || at > floor) {
         expires_at = expires_hint.filter(|&at| trusted || at > floor);
     }
-    let expires_at = expires_at?;
+    let Some(expires_at) = expires_at else { return Timing::UNKNOWN };
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
@@ -90,7 +90,7 @@ pub(super) fn timing(
     let leeway_ms = rules.leeway_ms.unwrap_or_else(|| default_leeway_ms(lifetime_ms)).min(lifetime_ms / 2);
     let refresh_at = refresh_at(expires_at, leeway_ms);
     let warn_at = if lifetime_ms > rules.warning_ms { expires_at.minus(rules.warning_ms) } else { refresh_at };
-    Some(Timing { expires_at, refresh_at, warn_at })
+    Timing { expires_at, refresh_at, warn_at }
 }
 
 /// What a token says about the clock offset through its `iat`, or else the response's `Date`
@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn a_five_minute_token_refreshes_50_s_early_and_warns_60_s_early() {
         let c = claims(Some(NOW_SECS + 300), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(300_000));
         assert_eq!(t.refresh_at, NOW.plus(250_000));
         assert_eq!(t.warn_at, NOW.plus(240_000));
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn a_30_second_token_warns_at_refresh_time() {
         let c = claims(Some(NOW_SECS + 30), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.refresh_at, NOW.plus(25_000));
         assert_eq!(t.warn_at, t.refresh_at);
     }
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn a_configured_leeway_longer_than_half_the_life_is_cut_to_half() {
         let c = claims(Some(NOW_SECS + 30), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, Some(120_000))).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, Some(120_000)));
         assert_eq!(t.refresh_at, NOW.plus(15_000));
     }
 
@@ -215,32 +215,32 @@ mod tests {
     fn a_stored_token_uses_its_issued_lifetime_for_the_leeway() {
         // A 60-minute token with 2 minutes left: leeway is 60 s, not a sixth of 2 minutes.
         let c = claims(Some(NOW_SECS + 120), Some(NOW_SECS - 3_480));
-        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None));
         assert_eq!(t.refresh_at, NOW.plus(60_000));
     }
 
     #[test]
     fn expires_in_is_used_when_there_is_no_exp() {
-        let t = timing(NOW, None, Some(NOW.plus(3_600_000)), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, None, Some(NOW.plus(3_600_000)), Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(3_600_000));
         assert_eq!(t.refresh_at, NOW.plus(3_540_000));
     }
 
     #[test]
     fn no_exp_and_no_expires_in_means_no_known_expiry() {
-        assert_eq!(timing(NOW, Some(&claims(None, Some(NOW_SECS))), None, Provenance::JustIssued, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&claims(None, Some(NOW_SECS))), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
     }
 
     #[test]
     fn a_fresh_token_that_looks_expired_is_not_trusted_to_expire() {
         // The clock is off and nothing told us by how much: rely on the server's 401.
         let c = claims(Some(NOW_SECS - 600), None);
-        assert_eq!(timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
         // ... but an expires_in next to it is relative, so still usable.
-        let t = timing(NOW, Some(&c), Some(NOW.plus(300_000)), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), Some(NOW.plus(300_000)), Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(300_000));
         // A stored token that looks expired is simply expired.
-        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None));
         assert_eq!(t.expires_at, NOW.minus(600_000));
     }
 
@@ -248,12 +248,12 @@ mod tests {
     fn a_login_token_expired_by_its_own_iat_is_expired() {
         // The offset in force is the one this token's iat measured: its expiry is believable.
         let c = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::Login, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::Login, &rules(0, None));
         assert_eq!(t.expires_at, NOW.minus(60_000));
         assert!(t.refresh_at <= NOW);
         // Client 10 minutes ahead, iat measured it: still expired a minute ago.
         let client_now = NOW.plus(600_000);
-        let t = timing(client_now, Some(&c), None, Provenance::Login, &rules(-600_000, None)).unwrap();
+        let t = timing(client_now, Some(&c), None, Provenance::Login, &rules(-600_000, None));
         assert_eq!(t.expires_at, client_now.minus(60_000));
     }
 
@@ -261,13 +261,13 @@ mod tests {
     fn without_a_measurement_by_its_own_iat_a_dead_looking_fresh_token_keeps_the_old_rule() {
         let expired = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
         // A refresh's answer: believing it would refresh again at once.
-        assert_eq!(timing(NOW, Some(&expired), None, Provenance::JustIssued, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&expired), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
         // The offset in force is not this token's (its iat was implausible, or another one).
-        assert_eq!(timing(NOW, Some(&expired), None, Provenance::Login, &rules(600_000, None)), None);
+        assert_eq!(timing(NOW, Some(&expired), None, Provenance::Login, &rules(600_000, None)), Timing::UNKNOWN);
         let ms_iat = claims(Some(NOW_SECS - 60), Some(NOW_SECS * 1_000));
-        assert_eq!(timing(NOW, Some(&ms_iat), None, Provenance::Login, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&ms_iat), None, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
         // No iat at all.
-        assert_eq!(timing(NOW, Some(&claims(Some(NOW_SECS - 60), None)), None, Provenance::Login, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&claims(Some(NOW_SECS - 60), None)), None, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
     }
 
     #[test]
@@ -314,7 +314,7 @@ mod tests {
         // Client 10 minutes ahead of the server (offset −10 min).
         let c = claims(Some(NOW_SECS + 300), Some(NOW_SECS));
         let client_now = NOW.plus(600_000);
-        let t = timing(client_now, Some(&c), None, Provenance::JustIssued, &rules(-600_000, None)).unwrap();
+        let t = timing(client_now, Some(&c), None, Provenance::JustIssued, &rules(-600_000, None));
         assert_eq!(t.expires_at, client_now.plus(300_000));
     }
 
