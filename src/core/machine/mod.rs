@@ -61,15 +61,15 @@ pub struct Machine<T = String> {
     refresh: Option<T>,
     /// The refresh token's `exp` (server clock, seconds), when it is a JWT that has one.
     refresh_exp: Option<i64>,
-    /// `None` while the access token's expiry is unknown (or there is no access token).
-    timing: Option<Timing>,
+    /// `Timing::UNKNOWN` while the access token's expiry is unknown (or there is no access token).
+    timing: Timing,
     /// `auth:expiring` already fired (or was skipped) for the current access token.
     warned: bool,
     offset: ClockOffset,
     visible: bool,
     flight: Flight,
-    /// A backoff retry: no attempt before this.
-    retry_at: Option<Millis>,
+    /// A backoff retry: no attempt before this (`Millis(0)`: none scheduled).
+    retry_at: Millis,
     breaker: Breaker,
     waiters: Waiters,
     actions: Vec<Action<T>>,
@@ -122,16 +122,6 @@ impl<T> fmt::Debug for Machine<T> {
     }
 }
 
-/// The sooner of two optional deadlines (written out: the iterator version over an array of
-/// them costs several times the code).
-fn earliest(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
-}
-
 /// `secs.saturating_mul(1_000)`, by a bound compare: the overflow check of a 64-bit
 /// multiplication costs a 128-bit one (`__multi3`) in the wasm.
 fn secs_to_ms(secs: u64) -> u64 {
@@ -156,12 +146,12 @@ impl<T: Token> Machine<T> {
             access: None,
             refresh: None,
             refresh_exp: None,
-            timing: None,
+            timing: Timing::UNKNOWN,
             warned: false,
             offset: ClockOffset::default(),
             visible: true,
             flight: Flight::Idle,
-            retry_at: None,
+            retry_at: Millis(0),
             breaker,
             waiters: Waiters::default(),
             actions: Vec::new(),
@@ -202,29 +192,14 @@ impl<T: Token> Machine<T> {
             }
             return;
         }
-        let (claims, access_ok) = match access.as_ref().map(self.config.decode) {
-            None => (None, true),
-            Some(Ok(claims)) => (Some(claims), true),
-            Some(Err(JwtError::Empty | JwtError::TooLarge)) => (None, false),
-            // An opaque token: usable when its expiry was stored with it.
-            Some(Err(_)) => (None, expires_at.is_some()),
-        };
-        let refresh_exp = self.refresh_exp_of(refresh.as_ref());
+        // An opaque token is usable when its expiry was stored with it.
+        let claims = access.as_ref().map(|access| self.claims_of(access, expires_at.is_some()));
         self.session = Session::Active;
-        let (true, Ok(refresh_exp)) = (access_ok, refresh_exp) else {
+        let (Ok(claims), Ok(_)) = (claims.transpose(), self.refresh_exp_of(refresh.as_ref())) else {
             self.end_session(LogoutReason::InvalidToken, None);
             return;
         };
-        if let Some(lower_bound) = token::stored_offset(now, claims.as_ref(), self.offset, &mut self.warnings) {
-            self.offset = lower_bound;
-        }
-        self.refresh = refresh;
-        self.refresh_exp = refresh_exp;
-        if let Some(access) = access {
-            // What is left of its life (NEVER: no known expiry, used until a 401).
-            let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
-            self.install_access(now, access, claims.as_ref(), expires_in_ms, Provenance::Stored);
-        }
+        self.take_tokens(now, access, claims.flatten(), refresh, expires_at, None, Provenance::Stored);
         if self.config.cookie_mode && self.unexpired_access(now).is_none() {
             self.probing = true;
         }
@@ -251,27 +226,16 @@ impl<T: Token> Machine<T> {
         expires_in: Option<u64>,
     ) -> Result<(), JwtError> {
         self.follow_clock(now);
-        let claims = match (self.config.decode)(&access) {
-            Ok(claims) => Some(claims),
-            Err(e @ (JwtError::Empty | JwtError::TooLarge)) => return Err(e),
-            Err(e) if expires_in.is_none() => return Err(e),
-            Err(_) => None,
-        };
+        let claims = self.claims_of(&access, expires_in.is_some())?;
         let refresh = non_empty(refresh);
-        let refresh_exp = self.refresh_exp_of(refresh.as_ref())?;
+        self.refresh_exp_of(refresh.as_ref())?;
 
         self.reset_session(Session::Active);
         // Above every generation seen: this login supersedes whatever any tab knew before.
         self.generation = now.0.max(self.newest_generation.saturating_add(1));
         self.newest_generation = self.generation;
-        self.observe_offset(now, claims.as_ref(), None);
-        self.refresh = refresh;
-        self.refresh_exp = refresh_exp;
-        self.install_access(now, access, claims.as_ref(), expires_in.map(secs_to_ms), Provenance::Login);
-        self.announce_tokens();
-        // After the write: a listener that reads storage finds the new session there.
-        self.actions.push(Action::SignedIn { expires_at: self.expires_at_or_never() });
-        self.release_all();
+        let expires_at = expires_in.map(|secs| now.plus(secs_to_ms(secs)));
+        self.take_tokens(now, Some(access), claims, refresh, expires_at, None, Provenance::Login);
         self.advance(now);
         Ok(())
     }
@@ -283,38 +247,23 @@ impl<T: Token> Machine<T> {
     /// are ignored.
     /// `expires_at`: an opaque access token's expiry as the other tab knew it (`NEVER`: unknown).
     fn adopt_tokens(&mut self, now: Millis, access: T, refresh: Option<T>, expires_at: Option<Millis>) {
-        let claims = match (self.config.decode)(&access) {
-            Ok(claims) => Some(claims),
-            Err(JwtError::Empty | JwtError::TooLarge) => return,
-            // Opaque access tokens are legitimate; their expiry is learnt from a 401.
-            Err(_) => None,
-        };
+        // Opaque access tokens are legitimate; their expiry is learnt from a 401.
+        let Ok(claims) = self.claims_of(&access, true) else { return };
         let refresh = non_empty(refresh);
-        let unchanged = self.active()
-            && holds(&self.access, &access)
-            && refresh.as_ref().is_none_or(|r| holds(&self.refresh, r));
-        if unchanged {
+        if self.active() && self.holds_tokens(&access, refresh.as_ref()) {
             return;
         }
         let signed_in = !self.active();
         if signed_in {
             self.reset_session(Session::Active);
         }
-        self.probing = false;
+        // A tab without a session takes another tab's login as a probe that found one: a
+        // sign-in. An active tab's probe (if any) is answered, and this is a refresh.
+        self.probing = signed_in;
         self.supersede_flight();
-        self.breaker.on_success();
-        self.retry_at = None;
-        self.observe_offset(now, claims.as_ref(), None);
-        if let Some(refresh) = refresh {
-            self.replace_refresh(refresh);
-        }
         // An opaque token's known expiry comes along: without it this tab would use the token
         // until a 401 and then refresh a second time in the same expiry cycle.
-        let expires_in_ms = expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.since(now));
-        self.install_access(now, access, claims.as_ref(), expires_in_ms, Provenance::JustIssued);
-        let expires_at = self.expires_at_or_never();
-        self.actions.push(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
-        self.release_all();
+        self.take_tokens(now, Some(access), claims, refresh, expires_at, None, Provenance::Adopted);
         self.advance(now);
     }
 
@@ -414,7 +363,7 @@ impl<T: Token> Machine<T> {
         // A still-valid token goes out rather than waiting for a refresh that cannot start
         // now (a backoff retry is scheduled, or a superseded call has yet to report): the
         // leeway exists to pick up a fresh token, not to hold requests back.
-        let refresh_postponed = self.flight == Flight::Superseded || self.retry_at.is_some_and(|t| now < t);
+        let refresh_postponed = self.flight == Flight::Superseded || now < self.retry_at;
         if refresh_postponed && usable {
             return self.send_access();
         }
@@ -502,11 +451,17 @@ impl<T: Token> Machine<T> {
     pub fn on_refresh_answer(&mut self, now: Millis, resp: &RefreshAnswer<T>, parsed: Option<Result<FreshTokens<T>, String>>, jitter: f64) {
         let outcome = match parsed {
             None => classify(resp, now),
-            Some(Err(message)) if (200..=299).contains(&resp.status) => {
-                self.report_once(Warning::RefreshHookFailed(message));
-                classify_parsed(resp, now, Err(String::new()))
+            Some(parsed) => {
+                // The hook's complaint about a 2xx is for the console; the refresh just failed.
+                let parsed = match parsed {
+                    Err(message) if (200..=299).contains(&resp.status) => {
+                        self.report_once(Warning::RefreshHookFailed(message));
+                        Err(String::new())
+                    }
+                    parsed => parsed,
+                };
+                classify_parsed(resp, now, parsed)
             }
-            Some(parsed) => classify_parsed(resp, now, parsed),
         };
         if matches!(outcome, RefreshOutcome::Definitive { .. }) {
             if let Some(error) = config_error_of(resp) {
@@ -579,20 +534,81 @@ impl<T: Token> Machine<T> {
         let FreshTokens { access, refresh, expires_in } = tokens;
         // Not a JWT is fine (opaque token): expiry then comes from expires_in, or a 401.
         let claims = (self.config.decode)(&access).ok();
-        self.observe_offset(now, claims.as_ref(), server_offset);
-        if let Some(refresh) = non_empty(refresh) {
-            self.replace_refresh(refresh);
-        }
-        self.install_access(now, access, claims.as_ref(), expires_in.map(secs_to_ms), Provenance::JustIssued);
-        // The start-up look into the cookie found a session: for the app that is a sign-in.
-        let found_a_session = std::mem::replace(&mut self.probing, false);
-        self.breaker.on_success();
-        self.retry_at = None;
         self.refresh_count = self.refresh_count.saturating_add(1);
-        self.announce_tokens();
+        let expires_at = expires_in.map(|secs| now.plus(secs_to_ms(secs)));
+        self.take_tokens(now, Some(access), claims, non_empty(refresh), expires_at, server_offset, Provenance::JustIssued);
+    }
+
+    /// Where every token that is not refused arrives (start-up, login, refresh, another tab):
+    /// the clock offset learns from it, the refresh token is replaced when one comes, the
+    /// access token is timed, and the tokens are announced. `expires_at` is an opaque access
+    /// token's expiry (a JWT's `exp` comes first); `NEVER` from storage or a tab: unknown.
+    #[allow(clippy::too_many_arguments)]
+    fn take_tokens(
+        &mut self,
+        now: Millis,
+        access: Option<T>,
+        claims: Option<TimeClaims>,
+        refresh: Option<T>,
+        expires_at: Option<Millis>,
+        server_offset: Option<ClockOffset>,
+        from: Provenance,
+    ) {
+        let claims = claims.as_ref();
+        let stored = (from == Provenance::Stored).then_some(self.offset);
+        if let Some(offset) = token::clock_offset(now, claims, server_offset, stored, &mut self.warnings) {
+            self.offset = offset;
+        }
+        if let Some(refresh) = refresh {
+            // Not a readable JWT (refused above where that matters): its expiry is unknown, the
+            // server will judge it.
+            self.refresh_exp = self.refresh_exp_of(Some(&refresh)).ok().flatten();
+            self.refresh = Some(refresh);
+        }
+        let Some(access) = access else { return };
+        let expires_at = match from {
+            Provenance::Stored | Provenance::Adopted => {
+                // What storage or a tab knew of an opaque token's expiry; kept from now on.
+                expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.max(now))
+            }
+            _ => expires_at,
+        };
+        let rules = TimingRules { offset: self.offset, leeway_ms: self.config.leeway_ms, warning_ms: self.config.expiring_warning_ms };
+        self.timing = token::timing(now, claims, expires_at, from, &rules);
+        self.warned = false;
+        self.access_opaque = claims.is_none();
+        self.access = Some(access);
+        if from == Provenance::Stored {
+            return;
+        }
+        // The start-up look into the cookie found a session, or another tab's login came to a
+        // tab that had none: for the app that is a sign-in.
+        let signed_in = from == Provenance::Login || std::mem::replace(&mut self.probing, false);
+        self.breaker.on_success();
+        self.retry_at = Millis(0);
+        if from != Provenance::Adopted {
+            self.announce_tokens();
+        }
+        // After the write: a listener that reads storage finds the new session there.
         let expires_at = self.expires_at_or_never();
-        self.actions.push(if found_a_session { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
+        self.actions.push(if signed_in { Action::SignedIn { expires_at } } else { Action::Refreshed { expires_at } });
         self.release_all();
+    }
+
+    /// A token's time claims; `Ok(None)` for an opaque access token when `opaque_ok`. Empty or
+    /// oversized tokens are refused whatever their origin.
+    fn claims_of(&self, access: &T, opaque_ok: bool) -> Result<Option<TimeClaims>, JwtError> {
+        match (self.config.decode)(access) {
+            Ok(claims) => Ok(Some(claims)),
+            Err(e @ (JwtError::Empty | JwtError::TooLarge)) => Err(e),
+            Err(e) if !opaque_ok => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// `access` is the access token held, and `refresh` (when it comes) the refresh token.
+    pub(super) fn holds_tokens(&self, access: &T, refresh: Option<&T>) -> bool {
+        holds(&self.access, access) && refresh.is_none_or(|r| holds(&self.refresh, r))
     }
 
     /// Our own new tokens (login or refresh): to storage, then to the other tabs.
@@ -620,12 +636,12 @@ impl<T: Token> Machine<T> {
         }
         match self.breaker.on_failure(now, retry_after_ms, jitter) {
             AfterFailure::RetryAt(at) => {
-                self.retry_at = Some(at);
+                self.retry_at = at;
                 self.release_before_send_waiters(now);
             }
             // Waiters are failed by `advance`, which every event ends with: nobody waits
             // through a cooldown.
-            AfterFailure::Open { .. } => self.retry_at = None,
+            AfterFailure::Open { .. } => self.retry_at = Millis(0),
             AfterFailure::GiveUp => self.end_session(LogoutReason::RefreshUnavailable, None),
         }
     }
@@ -646,7 +662,7 @@ impl<T: Token> Machine<T> {
     fn follow_clock(&mut self, now: Millis) {
         if now < self.clock {
             let back = self.clock.since(now);
-            self.retry_at = self.retry_at.map(|at| at.minus(back));
+            self.retry_at = self.retry_at.minus(back);
             self.breaker.clock_set_back(back);
             self.lock_clock_set_back(back);
         }
@@ -692,14 +708,20 @@ impl<T: Token> Machine<T> {
     /// When `handle_timeout` must next be called. Every deadline returned is one that
     /// `handle_timeout` acts on and then drops, so a past deadline is never returned twice.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let tabs = self.tab_deadline();
-        if !self.active() {
-            return tabs;
+        // Every deadline is an instant, `NEVER` for none.
+        let mut at = self.tab_deadline();
+        if self.active() {
+            if !self.warned {
+                at = at.min(self.timing.warn_at);
+            }
+            if self.flight != Flight::Running {
+                at = at.min(self.session_end_at());
+            }
+            if self.flight == Flight::Idle {
+                at = at.min(self.next_refresh_at());
+            }
         }
-        let warning = self.timing.filter(|_| !self.warned).map(|t| t.warn_at);
-        let session_end = if self.flight == Flight::Running { None } else { self.session_end_at() };
-        let refresh = if self.flight == Flight::Idle { self.next_refresh_at() } else { None };
-        earliest(earliest(warning, session_end), earliest(refresh, tabs))
+        (at != Millis::NEVER).then_some(at)
     }
 
     pub fn snapshot(&self, now: Millis) -> Snapshot {
@@ -714,7 +736,7 @@ impl<T: Token> Machine<T> {
         };
         Snapshot {
             status,
-            expires_at: self.timing.map(|t| t.expires_at),
+            expires_at: (self.timing.expires_at != Millis::NEVER).then_some(self.timing.expires_at),
             breaker: self.breaker.state(now),
             refresh_in_flight: self.flight != Flight::Idle,
             waiting: self.waiters.len(),
@@ -761,19 +783,19 @@ impl<T: Token> Machine<T> {
             return;
         }
         let wanted = !self.waiters.is_empty() || (self.needs_refresh(now) && self.may_refresh_proactively());
-        if wanted && self.retry_at.is_none_or(|at| now >= at) {
+        if wanted && now >= self.retry_at {
             self.start_refresh();
         }
     }
 
     fn start_refresh(&mut self) {
-        self.retry_at = None;
+        self.retry_at = Millis(0);
         self.flight = Flight::Running;
         self.begin_refresh_call();
     }
 
     fn emit_due_warning(&mut self, now: Millis) {
-        let Some(timing) = self.timing else { return };
+        let timing = self.timing;
         if self.warned || now < timing.warn_at {
             return;
         }
@@ -835,8 +857,8 @@ impl<T: Token> Machine<T> {
         self.access = None;
         self.refresh = None;
         self.refresh_exp = None;
-        self.timing = None;
-        self.retry_at = None;
+        self.timing = Timing::UNKNOWN;
+        self.retry_at = Millis(0);
         self.supersede_flight();
     }
 
@@ -847,8 +869,8 @@ impl<T: Token> Machine<T> {
         self.probing = false;
         self.session = Session::Anonymous;
         self.access = None;
-        self.timing = None;
-        self.retry_at = None;
+        self.timing = Timing::UNKNOWN;
+        self.retry_at = Millis(0);
         self.supersede_flight();
         self.settle(None, Some(AuthError::NoSession), true);
     }
@@ -874,49 +896,13 @@ impl<T: Token> Machine<T> {
 
     // ----- tokens ---------------------------------------------------------------------------
 
-    fn install_access(
-        &mut self,
-        now: Millis,
-        access: T,
-        claims: Option<&TimeClaims>,
-        expires_in_ms: Option<u64>,
-        provenance: Provenance,
-    ) {
-        let rules = TimingRules {
-            offset: self.offset,
-            leeway_ms: self.config.leeway_ms,
-            warning_ms: self.config.expiring_warning_ms,
-        };
-        self.timing = token::timing(now, claims, expires_in_ms, provenance, &rules);
-        self.warned = false;
-        self.access_opaque = claims.is_none();
-        self.access = Some(access);
-    }
-
-    /// A rotated refresh token replaces the old one. If the server sent something that is not
-    /// a readable JWT, its expiry is simply unknown: the server will judge it.
-    fn replace_refresh(&mut self, refresh: T) {
-        self.refresh_exp = self.refresh_exp_of(Some(&refresh)).ok().flatten();
-        self.refresh = Some(refresh);
-    }
-
-    /// For a token issued just now, `iat` says what the server's clock read; the response's
-    /// `Date` header is the fallback. Without either the last estimate stands, and so it does
-    /// against an absurd measurement (with a warning).
-    fn observe_offset(&mut self, now: Millis, claims: Option<&TimeClaims>, server_offset: Option<ClockOffset>) {
-        if let Some(offset) = token::fresh_offset(now, claims, server_offset, &mut self.warnings) {
-            self.offset = offset;
-        }
-    }
-
     /// An expired refresh token can never be used again, so it is dropped (which also keeps
     /// `poll_timeout` free of deadlines nobody can act on).
     fn forget_expired_refresh(&mut self, now: Millis) {
         if self.config.cookie_mode {
             return;
         }
-        let expired = self.refresh_exp.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
-        if expired {
+        if now >= self.refresh_expires_at() {
             self.refresh = None;
             self.refresh_exp = None;
         }
@@ -941,16 +927,12 @@ impl<T: Token> Machine<T> {
 
     /// The access token, unless it is missing or past its expiry on the corrected clock.
     fn unexpired_access(&self, now: Millis) -> Option<&T> {
-        let access = self.access.as_ref()?;
-        match self.timing {
-            Some(t) if now >= t.expires_at => None,
-            _ => Some(access),
-        }
+        self.access.as_ref().filter(|_| now < self.timing.expires_at)
     }
 
     /// Expired, within the leeway, or missing altogether.
     fn needs_refresh(&self, now: Millis) -> bool {
-        self.access.is_none() || self.timing.is_some_and(|t| now >= t.refresh_at)
+        self.access.is_none() || now >= self.timing.refresh_at
     }
 
     fn may_refresh_proactively(&self) -> bool {
@@ -968,43 +950,50 @@ impl<T: Token> Machine<T> {
     }
 
     fn expires_at_or_never(&self) -> Millis {
-        self.timing.map_or(Millis::NEVER, |t| t.expires_at)
+        self.timing.expires_at
     }
 
     // ----- deadlines ------------------------------------------------------------------------
 
     /// When the session can no longer be saved: the access token has expired and no refresh
     /// is possible (no refresh token, or it has expired too).
-    fn session_end_at(&self) -> Option<Millis> {
+    fn session_end_at(&self) -> Millis {
         if self.config.cookie_mode {
-            return None;
+            return Millis::NEVER;
         }
-        let access_end = if self.access.is_none() { Millis(0) } else { self.timing?.expires_at };
-        match (&self.refresh, self.refresh_exp) {
-            (None, _) => Some(access_end),
-            (Some(_), None) => None,
-            (Some(_), Some(exp)) => Some(access_end.max(expires_at_from_exp(exp, self.offset))),
-        }
+        let access_end = if self.access.is_none() { Millis(0) } else { self.timing.expires_at };
+        if self.refresh.is_none() { access_end } else { access_end.max(self.refresh_expires_at()) }
+    }
+
+    /// When the refresh token held expires on the client clock (`NEVER`: not known to, or none
+    /// held; `refresh_exp` is only ever set next to a refresh token).
+    fn refresh_expires_at(&self) -> Millis {
+        self.client_expiry(self.refresh_exp)
+    }
+
+    /// A server-clock `exp` as an instant on the client clock (`NEVER` for none).
+    pub(super) fn client_expiry(&self, exp: Option<i64>) -> Millis {
+        exp.map_or(Millis::NEVER, |exp| expires_at_from_exp(exp, self.offset))
     }
 
     /// When the next refresh attempt will start, if one is wanted at all.
-    fn next_refresh_at(&self) -> Option<Millis> {
+    fn next_refresh_at(&self) -> Millis {
         if !self.can_refresh() {
-            return None;
+            return Millis::NEVER;
         }
         let wanted_from = if !self.waiters.is_empty() {
             Millis(0)
         } else if !self.may_refresh_proactively() {
-            return None;
+            return Millis::NEVER;
         } else if self.access.is_none() {
             Millis(0)
         } else {
-            self.timing?.refresh_at
+            self.timing.refresh_at
         };
-        let gate = self.retry_at.unwrap_or_default().max(self.breaker.open_until().unwrap_or_default());
+        let gate = self.retry_at.max(self.breaker.open_until().unwrap_or_default());
         // If the refresh token has expired by then, `advance` drops it at that moment and the
         // session's end takes over: still a deadline that gets acted on.
-        Some(wanted_from.max(gate))
+        wanted_from.max(gate)
     }
 
     // ----- waiters --------------------------------------------------------------------------

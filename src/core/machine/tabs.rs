@@ -15,7 +15,6 @@
 //!   a newer generation (a newer login), or from the same generation while it is still live.
 
 use super::{Flight, Machine, Session};
-use crate::core::expiry::expires_at_from_exp;
 use crate::core::machine::config::TabScope;
 use crate::core::machine::output::{Action, Generation, Stored, TabMessage};
 use crate::core::jwt::Token;
@@ -33,8 +32,8 @@ pub(super) enum Lock {
     Free,
     /// Asked for; `on_lock_granted` or `on_lock_unavailable` will follow.
     Wanted,
-    /// Ours. `release_at` is set once our refresh has settled.
-    Held { release_at: Option<Millis> },
+    /// Ours. `release_at` is set once our refresh has settled (`NEVER` until then).
+    Held { release_at: Millis },
 }
 
 /// A refusal of our refresh token, held back while the other tabs get a chance to show that
@@ -109,7 +108,7 @@ impl<T: Token> Machine<T> {
         self.newest_generation = self.newest_generation.max(generation);
         let live = self.active();
         let same_session = generation == self.generation && live;
-        let differs = !super::holds(&self.access, &access) || refresh.as_ref().is_some_and(|r| !super::holds(&self.refresh, r));
+        let differs = !self.holds_tokens(&access, refresh.as_ref());
         let wanted = match self.config.tabs {
             TabScope::Shared => generation > self.generation || (same_session && differs),
             TabScope::PerTab => same_session && differs && generation != 0,
@@ -129,7 +128,7 @@ impl<T: Token> Machine<T> {
             self.actions.push(Action::ReleaseLock);
             return;
         }
-        self.lock = Lock::Held { release_at: None };
+        self.lock = Lock::Held { release_at: Millis::NEVER };
         if self.flight != Flight::Running || !self.active() {
             // The refresh became moot while we waited (tokens adopted, logout, new login).
             self.flight = Flight::Idle;
@@ -188,8 +187,7 @@ impl<T: Token> Machine<T> {
             || (self.config.cookie_mode && !super::holds(&self.access, &access));
         // The expired refresh token this tab dropped (and the server refused) is still in
         // storage: it differs from the `None` we hold, but it is not newer.
-        let expired = self.refresh_exp_of(stored.refresh.as_ref()).ok().flatten();
-        let expired = expired.is_some_and(|exp| now >= expires_at_from_exp(exp, self.offset));
+        let expired = now >= self.client_expiry(self.refresh_exp_of(stored.refresh.as_ref()).ok().flatten());
         if !(same_scope && newer) || expired {
             return false;
         }
@@ -205,7 +203,7 @@ impl<T: Token> Machine<T> {
                 self.send_refresh_call()
             }
             Lock::Held { .. } => {
-                self.lock = Lock::Held { release_at: None };
+                self.lock = Lock::Held { release_at: Millis::NEVER };
                 self.send_refresh_call();
             }
             Lock::Wanted => {}
@@ -237,7 +235,7 @@ impl<T: Token> Machine<T> {
     /// After a successful refresh: keep the lock until the other tabs have surely seen it.
     pub(super) fn hold_lock_after_success(&mut self, now: Millis) {
         if let Lock::Held { .. } = self.lock {
-            self.lock = Lock::Held { release_at: Some(now.plus(LOCK_HOLD_MS)) };
+            self.lock = Lock::Held { release_at: now.plus(LOCK_HOLD_MS) };
         }
     }
 
@@ -257,28 +255,32 @@ impl<T: Token> Machine<T> {
     /// The device clock was set back by `back` ms: the lock hold and a refusal's grace, measured
     /// on it, keep their length (see `follow_clock`).
     pub(super) fn lock_clock_set_back(&mut self, back: u64) {
-        if let Lock::Held { release_at: Some(at) } = self.lock {
-            self.lock = Lock::Held { release_at: Some(at.minus(back)) };
+        if let Lock::Held { release_at } = self.lock {
+            if release_at != Millis::NEVER {
+                self.lock = Lock::Held { release_at: release_at.minus(back) };
+            }
         }
         if let Some(refusal) = self.refusal.as_mut() {
             refusal.until = refusal.until.minus(back);
         }
     }
 
-    /// The lock and refusal deadlines, for `poll_timeout`.
-    pub(super) fn tab_deadline(&self) -> Option<Millis> {
+    /// The lock and refusal deadlines, for `poll_timeout` (`NEVER`: none).
+    pub(super) fn tab_deadline(&self) -> Millis {
         let release = match self.lock {
             Lock::Held { release_at } => release_at,
-            _ => None,
+            _ => Millis::NEVER,
         };
-        let refusal = self.refusal.as_ref().filter(|r| !r.asked).map(|r| r.until);
-        super::earliest(release, refusal)
+        match &self.refusal {
+            Some(refusal) if !refusal.asked => release.min(refusal.until),
+            _ => release,
+        }
     }
 
     /// Acts on the lock and refusal deadlines that are due.
     pub(super) fn advance_tabs(&mut self, now: Millis) {
-        if let Lock::Held { release_at: Some(at) } = self.lock {
-            if now >= at {
+        if let Lock::Held { release_at } = self.lock {
+            if now >= release_at {
                 self.release_lock();
             }
         }

@@ -25,13 +25,21 @@ pub(super) struct Timing {
     pub warn_at: Millis,
 }
 
+impl Timing {
+    /// No known expiry (or no access token): every instant is `NEVER`.
+    pub const UNKNOWN: Timing = Timing { expires_at: Millis::NEVER, refresh_at: Millis::NEVER, warn_at: Millis::NEVER };
+}
+
 /// Where a token came from decides how far its claims can be trusted against our clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Provenance {
     /// From the app's own login call a moment ago (`set_tokens`).
     Login,
-    /// From the server a moment ago (a refresh, or another tab's tokens).
+    /// From the server a moment ago (a refresh).
     JustIssued,
+    /// From another tab, which had them from the server a moment ago: timed like `JustIssued`,
+    /// not announced again.
+    Adopted,
     /// From storage at start-up: it may be hours old.
     Stored,
 }
@@ -42,33 +50,35 @@ pub(super) struct TimingRules {
     pub warning_ms: u64,
 }
 
-/// `None` means "no known expiry": the token is used until the server answers 401.
+/// `Timing::UNKNOWN` means "no known expiry": the token is used until the server answers 401.
+/// `expires_hint`: the expiry `expires_in` (or a stored or sent expiry of an opaque token) gives,
+/// used when the token has no `exp` or its `exp` is not believable.
 pub(super) fn timing(
     now: Millis,
     claims: Option<&TimeClaims>,
-    expires_in_ms: Option<u64>,
+    expires_hint: Option<Millis>,
     provenance: Provenance,
     rules: &TimingRules,
-) -> Option<Timing> {
-    let exp = claims.and_then(|c| c.exp);
+) -> Timing {
+    let (exp, iat) = claims.map_or((None, None), |c| (c.exp, c.iat));
     // A login's token whose own iat set the clock offset has its expiry measured on the
     // server's clock, skew included: if that is already past, the token is dead and the session
     // refreshes before sending it. Other fresh tokens keep the MIN_FRESH_LIFETIME_MS rule: a
     // token without iat (nothing measured the skew), or a refresh's answer (believing a server
     // that hands out dead tokens would refresh again at once, in a loop).
     let skew_measured_by_this_token = provenance == Provenance::Login
-        && claims.and_then(|c| c.iat).is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
+        && iat.is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
     let trusted = provenance == Provenance::Stored || skew_measured_by_this_token;
     let floor = now.plus(MIN_FRESH_LIFETIME_MS);
     let mut expires_at = exp.map(|exp| expires_at_from_exp(exp, rules.offset));
     if !expires_at.is_some_and(|at| trusted || at > floor) {
-        expires_at = expires_in_ms.map(|ms| now.plus(ms)).filter(|&at| trusted || at > floor);
+        expires_at = expires_hint.filter(|&at| trusted || at > floor);
     }
-    let expires_at = expires_at?;
+    let Some(expires_at) = expires_at else { return Timing::UNKNOWN };
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
-    let issued_lifetime = match (provenance, exp, claims.and_then(|c| c.iat)) {
+    let issued_lifetime = match (provenance, exp, iat) {
         (Provenance::Stored, Some(exp), Some(iat)) => {
             Some(super::secs_to_ms(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0)))
         }
@@ -80,40 +90,46 @@ pub(super) fn timing(
     let leeway_ms = rules.leeway_ms.unwrap_or_else(|| default_leeway_ms(lifetime_ms)).min(lifetime_ms / 2);
     let refresh_at = refresh_at(expires_at, leeway_ms);
     let warn_at = if lifetime_ms > rules.warning_ms { expires_at.minus(rules.warning_ms) } else { refresh_at };
-    Some(Timing { expires_at, refresh_at, warn_at })
+    Timing { expires_at, refresh_at, warn_at }
 }
 
-/// What a token issued a moment ago says about the clock offset through its `iat`, or else the
-/// response's `Date` header; `None` leaves the previous estimate standing. A measurement beyond
+/// What a token says about the clock offset through its `iat`, or else the response's `Date`
+/// header (`date_offset`); `None` leaves the current estimate standing. A measurement beyond
 /// `MAX_PLAUSIBLE_OFFSET_MS` is ignored with a warning and the next source is tried.
-pub(super) fn fresh_offset(
+///
+/// `stored`: the estimate in force, for a token from storage. Such a token may be old, so its
+/// `iat` only proves a lower bound: if it was issued "in the future", the client clock is behind
+/// by at least that much, and the offset is raised to it (an old `iat` is just old: no warning).
+/// One body for both kinds of token.
+pub(super) fn clock_offset(
     now: Millis,
     claims: Option<&TimeClaims>,
     date_offset: Option<ClockOffset>,
+    stored: Option<ClockOffset>,
     warnings: &mut Vec<Warning>,
 ) -> Option<ClockOffset> {
     if let Some(iat) = claims.and_then(|c| c.iat) {
-        if let Some(offset) = plausible_or_warn(offset_from_iat(iat, now), OffsetSource::Iat, warnings) {
+        let measured = offset_from_iat(iat, now);
+        if stored.is_some_and(|current| measured.0 <= current.0) {
+            return None;
+        }
+        if let Some(offset) = plausible_or_warn(measured, OffsetSource::Iat, warnings) {
             return Some(offset);
         }
     }
     plausible_or_warn(date_offset?, OffsetSource::DateHeader, warnings)
 }
 
-/// A stored token may be old, so its `iat` only proves a lower bound: if it was issued "in the
-/// future", the client clock is behind by at least that much. `Some` when that raises
-/// `current`; an absurd lower bound is ignored with a warning (an old `iat` is just old).
-pub(super) fn stored_offset(
-    now: Millis,
-    claims: Option<&TimeClaims>,
-    current: ClockOffset,
-    warnings: &mut Vec<Warning>,
-) -> Option<ClockOffset> {
-    let lower_bound = offset_from_iat(claims?.iat?, now);
-    if lower_bound.0 <= current.0 {
-        return None;
-    }
-    plausible_or_warn(lower_bound, OffsetSource::Iat, warnings)
+/// `clock_offset` for a token issued a moment ago.
+#[cfg(test)]
+fn fresh_offset(now: Millis, claims: Option<&TimeClaims>, date_offset: Option<ClockOffset>, warnings: &mut Vec<Warning>) -> Option<ClockOffset> {
+    clock_offset(now, claims, date_offset, None, warnings)
+}
+
+/// `clock_offset` for a stored token, with the estimate `current` in force.
+#[cfg(test)]
+fn stored_offset(now: Millis, claims: Option<&TimeClaims>, current: ClockOffset, warnings: &mut Vec<Warning>) -> Option<ClockOffset> {
+    clock_offset(now, claims, None, Some(current), warnings)
 }
 
 /// `offset` if it is plausible, else `None` with a warning naming where it came from.
@@ -174,7 +190,7 @@ mod tests {
     #[test]
     fn a_five_minute_token_refreshes_50_s_early_and_warns_60_s_early() {
         let c = claims(Some(NOW_SECS + 300), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(300_000));
         assert_eq!(t.refresh_at, NOW.plus(250_000));
         assert_eq!(t.warn_at, NOW.plus(240_000));
@@ -183,7 +199,7 @@ mod tests {
     #[test]
     fn a_30_second_token_warns_at_refresh_time() {
         let c = claims(Some(NOW_SECS + 30), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.refresh_at, NOW.plus(25_000));
         assert_eq!(t.warn_at, t.refresh_at);
     }
@@ -191,7 +207,7 @@ mod tests {
     #[test]
     fn a_configured_leeway_longer_than_half_the_life_is_cut_to_half() {
         let c = claims(Some(NOW_SECS + 30), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, Some(120_000))).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, Some(120_000)));
         assert_eq!(t.refresh_at, NOW.plus(15_000));
     }
 
@@ -199,32 +215,32 @@ mod tests {
     fn a_stored_token_uses_its_issued_lifetime_for_the_leeway() {
         // A 60-minute token with 2 minutes left: leeway is 60 s, not a sixth of 2 minutes.
         let c = claims(Some(NOW_SECS + 120), Some(NOW_SECS - 3_480));
-        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None));
         assert_eq!(t.refresh_at, NOW.plus(60_000));
     }
 
     #[test]
     fn expires_in_is_used_when_there_is_no_exp() {
-        let t = timing(NOW, None, Some(3_600_000), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, None, Some(NOW.plus(3_600_000)), Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(3_600_000));
         assert_eq!(t.refresh_at, NOW.plus(3_540_000));
     }
 
     #[test]
     fn no_exp_and_no_expires_in_means_no_known_expiry() {
-        assert_eq!(timing(NOW, Some(&claims(None, Some(NOW_SECS))), None, Provenance::JustIssued, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&claims(None, Some(NOW_SECS))), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
     }
 
     #[test]
     fn a_fresh_token_that_looks_expired_is_not_trusted_to_expire() {
         // The clock is off and nothing told us by how much: rely on the server's 401.
         let c = claims(Some(NOW_SECS - 600), None);
-        assert_eq!(timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
         // ... but an expires_in next to it is relative, so still usable.
-        let t = timing(NOW, Some(&c), Some(300_000), Provenance::JustIssued, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), Some(NOW.plus(300_000)), Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(300_000));
         // A stored token that looks expired is simply expired.
-        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None));
         assert_eq!(t.expires_at, NOW.minus(600_000));
     }
 
@@ -232,12 +248,12 @@ mod tests {
     fn a_login_token_expired_by_its_own_iat_is_expired() {
         // The offset in force is the one this token's iat measured: its expiry is believable.
         let c = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::Login, &rules(0, None)).unwrap();
+        let t = timing(NOW, Some(&c), None, Provenance::Login, &rules(0, None));
         assert_eq!(t.expires_at, NOW.minus(60_000));
         assert!(t.refresh_at <= NOW);
         // Client 10 minutes ahead, iat measured it: still expired a minute ago.
         let client_now = NOW.plus(600_000);
-        let t = timing(client_now, Some(&c), None, Provenance::Login, &rules(-600_000, None)).unwrap();
+        let t = timing(client_now, Some(&c), None, Provenance::Login, &rules(-600_000, None));
         assert_eq!(t.expires_at, client_now.minus(60_000));
     }
 
@@ -245,13 +261,13 @@ mod tests {
     fn without_a_measurement_by_its_own_iat_a_dead_looking_fresh_token_keeps_the_old_rule() {
         let expired = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
         // A refresh's answer: believing it would refresh again at once.
-        assert_eq!(timing(NOW, Some(&expired), None, Provenance::JustIssued, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&expired), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
         // The offset in force is not this token's (its iat was implausible, or another one).
-        assert_eq!(timing(NOW, Some(&expired), None, Provenance::Login, &rules(600_000, None)), None);
+        assert_eq!(timing(NOW, Some(&expired), None, Provenance::Login, &rules(600_000, None)), Timing::UNKNOWN);
         let ms_iat = claims(Some(NOW_SECS - 60), Some(NOW_SECS * 1_000));
-        assert_eq!(timing(NOW, Some(&ms_iat), None, Provenance::Login, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&ms_iat), None, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
         // No iat at all.
-        assert_eq!(timing(NOW, Some(&claims(Some(NOW_SECS - 60), None)), None, Provenance::Login, &rules(0, None)), None);
+        assert_eq!(timing(NOW, Some(&claims(Some(NOW_SECS - 60), None)), None, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
     }
 
     #[test]
@@ -298,7 +314,7 @@ mod tests {
         // Client 10 minutes ahead of the server (offset −10 min).
         let c = claims(Some(NOW_SECS + 300), Some(NOW_SECS));
         let client_now = NOW.plus(600_000);
-        let t = timing(client_now, Some(&c), None, Provenance::JustIssued, &rules(-600_000, None)).unwrap();
+        let t = timing(client_now, Some(&c), None, Provenance::JustIssued, &rules(-600_000, None));
         assert_eq!(t.expires_at, client_now.plus(300_000));
     }
 

@@ -30,10 +30,7 @@ impl Waiters {
     }
 
     pub fn remove(&mut self, id: WaiterId) -> bool {
-        // `add` keeps ids unique: the first match is the only one.
-        let Some(at) = self.waiting.iter().position(|&(w, _)| w == id) else { return false };
-        self.waiting.remove(at);
-        true
+        !self.take_where(None, Some(id)).is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -45,13 +42,19 @@ impl Waiters {
     }
 
     /// Removes and returns the waiters waiting for `only` (every one for `None`), in arrival
-    /// order, with why they waited. A plain loop: a `retain` closure is instantiated per use.
+    /// order, with why they waited.
     pub fn take(&mut self, only: Option<WaitReason>) -> Vec<(WaiterId, WaitReason)> {
+        self.take_where(only, None)
+    }
+
+    /// The one loop over the waiters: those waiting for `only` (any reason for `None`) with the
+    /// id `id` (any for `None`) are taken, the others keep their places. A plain loop: a
+    /// `retain` closure is instantiated per use, and `Vec::remove` links its own shifting.
+    fn take_where(&mut self, only: Option<WaitReason>, id: Option<WaiterId>) -> Vec<(WaiterId, WaitReason)> {
         let all = std::mem::take(&mut self.waiting);
-        let Some(reason) = only else { return all };
         let mut taken = Vec::new();
         for &waiter in &all {
-            if waiter.1 == reason {
+            if only.is_none_or(|r| r == waiter.1) && id.is_none_or(|id| id == waiter.0) {
                 taken.push(waiter);
             } else {
                 self.waiting.push(waiter);
