@@ -71,12 +71,6 @@ fn saturating_mul_small(a: u64, b: u64) -> u64 {
     if a > u64::MAX / b { u64::MAX } else { a * b }
 }
 
-fn set_back(at: &mut Option<Millis>, back: u64) {
-    if let Some(at) = at {
-        *at = at.minus(back);
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
     Closed,
@@ -98,20 +92,23 @@ pub struct Breaker {
     config: BreakerConfig,
     /// Consecutive failures since the breaker was last closed.
     failures: u32,
-    /// The first failure of the current streak (`None` while healthy).
-    streak_start: Option<Millis>,
-    /// Set while open or half-open.
-    open_until: Option<Millis>,
+    /// The first failure of the current streak (`NEVER` while healthy). Sentinels rather than
+    /// `Option`s: an `Option<Millis>` goes through memory in the wasm.
+    streak_start: Millis,
+    /// Set while open or half-open (0 while closed: a cooldown ends at least `MIN_COOLDOWN_MS`
+    /// after a real instant).
+    open_until: Millis,
     /// When the policy allowed the next attempt after the last failure (the end of its backoff
-    /// or cooldown): silence beyond this, longer than `quiet_gap_ms`, breaks the streak.
-    next_allowed: Option<Millis>,
+    /// or cooldown): silence beyond this, longer than `quiet_gap_ms`, breaks the streak
+    /// (`NEVER` while there is none).
+    next_allowed: Millis,
     /// The last cooldown of this streak (0 before the first), which the next one grows from.
     last_cooldown_ms: u64,
 }
 
 impl Breaker {
     pub fn new(config: BreakerConfig) -> Self {
-        Breaker { config, failures: 0, streak_start: None, open_until: None, next_allowed: None, last_cooldown_ms: 0 }
+        Breaker { config, failures: 0, streak_start: Millis::NEVER, open_until: Millis(0), next_allowed: Millis::NEVER, last_cooldown_ms: 0 }
     }
 
     pub fn config(&self) -> &BreakerConfig {
@@ -120,11 +117,13 @@ impl Breaker {
 
     /// `jitter` is a uniform random number in [0, 1); out-of-range values are clamped.
     pub fn on_failure(&mut self, now: Millis, retry_after_ms: Option<u64>, jitter: f64) -> AfterFailure {
-        if self.next_allowed.is_some_and(|allowed| now.since(allowed) > self.quiet_gap_ms()) {
+        if now.since(self.next_allowed) > self.quiet_gap_ms() {
             self.start_new_streak();
         }
-        let streak_start = *self.streak_start.get_or_insert(now);
-        if now.since(streak_start) >= self.config.give_up_after_ms {
+        if self.streak_start == Millis::NEVER {
+            self.streak_start = now;
+        }
+        if now.since(self.streak_start) >= self.config.give_up_after_ms {
             return AfterFailure::GiveUp;
         }
         // Retry-After is a floor: the server knows better than our backoff curve.
@@ -132,7 +131,7 @@ impl Breaker {
         let jitter = unit(jitter);
         // The half-open trial failed (or a late failure arrived while open): reopen. Else the
         // failure counts, and opens the breaker at `max_attempts` (one call site of `open`).
-        let reopen = self.open_until.is_some();
+        let reopen = self.open_until != Millis(0);
         if !reopen {
             self.failures = self.failures.saturating_add(1);
         }
@@ -142,8 +141,8 @@ impl Breaker {
             AfterFailure::RetryAt(now.plus(self.backoff_ms(self.failures, jitter).max(floor)))
         };
         self.next_allowed = match after {
-            AfterFailure::RetryAt(at) | AfterFailure::Open { until: at } => Some(at),
-            AfterFailure::GiveUp => None,
+            AfterFailure::RetryAt(at) | AfterFailure::Open { until: at } => at,
+            AfterFailure::GiveUp => Millis::NEVER,
         };
         after
     }
@@ -164,9 +163,10 @@ impl Breaker {
     /// A closed breaker keeps its count: `max_attempts` failures without a success in between
     /// always open it (at worst one cooldown early), a promise the property tests hold it to.
     fn start_new_streak(&mut self) {
-        self.streak_start = None;
+        self.streak_start = Millis::NEVER;
         self.last_cooldown_ms = 0;
-        if self.open_until.take().is_some() {
+        if self.open_until != Millis(0) {
+            self.open_until = Millis(0);
             self.failures = 0;
         }
     }
@@ -176,7 +176,7 @@ impl Breaker {
         let cooldown = self.next_cooldown_ms(jitter);
         self.last_cooldown_ms = cooldown;
         let until = now.plus(cooldown.max(floor));
-        self.open_until = Some(until);
+        self.open_until = until;
         self.failures = 0;
         AfterFailure::Open { until }
     }
@@ -214,17 +214,20 @@ impl Breaker {
 
     pub fn on_success(&mut self) {
         self.failures = 0;
-        self.streak_start = None;
-        self.open_until = None;
-        self.next_allowed = None;
+        self.streak_start = Millis::NEVER;
+        self.open_until = Millis(0);
+        self.next_allowed = Millis::NEVER;
         self.last_cooldown_ms = 0;
     }
 
     pub fn state(&self, now: Millis) -> BreakerState {
-        match self.open_until {
-            None => BreakerState::Closed,
-            Some(until) if now < until => BreakerState::Open { until },
-            Some(_) => BreakerState::HalfOpen,
+        let until = self.open_until;
+        if until == Millis(0) {
+            BreakerState::Closed
+        } else if now < until {
+            BreakerState::Open { until }
+        } else {
+            BreakerState::HalfOpen
         }
     }
 
@@ -235,20 +238,23 @@ impl Breaker {
     /// When the current failure streak began; `None` while healthy. (A streak that a quiet gap
     /// has broken is only replaced at the next failure.)
     pub fn failing_since(&self) -> Option<Millis> {
-        self.streak_start
+        (self.streak_start != Millis::NEVER).then_some(self.streak_start)
     }
 
     /// The device clock was set back by `back` ms: the instants of the current streak move back
     /// with it, so a cooldown lasts what it was meant to and the give-up window keeps measuring
     /// the outage (not the clock change).
     pub fn clock_set_back(&mut self, back: u64) {
-        set_back(&mut self.streak_start, back);
-        set_back(&mut self.open_until, back);
-        set_back(&mut self.next_allowed, back);
+        self.streak_start = self.streak_start.set_back(back);
+        // Never to 0, which would read as closed.
+        if self.open_until != Millis(0) {
+            self.open_until = self.open_until.minus(back).max(Millis(1));
+        }
+        self.next_allowed = self.next_allowed.set_back(back);
     }
 
-    /// While open: when the cooldown ends.
-    pub fn open_until(&self) -> Option<Millis> {
+    /// While open or half-open: when the cooldown ends (0 while closed).
+    pub fn open_until(&self) -> Millis {
         self.open_until
     }
 }
@@ -442,7 +448,7 @@ mod tests {
         for t in [0, 250, 750] {
             b.on_failure(Millis(t), None, 0.0);
         }
-        assert_eq!(b.open_until(), Some(Millis(30_750)));
+        assert_eq!(b.open_until(), Millis(30_750));
         // Two hours later (a hidden tab shown again) the half-open trial meets one 503.
         let later = Millis(2 * 3_600_000);
         assert!(b.allows_attempt(later));

@@ -18,6 +18,12 @@ impl Millis {
         Millis(self.0.saturating_sub(ms))
     }
 
+    /// Moved back by `back` ms with the device clock; the `NEVER` sentinel stays `NEVER` (and
+    /// the 0 sentinel stays 0).
+    pub fn set_back(self, back: u64) -> Millis {
+        if self == Millis::NEVER { self } else { self.minus(back) }
+    }
+
     /// Milliseconds from `earlier` to `self`; 0 if `earlier` is actually later (clock set back).
     pub fn since(self, earlier: Millis) -> u64 {
         self.0.saturating_sub(earlier.0)
@@ -55,6 +61,9 @@ mod tests {
         assert_eq!(Millis(5).since(Millis(10)), 0);
         assert_eq!(Millis(10).since(Millis(4)), 6);
         assert_eq!(Millis(3).minus(10), Millis(0));
+        assert_eq!(Millis::NEVER.set_back(10), Millis::NEVER);
+        assert_eq!(Millis(30).set_back(10), Millis(20));
+        assert_eq!(Millis(0).set_back(10), Millis(0));
     }
 
     #[test]

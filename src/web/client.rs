@@ -22,8 +22,8 @@ pub struct Client {
     config: Option<MachineConfig<Handle>>,
     machine: Option<Machine<Handle>>,
     urls: UrlRules,
-    /// The deadline JS's one timer is armed for.
-    armed: Option<Millis>,
+    /// The deadline JS's one timer is armed for (`NEVER`: none).
+    armed: Millis,
     /// `auth.destroy()`: requests are refused; `state()` still answers.
     destroyed: bool,
     /// Where the tokens live, and what a logout removes (`CLEAR`).
@@ -117,7 +117,7 @@ fn answer(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut 
             SET_TOKENS => set_tokens(machine, t, a, out),
             STATE => snapshot(out, machine, t),
             TIMEOUT => {
-                client.armed = None;
+                client.armed = Millis::NEVER;
                 event(machine, t, op, a, out);
             }
             RESPONSE => response(machine, t, a, out),
@@ -507,15 +507,15 @@ fn drain(client: &mut Client, out: &mut Writer) {
     }
     discard(actions);
     out.close(head, n);
-    let next = machine.poll_timeout();
+    let next = machine.next_deadline();
     if next == *armed {
         return out.null();
     }
     *armed = next;
-    match next {
-        Some(at) => out.num(f64::from(clamp_timer_delay(at.since(now())))),
-        None => out.num(-1.0),
+    if next == Millis::NEVER {
+        return out.num(-1.0);
     }
+    out.num(f64::from(clamp_timer_delay(next.since(now()))))
 }
 
 /// `[13, error, kind, ...args]`: `console.error` (else `console.warn`) of the words
@@ -750,6 +750,6 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     };
     let urls = UrlRules::new(page_origin, api_origins, skip, refresh_origin, refresh_path);
     let client =
-        Client { config: Some(config), machine: None, urls, armed: None, destroyed: false, area, clear };
+        Client { config: Some(config), machine: None, urls, armed: Millis::NEVER, destroyed: false, area, clear };
     Ok((client, numbers.refresh_timeout_ms, legacy_access))
 }

@@ -63,8 +63,6 @@ pub struct Machine<T = String> {
     refresh_exp: Option<i64>,
     /// `Timing::UNKNOWN` while the access token's expiry is unknown (or there is no access token).
     timing: Timing,
-    /// `auth:expiring` already fired (or was skipped) for the current access token.
-    warned: bool,
     offset: ClockOffset,
     visible: bool,
     flight: Flight,
@@ -147,7 +145,6 @@ impl<T: Token> Machine<T> {
             refresh: None,
             refresh_exp: None,
             timing: Timing::UNKNOWN,
-            warned: false,
             offset: ClockOffset::default(),
             visible: true,
             flight: Flight::Idle,
@@ -432,7 +429,7 @@ impl<T: Token> Machine<T> {
             RefreshOutcome::Definitive { reason, message } if self.refusal_needs_confirmation(reason) => {
                 self.release_lock();
                 self.flight = Flight::Running;
-                self.refusal = Some(Refusal { until: now.plus(REFUSAL_GRACE_MS), reason, message, asked: false });
+                self.refusal = Some(Refusal { until: now.plus(REFUSAL_GRACE_MS), reason, message });
             }
             RefreshOutcome::Definitive { reason, message } => {
                 self.release_lock();
@@ -575,7 +572,6 @@ impl<T: Token> Machine<T> {
         };
         let rules = TimingRules { offset: self.offset, leeway_ms: self.config.leeway_ms, warning_ms: self.config.expiring_warning_ms };
         self.timing = token::timing(now, claims, expires_at, from, &rules);
-        self.warned = false;
         self.access_opaque = claims.is_none();
         self.access = Some(access);
         if from == Provenance::Stored {
@@ -662,7 +658,7 @@ impl<T: Token> Machine<T> {
     fn follow_clock(&mut self, now: Millis) {
         if now < self.clock {
             let back = self.clock.since(now);
-            self.retry_at = self.retry_at.minus(back);
+            self.retry_at = self.retry_at.set_back(back);
             self.breaker.clock_set_back(back);
             self.lock_clock_set_back(back);
         }
@@ -708,12 +704,16 @@ impl<T: Token> Machine<T> {
     /// When `handle_timeout` must next be called. Every deadline returned is one that
     /// `handle_timeout` acts on and then drops, so a past deadline is never returned twice.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        // Every deadline is an instant, `NEVER` for none.
+        let at = self.next_deadline();
+        (at != Millis::NEVER).then_some(at)
+    }
+
+    /// `poll_timeout` as an instant, `NEVER` for none: what the web layer arms its timer from.
+    pub fn next_deadline(&self) -> Millis {
+        // Every deadline is an instant, `NEVER` for none (or once acted on).
         let mut at = self.tab_deadline();
         if self.active() {
-            if !self.warned {
-                at = at.min(self.timing.warn_at);
-            }
+            at = at.min(self.timing.warn_at);
             if self.flight != Flight::Running {
                 at = at.min(self.session_end_at());
             }
@@ -721,7 +721,7 @@ impl<T: Token> Machine<T> {
                 at = at.min(self.next_refresh_at());
             }
         }
-        (at != Millis::NEVER).then_some(at)
+        at
     }
 
     pub fn snapshot(&self, now: Millis) -> Snapshot {
@@ -782,8 +782,8 @@ impl<T: Token> Machine<T> {
             self.fail_waiters_while_open(now, until);
             return;
         }
-        let wanted = !self.waiters.is_empty() || (self.needs_refresh(now) && self.may_refresh_proactively());
-        if wanted && now >= self.retry_at {
+        // Exactly when `poll_timeout` said: a deadline named there is always acted on.
+        if now >= self.next_refresh_at() {
             self.start_refresh();
         }
     }
@@ -796,10 +796,11 @@ impl<T: Token> Machine<T> {
 
     fn emit_due_warning(&mut self, now: Millis) {
         let timing = self.timing;
-        if self.warned || now < timing.warn_at {
+        if now < timing.warn_at {
             return;
         }
-        self.warned = true;
+        // Once: the deadline is acted on (until the next token's timing).
+        self.timing.warn_at = Millis::NEVER;
         // Woken after expiry (sleep, frozen tab): a warning would only mislead.
         if now < timing.expires_at {
             self.actions.push(Action::Expiring { expires_at: timing.expires_at });
@@ -878,7 +879,6 @@ impl<T: Token> Machine<T> {
     /// Forgets the old session's tokens and failure history (the offset is about the device
     /// clock, not the session, so it stays); the session becomes `session`.
     fn reset_session(&mut self, session: Session) {
-        self.warned = false;
         self.breaker = Breaker::new(self.config.breaker.clone());
         self.drop_session(session);
     }
@@ -990,7 +990,7 @@ impl<T: Token> Machine<T> {
         } else {
             self.timing.refresh_at
         };
-        let gate = self.retry_at.max(self.breaker.open_until().unwrap_or_default());
+        let gate = self.retry_at.max(self.breaker.open_until());
         // If the refresh token has expired by then, `advance` drops it at that moment and the
         // session's end takes over: still a deadline that gets acted on.
         wanted_from.max(gate)

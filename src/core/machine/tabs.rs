@@ -40,11 +40,11 @@ pub(super) enum Lock {
 /// the token was merely stale.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Refusal {
+    /// The end of the grace; `NEVER` once `ReadStored` has been asked for (the session then
+    /// ends, or continues, on `on_stored`).
     pub until: Millis,
     pub reason: LogoutReason,
     pub message: Option<String>,
-    /// `ReadStored` has been asked for; the session ends (or continues) on `on_stored`.
-    pub asked: bool,
 }
 
 impl<T: Token> Machine<T> {
@@ -165,7 +165,7 @@ impl<T: Token> Machine<T> {
     /// Storage as read on `ReadStored`, at the end of a refusal's grace period.
     pub fn on_stored(&mut self, now: Millis, stored: Stored<T>) {
         self.follow_clock(now);
-        let Some(refusal) = self.refusal.take_if(|r| r.asked) else { return };
+        let Some(refusal) = self.refusal.take_if(|r| r.until == Millis::NEVER) else { return };
         // The refused call has reported: nothing is in flight any more, whatever follows.
         // (Left `Running`, adopting below would mark it superseded, and a superseded call that
         // never reports blocks every later refresh.)
@@ -256,12 +256,10 @@ impl<T: Token> Machine<T> {
     /// on it, keep their length (see `follow_clock`).
     pub(super) fn lock_clock_set_back(&mut self, back: u64) {
         if let Lock::Held { release_at } = self.lock {
-            if release_at != Millis::NEVER {
-                self.lock = Lock::Held { release_at: release_at.minus(back) };
-            }
+            self.lock = Lock::Held { release_at: release_at.set_back(back) };
         }
         if let Some(refusal) = self.refusal.as_mut() {
-            refusal.until = refusal.until.minus(back);
+            refusal.until = refusal.until.set_back(back);
         }
     }
 
@@ -272,8 +270,8 @@ impl<T: Token> Machine<T> {
             _ => Millis::NEVER,
         };
         match &self.refusal {
-            Some(refusal) if !refusal.asked => release.min(refusal.until),
-            _ => release,
+            Some(refusal) => release.min(refusal.until),
+            None => release,
         }
     }
 
@@ -285,8 +283,8 @@ impl<T: Token> Machine<T> {
             }
         }
         if let Some(refusal) = self.refusal.as_mut() {
-            if !refusal.asked && now >= refusal.until {
-                refusal.asked = true;
+            if now >= refusal.until {
+                refusal.until = Millis::NEVER;
                 self.actions.push(Action::ReadStored);
             }
         }
