@@ -98,9 +98,10 @@ pub struct Breaker {
     /// Set while open or half-open (0 while closed: a cooldown ends at least `MIN_COOLDOWN_MS`
     /// after a real instant).
     open_until: Millis,
-    /// When the policy allowed the next attempt after the last failure (the end of its backoff
-    /// or cooldown): silence beyond this, longer than `quiet_gap_ms`, breaks the streak
-    /// (`NEVER` while there is none).
+    /// When the policy allows the next attempt after the last failure (the end of its backoff
+    /// or cooldown; 0 while healthy, `NEVER` after giving up): silence beyond this, longer than
+    /// `quiet_gap_ms`, breaks the streak. (While healthy that test passes, and the new streak
+    /// it starts is the one there is: nothing to reset.)
     next_allowed: Millis,
     /// The last cooldown of this streak (0 before the first), which the next one grows from.
     last_cooldown_ms: u64,
@@ -108,7 +109,7 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(config: BreakerConfig) -> Self {
-        Breaker { config, failures: 0, streak_start: Millis::NEVER, open_until: Millis(0), next_allowed: Millis::NEVER, last_cooldown_ms: 0 }
+        Breaker { config, failures: 0, streak_start: Millis::NEVER, open_until: Millis(0), next_allowed: Millis(0), last_cooldown_ms: 0 }
     }
 
     pub fn config(&self) -> &BreakerConfig {
@@ -216,7 +217,7 @@ impl Breaker {
         self.failures = 0;
         self.streak_start = Millis::NEVER;
         self.open_until = Millis(0);
-        self.next_allowed = Millis::NEVER;
+        self.next_allowed = Millis(0);
         self.last_cooldown_ms = 0;
     }
 
@@ -256,6 +257,12 @@ impl Breaker {
     /// While open or half-open: when the cooldown ends (0 while closed).
     pub fn open_until(&self) -> Millis {
         self.open_until
+    }
+
+    /// No attempt before this: the end of the last failure's backoff or cooldown (0 while
+    /// healthy). Still set once an attempt has started, then in the past.
+    pub fn next_allowed(&self) -> Millis {
+        self.next_allowed
     }
 }
 

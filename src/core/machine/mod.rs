@@ -66,8 +66,6 @@ pub struct Machine<T = String> {
     offset: ClockOffset,
     visible: bool,
     flight: Flight,
-    /// A backoff retry: no attempt before this (`Millis(0)`: none scheduled).
-    retry_at: Millis,
     breaker: Breaker,
     waiters: Waiters,
     actions: Vec<Action<T>>,
@@ -109,7 +107,6 @@ impl<T> fmt::Debug for Machine<T> {
             .field("has_refresh", &self.refresh.is_some())
             .field("timing", &self.timing)
             .field("flight", &self.flight)
-            .field("retry_at", &self.retry_at)
             .field("breaker", &self.breaker)
             .field("waiting", &self.waiters.len())
             .field("generation", &self.generation)
@@ -148,7 +145,6 @@ impl<T: Token> Machine<T> {
             offset: ClockOffset::default(),
             visible: true,
             flight: Flight::Idle,
-            retry_at: Millis(0),
             breaker,
             waiters: Waiters::default(),
             actions: Vec::new(),
@@ -360,7 +356,7 @@ impl<T: Token> Machine<T> {
         // A still-valid token goes out rather than waiting for a refresh that cannot start
         // now (a backoff retry is scheduled, or a superseded call has yet to report): the
         // leeway exists to pick up a fresh token, not to hold requests back.
-        let refresh_postponed = self.flight == Flight::Superseded || now < self.retry_at;
+        let refresh_postponed = self.flight == Flight::Superseded || now < self.breaker.next_allowed();
         if refresh_postponed && usable {
             return self.send_access();
         }
@@ -581,7 +577,6 @@ impl<T: Token> Machine<T> {
         // tab that had none: for the app that is a sign-in.
         let signed_in = from == Provenance::Login || std::mem::replace(&mut self.probing, false);
         self.breaker.on_success();
-        self.retry_at = Millis(0);
         if from != Provenance::Adopted {
             self.announce_tokens();
         }
@@ -631,13 +626,11 @@ impl<T: Token> Machine<T> {
             return;
         }
         match self.breaker.on_failure(now, retry_after_ms, jitter) {
-            AfterFailure::RetryAt(at) => {
-                self.retry_at = at;
-                self.release_before_send_waiters(now);
-            }
+            // The breaker holds the retry's instant (`next_allowed`).
+            AfterFailure::RetryAt(_) => self.release_before_send_waiters(now),
             // Waiters are failed by `advance`, which every event ends with: nobody waits
             // through a cooldown.
-            AfterFailure::Open { .. } => self.retry_at = Millis(0),
+            AfterFailure::Open { .. } => {}
             AfterFailure::GiveUp => self.end_session(LogoutReason::RefreshUnavailable, None),
         }
     }
@@ -658,7 +651,6 @@ impl<T: Token> Machine<T> {
     fn follow_clock(&mut self, now: Millis) {
         if now < self.clock {
             let back = self.clock.since(now);
-            self.retry_at = self.retry_at.set_back(back);
             self.breaker.clock_set_back(back);
             self.lock_clock_set_back(back);
         }
@@ -789,7 +781,6 @@ impl<T: Token> Machine<T> {
     }
 
     fn start_refresh(&mut self) {
-        self.retry_at = Millis(0);
         self.flight = Flight::Running;
         self.begin_refresh_call();
     }
@@ -859,7 +850,6 @@ impl<T: Token> Machine<T> {
         self.refresh = None;
         self.refresh_exp = None;
         self.timing = Timing::UNKNOWN;
-        self.retry_at = Millis(0);
         self.supersede_flight();
     }
 
@@ -871,7 +861,6 @@ impl<T: Token> Machine<T> {
         self.session = Session::Anonymous;
         self.access = None;
         self.timing = Timing::UNKNOWN;
-        self.retry_at = Millis(0);
         self.supersede_flight();
         self.settle(None, Some(AuthError::NoSession), true);
     }
@@ -990,7 +979,8 @@ impl<T: Token> Machine<T> {
         } else {
             self.timing.refresh_at
         };
-        let gate = self.retry_at.max(self.breaker.open_until());
+        // The end of a backoff or a cooldown (the breaker's open-until equals it then).
+        let gate = self.breaker.next_allowed();
         // If the refresh token has expired by then, `advance` drops it at that moment and the
         // session's end takes over: still a deadline that gets acted on.
         wanted_from.max(gate)
