@@ -192,7 +192,7 @@ impl<T: Token> Machine<T> {
             self.end_session(LogoutReason::InvalidToken, None);
             return;
         };
-        self.take_tokens(now, access, claims.flatten(), refresh, expires_at, None, Provenance::Stored);
+        self.take_tokens(now, access, claims.flatten(), refresh, expires_at.unwrap_or(Millis::NEVER), None, Provenance::Stored);
         if self.config.cookie_mode && self.unexpired_access(now).is_none() {
             self.probing = true;
         }
@@ -227,7 +227,7 @@ impl<T: Token> Machine<T> {
         // Above every generation seen: this login supersedes whatever any tab knew before.
         self.generation = now.0.max(self.newest_generation.saturating_add(1));
         self.newest_generation = self.generation;
-        let expires_at = expires_in.map(|secs| now.plus(secs_to_ms(secs)));
+        let expires_at = expires_in.map_or(Millis::NEVER, |secs| now.plus(secs_to_ms(secs)));
         self.take_tokens(now, Some(access), claims, refresh, expires_at, None, Provenance::Login);
         self.advance(now);
         Ok(())
@@ -256,7 +256,7 @@ impl<T: Token> Machine<T> {
         self.supersede_flight();
         // An opaque token's known expiry comes along: without it this tab would use the token
         // until a 401 and then refresh a second time in the same expiry cycle.
-        self.take_tokens(now, Some(access), claims, refresh, expires_at, None, Provenance::Adopted);
+        self.take_tokens(now, Some(access), claims, refresh, expires_at.unwrap_or(Millis::NEVER), None, Provenance::Adopted);
         self.advance(now);
     }
 
@@ -528,7 +528,7 @@ impl<T: Token> Machine<T> {
         // Not a JWT is fine (opaque token): expiry then comes from expires_in, or a 401.
         let claims = (self.config.decode)(&access).ok();
         self.refresh_count = self.refresh_count.saturating_add(1);
-        let expires_at = expires_in.map(|secs| now.plus(secs_to_ms(secs)));
+        let expires_at = expires_in.map_or(Millis::NEVER, |secs| now.plus(secs_to_ms(secs)));
         self.take_tokens(now, Some(access), claims, non_empty(refresh), expires_at, server_offset, Provenance::JustIssued);
     }
 
@@ -543,7 +543,7 @@ impl<T: Token> Machine<T> {
         access: Option<T>,
         claims: Option<TimeClaims>,
         refresh: Option<T>,
-        expires_at: Option<Millis>,
+        expires_at: Millis,
         server_offset: Option<ClockOffset>,
         from: Provenance,
     ) {
@@ -560,10 +560,9 @@ impl<T: Token> Machine<T> {
         }
         let Some(access) = access else { return };
         let expires_at = match from {
-            Provenance::Stored | Provenance::Adopted => {
-                // What storage or a tab knew of an opaque token's expiry; kept from now on.
-                expires_at.filter(|at| claims.is_none() && *at != Millis::NEVER).map(|at| at.max(now))
-            }
+            // What storage or a tab knew of an opaque token's expiry; kept from now on.
+            Provenance::Stored | Provenance::Adopted if claims.is_some() => Millis::NEVER,
+            Provenance::Stored | Provenance::Adopted => expires_at.max(now),
             _ => expires_at,
         };
         let rules = TimingRules { offset: self.offset, leeway_ms: self.config.leeway_ms, warning_ms: self.config.expiring_warning_ms };

@@ -51,12 +51,13 @@ pub(super) struct TimingRules {
 }
 
 /// `Timing::UNKNOWN` means "no known expiry": the token is used until the server answers 401.
-/// `expires_hint`: the expiry `expires_in` (or a stored or sent expiry of an opaque token) gives,
+/// `expires_hint`: the expiry `expires_in` (or a stored or sent expiry of an opaque token) gives
+/// (`NEVER`: none),
 /// used when the token has no `exp` or its `exp` is not believable.
 pub(super) fn timing(
     now: Millis,
     claims: Option<&TimeClaims>,
-    expires_hint: Option<Millis>,
+    expires_hint: Millis,
     provenance: Provenance,
     rules: &TimingRules,
 ) -> Timing {
@@ -70,11 +71,15 @@ pub(super) fn timing(
         && iat.is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
     let trusted = provenance == Provenance::Stored || skew_measured_by_this_token;
     let floor = now.plus(MIN_FRESH_LIFETIME_MS);
-    let mut expires_at = exp.map(|exp| expires_at_from_exp(exp, rules.offset));
-    if !expires_at.is_some_and(|at| trusted || at > floor) {
-        expires_at = expires_hint.filter(|&at| trusted || at > floor);
+    // `NEVER` for none: an `Option<Millis>` goes through memory in the wasm.
+    let believable = |at: Millis| at != Millis::NEVER && (trusted || at > floor);
+    let mut expires_at = exp.map_or(Millis::NEVER, |exp| expires_at_from_exp(exp, rules.offset));
+    if !believable(expires_at) {
+        expires_at = expires_hint;
+        if !believable(expires_at) {
+            return Timing::UNKNOWN;
+        }
     }
-    let Some(expires_at) = expires_at else { return Timing::UNKNOWN };
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
@@ -190,7 +195,7 @@ mod tests {
     #[test]
     fn a_five_minute_token_refreshes_50_s_early_and_warns_60_s_early() {
         let c = claims(Some(NOW_SECS + 300), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None));
+        let t = timing(NOW, Some(&c), Millis::NEVER, Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(300_000));
         assert_eq!(t.refresh_at, NOW.plus(250_000));
         assert_eq!(t.warn_at, NOW.plus(240_000));
@@ -199,7 +204,7 @@ mod tests {
     #[test]
     fn a_30_second_token_warns_at_refresh_time() {
         let c = claims(Some(NOW_SECS + 30), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None));
+        let t = timing(NOW, Some(&c), Millis::NEVER, Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.refresh_at, NOW.plus(25_000));
         assert_eq!(t.warn_at, t.refresh_at);
     }
@@ -207,7 +212,7 @@ mod tests {
     #[test]
     fn a_configured_leeway_longer_than_half_the_life_is_cut_to_half() {
         let c = claims(Some(NOW_SECS + 30), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, Some(120_000)));
+        let t = timing(NOW, Some(&c), Millis::NEVER, Provenance::JustIssued, &rules(0, Some(120_000)));
         assert_eq!(t.refresh_at, NOW.plus(15_000));
     }
 
@@ -215,32 +220,32 @@ mod tests {
     fn a_stored_token_uses_its_issued_lifetime_for_the_leeway() {
         // A 60-minute token with 2 minutes left: leeway is 60 s, not a sixth of 2 minutes.
         let c = claims(Some(NOW_SECS + 120), Some(NOW_SECS - 3_480));
-        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None));
+        let t = timing(NOW, Some(&c), Millis::NEVER, Provenance::Stored, &rules(0, None));
         assert_eq!(t.refresh_at, NOW.plus(60_000));
     }
 
     #[test]
     fn expires_in_is_used_when_there_is_no_exp() {
-        let t = timing(NOW, None, Some(NOW.plus(3_600_000)), Provenance::JustIssued, &rules(0, None));
+        let t = timing(NOW, None, NOW.plus(3_600_000), Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(3_600_000));
         assert_eq!(t.refresh_at, NOW.plus(3_540_000));
     }
 
     #[test]
     fn no_exp_and_no_expires_in_means_no_known_expiry() {
-        assert_eq!(timing(NOW, Some(&claims(None, Some(NOW_SECS))), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
+        assert_eq!(timing(NOW, Some(&claims(None, Some(NOW_SECS))), Millis::NEVER, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
     }
 
     #[test]
     fn a_fresh_token_that_looks_expired_is_not_trusted_to_expire() {
         // The clock is off and nothing told us by how much: rely on the server's 401.
         let c = claims(Some(NOW_SECS - 600), None);
-        assert_eq!(timing(NOW, Some(&c), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
+        assert_eq!(timing(NOW, Some(&c), Millis::NEVER, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
         // ... but an expires_in next to it is relative, so still usable.
-        let t = timing(NOW, Some(&c), Some(NOW.plus(300_000)), Provenance::JustIssued, &rules(0, None));
+        let t = timing(NOW, Some(&c), NOW.plus(300_000), Provenance::JustIssued, &rules(0, None));
         assert_eq!(t.expires_at, NOW.plus(300_000));
         // A stored token that looks expired is simply expired.
-        let t = timing(NOW, Some(&c), None, Provenance::Stored, &rules(0, None));
+        let t = timing(NOW, Some(&c), Millis::NEVER, Provenance::Stored, &rules(0, None));
         assert_eq!(t.expires_at, NOW.minus(600_000));
     }
 
@@ -248,12 +253,12 @@ mod tests {
     fn a_login_token_expired_by_its_own_iat_is_expired() {
         // The offset in force is the one this token's iat measured: its expiry is believable.
         let c = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
-        let t = timing(NOW, Some(&c), None, Provenance::Login, &rules(0, None));
+        let t = timing(NOW, Some(&c), Millis::NEVER, Provenance::Login, &rules(0, None));
         assert_eq!(t.expires_at, NOW.minus(60_000));
         assert!(t.refresh_at <= NOW);
         // Client 10 minutes ahead, iat measured it: still expired a minute ago.
         let client_now = NOW.plus(600_000);
-        let t = timing(client_now, Some(&c), None, Provenance::Login, &rules(-600_000, None));
+        let t = timing(client_now, Some(&c), Millis::NEVER, Provenance::Login, &rules(-600_000, None));
         assert_eq!(t.expires_at, client_now.minus(60_000));
     }
 
@@ -261,13 +266,13 @@ mod tests {
     fn without_a_measurement_by_its_own_iat_a_dead_looking_fresh_token_keeps_the_old_rule() {
         let expired = claims(Some(NOW_SECS - 60), Some(NOW_SECS));
         // A refresh's answer: believing it would refresh again at once.
-        assert_eq!(timing(NOW, Some(&expired), None, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
+        assert_eq!(timing(NOW, Some(&expired), Millis::NEVER, Provenance::JustIssued, &rules(0, None)), Timing::UNKNOWN);
         // The offset in force is not this token's (its iat was implausible, or another one).
-        assert_eq!(timing(NOW, Some(&expired), None, Provenance::Login, &rules(600_000, None)), Timing::UNKNOWN);
+        assert_eq!(timing(NOW, Some(&expired), Millis::NEVER, Provenance::Login, &rules(600_000, None)), Timing::UNKNOWN);
         let ms_iat = claims(Some(NOW_SECS - 60), Some(NOW_SECS * 1_000));
-        assert_eq!(timing(NOW, Some(&ms_iat), None, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
+        assert_eq!(timing(NOW, Some(&ms_iat), Millis::NEVER, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
         // No iat at all.
-        assert_eq!(timing(NOW, Some(&claims(Some(NOW_SECS - 60), None)), None, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
+        assert_eq!(timing(NOW, Some(&claims(Some(NOW_SECS - 60), None)), Millis::NEVER, Provenance::Login, &rules(0, None)), Timing::UNKNOWN);
     }
 
     #[test]
@@ -314,7 +319,7 @@ mod tests {
         // Client 10 minutes ahead of the server (offset −10 min).
         let c = claims(Some(NOW_SECS + 300), Some(NOW_SECS));
         let client_now = NOW.plus(600_000);
-        let t = timing(client_now, Some(&c), None, Provenance::JustIssued, &rules(-600_000, None));
+        let t = timing(client_now, Some(&c), Millis::NEVER, Provenance::JustIssued, &rules(-600_000, None));
         assert_eq!(t.expires_at, client_now.plus(300_000));
     }
 
