@@ -99,7 +99,7 @@ pub struct Breaker {
     /// after a real instant).
     open_until: Millis,
     /// When the policy allows the next attempt after the last failure (the end of its backoff
-    /// or cooldown; 0 while healthy, `NEVER` after giving up): silence beyond this, longer than
+    /// or cooldown; 0 while healthy): silence beyond this, longer than
     /// `quiet_gap_ms`, breaks the streak. (While healthy that test passes, and the new streak
     /// it starts is the one there is: nothing to reset.)
     next_allowed: Millis,

@@ -67,8 +67,9 @@ pub(super) fn timing(
     // refreshes before sending it. Other fresh tokens keep the MIN_FRESH_LIFETIME_MS rule: a
     // token without iat (nothing measured the skew), or a refresh's answer (believing a server
     // that hands out dead tokens would refresh again at once, in a loop).
+    // (The offset in force is always plausible, so a measurement equal to it is too.)
     let skew_measured_by_this_token = provenance == Provenance::Login
-        && iat.is_some_and(|iat| plausible_offset(offset_from_iat(iat, now)) == Ok(rules.offset));
+        && iat.is_some_and(|iat| offset_from_iat(iat, now) == rules.offset);
     let trusted = provenance == Provenance::Stored || skew_measured_by_this_token;
     let floor = now.plus(MIN_FRESH_LIFETIME_MS);
     // `NEVER` for none: an `Option<Millis>` goes through memory in the wasm.
@@ -83,13 +84,12 @@ pub(super) fn timing(
 
     // The lifetime sizes the leeway. For a stored token, `exp - iat` is its real lifetime (the
     // time left may be a small remainder); for a fresh one, the time left is the lifetime.
-    let issued_lifetime = match (provenance, exp, iat) {
+    let lifetime_ms = match (provenance, exp, iat) {
         (Provenance::Stored, Some(exp), Some(iat)) => {
-            Some(super::secs_to_ms(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0)))
+            super::secs_to_ms(u64::try_from(exp.saturating_sub(iat)).unwrap_or(0))
         }
-        _ => None,
+        _ => expires_at.since(now),
     };
-    let lifetime_ms = issued_lifetime.unwrap_or_else(|| expires_at.since(now));
 
     // A configured leeway longer than half the token's life would refresh a new token at once.
     let leeway_ms = rules.leeway_ms.unwrap_or_else(|| default_leeway_ms(lifetime_ms)).min(lifetime_ms / 2);
