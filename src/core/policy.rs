@@ -264,38 +264,45 @@ pub fn classify<T: Clone>(resp: &RefreshAnswer<T>, now: Millis) -> RefreshOutcom
 /// transient outcome, with its Retry-After).
 fn decide<T: Clone>(resp: &RefreshAnswer<T>, now: Millis) -> Result<RefreshOutcome<T>, Detail> {
     let status = resp.status;
-    let http = |note: Option<&'static str>| Err(Detail::Http { status, note });
-    match status {
-        // A "success" without tokens is a server bug, not a verdict on the session:
-        // retrying is bounded by the breaker, logging out would punish the user for it.
-        200..=299 => match resp.body.as_ref().and_then(fresh_tokens) {
-            Some(tokens) => Ok(success(resp, tokens, now)),
-            None => Err(Detail::InvalidResponse),
-        },
-        // 401 is the refresh endpoint refusing the credential: whatever the body, asking again
-        // with the same token cannot help. 400 and 403 also come from WAFs, proxies and CSRF
-        // middleware that never saw the token: only a verdict the server spelled out ends the
-        // session.
-        400 | 401 | 403 => {
-            let (reason, message) = match resp.body.as_ref() {
+    // Every transient status leaves this block with its note: one place builds the `Detail`.
+    let note = 'transient: {
+        let (reason, message) = match status {
+            // A "success" without tokens is a server bug, not a verdict on the session:
+            // retrying is bounded by the breaker, logging out would punish the user for it.
+            200..=299 => {
+                return match resp.body.as_ref().and_then(fresh_tokens) {
+                    Some(tokens) => Ok(success(resp, tokens, now)),
+                    None => Err(Detail::InvalidResponse),
+                };
+            }
+            // 401 is the refresh endpoint refusing the credential: whatever the body, asking
+            // again with the same token cannot help. 400 and 403 also come from WAFs, proxies
+            // and CSRF middleware that never saw the token: only a verdict the server spelled
+            // out ends the session.
+            400 | 401 | 403 => match resp.body.as_ref() {
                 None if status == 401 => (LogoutReason::InvalidToken, None),
-                None => return http(Some(NOT_JSON)),
-                Some(json) => match verdict(json) {
-                    Verdict::Ends(reason) => (reason, server_message(json)),
-                    // For configuration errors the server's text is for developers (it goes to
-                    // the console with the [`ConfigError`]); the user gets the reason's own message.
-                    Verdict::Config(_) => (LogoutReason::InvalidToken, None),
-                    _ if status == 401 => (LogoutReason::InvalidToken, server_message(json)),
-                    Verdict::Later(code) => return http(Some(code)),
-                    Verdict::Unknown => return http(Some(NO_VERDICT)),
-                },
-            };
-            Ok(RefreshOutcome::Definitive { reason, message })
-        }
-        // 408, 429, 5xx, and anything unexpected (404/405 from a wrong refresh URL, a proxy's
-        // 3xx): none says anything about the session, so none ends it.
-        _ => http(None),
-    }
+                None => break 'transient Some(NOT_JSON),
+                Some(json) => {
+                    let (reason, with_message) = match verdict(json) {
+                        Verdict::Ends(reason) => (reason, true),
+                        // For configuration errors the server's text is for developers (it goes
+                        // to the console with the [`ConfigError`]); the user gets the reason's
+                        // own message.
+                        Verdict::Config(_) => (LogoutReason::InvalidToken, false),
+                        _ if status == 401 => (LogoutReason::InvalidToken, true),
+                        Verdict::Later(code) => break 'transient Some(code),
+                        Verdict::Unknown => break 'transient Some(NO_VERDICT),
+                    };
+                    (reason, if with_message { server_message(json) } else { None })
+                }
+            },
+            // 408, 429, 5xx, and anything unexpected (404/405 from a wrong refresh URL, a
+            // proxy's 3xx): none says anything about the session, so none ends it.
+            _ => break 'transient None,
+        };
+        return Ok(RefreshOutcome::Definitive { reason, message });
+    };
+    Err(Detail::Http { status, note })
 }
 
 fn success<T>(resp: &RefreshAnswer<T>, tokens: FreshTokens<T>, now: Millis) -> RefreshOutcome<T> {
@@ -397,18 +404,6 @@ impl fmt::Display for RevokeFailure {
             RevokeFailure::Network => f.write_str("network"),
         }
     }
-}
-
-/// The first non-empty string among the members `first..=last` (in [`BODY_KEYS`] order).
-fn non_empty_string<T>(map: &Body<T>, first: usize, last: usize) -> Option<&str> {
-    let mut key = first;
-    while key <= last {
-        match map.str(key) {
-            Some(s) if !s.is_empty() => return Some(s),
-            _ => key += 1,
-        }
-    }
-    None
 }
 
 /// SimpleJWT (`access`, `refresh`) or OAuth (`access_token`, `refresh_token`, `expires_in`).
@@ -533,7 +528,15 @@ fn known_code(value: Option<&str>) -> Verdict {
 /// OAuth's `error_description` (RFC 6749 §5.2's human-readable text), DRF's `detail`, or
 /// `message`, cut to a displayable length.
 fn server_message<T>(map: &Body<T>) -> Option<String> {
-    let text = non_empty_string(map, ERROR_DESCRIPTION, MESSAGE)?;
+    // The members walked here: a helper's `Option<&str>` went through memory on every step.
+    let mut key = ERROR_DESCRIPTION;
+    let text = loop {
+        match map.get(key) {
+            Some(Member::Str(s)) if !s.is_empty() => break s.as_str(),
+            _ if key == MESSAGE => return None,
+            _ => key += 1,
+        }
+    };
     // Counted in characters, cut at a character's first byte: a byte loop, where
     // `chars().take().collect()` costs char decoding and re-encoding in the wasm.
     let bytes = text.as_bytes();
@@ -553,7 +556,10 @@ fn server_message<T>(map: &Body<T>) -> Option<String> {
 fn retry_after<T>(resp: &RefreshAnswer<T>, now: Millis) -> Option<u64> {
     // An HTTP-date in Retry-After is on the server clock; measure it against the server's own
     // `Date` when we have it, so a skewed client clock does not distort the wait.
-    retry_delay(resp.retry_after.as_deref()?, resp.retry_after_date, resp.date.unwrap_or(now))
+    let Some(value) = &resp.retry_after else {
+        return None;
+    };
+    retry_delay(value, resp.retry_after_date, resp.date.unwrap_or(now))
 }
 
 /// A `Retry-After` value as a delay in ms, capped at one hour: its delta-seconds, else its
