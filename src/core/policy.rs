@@ -15,7 +15,7 @@
 //! | 400, 403 | not a JSON object (a WAF's or proxy's HTML page, empty) | transient |
 //! | anything else | anything | transient (408, 429, 5xx, a wrong URL's 404, a proxy's 3xx) |
 
-use crate::core::expiry::{digits, offset_from_server_time, parse_http_date, ClockOffset, Digits};
+use crate::core::expiry::{offset_from_server_time, parse_http_date, ClockOffset, Digits};
 use crate::core::time::Millis;
 use crate::core::json::Json;
 use crate::core::jwt::Token;
@@ -616,6 +616,7 @@ pub fn parse_retry_after(value: &str, now: Millis) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::expiry::digits;
 
     const NOW: Millis = Millis(1_700_000_000_000);
 
