@@ -136,19 +136,32 @@ pub struct Numbers {
 pub fn check(mut next: impl FnMut() -> Option<f64>) -> Result<Numbers, OptionError> {
     let mut v = [0u64; 8];
     let mut leeway_given = false;
-    for i in 0..RANGES.len() {
-        let (option, range) = (Ranged::ALL[i], RANGES[i]);
+    let mut i = 0;
+    while let Some(range) = RANGES.get(i) {
         let given = next();
-        if option == Ranged::Leeway {
+        if i == Ranged::Leeway as usize {
             leeway_given = given.is_some();
         }
         v[i] = match given {
             None => range.default,
-            Some(x) => range.check(x).map_err(|why| OptionError::OutOfRange { option, why })?,
+            // NaN fails the first test, the infinities the range.
+            Some(x) if x.trunc() == x && x >= range.min as f64 && x <= range.max as f64 => x as u64,
+            // What [`Range::check`] answers, inlined: its `Result` went through memory.
+            Some(x) => {
+                let why = if x - x != 0.0 {
+                    Why::NotFinite
+                } else if x.trunc() != x {
+                    Why::Fraction
+                } else {
+                    Why::Outside
+                };
+                return Err(OptionError::OutOfRange { option: Ranged::ALL[i], why });
+            }
         };
-        if option == Ranged::GiveUpAfter && v[Ranged::MaxDelay as usize] < v[Ranged::BaseDelay as usize] {
+        if i == Ranged::GiveUpAfter as usize && v[Ranged::MaxDelay as usize] < v[Ranged::BaseDelay as usize] {
             return Err(OptionError::MaxDelayBelowBaseDelay);
         }
+        i += 1;
     }
     let [max_attempts, base_delay_ms, max_delay_ms, cooldown_ms, give_up_after_ms, leeway, expiring_warning_ms, refresh_timeout_ms] = v;
     Ok(Numbers {
@@ -231,6 +244,19 @@ mod tests {
         assert_eq!(check(given(Ranged::ExpiringWarning, 86_400_001.0)), Err(error(Ranged::ExpiringWarning, Why::Outside)));
         assert_eq!(check(given(Ranged::MaxDelay, f64::NEG_INFINITY)), Err(error(Ranged::MaxDelay, Why::NotFinite)));
         assert!(!Ranged::MaxAttempts.in_ms() && Ranged::Cooldown.in_ms() && Ranged::Leeway.in_ms());
+    }
+
+    #[test]
+    fn each_value_is_judged_as_range_check_judges_it() {
+        let values = [0.0, -0.0, 0.5, 1.0, 99.0, 100.0, 100.5, -1.0, 1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 3_600_000.0, 86_400_001.0, 600_000.0, f64::MAX, f64::MIN_POSITIVE];
+        for option in Ranged::ALL {
+            for x in values {
+                match option.range().check(x) {
+                    Err(why) => assert_eq!(check(given(option, x)), Err(error(option, why)), "{option:?} {x}"),
+                    Ok(_) => assert!(!matches!(check(given(option, x)), Err(OptionError::OutOfRange { .. })), "{option:?} {x}"),
+                }
+            }
+        }
     }
 
     #[test]

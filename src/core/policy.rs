@@ -15,7 +15,7 @@
 //! | 400, 403 | not a JSON object (a WAF's or proxy's HTML page, empty) | transient |
 //! | anything else | anything | transient (408, 429, 5xx, a wrong URL's 404, a proxy's 3xx) |
 
-use crate::core::expiry::{digits, offset_from_server_time, parse_http_date, ClockOffset, Digits};
+use crate::core::expiry::{offset_from_server_time, parse_http_date, ClockOffset, Digits};
 use crate::core::time::Millis;
 use crate::core::json::Json;
 use crate::core::jwt::Token;
@@ -264,38 +264,45 @@ pub fn classify<T: Clone>(resp: &RefreshAnswer<T>, now: Millis) -> RefreshOutcom
 /// transient outcome, with its Retry-After).
 fn decide<T: Clone>(resp: &RefreshAnswer<T>, now: Millis) -> Result<RefreshOutcome<T>, Detail> {
     let status = resp.status;
-    let http = |note: Option<&'static str>| Err(Detail::Http { status, note });
-    match status {
-        // A "success" without tokens is a server bug, not a verdict on the session:
-        // retrying is bounded by the breaker, logging out would punish the user for it.
-        200..=299 => match resp.body.as_ref().and_then(fresh_tokens) {
-            Some(tokens) => Ok(success(resp, tokens, now)),
-            None => Err(Detail::InvalidResponse),
-        },
-        // 401 is the refresh endpoint refusing the credential: whatever the body, asking again
-        // with the same token cannot help. 400 and 403 also come from WAFs, proxies and CSRF
-        // middleware that never saw the token: only a verdict the server spelled out ends the
-        // session.
-        400 | 401 | 403 => {
-            let (reason, message) = match resp.body.as_ref() {
+    // Every transient status leaves this block with its note: one place builds the `Detail`.
+    let note = 'transient: {
+        let (reason, message) = match status {
+            // A "success" without tokens is a server bug, not a verdict on the session:
+            // retrying is bounded by the breaker, logging out would punish the user for it.
+            200..=299 => {
+                return match resp.body.as_ref().and_then(fresh_tokens) {
+                    Some(tokens) => Ok(success(resp, tokens, now)),
+                    None => Err(Detail::InvalidResponse),
+                };
+            }
+            // 401 is the refresh endpoint refusing the credential: whatever the body, asking
+            // again with the same token cannot help. 400 and 403 also come from WAFs, proxies
+            // and CSRF middleware that never saw the token: only a verdict the server spelled
+            // out ends the session.
+            400 | 401 | 403 => match resp.body.as_ref() {
                 None if status == 401 => (LogoutReason::InvalidToken, None),
-                None => return http(Some(NOT_JSON)),
-                Some(json) => match verdict(json) {
-                    Verdict::Ends(reason) => (reason, server_message(json)),
-                    // For configuration errors the server's text is for developers (it goes to
-                    // the console with the [`ConfigError`]); the user gets the reason's own message.
-                    Verdict::Config(_) => (LogoutReason::InvalidToken, None),
-                    _ if status == 401 => (LogoutReason::InvalidToken, server_message(json)),
-                    Verdict::Later(code) => return http(Some(code)),
-                    Verdict::Unknown => return http(Some(NO_VERDICT)),
-                },
-            };
-            Ok(RefreshOutcome::Definitive { reason, message })
-        }
-        // 408, 429, 5xx, and anything unexpected (404/405 from a wrong refresh URL, a proxy's
-        // 3xx): none says anything about the session, so none ends it.
-        _ => http(None),
-    }
+                None => break 'transient Some(NOT_JSON),
+                Some(json) => {
+                    let (reason, with_message) = match verdict(json) {
+                        Verdict::Ends(reason) => (reason, true),
+                        // For configuration errors the server's text is for developers (it goes
+                        // to the console with the [`ConfigError`]); the user gets the reason's
+                        // own message.
+                        Verdict::Config(_) => (LogoutReason::InvalidToken, false),
+                        _ if status == 401 => (LogoutReason::InvalidToken, true),
+                        Verdict::Later(code) => break 'transient Some(code),
+                        Verdict::Unknown => break 'transient Some(NO_VERDICT),
+                    };
+                    (reason, if with_message { server_message(json) } else { None })
+                }
+            },
+            // 408, 429, 5xx, and anything unexpected (404/405 from a wrong refresh URL, a
+            // proxy's 3xx): none says anything about the session, so none ends it.
+            _ => break 'transient None,
+        };
+        return Ok(RefreshOutcome::Definitive { reason, message });
+    };
+    Err(Detail::Http { status, note })
 }
 
 fn success<T>(resp: &RefreshAnswer<T>, tokens: FreshTokens<T>, now: Millis) -> RefreshOutcome<T> {
@@ -397,18 +404,6 @@ impl fmt::Display for RevokeFailure {
             RevokeFailure::Network => f.write_str("network"),
         }
     }
-}
-
-/// The first non-empty string among the members `first..=last` (in [`BODY_KEYS`] order).
-fn non_empty_string<T>(map: &Body<T>, first: usize, last: usize) -> Option<&str> {
-    let mut key = first;
-    while key <= last {
-        match map.str(key) {
-            Some(s) if !s.is_empty() => return Some(s),
-            _ => key += 1,
-        }
-    }
-    None
 }
 
 /// SimpleJWT (`access`, `refresh`) or OAuth (`access_token`, `refresh_token`, `expires_in`).
@@ -533,7 +528,15 @@ fn known_code(value: Option<&str>) -> Verdict {
 /// OAuth's `error_description` (RFC 6749 §5.2's human-readable text), DRF's `detail`, or
 /// `message`, cut to a displayable length.
 fn server_message<T>(map: &Body<T>) -> Option<String> {
-    let text = non_empty_string(map, ERROR_DESCRIPTION, MESSAGE)?;
+    // The members walked here: a helper's `Option<&str>` went through memory on every step.
+    let mut key = ERROR_DESCRIPTION;
+    let text = loop {
+        match map.get(key) {
+            Some(Member::Str(s)) if !s.is_empty() => break s.as_str(),
+            _ if key == MESSAGE => return None,
+            _ => key += 1,
+        }
+    };
     // Counted in characters, cut at a character's first byte: a byte loop, where
     // `chars().take().collect()` costs char decoding and re-encoding in the wasm.
     let bytes = text.as_bytes();
@@ -553,7 +556,10 @@ fn server_message<T>(map: &Body<T>) -> Option<String> {
 fn retry_after<T>(resp: &RefreshAnswer<T>, now: Millis) -> Option<u64> {
     // An HTTP-date in Retry-After is on the server clock; measure it against the server's own
     // `Date` when we have it, so a skewed client clock does not distort the wait.
-    retry_delay(resp.retry_after.as_deref()?, resp.retry_after_date, resp.date.unwrap_or(now))
+    let Some(value) = &resp.retry_after else {
+        return None;
+    };
+    retry_delay(value, resp.retry_after_date, resp.date.unwrap_or(now))
 }
 
 /// A `Retry-After` value as a delay in ms, capped at one hour: its delta-seconds, else its
@@ -572,9 +578,34 @@ fn retry_delay(value: &str, date: Option<Millis>, now: Millis) -> Option<u64> {
 
 /// A header's or member's text read as a decimal number, blanks around it ignored: one copy
 /// of the trim and the digit reader for `expires_in` and `Retry-After`.
+// One pass over the bytes (blanks, digits, blanks) instead of `trim_ascii` and then `digits`:
+// the trimmed slice went through memory between the three loops.
 #[inline(never)]
 fn number(text: &str) -> Digits {
-    digits(text.trim_ascii())
+    const LIMIT: u64 = u64::MAX / 10;
+    // 0: leading blanks, 1: digits, 2 and up: trailing blanks.
+    let (mut n, mut part, mut overflow) = (0u64, 0u8, false);
+    for &b in text.as_bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit <= 9 && part < 2 {
+            part = 1;
+            // `n * 10 + digit` fits unless n is past LIMIT, or at it with a digit past u64::MAX's last.
+            if n > LIMIT || (n == LIMIT && u64::from(digit) > u64::MAX % 10) {
+                overflow = true;
+            } else {
+                n = n * 10 + u64::from(digit);
+            }
+        } else if b.is_ascii_whitespace() {
+            part <<= 1;
+        } else {
+            return Digits::NotANumber;
+        }
+    }
+    match part {
+        0 => Digits::NotANumber,
+        _ if overflow => Digits::Overflow,
+        _ => Digits::Value(n),
+    }
 }
 
 /// `Retry-After` as a delay in ms: delta-seconds or an HTTP-date, capped at one hour.
@@ -585,6 +616,7 @@ pub fn parse_retry_after(value: &str, now: Millis) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::expiry::digits;
 
     const NOW: Millis = Millis(1_700_000_000_000);
 
@@ -946,6 +978,25 @@ mod tests {
         assert_eq!(fresh_tokens(&body).unwrap().expires_in, Some(60));
         let body = Body::parse(r#"{"access_token":"A","expires_in":"99999999999999999999"}"#).unwrap();
         assert_eq!(fresh_tokens(&body).unwrap().expires_in, None);
+    }
+
+    #[test]
+    fn number_reads_digits_between_ascii_blanks_only() {
+        for (text, expected) in [
+            (" 60 ", Digits::Value(60)),
+            ("\t\n\x0c\r 7 \r\n", Digits::Value(7)),
+            ("18446744073709551615", Digits::Value(u64::MAX)),
+            (" 18446744073709551616", Digits::Overflow),
+            ("5 5", Digits::NotANumber),
+            ("5 x", Digits::NotANumber),
+            ("", Digits::NotANumber),
+            ("   ", Digits::NotANumber),
+            ("\u{a0}5", Digits::NotANumber),
+            ("5\x0b", Digits::NotANumber),
+        ] {
+            assert_eq!(number(text), expected, "{text:?}");
+            assert_eq!(number(text), digits(text.trim_ascii()), "{text:?}");
+        }
     }
 
     #[test]

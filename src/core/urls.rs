@@ -26,7 +26,10 @@ pub enum UrlClass {
 /// without a copy): nothing is rewritten or filtered up front, so the wasm needs no code to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlRules {
-    allowed_origins: Vec<String>,
+    /// The page's origin kept apart from the API origins: pushing it onto their list cost more
+    /// wasm than one more compare.
+    page_origin: String,
+    api_origins: Vec<String>,
     skip_refresh_for: Vec<String>,
     refresh_origin: String,
     refresh_path: String,
@@ -61,9 +64,11 @@ impl ByteSet {
 
 /// RFC 3986 `unreserved`: a percent-escape of one of these means the character itself.
 const UNRESERVED: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
+/// What a normalised path holds unescaped: `unreserved`, `sub-delims` but `;`, `:`, `@`, `/`.
 const PLAIN: ByteSet = ByteSet::of(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@/");
 
-/// What a normalised path holds unescaped: `unreserved`, `sub-delims` but `;`, `:`, `@`, `/`.
+/// [`PLAIN`], for the test that holds it to RFC 3986.
+#[cfg(test)]
 fn is_plain(b: u8) -> bool {
     PLAIN.has(b)
 }
@@ -110,7 +115,7 @@ fn put(out: &mut Vec<u8>, b: u8, raw: ByteSet) {
 ///
 /// Dot segments are not resolved here: the URL parser did that. Matching stays
 /// case-sensitive. The usual path (none of `%`, `;`, `?`, `#`, `//` or a byte to escape) is
-/// returned as is, without allocating.
+/// its own normal form.
 ///
 /// Why this still runs in the wasm although JS hands over `URL.pathname`: the URL parser only
 /// does part of it. It cuts the query and fragment and escapes non-ASCII, controls, space, `"`,
@@ -119,33 +124,26 @@ fn put(out: &mut Vec<u8>, b: u8, raw: ByteSet) {
 /// server routes those spellings alike, so skipping them would send the bearer to a path the
 /// app excluded.
 pub fn normalise_path(path: &str) -> Cow<'_, str> {
-    match normalise(path.as_bytes()) {
-        // Cut at a `?` or `#` or not at all: a character boundary.
-        Cow::Borrowed(normal) => Cow::Borrowed(path.get(..normal.len()).unwrap_or_default()),
+    let mut out = Vec::new();
+    let normal = normalise(path.as_bytes(), &mut out);
+    // The usual path is its own normal form, cut at a `?` or `#` or not at all (a character
+    // boundary): lent back as it is.
+    match path.get(..normal.len()) {
+        Some(same) if same.as_bytes() == normal => Cow::Borrowed(same),
         // Every byte of a normal form is ASCII.
-        Cow::Owned(normal) => Cow::Owned(normal.iter().map(|&b| char::from(b)).collect()),
+        _ => Cow::Owned(normal.iter().map(|&b| char::from(b)).collect()),
     }
 }
 
 /// [`normalise_path`] on bytes, which is what the rules compare: the normal form is ASCII, and
-/// building it byte by byte keeps the UTF-8 encoder out of the wasm.
-fn normalise(path: &[u8]) -> Cow<'_, [u8]> {
+/// building it byte by byte keeps the UTF-8 encoder out of the wasm. It is written into `out`
+/// (cleared first), the usual path too: a first pass to find the paths already normal (and lend
+/// them back) cost more wasm than copying a few dozen bytes costs time, and a buffer the caller
+/// owns rather than a `Cow` leaves one drop per buffer in `classify`, not one per string.
+fn normalise<'a>(path: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
     let end = path.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(path.len());
     let bytes = path.get(..end).unwrap_or_default();
-    // One pass: every byte plain, and no `//`.
-    let mut prev = 0;
-    let mut j = 0;
-    while let Some(&b) = bytes.get(j) {
-        if !is_plain(b) || (b == b'/' && prev == b'/') {
-            break;
-        }
-        prev = b;
-        j += 1;
-    }
-    if j == bytes.len() {
-        return Cow::Borrowed(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len() + 8);
+    out.clear();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         i += 1;
@@ -161,14 +159,14 @@ fn normalise(path: &[u8]) -> Cow<'_, [u8]> {
             b'%' => match (hex_value(bytes.get(i)), hex_value(bytes.get(i + 1))) {
                 (Some(high), Some(low)) => {
                     i += 2;
-                    put(&mut out, high << 4 | low, UNRESERVED);
+                    put(out, high << 4 | low, UNRESERVED);
                 }
-                _ => put(&mut out, b'%', UNRESERVED),
+                _ => put(out, b'%', UNRESERVED),
             },
-            b => put(&mut out, b, PLAIN),
+            b => put(out, b, PLAIN),
         }
     }
-    Cow::Owned(out)
+    out
 }
 
 /// Paths compare without a trailing slash.
@@ -189,33 +187,31 @@ impl UrlRules {
         refresh_origin: String,
         refresh_path: String,
     ) -> Self {
-        let mut allowed_origins = api_origins;
-        allowed_origins.push(page_origin);
-        UrlRules { allowed_origins, skip_refresh_for, refresh_origin, refresh_path }
+        UrlRules { page_origin, api_origins, skip_refresh_for, refresh_origin, refresh_path }
     }
 
     pub fn classify(&self, origin: &str, path: &str) -> UrlClass {
         // An opaque allowed origin matches nothing, not even an opaque request.
-        let ours = is_real_origin(origin)
-            && self.allowed_origins.iter().any(|o| is_real_origin(o) && o.eq_ignore_ascii_case(origin));
-        if !ours {
+        let ours = |o: &String| is_real_origin(o) && o.eq_ignore_ascii_case(origin);
+        if !is_real_origin(origin) || !(ours(&self.page_origin) || self.api_origins.iter().any(ours)) {
             return UrlClass::Foreign;
         }
-        let path = normalise(path.as_bytes());
-        if self.is_refresh_url(origin, &path)
-            || self.skip_refresh_for.iter().any(|s| matches_segments(&path, &normalise(s.as_bytes())))
+        let (mut normal, mut other) = (Vec::new(), Vec::new());
+        let path = normalise(path.as_bytes(), &mut normal);
+        // An unset refresh path (or one that normalises to nothing) is no URL.
+        let refresh_path = normalise(self.refresh_path.as_bytes(), &mut other);
+        if !refresh_path.is_empty()
+            && self.refresh_origin.eq_ignore_ascii_case(origin)
+            && without_trailing_slash(refresh_path) == without_trailing_slash(path)
         {
             return UrlClass::Excluded;
         }
+        for s in &self.skip_refresh_for {
+            if matches_segments(path, normalise(s.as_bytes(), &mut other)) {
+                return UrlClass::Excluded;
+            }
+        }
         UrlClass::Protected
-    }
-
-    /// `path` is normalised. An unset refresh path (or one that normalises to nothing) is no URL.
-    fn is_refresh_url(&self, origin: &str, path: &[u8]) -> bool {
-        let refresh_path = normalise(self.refresh_path.as_bytes());
-        !refresh_path.is_empty()
-            && self.refresh_origin.eq_ignore_ascii_case(origin)
-            && without_trailing_slash(&refresh_path) == without_trailing_slash(path)
     }
 }
 
@@ -459,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn the_usual_path_is_not_copied() {
+    fn the_usual_path_comes_back_borrowed() {
         assert!(matches!(normalise_path("/api/paper-trades/"), Cow::Borrowed("/api/paper-trades/")));
         assert!(matches!(normalise_path("/api/search?q=%41//"), Cow::Borrowed("/api/search")));
         assert!(matches!(normalise_path("/api//x"), Cow::Owned(_)));
