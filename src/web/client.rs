@@ -154,9 +154,9 @@ fn held(clients: &[Option<Client>], out: &mut Writer) {
                 // Written out: a loop over the array links its `IntoIter`.
                 let [access, refresh, revoked] = machine.held_tokens();
                 out.list(3);
-                out.opt_token_number(access);
-                out.opt_token_number(refresh);
-                out.opt_token_number(revoked);
+                out.opt_token_number(access.copied());
+                out.opt_token_number(refresh.copied());
+                out.opt_token_number(revoked.copied());
             }
             None => out.null(),
         }
@@ -477,7 +477,7 @@ fn snapshot(out: &mut Writer, machine: &Machine<Handle>, now: Millis) {
     out.num(s.clock_offset_ms as f64);
     out.opt_num(s.logout_reason.map(|r| r as u8 as f64));
     // JS reads its claims for display (`state().claims`), as `decodeJwt` does.
-    out.opt_token(machine.access());
+    out.opt_token(machine.access().copied());
 }
 
 /// After the result: `[actions]` (warnings first), then the timer (`null`: as armed, `-1`:
@@ -537,7 +537,7 @@ fn warning(w: &mut Writer, warning: &Warning) {
         }
         Warning::RefreshMisconfigured(cause) => {
             w.str(cause.code);
-            w.opt_str(cause.description.as_deref());
+            w.opt_str(&cause.description);
         }
         Warning::RefreshHookFailed(message) => w.str(message),
     }
@@ -555,7 +555,7 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
             w.head(2, 0);
-            w.opt_token(refresh_token.as_ref());
+            w.opt_token(*refresh_token);
         }
         Action::AcquireLock => {
             w.head(1, 1);
@@ -572,14 +572,14 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
                 TabMessage::Tokens { access, refresh, generation, expires_at } => {
                     w.int(0);
                     w.token(*access);
-                    w.opt_token(refresh.as_ref());
+                    w.opt_token(*refresh);
                     w.num(*generation as f64);
                     w.opt_num(expires_at.map(|m| m.0 as f64));
                 }
                 TabMessage::Logout { reason, message, generation } => {
                     w.int(1);
                     w.int(*reason as u32);
-                    w.opt_str(message.as_deref());
+                    w.opt_str(message);
                     w.num(*generation as f64);
                     w.null();
                 }
@@ -603,14 +603,14 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
                 // No bearer: also "send it without one" for a request that was waiting to be sent.
                 other => {
                     w.int(0);
-                    w.opt_token(if let Outcome::Bearer(token) = other { Some(token) } else { None });
+                    w.opt_token(if let Outcome::Bearer(token) = other { Some(*token) } else { None });
                 }
             }
         }
         Action::Persist { access, refresh, generation, expires_at } => {
             w.head(5, 6);
             w.token(*access);
-            w.opt_token(refresh.as_ref());
+            w.opt_token(*refresh);
             w.num(*generation as f64);
             w.opt_num(expires_at.map(|m| m.0 as f64));
         }
@@ -628,7 +628,7 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
         Action::Logout { reason, message, origin } => {
             w.head(4, 9);
             w.int(*reason as u32);
-            w.opt_str(message.as_deref());
+            w.opt_str(message);
             w.opt_num(origin.map(|o| o as u8 as f64));
         }
         Action::Expiring { expires_at } => {
@@ -646,7 +646,7 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
         }
         Action::Revoke { token } => {
             w.head(2, 12);
-            w.opt_token(token.as_ref());
+            w.opt_token(*token);
         }
     }
     true

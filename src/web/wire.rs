@@ -135,7 +135,8 @@ impl Writer<'_> {
         self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
         self.0.extend_from_slice(s.as_bytes());
     }
-    pub fn opt_str(&mut self, s: Option<&str>) {
+    /// By reference to the option: `as_deref` at each call went through memory.
+    pub fn opt_str(&mut self, s: &Option<String>) {
         match s {
             Some(s) => self.str(s),
             None => self.null(),
@@ -146,14 +147,16 @@ impl Writer<'_> {
         self.0.push(4);
         self.0.extend_from_slice(&token.0.get().to_le_bytes());
     }
-    pub fn opt_token(&mut self, token: Option<&Handle>) {
+    /// By value: an `Option<Handle>` is one word (0: none), where a reference went through a
+    /// `select` on its address at every call.
+    pub fn opt_token(&mut self, token: Option<Handle>) {
         match token {
-            Some(token) => self.token(*token),
+            Some(token) => self.token(token),
             None => self.null(),
         }
     }
     /// A token's handle as a number (what JS names the tokens to keep by), or null.
-    pub fn opt_token_number(&mut self, token: Option<&Handle>) {
+    pub fn opt_token_number(&mut self, token: Option<Handle>) {
         self.opt_num(token.map(|t| f64::from(t.0.get())));
     }
     pub fn opt_num(&mut self, n: Option<f64>) {
