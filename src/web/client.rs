@@ -105,11 +105,14 @@ fn answer(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut 
     }
     if op == START {
         start(client, a, out);
-    } else {
-        let Some(machine) = client.machine.as_mut() else {
-            fail(out, CoreError::NotStarted, 0);
-            return false;
-        };
+    }
+    // After `START` there is always a machine (`START` without a config is a second one), so
+    // this is only the "not started" answer of the other ops.
+    let Some(machine) = client.machine.as_mut() else {
+        fail(out, CoreError::NotStarted, 0);
+        return false;
+    };
+    if op != START {
         let t = now();
         match op {
             REQUEST | UNAUTHORIZED => request(machine, &client.urls, op == REQUEST, t, a, out),
@@ -125,7 +128,7 @@ fn answer(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut 
             _ => event(machine, t, op, a, out),
         }
     }
-    drain(client, out);
+    drain(machine, &mut client.armed, out);
     true
 }
 
@@ -288,7 +291,7 @@ fn event(machine: &mut Machine<Handle>, t: Millis, op: u32, a: &mut Reader, out:
         TIMEOUT => machine.handle_timeout(t, jitter()),
         VISIBILITY => machine.on_visibility(t, a.flag()),
         NETWORK_ERROR => machine.on_refresh_network_error(t, jitter()),
-        HOOK_ERROR => machine.on_refresh_hook_error(t, a.str().unwrap_or_default(), jitter()),
+        HOOK_ERROR => machine.on_refresh_hook_error(t, string_or(a, ""), jitter()),
         LOCK_GRANTED => machine.on_lock_granted(t, stored(a)),
         LOCK_UNAVAILABLE => machine.on_lock_unavailable(t),
         STORED => machine.on_stored(t, stored(a)),
@@ -399,7 +402,7 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
         return None;
     }
     if kind != 1.0 {
-        return Some(Err(a.str().unwrap_or_default()));
+        return Some(Err(string_or(a, "")));
     }
     let access = a.token();
     let refresh = a.token();
@@ -483,26 +486,20 @@ fn snapshot(out: &mut Writer, machine: &Machine<Handle>, now: Millis) {
 /// After the result: `[actions]` (warnings first), then the timer (`null`: as armed, `-1`:
 /// disarm, else a delay in ms).
 #[inline(never)]
-fn drain(client: &mut Client, out: &mut Writer) {
-    let Client { machine, armed, .. } = client;
-    let Some(machine) = machine.as_mut() else {
-        out.null();
-        return out.null();
-    };
+fn drain(machine: &mut Machine<Handle>, armed: &mut Option<Millis>, out: &mut Writer) {
     // The list's count is known only at the end: its header is written now and patched then,
     // rather than encoding into a second buffer and copying it on every call.
     let head = out.open();
-    let mut n: u32 = 0;
     let warnings = machine.take_warnings();
+    let actions = machine.take_actions();
+    let mut n = (warnings.len() + actions.len()) as u32;
     for w in &warnings {
-        n += 1;
         warning(out, w);
     }
     discard(warnings);
-    let actions = machine.take_actions();
     for action in &actions {
-        if encode(out, action) {
-            n += 1;
+        if !encode(out, action) {
+            n -= 1;
         }
     }
     discard(actions);

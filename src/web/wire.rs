@@ -23,8 +23,15 @@ impl<'a> Reader<'a> {
         self.pos = self.pos.wrapping_add(n);
         b
     }
+    /// The next `N` bytes, zeros when the input is shorter: by a thin reference to an array,
+    /// where `bytes`' slice came back through memory.
     fn word<const N: usize>(&mut self) -> [u8; N] {
-        self.bytes(N).and_then(|b| b.try_into().ok()).unwrap_or([0; N])
+        let at = self.pos;
+        self.pos = at.wrapping_add(N);
+        match self.buf.get(at..).and_then(<[u8]>::first_chunk) {
+            Some(word) => *word,
+            None => [0; N],
+        }
     }
     fn u32(&mut self) -> usize {
         u32::from_le_bytes(self.word()) as usize
@@ -186,8 +193,8 @@ impl Writer<'_> {
     /// Patches the count of the list `open` started at `head`.
     #[inline(never)]
     pub fn close(&mut self, head: usize, n: u32) {
-        if let Some(count) = self.0.get_mut(head + 1..head + 5) {
-            count.copy_from_slice(&n.to_le_bytes());
+        if let Some(count) = self.0.get_mut(head + 1..).and_then(<[u8]>::first_chunk_mut) {
+            *count = n.to_le_bytes();
         }
     }
     pub fn strs(&mut self, items: &[String]) {
