@@ -412,6 +412,13 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
     Some(Ok(FreshTokens { access: access.unwrap_or(EMPTY), refresh, expires_in }))
 }
 
+/// An index (`indexOf`'s, -1 when absent) as `Reader::whole` reads a number, the fraction
+/// dropped; NaN and negatives are `usize::MAX`, no index. Read by `num`, whose `f64` comes back
+/// in a register where `whole`'s option went through memory.
+fn index(v: f64) -> usize {
+    if v >= 0.0 { v as usize } else { usize::MAX }
+}
+
 /// A channel message or a `storage` event of the access key, as js/index.js reads them:
 /// - a message: its `type`'s index in TAB_KINDS, access, refresh (token handles), the reason's
 ///   index in REASONS (`LogoutReason::ALL`'s order), message, generation, expiresAt;
@@ -420,25 +427,25 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
 fn tab_message(a: &mut Reader) -> Option<TabMessage<Handle>> {
     // The message borrowed from the input, and copied only once it is known to be whole: a
     // message refused half-way has nothing to drop.
-    let kind = a.whole();
+    let kind = a.num();
     let access = a.token();
     let refresh = a.token();
-    let reason = a.whole();
+    let reason = a.num();
     let message = a.text();
     let generation = a.whole();
     let expires_at = a.whole().map(Millis);
     let owned = |s: Option<&str>| s.map(str::to_owned);
-    match kind {
-        Some(0) => {
+    match index(kind) {
+        0 => {
             let (access, generation) = (access?, generation?);
             Some(TabMessage::Tokens { access, refresh, generation, expires_at })
         }
-        Some(1) => {
-            let (reason, generation) = (*LogoutReason::ALL.get(usize::try_from(reason?).ok()?)?, generation?);
+        1 => {
+            let (reason, generation) = (*LogoutReason::ALL.get(index(reason))?, generation?);
             Some(TabMessage::Logout { reason, message: owned(message), generation })
         }
-        Some(2) => Some(TabMessage::Hello),
-        Some(3) => Some(match access.filter(|v| *v != EMPTY) {
+        2 => Some(TabMessage::Hello),
+        3 => Some(match access.filter(|v| *v != EMPTY) {
             // The expiry is not in the event; the core reads it from storage.
             Some(access) => TabMessage::Tokens { access, refresh, generation: generation.unwrap_or(0), expires_at: None },
             // The keys were removed: whoever did it logged the session out.
@@ -703,15 +710,15 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let cookie_mode = a.flag();
     // The enumerated options by their index in js/index.js's AREAS and SESSION_CLEARING (the
     // enums' order); anything else is the default.
-    let area = match a.whole() {
-        Some(1) => Area::Session,
-        Some(2) => Area::Memory,
+    let area = match index(a.num()) {
+        1 => Area::Session,
+        2 => Area::Memory,
         _ => Area::Local,
     };
     let revoke = a.flag();
-    let session_clear = match a.whole() {
-        Some(1) => SessionClear::Matching,
-        Some(2) => SessionClear::None,
+    let session_clear = match index(a.num()) {
+        1 => SessionClear::Matching,
+        2 => SessionClear::None,
         _ => SessionClear::All,
     };
 
