@@ -75,9 +75,11 @@ impl<'a> Reader<'a> {
     /// A number, `None` for anything else, NaN kept apart (an option's value, which the core
     /// refuses when it is NaN and defaults when it is left out).
     pub fn opt_num(&mut self) -> Option<f64> {
-        let present = self.peek() == 1;
-        let n = self.num();
-        present.then_some(n)
+        if self.peek() == 1 {
+            return Some(self.num());
+        }
+        self.num();
+        None
     }
     /// A finite, non-negative number, its fraction dropped (times, counts, generations).
     #[inline(never)]
