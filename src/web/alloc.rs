@@ -11,7 +11,6 @@ use core::cell::UnsafeCell;
 struct State {
     free: [usize; usize::BITS as usize],
     next: usize,
-    end: usize,
 }
 
 pub struct Classes(UnsafeCell<State>);
@@ -24,7 +23,7 @@ extern "C" {
 const PAGE: usize = 65_536;
 
 #[global_allocator]
-static ALLOC: Classes = Classes(UnsafeCell::new(State { free: [0; usize::BITS as usize], next: 0, end: 0 }));
+static ALLOC: Classes = Classes(UnsafeCell::new(State { free: [0; usize::BITS as usize], next: 0 }));
 
 /// The size class (log2 of the block size) of a layout.
 fn class(layout: &Layout) -> usize {
@@ -44,16 +43,13 @@ unsafe impl GlobalAlloc for Classes {
         }
         if s.next == 0 {
             s.next = core::ptr::addr_of!(__heap_base) as usize;
-            s.end = wasm32::memory_size(0) * PAGE;
         }
         let start = (s.next + layout.align().max(8) - 1) & !(layout.align().max(8) - 1);
         let Some(top) = start.checked_add(1 << k) else { return core::ptr::null_mut() };
-        if top > s.end {
-            let pages = (top - s.end).div_ceil(PAGE);
-            if wasm32::memory_grow(0, pages) == usize::MAX {
-                return core::ptr::null_mut();
-            }
-            s.end += pages * PAGE;
+        // The end of memory read where it is needed (one instruction), not kept.
+        let end = wasm32::memory_size(0) * PAGE;
+        if top > end && wasm32::memory_grow(0, (top - end).div_ceil(PAGE)) == usize::MAX {
+            return core::ptr::null_mut();
         }
         s.next = top;
         start as *mut u8

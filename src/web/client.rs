@@ -105,11 +105,14 @@ fn answer(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut 
     }
     if op == START {
         start(client, a, out);
-    } else {
-        let Some(machine) = client.machine.as_mut() else {
-            fail(out, CoreError::NotStarted, 0);
-            return false;
-        };
+    }
+    // After `START` there is always a machine (`START` without a config is a second one), so
+    // this is only the "not started" answer of the other ops.
+    let Some(machine) = client.machine.as_mut() else {
+        fail(out, CoreError::NotStarted, 0);
+        return false;
+    };
+    if op != START {
         let t = now();
         match op {
             REQUEST | UNAUTHORIZED => request(machine, &client.urls, op == REQUEST, t, a, out),
@@ -125,7 +128,7 @@ fn answer(clients: &mut Vec<Option<Client>>, op: u32, a: &mut Reader, out: &mut 
             _ => event(machine, t, op, a, out),
         }
     }
-    drain(client, out);
+    drain(machine, &mut client.armed, out);
     true
 }
 
@@ -154,9 +157,9 @@ fn held(clients: &[Option<Client>], out: &mut Writer) {
                 // Written out: a loop over the array links its `IntoIter`.
                 let [access, refresh, revoked] = machine.held_tokens();
                 out.list(3);
-                out.opt_token_number(access);
-                out.opt_token_number(refresh);
-                out.opt_token_number(revoked);
+                out.opt_token_number(access.copied());
+                out.opt_token_number(refresh.copied());
+                out.opt_token_number(revoked.copied());
             }
             None => out.null(),
         }
@@ -288,7 +291,7 @@ fn event(machine: &mut Machine<Handle>, t: Millis, op: u32, a: &mut Reader, out:
         TIMEOUT => machine.handle_timeout(t, jitter()),
         VISIBILITY => machine.on_visibility(t, a.flag()),
         NETWORK_ERROR => machine.on_refresh_network_error(t, jitter()),
-        HOOK_ERROR => machine.on_refresh_hook_error(t, a.str().unwrap_or_default(), jitter()),
+        HOOK_ERROR => machine.on_refresh_hook_error(t, string_or(a, ""), jitter()),
         LOCK_GRANTED => machine.on_lock_granted(t, stored(a)),
         LOCK_UNAVAILABLE => machine.on_lock_unavailable(t),
         STORED => machine.on_stored(t, stored(a)),
@@ -399,7 +402,7 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
         return None;
     }
     if kind != 1.0 {
-        return Some(Err(a.str().unwrap_or_default()));
+        return Some(Err(string_or(a, "")));
     }
     let access = a.token();
     let refresh = a.token();
@@ -407,6 +410,13 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
     // The wrapped hook always returns an access token; were it ever missing, the empty one is
     // the policy's "the hook could not read it" (a failed attempt).
     Some(Ok(FreshTokens { access: access.unwrap_or(EMPTY), refresh, expires_in }))
+}
+
+/// An index (`indexOf`'s, -1 when absent) as `Reader::whole` reads a number, the fraction
+/// dropped; NaN and negatives are `usize::MAX`, no index. Read by `num`, whose `f64` comes back
+/// in a register where `whole`'s option went through memory.
+fn index(v: f64) -> usize {
+    if v >= 0.0 { v as usize } else { usize::MAX }
 }
 
 /// A channel message or a `storage` event of the access key, as js/index.js reads them:
@@ -417,25 +427,25 @@ fn parsed(a: &mut Reader) -> Option<Result<FreshTokens<Handle>, String>> {
 fn tab_message(a: &mut Reader) -> Option<TabMessage<Handle>> {
     // The message borrowed from the input, and copied only once it is known to be whole: a
     // message refused half-way has nothing to drop.
-    let kind = a.whole();
+    let kind = a.num();
     let access = a.token();
     let refresh = a.token();
-    let reason = a.whole();
+    let reason = a.num();
     let message = a.text();
     let generation = a.whole();
     let expires_at = a.whole().map(Millis);
     let owned = |s: Option<&str>| s.map(str::to_owned);
-    match kind {
-        Some(0) => {
+    match index(kind) {
+        0 => {
             let (access, generation) = (access?, generation?);
             Some(TabMessage::Tokens { access, refresh, generation, expires_at })
         }
-        Some(1) => {
-            let (reason, generation) = (*LogoutReason::ALL.get(usize::try_from(reason?).ok()?)?, generation?);
+        1 => {
+            let (reason, generation) = (*LogoutReason::ALL.get(index(reason))?, generation?);
             Some(TabMessage::Logout { reason, message: owned(message), generation })
         }
-        Some(2) => Some(TabMessage::Hello),
-        Some(3) => Some(match access.filter(|v| *v != EMPTY) {
+        2 => Some(TabMessage::Hello),
+        3 => Some(match access.filter(|v| *v != EMPTY) {
             // The expiry is not in the event; the core reads it from storage.
             Some(access) => TabMessage::Tokens { access, refresh, generation: generation.unwrap_or(0), expires_at: None },
             // The keys were removed: whoever did it logged the session out.
@@ -477,32 +487,26 @@ fn snapshot(out: &mut Writer, machine: &Machine<Handle>, now: Millis) {
     out.num(s.clock_offset_ms as f64);
     out.opt_num(s.logout_reason.map(|r| r as u8 as f64));
     // JS reads its claims for display (`state().claims`), as `decodeJwt` does.
-    out.opt_token(machine.access());
+    out.opt_token(machine.access().copied());
 }
 
 /// After the result: `[actions]` (warnings first), then the timer (`null`: as armed, `-1`:
 /// disarm, else a delay in ms).
 #[inline(never)]
-fn drain(client: &mut Client, out: &mut Writer) {
-    let Client { machine, armed, .. } = client;
-    let Some(machine) = machine.as_mut() else {
-        out.null();
-        return out.null();
-    };
+fn drain(machine: &mut Machine<Handle>, armed: &mut Option<Millis>, out: &mut Writer) {
     // The list's count is known only at the end: its header is written now and patched then,
     // rather than encoding into a second buffer and copying it on every call.
     let head = out.open();
-    let mut n: u32 = 0;
     let warnings = machine.take_warnings();
+    let actions = machine.take_actions();
+    let mut n = (warnings.len() + actions.len()) as u32;
     for w in &warnings {
-        n += 1;
         warning(out, w);
     }
     discard(warnings);
-    let actions = machine.take_actions();
     for action in &actions {
-        if encode(out, action) {
-            n += 1;
+        if !encode(out, action) {
+            n -= 1;
         }
     }
     discard(actions);
@@ -537,7 +541,7 @@ fn warning(w: &mut Writer, warning: &Warning) {
         }
         Warning::RefreshMisconfigured(cause) => {
             w.str(cause.code);
-            w.opt_str(cause.description.as_deref());
+            w.opt_str(&cause.description);
         }
         Warning::RefreshHookFailed(message) => w.str(message),
     }
@@ -555,7 +559,7 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
     match action {
         Action::StartRefresh { refresh_token } => {
             w.head(2, 0);
-            w.opt_token(refresh_token.as_ref());
+            w.opt_token(*refresh_token);
         }
         Action::AcquireLock => {
             w.head(1, 1);
@@ -572,14 +576,14 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
                 TabMessage::Tokens { access, refresh, generation, expires_at } => {
                     w.int(0);
                     w.token(*access);
-                    w.opt_token(refresh.as_ref());
+                    w.opt_token(*refresh);
                     w.num(*generation as f64);
                     w.opt_num(expires_at.map(|m| m.0 as f64));
                 }
                 TabMessage::Logout { reason, message, generation } => {
                     w.int(1);
                     w.int(*reason as u32);
-                    w.opt_str(message.as_deref());
+                    w.opt_str(message);
                     w.num(*generation as f64);
                     w.null();
                 }
@@ -603,14 +607,14 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
                 // No bearer: also "send it without one" for a request that was waiting to be sent.
                 other => {
                     w.int(0);
-                    w.opt_token(if let Outcome::Bearer(token) = other { Some(token) } else { None });
+                    w.opt_token(if let Outcome::Bearer(token) = other { Some(*token) } else { None });
                 }
             }
         }
         Action::Persist { access, refresh, generation, expires_at } => {
             w.head(5, 6);
             w.token(*access);
-            w.opt_token(refresh.as_ref());
+            w.opt_token(*refresh);
             w.num(*generation as f64);
             w.opt_num(expires_at.map(|m| m.0 as f64));
         }
@@ -628,7 +632,7 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
         Action::Logout { reason, message, origin } => {
             w.head(4, 9);
             w.int(*reason as u32);
-            w.opt_str(message.as_deref());
+            w.opt_str(message);
             w.opt_num(origin.map(|o| o as u8 as f64));
         }
         Action::Expiring { expires_at } => {
@@ -646,7 +650,7 @@ fn encode(w: &mut Writer, action: &Action<Handle>) -> bool {
         }
         Action::Revoke { token } => {
             w.head(2, 12);
-            w.opt_token(token.as_ref());
+            w.opt_token(*token);
         }
     }
     true
@@ -706,15 +710,15 @@ fn read_config(a: &mut Reader) -> Result<(Client, u64, usize), OptionError> {
     let cookie_mode = a.flag();
     // The enumerated options by their index in js/index.js's AREAS and SESSION_CLEARING (the
     // enums' order); anything else is the default.
-    let area = match a.whole() {
-        Some(1) => Area::Session,
-        Some(2) => Area::Memory,
+    let area = match index(a.num()) {
+        1 => Area::Session,
+        2 => Area::Memory,
         _ => Area::Local,
     };
     let revoke = a.flag();
-    let session_clear = match a.whole() {
-        Some(1) => SessionClear::Matching,
-        Some(2) => SessionClear::None,
+    let session_clear = match index(a.num()) {
+        1 => SessionClear::Matching,
+        2 => SessionClear::None,
         _ => SessionClear::All,
     };
 

@@ -40,7 +40,12 @@ fn buffers() -> &'static mut Buffers {
 pub extern "C" fn ak_in(len: usize) -> *mut u8 {
     let b = buffers();
     b.input.clear();
-    b.input.resize(len, 0);
+    b.input.reserve(len);
+    // SAFETY: `reserve` made room for `len` bytes, all zeroed before they are counted.
+    unsafe {
+        b.input.as_mut_ptr().write_bytes(0, len);
+        b.input.set_len(len);
+    }
     b.input.as_mut_ptr()
 }
 
@@ -125,8 +130,13 @@ pub(crate) fn jitter() -> f64 {
 }
 
 /// Whether `location.pathname` (up to 2 KiB of it) is the login page's.
+/// The buffer is a static, not a local: 2 KiB on the stack gave the drain (where a `Redirect`
+/// is encoded) a stack frame and a zeroing on every call.
+#[inline(never)]
 pub(crate) fn at_login_page(login_path: &str) -> bool {
-    let mut buf = [0u8; 2048];
+    static HERE: Global<[u8; 2048]> = Global(UnsafeCell::new([0; 2048]));
+    // SAFETY: as for `buffers`.
+    let buf = unsafe { &mut *HERE.0.get() };
     let len = unsafe { host::here(buf.as_mut_ptr(), buf.len()) }.min(buf.len());
     // SAFETY: what `TextEncoder.encodeInto` wrote, `len` as it reported (see `Reader::text`).
     let here = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };

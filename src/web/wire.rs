@@ -23,8 +23,15 @@ impl<'a> Reader<'a> {
         self.pos = self.pos.wrapping_add(n);
         b
     }
+    /// The next `N` bytes, zeros when the input is shorter: by a thin reference to an array,
+    /// where `bytes`' slice came back through memory.
     fn word<const N: usize>(&mut self) -> [u8; N] {
-        self.bytes(N).and_then(|b| b.try_into().ok()).unwrap_or([0; N])
+        let at = self.pos;
+        self.pos = at.wrapping_add(N);
+        match self.buf.get(at..).and_then(<[u8]>::first_chunk) {
+            Some(word) => *word,
+            None => [0; N],
+        }
     }
     fn u32(&mut self) -> usize {
         u32::from_le_bytes(self.word()) as usize
@@ -68,9 +75,11 @@ impl<'a> Reader<'a> {
     /// A number, `None` for anything else, NaN kept apart (an option's value, which the core
     /// refuses when it is NaN and defaults when it is left out).
     pub fn opt_num(&mut self) -> Option<f64> {
-        let present = self.peek() == 1;
-        let n = self.num();
-        present.then_some(n)
+        if self.peek() == 1 {
+            return Some(self.num());
+        }
+        self.num();
+        None
     }
     /// A finite, non-negative number, its fraction dropped (times, counts, generations).
     #[inline(never)]
@@ -135,7 +144,8 @@ impl Writer<'_> {
         self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
         self.0.extend_from_slice(s.as_bytes());
     }
-    pub fn opt_str(&mut self, s: Option<&str>) {
+    /// By reference to the option: `as_deref` at each call went through memory.
+    pub fn opt_str(&mut self, s: &Option<String>) {
         match s {
             Some(s) => self.str(s),
             None => self.null(),
@@ -146,14 +156,16 @@ impl Writer<'_> {
         self.0.push(4);
         self.0.extend_from_slice(&token.0.get().to_le_bytes());
     }
-    pub fn opt_token(&mut self, token: Option<&Handle>) {
+    /// By value: an `Option<Handle>` is one word (0: none), where a reference went through a
+    /// `select` on its address at every call.
+    pub fn opt_token(&mut self, token: Option<Handle>) {
         match token {
-            Some(token) => self.token(*token),
+            Some(token) => self.token(token),
             None => self.null(),
         }
     }
     /// A token's handle as a number (what JS names the tokens to keep by), or null.
-    pub fn opt_token_number(&mut self, token: Option<&Handle>) {
+    pub fn opt_token_number(&mut self, token: Option<Handle>) {
         self.opt_num(token.map(|t| f64::from(t.0.get())));
     }
     pub fn opt_num(&mut self, n: Option<f64>) {
@@ -183,8 +195,8 @@ impl Writer<'_> {
     /// Patches the count of the list `open` started at `head`.
     #[inline(never)]
     pub fn close(&mut self, head: usize, n: u32) {
-        if let Some(count) = self.0.get_mut(head + 1..head + 5) {
-            count.copy_from_slice(&n.to_le_bytes());
+        if let Some(count) = self.0.get_mut(head + 1..).and_then(<[u8]>::first_chunk_mut) {
+            *count = n.to_le_bytes();
         }
     }
     pub fn strs(&mut self, items: &[String]) {
