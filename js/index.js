@@ -309,8 +309,8 @@ function parseHook(hook) {
     if (expiresIn != null && !(Number.isFinite(expiresIn) && expiresIn >= 0)) {
       throw wrong('expiresIn', VERBOSE && `parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
     }
-    // As the core's RESPONSE op takes it.
-    return [1, access, refresh ?? null, expiresIn ?? null];
+    // As the core's RESPONSE op takes it: the tokens as their handles.
+    return [1, tokenId(access), tokenId(refresh), expiresIn ?? null];
   };
 }
 
@@ -534,33 +534,29 @@ function openStore(area, keys, accessCount, keepRefresh) {
   const legacyAccess = legacy.slice(0, accessCount);
   const legacyRefresh = legacy.slice(accessCount);
   const tokenKeys = [accessKey, refreshKey, ...legacy];
-  // `web`: the Web Storage area, or null once in memory; `s`: whichever is in use, as a Storage.
+  // `web`: the Web Storage area, or null once in memory (then `memory` holds the tokens).
   let web = rawStorage(area);
-  let s = web;
-  // What can still be read from an area that refuses writes (a full quota).
-  const toMemory = () => {
-    const memory = new Map();
-    for (const k of tokenKeys) { try { const v = web?.getItem(k); if (v != null) memory.set(k, v); } catch {} }
+  const memory = new Map();
+  // What can still be read from an area that refuses writes (a full quota), after one warning
+  // (`what`) unless the store was asked for memory.
+  const toMemory = (what) => {
+    if (what) degraded(what);
+    for (const k of tokenKeys) { try { const v = web.getItem(k); if (v != null) memory.set(k, v); } catch {} }
     web = null;
-    s = { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k) };
   };
-  try { web?.setItem('__authkeeper_probe__', '1'); web?.removeItem('__authkeeper_probe__'); } catch { web = null; }
-  if (!web) {
-    if (area !== 'memory') degraded(`${area}Storage`);
-    // An area that refused the probe may still be readable.
-    web = s;
-    toMemory();
-  }
+  // Throws for a missing area (null) as for a failing one; an area that refused the probe may
+  // still be readable.
+  try { web.setItem('__authkeeper_probe__', '1'); web.removeItem('__authkeeper_probe__'); } catch { toMemory(area !== 'memory' && `${area}Storage`); }
   // Every access: a Web Storage failure moves the store to memory (set then writes there).
-  const use = (f, retry) => {
+  const use = (f, inMemory) => {
     if (web) {
-      try { return f(s); } catch { degraded('Web Storage'); toMemory(); if (!retry) return null; }
+      try { return f(web); } catch { toMemory('Web Storage'); }
     }
-    return f(s);
+    return inMemory();
   };
-  const get = (k) => use((s) => s.getItem(k));
-  const set = (k, v) => use((s) => s.setItem(k, v), true);
-  const remove = (k) => use((s) => s.removeItem(k));
+  const get = (k) => use((s) => s.getItem(k), () => memory.get(k) ?? null);
+  const set = (k, v) => use((s) => s.setItem(k, v), () => memory.set(k, v));
+  const remove = (k) => use((s) => s.removeItem(k), () => memory.delete(k));
   const migrate = (key, legacy) => {
     for (const old of legacy) {
       if (old === key) continue;
@@ -601,10 +597,9 @@ function openStore(area, keys, accessCount, keepRefresh) {
     clear([own, sessionAll, local, session]) {
       if (own) for (const k of keys) remove(k);
       // A missing area (null) throws as a failing one does: nothing to remove either way.
-      const removeFrom = (s, keys) => { try { for (const k of keys) s.removeItem(k); } catch {} };
-      removeFrom(rawStorage('local'), local);
-      const s = rawStorage('session');
-      if (sessionAll) { try { s.clear(); } catch {} } else removeFrom(s, session);
+      const removeFrom = (area, keys, all) => { try { const s = rawStorage(area); if (all) s.clear(); else for (const k of keys) s.removeItem(k); } catch {} };
+      removeFrom('local', local);
+      removeFrom('session', session, sessionAll);
     },
   };
   return store;
@@ -711,7 +706,7 @@ export async function createAuthClient(options) {
   const realFetch = config.fetch ?? root.fetch.bind(root);
   // Without onTrace the fast path allocates no trace entries at all.
   const onTrace = config.onTrace;
-  const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
+  const trace = onTrace && ((id, url, phase, status, error) => onTrace({ id, url, phase, ...status != null && { status }, ...error && { error } }));
   const cookie = config.refreshMode === 'cookie';
   const [created] = call(NEW, settings);
   // Its errors are all numbers; its answer starts with the store keys (a list).
@@ -767,7 +762,7 @@ export async function createAuthClient(options) {
       if (delay >= 0) timer = setTimeout(() => op(TIMEOUT), delay);
     }
     if (before) result = before(result);
-    for (const a of actions ?? []) perform[a[0]](...a.slice(1));
+    for (const [a, ...rest] of actions ?? []) perform[a](...rest);
     return result;
   };
   const op = (code, ...args) => run(call(code, [handle, ...args]));
@@ -787,7 +782,8 @@ export async function createAuthClient(options) {
   let nextWaiter = 0;
   /** A call whose result may be "wait for id" (a new waiter's; the promise exists before the
    * actions run), a bearer, `null` or an error. */
-  const decide = (code, signal, ...args) => {
+  const ask = (code, signal, ...args) => {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = ++nextWaiter;
     const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : r));
     return Array.isArray(result) ? Promise.reject(coreError(result)) : result;
@@ -807,10 +803,8 @@ export async function createAuthClient(options) {
     /* 6 Persist */ store.save,
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
     /* 8 Redirect */ (url) => root.location?.assign(url),
-    /* 9 Logout */ (r, message, origin, reason = REASONS[r]) => {
-      message ??= LOGOUT_TEXT[reason];
-      announce('auth:logout', 'signed_out', { reason, message, ...origin !== null && { originReason: REASONS[origin] } });
-    },
+    /* 9 Logout */ (r, message, origin, reason = REASONS[r]) =>
+      announce('auth:logout', 'signed_out', { reason, message: message ?? LOGOUT_TEXT[reason], ...origin !== null && { originReason: REASONS[origin] } }),
     /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
     /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
     /* 12 Revoke */ revoke,
@@ -861,13 +855,12 @@ export async function createAuthClient(options) {
     let parsed = null;
     if (config.parseRefreshResponse && response.ok) {
       try { parsed = config.parseRefreshResponse(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
-      if (parsed[0] === 1) parsed = [1, tokenId(parsed[1]), tokenId(parsed[2]), parsed[3]];
     }
     // The body as JSON.parse reads it, reduced to the members the core's policy looks at: the
     // first four are the tokens' (a non-empty string as its handle, or a list, or nothing).
-    let json = null;
+    let json;
     try { json = JSON.parse(text); } catch {}
-    const fields = json !== null && typeof json === 'object' && !Array.isArray(json)
+    const fields = isRecord(json)
       ? BODY_KEYS.map((k, i) => {
         const v = Object.hasOwn(json, k) ? json[k] : null;
         return Array.isArray(v) ? [] : i < 4 ? tokenId(v || 0) : typeof v === 'string' || typeof v === 'number' ? v : null;
@@ -905,10 +898,7 @@ export async function createAuthClient(options) {
     let status = null;
     try { status = (await post(config.revokeUrl, headers, body, { keepalive: true }))[0]?.status ?? null; } catch {}
     const [failed] = call(REVOKE_RESULT, [status]);
-    const detail = { id: 0, url: config.revokePath, phase: failed === null ? 'revoked' : 'revoke_failed' };
-    if (status !== null) detail.status = status;
-    if (failed !== null) detail.error = ['network', `http_${status}`][failed];
-    try { onTrace?.(detail); } catch {}
+    try { trace?.(0, config.revokePath, failed === null ? 'revoked' : 'revoke_failed', status, ['network', `http_${status}`][failed]); } catch {}
   }
   // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
   // that, it is released at once so no tab deadlocks on a lock nobody uses. Exclusive: the
@@ -944,7 +934,7 @@ export async function createAuthClient(options) {
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
-      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), tokenId(d.access), tokenId(d.refresh), REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
+      if (isObject(d)) op(TAB, TAB_KINDS.indexOf(d.type), tokenId(d.access), tokenId(d.refresh), REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
     listen(root.window, 'storage', (e) => {
@@ -960,8 +950,6 @@ export async function createAuthClient(options) {
   op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
-  /** `decide`, unless the caller's signal is already aborted. */
-  const ask = (code, signal, ...args) => (signal?.aborted ? Promise.reject(abortReason(signal)) : decide(code, signal, ...args));
 
 
   /** fetch's exact signature and semantics, with the session handled. */
@@ -1017,7 +1005,7 @@ export async function createAuthClient(options) {
       return response;
     }
     trace?.(id, path, '401');
-    let fresh = decide(UNAUTHORIZED, signal, origin, path, tokenId(bearer));
+    let fresh = ask(UNAUTHORIZED, signal, origin, path, tokenId(bearer));
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
       trace?.(id, path, 'done', 401);
