@@ -134,7 +134,8 @@ const TIME_CLAIMS = ['exp', 'iat', 'nbf'];
 /** Decodes a JWT's claims without verifying it (display only). Throws AuthkeeperError. */
 export function decodeJwt(token) {
   const t = String(token).trim();
-  const claims = t === '' ? 0 : t.length > 16384 ? 6 : readClaims(t, true);
+  // (An empty token fails as one without 3 segments; only the developer wording tells them apart.)
+  const claims = VERBOSE && t === '' ? 0 : t.length > 16384 ? 6 : readClaims(t, true);
   if (typeof claims !== 'object') throw new AuthkeeperError('malformed_token', `decodeJwt: ${VERBOSE ? JWT_ERRORS[claims] : 'malformed_token'}`);
   return shapeClaims(claims);
 }
@@ -199,22 +200,24 @@ const isWasmSource = (v) => isText(v) || v instanceof URL ||
 
 // Every option and the type check of each, in the order they run: each option's path and kind,
 // an index into TYPES (and EXPECTED, the developer wording) or the values it may take. An option
-// left out (undefined) is not checked; a group (`keys`, `retry`...) must be an object before its
-// members are read. The URLs (kind 12) are checked where they are resolved.
+// left out (undefined) is not checked, except refreshUrl (14), which is required; a group (`keys`,
+// `retry`...) must be an object before its members are read. The URLs (kinds 12-14) are then
+// resolved, loginUrl and revokeUrl last (after every other check, as they always were).
 const isText = (v) => typeof v === 'string' && v !== '';
 const isNumber = (v) => typeof v === 'number';
-const TYPES = [isObject, isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
-  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1];
+const isNullOrText = (v) => v === null || isText(v);
+const TYPES = [isObject, isText, isStrings, isStrings, isStrings, isNullOrText,
+  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1, isNullOrText, isText];
 const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
   'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
-  'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module'];
+  'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module', '', 'null or a URL string', 'a URL string'];
 const CHECKS = {
-  __proto__: null, refreshUrl: 12, loginUrl: 12, revokeUrl: 12, storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
+  __proto__: null, refreshUrl: 14, storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
   keys: 0, legacyKeys: 0, 'keys.access': 1, 'legacyKeys.access': 2, 'keys.refresh': 1, 'legacyKeys.refresh': 2,
   apiOrigins: 3, skipRefreshFor: 4, clear: 0, 'clear.patterns': 2, 'clear.sessionStorage': SESSION_CLEARING,
   clientId: 5, scope: 5, leeway: 6, expiringWarning: 7, refreshTimeout: 7,
   retry: 0, 'retry.maxAttempts': 8, 'retry.baseDelay': 8, 'retry.maxDelay': 8, 'retry.cooldown': 8, 'retry.giveUpAfter': 8,
-  refreshWhenHidden: 9, tabLock: 9, fetch: 10, onTrace: 10, refreshRequest: 10, parseRefreshResponse: 10, wasmUrl: 11,
+  refreshWhenHidden: 9, tabLock: 9, fetch: 10, onTrace: 10, refreshRequest: 10, parseRefreshResponse: 10, wasmUrl: 11, loginUrl: 12, revokeUrl: 13,
 };
 
 /**
@@ -228,18 +231,14 @@ function normalise(options) {
   for (const group of ['', 'keys', 'legacyKeys', 'retry', 'clear']) refuseUnknown(group && `${group}.`, group ? options[group] : options);
   const o = { ...options };
   const base = root.location?.href;
-  /** The option `name` as fetch resolves it; `text`: the developer wording when it does not parse. */
-  const url = (name, text) => {
-    try { return new URL(o[name], base); } catch { throw bad(name, text, o[name]); }
-  };
-  if (!isText(o.refreshUrl)) throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
-  const refresh = url('refreshUrl', VERBOSE && 'a valid URL');
+  // The URLs as fetch resolves them.
+  const urls = {};
   let apiOrigins;
   const at = (name) => name.split('.').reduce((v, k) => v?.[k], o);
   for (const [name, kind] of Object.entries(CHECKS)) {
     const value = at(name);
     const list = Array.isArray(kind);
-    if (value !== undefined && !(list ? kind.includes(value) : TYPES[kind](value))) {
+    if ((value !== undefined || kind === 14) && !(list ? kind.includes(value) : TYPES[kind](value))) {
       throw bad(name, VERBOSE && (list ? kind.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1') : EXPECTED[kind]), value);
     }
     if (kind === 3) {
@@ -247,13 +246,13 @@ function normalise(options) {
         try { return new URL(origin).origin; } catch { throw bad('apiOrigins', VERBOSE && 'absolute URLs such as "https://api.example.com"', origin); }
       });
     }
+    if (kind > 11 && value != null) {
+      try { urls[name] = new URL(value, base); } catch {
+        throw bad(name, VERBOSE && `${name === 'refreshUrl' ? '' : 'null or '}a ${name === 'loginUrl' ? '' : 'valid '}URL`, value);
+      }
+    }
   }
-  const login = o.loginUrl == null ? null : url('loginUrl', VERBOSE && 'null or a URL');
-  let revoke = null;
-  if (o.revokeUrl != null) {
-    if (!isText(o.revokeUrl)) throw bad('revokeUrl', VERBOSE && 'null or a URL string', o.revokeUrl);
-    revoke = url('revokeUrl', VERBOSE && 'null or a valid URL');
-  }
+  const { refreshUrl: refresh, loginUrl: login, revokeUrl: revoke } = urls;
   o.pageOrigin = root.location?.origin ?? refresh.origin;
   o.refreshUrl = refresh.href;
   o.revokeUrl = revoke?.href ?? null;
@@ -288,12 +287,14 @@ function callHook(name, hook, arg, secrets, shape) {
 }
 
 function requestHook(hook) {
-  return (refreshToken) => {
+  // The body; the hook's headers are set on `headers`.
+  return (refreshToken, headers) => {
     const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], VERBOSE && '{ body, headers }');
     if (out.body != null && !isBody(out.body)) {
       throw new Error(VERBOSE ? `refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})` : 'refreshRequest: bad body');
     }
-    try { return [out.body ?? undefined, new Headers(out.headers ?? {})]; } catch (e) { throw new Error(`refreshRequest${VERBOSE ? "'s headers are not valid headers" : ': bad headers'}: ${scrub(e?.message, [refreshToken])}`); }
+    try { for (const [name, value] of new Headers(out.headers ?? {})) headers.set(name, value); } catch (e) { throw new Error(`refreshRequest${VERBOSE ? "'s headers are not valid headers" : ': bad headers'}: ${scrub(e?.message, [refreshToken])}`); }
+    return out.body ?? undefined;
   };
 }
 
@@ -317,10 +318,10 @@ function parseHook(hook) {
 /**
  * An absolute path that the URL parser keeps byte for byte: RFC 3986 path characters only (no
  * escapes, "\", controls, spaces or anything it percent-encodes), and no "/" followed by "." (a
- * dot segment) or by "/" (at the start: another host). Sticky: `lastIndex` ends where the path
- * does; what follows must be the end, "?" or "#".
+ * dot segment) or by "/" (at the start: another host), then the end, "?" or "#". The match is
+ * the path.
  */
-const PLAIN_PATH = /(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+/y;
+const PLAIN_PATH = /^(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+(?=[?#]|$)/;
 
 // The base URL fetch resolves relative URLs against (document.baseURI: a <base> element counts,
 // and one can be inserted at any time), and the origin an absolute path lands on there. A
@@ -342,15 +343,8 @@ function locate(url, pageOrigin) {
     knownBase = base;
     try { knownBaseOrigin = new URL('/', base).origin; } catch { knownBaseOrigin = null; }
   }
-  if (knownBaseOrigin === pageOrigin) {
-    PLAIN_PATH.lastIndex = 0;
-    if (PLAIN_PATH.test(url)) {
-      const end = PLAIN_PATH.lastIndex;
-      if (end === url.length) return [pageOrigin, url];
-      const next = url.charCodeAt(end);
-      if (next === 63 /* ? */ || next === 35 /* # */) return [pageOrigin, url.slice(0, end)];
-    }
-  }
+  const plain = knownBaseOrigin === pageOrigin && PLAIN_PATH.exec(url);
+  if (plain) return [pageOrigin, plain[0]];
   try {
     const { origin, pathname } = new URL(url, base);
     return [origin, pathname];
@@ -364,11 +358,9 @@ function locate(url, pageOrigin) {
  * the path is read directly, as it is already in the form fetch sends.
  */
 function locateSerialized(url, pageOrigin) {
-  if (url.startsWith(pageOrigin) && url.charCodeAt(pageOrigin.length) === 47 /* / */) {
-    const end = url.slice(pageOrigin.length).search(/[?#]/);
-    return [pageOrigin, url.slice(pageOrigin.length, end === -1 ? undefined : pageOrigin.length + end)];
-  }
-  return locate(url, pageOrigin);
+  return url.startsWith(pageOrigin) && url.charCodeAt(pageOrigin.length) === 47 /* / */
+    ? [pageOrigin, url.slice(pageOrigin.length).split(/[?#]/, 1)[0]]
+    : locate(url, pageOrigin);
 }
 
 // ---- The wasm module: loaded once per page, compiled as it streams in where it can. -------
@@ -525,14 +517,11 @@ function rawStorage(area) {
 }
 /** A console diagnostic (`error`: console.error, else console.warn). */
 const warn = (text, error) => (error ? console.error : console.warn)(`authkeeper: ${text}`);
-const degraded = (what) => warn(VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`);
 
 /** `keys`: the core's token keys (access, refresh, generation, expiry, then the legacy keys,
  * `accessCount` of them the access token's). */
 function openStore(area, keys, accessCount, keepRefresh) {
   const [accessKey, refreshKey, genKey, expKey, ...legacy] = keys;
-  const legacyAccess = legacy.slice(0, accessCount);
-  const legacyRefresh = legacy.slice(accessCount);
   const tokenKeys = [accessKey, refreshKey, ...legacy];
   // `web`: the Web Storage area, or null once in memory (then `memory` holds the tokens).
   let web = rawStorage(area);
@@ -540,7 +529,7 @@ function openStore(area, keys, accessCount, keepRefresh) {
   // What can still be read from an area that refuses writes (a full quota), after one warning
   // (`what`) unless the store was asked for memory.
   const toMemory = (what) => {
-    if (what) degraded(what);
+    if (what) warn(VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`);
     for (const k of tokenKeys) { try { const v = web.getItem(k); if (v != null) memory.set(k, v); } catch {} }
     web = null;
   };
@@ -573,8 +562,8 @@ function openStore(area, keys, accessCount, keepRefresh) {
     /** [access, refresh, generation, expiresAt] as the core's `Stored` (the tokens as their
      * handles), legacy keys migrated first. */
     load() {
-      migrate(accessKey, legacyAccess);
-      if (keepRefresh) migrate(refreshKey, legacyRefresh);
+      migrate(accessKey, legacy.slice(0, accessCount));
+      if (keepRefresh) migrate(refreshKey, legacy.slice(accessCount));
       const exp = get(expKey);
       return [tokenId(get(accessKey)), keepRefresh ? tokenId(get(refreshKey)) : null, store.generation(), exp === null ? null : Number(exp)];
     },
@@ -717,7 +706,7 @@ export async function createAuthClient(options) {
   /** `state()`: the core's snapshot; the access token's claims read here, as decodeJwt does. */
   const snapshot = () => {
     const [status, expiresAt, breaker, breakerOpenUntil, inFlight, waiting, refreshCount, clockOffset, reason, access] = op(STATE);
-    const claims = access === null ? 1 : readClaims(access, true);
+    const claims = readClaims(access ?? '', true);
     return { status: STATUSES[status], expiresAt, breaker: BREAKER_STATES[breaker], breakerOpenUntil, refreshInFlight: inFlight === 1, waiting, refreshCount, clockOffset,
       storage: store.memory ? 'memory' : 'web', reason: REASONS[reason] ?? null, claims: typeof claims === 'object' ? shapeClaims(claims) : null };
   };
@@ -841,9 +830,7 @@ export async function createAuthClient(options) {
     const headers = new Headers({ Accept: 'application/json' });
     let body;
     if (config.refreshRequest) {
-      let own;
-      try { [body, own] = config.refreshRequest(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
-      for (const [name, value] of own) headers.set(name, value);
+      try { body = config.refreshRequest(token, headers); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
     } else if (!cookie) {
       body = grantBody(headers, token, { grant_type: 'refresh_token', refresh_token: token ?? '' }, config.scope);
     }
@@ -955,21 +942,12 @@ export async function createAuthClient(options) {
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
     if (destroyed) throw new AuthkeeperError('destroyed', `auth.fetch: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
-    let isRequest = false;
-    if (typeof input !== 'string') {
-      if (input instanceof Request) {
-        isRequest = true;
-      } else if (toStringTag.call(input) === '[object Request]') {
-        // Another realm's Request (a same-origin iframe's) fails instanceof but is a Request to
-        // fetch: this realm's copy of it is what fetch would read (URL, headers, body, signal).
-        input = new Request(input);
-        isRequest = true;
-      } else {
-        // A URL object, or anything else fetch stringifies: stringified once, here, so that
-        // what is checked is what is sent.
-        input = `${input}`;
-      }
-    }
+    // Another realm's Request (a same-origin iframe's) fails instanceof but is a Request to
+    // fetch: this realm's copy of it is what fetch would read (URL, headers, body, signal).
+    const isRequest = typeof input !== 'string' && (input instanceof Request || (toStringTag.call(input) === '[object Request]' && !!(input = new Request(input))));
+    // A URL object, or anything else fetch stringifies: stringified once, here, so that what is
+    // checked is what is sent.
+    if (!isRequest) input = `${input}`;
     // Per fetch, init.headers replaces a Request's own headers rather than merging. Without
     // any, a plain object carries the one header we add (no Headers object to build).
     const own = init?.headers ?? (isRequest ? input.headers : undefined);
@@ -1038,11 +1016,10 @@ export async function createAuthClient(options) {
       return ask(REQUEST, signal, null, '');
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
+    // After destroy() the core refuses it (`destroyed`), as it does getAccessToken.
     async refresh({ signal } = {}) {
-      if (destroyed) throw new AuthkeeperError('destroyed', `auth.refresh: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
-      const token = await ask(REFRESH, signal);
-      // null: cookie mode found no session in the cookie.
-      if (token === null) throw new AuthkeeperError('no_session', `auth.refresh: ${VERBOSE ? 'there is no session to refresh' : 'no_session'}`);
+      // null: cookie mode found no session in the cookie: the core's own no_session error.
+      if ((await ask(REFRESH, signal)) === null) throw coreError([4]);
     },
     logout() { if (!destroyed) op(LOGOUT); },
     state() {
