@@ -506,6 +506,28 @@ function tokenClaims(id, out) {
   return 0;
 }
 
+/** A response's body as text, or null past MAX_BODY_BYTES or when it is not UTF-8. */
+async function readBounded(response) {
+  if (Number(response.headers.get('Content-Length')) > MAX_BODY_BYTES) return null;
+  const reader = response.body?.getReader();
+  let text = '';
+  if (reader) {
+    // Read into one buffer of the bound: no list of chunks to join.
+    const all = new Uint8Array(MAX_BODY_BYTES);
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.length > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
+      all.set(value, size);
+      size += value.length;
+    }
+    try { text = strictDec.decode(all.subarray(0, size)); } catch { return null; }
+  // A fetch polyfill's Response (whatwg-fetch, in a jsdom test) has no body stream, only text().
+  } else if (response.body !== null && typeof response.text === 'function') text = await response.text();
+  return text.length > MAX_BODY_BYTES ? null : text;
+}
+
 /** The members of a refresh response the core reads (src/core/policy.rs BODY_KEYS). */
 const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expires_in', 'error', 'code', 'action', 'error_description', 'detail', 'message'];
 
@@ -710,7 +732,6 @@ export async function createAuthClient(options) {
     return { status: STATUSES[status], expiresAt, breaker: BREAKER_STATES[breaker], breakerOpenUntil, refreshInFlight: inFlight === 1, waiting, refreshCount, clockOffset,
       storage: store.memory ? 'memory' : 'web', reason: REASONS[reason] ?? null, claims: typeof claims === 'object' ? shapeClaims(claims) : null };
   };
-  const lockName = `authkeeper:refresh:${accessKey}`;
   const pending = new Map();
   // auth.subscribe: this client's own listeners, told of every change the core announces, and
   // the state they are given (one object per change, so that it can be compared by identity).
@@ -755,26 +776,25 @@ export async function createAuthClient(options) {
     return result;
   };
   const op = (code, ...args) => run(call(code, [handle, ...args]));
-  const wait = (id, signal) => new Promise((resolve, reject) => {
-    const onAbort = () => {
-      pending.delete(id);
-      op(CANCEL, id);
-      reject(abortReason(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    // Settles the waiter: rejects with `error`, else resolves with `value`.
-    pending.set(id, (error, value) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (error) reject(error); else resolve(value);
-    });
-  });
   let nextWaiter = 0;
   /** A call whose result may be "wait for id" (a new waiter's; the promise exists before the
    * actions run), a bearer, `null` or an error. */
   const ask = (code, signal, ...args) => {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = ++nextWaiter;
-    const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : r));
+    const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? new Promise((resolve, reject) => {
+      const onAbort = () => {
+        pending.delete(id);
+        op(CANCEL, id);
+        reject(abortReason(signal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      // Settles the waiter: rejects with `error`, else resolves with `value`.
+      pending.set(id, (error, value) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error); else resolve(value);
+      });
+    }) : r));
     return Array.isArray(result) ? Promise.reject(coreError(result)) : result;
   };
 
@@ -856,26 +876,6 @@ export async function createAuthClient(options) {
     const retryAfter = response.headers.get('Retry-After');
     op(RESPONSE, response.status, retryAfter, Date.parse(retryAfter?.trim()), Date.parse(response.headers.get('Date')), fields, parsed);
   }
-  async function readBounded(response) {
-    if (Number(response.headers.get('Content-Length')) > MAX_BODY_BYTES) return null;
-    const reader = response.body?.getReader();
-    // A fetch polyfill's Response (whatwg-fetch, in a jsdom test) has no body stream, only text().
-    if (!reader) {
-      const text = response.body === null || typeof response.text !== 'function' ? '' : await response.text();
-      return text.length > MAX_BODY_BYTES ? null : text;
-    }
-    // Read into one buffer of the bound: no list of chunks to join.
-    const all = new Uint8Array(MAX_BODY_BYTES);
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (size + value.length > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
-      all.set(value, size);
-      size += value.length;
-    }
-    try { return strictDec.decode(all.subarray(0, size)); } catch { return null; }
-  }
   // Best effort revocation after a manual logout (RFC 7009, or SimpleJWT's blacklist view):
   // its result goes to the trace hook only, never a token.
   async function revoke(token) {
@@ -899,7 +899,7 @@ export async function createAuthClient(options) {
     const grant = new Promise((r) => { settle = r; t = setTimeout(r, timeoutMs + 5000, false); });
     const controller = new AbortController();
     try {
-      locks.request(lockName, { signal: controller.signal }, () => { settle(true); return held; }).catch(() => {});
+      locks.request(`authkeeper:refresh:${accessKey}`, { signal: controller.signal }, () => { settle(true); return held; }).catch(() => {});
     } catch { clearTimeout(t); return op(LOCK_UNAVAILABLE); }
     const won = await grant;
     clearTimeout(t);
