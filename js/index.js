@@ -745,9 +745,9 @@ export async function createAuthClient(options) {
     }
     return session;
   };
-  /** A `window` event for every page listener, then this client's own subscribers. */
+  /** A `window` event (`auth:${name}`) for every page listener, then this client's own subscribers. */
   const announce = (name, type, detail) => {
-    root.dispatchEvent?.(new CustomEvent(name, { detail }));
+    root.dispatchEvent?.(new CustomEvent(`auth:${name}`, { detail }));
     session = null;
     const event = Object.freeze({ type, ...detail });
     const state = sessionState();
@@ -813,12 +813,12 @@ export async function createAuthClient(options) {
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
     /* 8 Redirect */ (url) => root.location?.assign(url),
     /* 9 Logout */ (r, message, origin, reason = REASONS[r]) =>
-      announce('auth:logout', 'signed_out', { reason, message: message ?? LOGOUT_TEXT[reason], ...origin !== null && { originReason: REASONS[origin] } }),
-    /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
-    /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
+      announce('logout', 'signed_out', { reason, message: message ?? LOGOUT_TEXT[reason], ...origin !== null && { originReason: REASONS[origin] } }),
+    /* 10 Expiring */ (expiresAt, expiresIn) => announce('expiring', 'expiring', { expiresAt, expiresIn }),
+    /* 11 Refreshed */ (expiresAt) => announce('refreshed', 'refreshed', { expiresAt }),
     /* 12 Revoke */ revoke,
     /* 13 Warn */ (error, kind, ...args) => warn(VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' '), error),
-    /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
+    /* 14 SignedIn */ (expiresAt) => announce('login', 'signed_in', { expiresAt }),
   ];
 
   // The refresh call. It never follows a redirect (a 307/308 would re-send the token in the
@@ -887,31 +887,21 @@ export async function createAuthClient(options) {
     const [failed] = call(REVOKE_RESULT, [status]);
     try { trace?.(0, config.revokePath, failed === null ? 'revoked' : 'revoke_failed', status, ['network', `http_${status}`][failed]); } catch {}
   }
-  // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
-  // that, it is released at once so no tab deadlocks on a lock nobody uses. Exclusive: the
-  // default mode of a lock request.
+  // The cross-tab lock, waited for at most the refresh timeout + 5 s: a request not granted by
+  // then is withdrawn (it rejects), so no tab deadlocks on a lock nobody uses. Held until the
+  // core releases it (or destroy()); granted after destroy(), released at once. Exclusive: the
+  // default mode of a lock request. (Every browser with Web Locks has AbortSignal.timeout.)
   async function acquireLock() {
     const locks = root.navigator?.locks;
     if (typeof locks?.request !== 'function') return op(LOCK_UNAVAILABLE);
-    let release, settle, t;
-    const held = new Promise((r) => { release = r; });
-    // true once granted, false at the deadline: whichever comes first.
-    const grant = new Promise((r) => { settle = r; t = setTimeout(r, timeoutMs + 5000, false); });
-    const controller = new AbortController();
     try {
-      locks.request(`authkeeper:refresh:${accessKey}`, { signal: controller.signal }, () => { settle(true); return held; }).catch(() => {});
-    } catch { clearTimeout(t); return op(LOCK_UNAVAILABLE); }
-    const won = await grant;
-    clearTimeout(t);
-    if (won && !destroyed) {
-      releaseLock = release;
-      return op(LOCK_GRANTED, ...store.load());
+      await locks.request(`authkeeper:refresh:${accessKey}`, { signal: AbortSignal.timeout(timeoutMs + 5000) }, () =>
+        destroyed || new Promise((release) => { releaseLock = release; op(LOCK_GRANTED, ...store.load()); }));
+    } catch {
+      if (destroyed) return;
+      warn(VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout');
+      op(LOCK_UNAVAILABLE);
     }
-    controller.abort();
-    release();
-    if (destroyed) return;
-    warn(VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout');
-    op(LOCK_UNAVAILABLE);
   }
 
   // Across tabs: BroadcastChannel, or the `storage` event where it is missing.
