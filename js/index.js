@@ -134,7 +134,8 @@ const TIME_CLAIMS = ['exp', 'iat', 'nbf'];
 /** Decodes a JWT's claims without verifying it (display only). Throws AuthkeeperError. */
 export function decodeJwt(token) {
   const t = String(token).trim();
-  const claims = t === '' ? 0 : t.length > 16384 ? 6 : readClaims(t, true);
+  // (An empty token fails as one without 3 segments; only the developer wording tells them apart.)
+  const claims = VERBOSE && t === '' ? 0 : t.length > 16384 ? 6 : readClaims(t, true);
   if (typeof claims !== 'object') throw new AuthkeeperError('malformed_token', `decodeJwt: ${VERBOSE ? JWT_ERRORS[claims] : 'malformed_token'}`);
   return shapeClaims(claims);
 }
@@ -199,22 +200,24 @@ const isWasmSource = (v) => isText(v) || v instanceof URL ||
 
 // Every option and the type check of each, in the order they run: each option's path and kind,
 // an index into TYPES (and EXPECTED, the developer wording) or the values it may take. An option
-// left out (undefined) is not checked; a group (`keys`, `retry`...) must be an object before its
-// members are read. The URLs (kind 12) are checked where they are resolved.
+// left out (undefined) is not checked, except refreshUrl (14), which is required; a group (`keys`,
+// `retry`...) must be an object before its members are read. The URLs (kinds 12-14) are then
+// resolved, loginUrl and revokeUrl last (after every other check, as they always were).
 const isText = (v) => typeof v === 'string' && v !== '';
 const isNumber = (v) => typeof v === 'number';
-const TYPES = [isObject, isText, isStrings, isStrings, isStrings, (v) => v === null || isText(v),
-  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1];
+const isNullOrText = (v) => v === null || isText(v);
+const TYPES = [isObject, isText, isStrings, isStrings, isStrings, isNullOrText,
+  (v) => v === null || isNumber(v), isNumber, isNumber, (v) => typeof v === 'boolean', (v) => typeof v === 'function', isWasmSource, () => 1, isNullOrText, isText];
 const EXPECTED = VERBOSE && ['an object', 'a non-empty string', 'an array of strings', 'an array of origin strings', 'an array of path strings',
   'null or a non-empty string', 'null or a number of milliseconds', 'a number of milliseconds', 'a number', 'a boolean', 'a function',
-  'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module'];
+  'a URL (string or URL), a Request, a Response (or a promise of one), the bytes (ArrayBuffer or typed array) or a WebAssembly.Module', '', 'null or a URL string', 'a URL string'];
 const CHECKS = {
-  __proto__: null, refreshUrl: 12, loginUrl: 12, revokeUrl: 12, storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
+  __proto__: null, refreshUrl: 14, storage: AREAS, refreshMode: ['body', 'cookie'], refreshFormat: ['simplejwt', 'oauth'],
   keys: 0, legacyKeys: 0, 'keys.access': 1, 'legacyKeys.access': 2, 'keys.refresh': 1, 'legacyKeys.refresh': 2,
   apiOrigins: 3, skipRefreshFor: 4, clear: 0, 'clear.patterns': 2, 'clear.sessionStorage': SESSION_CLEARING,
   clientId: 5, scope: 5, leeway: 6, expiringWarning: 7, refreshTimeout: 7,
   retry: 0, 'retry.maxAttempts': 8, 'retry.baseDelay': 8, 'retry.maxDelay': 8, 'retry.cooldown': 8, 'retry.giveUpAfter': 8,
-  refreshWhenHidden: 9, tabLock: 9, fetch: 10, onTrace: 10, refreshRequest: 10, parseRefreshResponse: 10, wasmUrl: 11,
+  refreshWhenHidden: 9, tabLock: 9, fetch: 10, onTrace: 10, refreshRequest: 10, parseRefreshResponse: 10, wasmUrl: 11, loginUrl: 12, revokeUrl: 13,
 };
 
 /**
@@ -228,18 +231,14 @@ function normalise(options) {
   for (const group of ['', 'keys', 'legacyKeys', 'retry', 'clear']) refuseUnknown(group && `${group}.`, group ? options[group] : options);
   const o = { ...options };
   const base = root.location?.href;
-  /** The option `name` as fetch resolves it; `text`: the developer wording when it does not parse. */
-  const url = (name, text) => {
-    try { return new URL(o[name], base); } catch { throw bad(name, text, o[name]); }
-  };
-  if (!isText(o.refreshUrl)) throw bad('refreshUrl', VERBOSE && 'a URL string', o.refreshUrl);
-  const refresh = url('refreshUrl', VERBOSE && 'a valid URL');
+  // The URLs as fetch resolves them.
+  const urls = {};
   let apiOrigins;
   const at = (name) => name.split('.').reduce((v, k) => v?.[k], o);
   for (const [name, kind] of Object.entries(CHECKS)) {
     const value = at(name);
     const list = Array.isArray(kind);
-    if (value !== undefined && !(list ? kind.includes(value) : TYPES[kind](value))) {
+    if ((value !== undefined || kind === 14) && !(list ? kind.includes(value) : TYPES[kind](value))) {
       throw bad(name, VERBOSE && (list ? kind.map((a) => `'${a}'`).join(', ').replace(/, ([^,]*)$/, ' or $1') : EXPECTED[kind]), value);
     }
     if (kind === 3) {
@@ -247,13 +246,13 @@ function normalise(options) {
         try { return new URL(origin).origin; } catch { throw bad('apiOrigins', VERBOSE && 'absolute URLs such as "https://api.example.com"', origin); }
       });
     }
+    if (kind > 11 && value != null) {
+      try { urls[name] = new URL(value, base); } catch {
+        throw bad(name, VERBOSE && `${name === 'refreshUrl' ? '' : 'null or '}a ${name === 'loginUrl' ? '' : 'valid '}URL`, value);
+      }
+    }
   }
-  const login = o.loginUrl == null ? null : url('loginUrl', VERBOSE && 'null or a URL');
-  let revoke = null;
-  if (o.revokeUrl != null) {
-    if (!isText(o.revokeUrl)) throw bad('revokeUrl', VERBOSE && 'null or a URL string', o.revokeUrl);
-    revoke = url('revokeUrl', VERBOSE && 'null or a valid URL');
-  }
+  const { refreshUrl: refresh, loginUrl: login, revokeUrl: revoke } = urls;
   o.pageOrigin = root.location?.origin ?? refresh.origin;
   o.refreshUrl = refresh.href;
   o.revokeUrl = revoke?.href ?? null;
@@ -288,12 +287,14 @@ function callHook(name, hook, arg, secrets, shape) {
 }
 
 function requestHook(hook) {
-  return (refreshToken) => {
+  // The body; the hook's headers are set on `headers`.
+  return (refreshToken, headers) => {
     const out = callHook('refreshRequest', hook, refreshToken, [refreshToken], VERBOSE && '{ body, headers }');
     if (out.body != null && !isBody(out.body)) {
       throw new Error(VERBOSE ? `refreshRequest's body must be a string, URLSearchParams, FormData, Blob or buffer (got ${describe(out.body)})` : 'refreshRequest: bad body');
     }
-    try { return [out.body ?? undefined, new Headers(out.headers ?? {})]; } catch (e) { throw new Error(`refreshRequest${VERBOSE ? "'s headers are not valid headers" : ': bad headers'}: ${scrub(e?.message, [refreshToken])}`); }
+    try { for (const [name, value] of new Headers(out.headers ?? {})) headers.set(name, value); } catch (e) { throw new Error(`refreshRequest${VERBOSE ? "'s headers are not valid headers" : ': bad headers'}: ${scrub(e?.message, [refreshToken])}`); }
+    return out.body ?? undefined;
   };
 }
 
@@ -309,18 +310,18 @@ function parseHook(hook) {
     if (expiresIn != null && !(Number.isFinite(expiresIn) && expiresIn >= 0)) {
       throw wrong('expiresIn', VERBOSE && `parseRefreshResponse's expiresIn must be a number of seconds or absent (got ${JSON.stringify(expiresIn) ?? describe(expiresIn)})`);
     }
-    // As the core's RESPONSE op takes it.
-    return [1, access, refresh ?? null, expiresIn ?? null];
+    // As the core's RESPONSE op takes it: the tokens as their handles.
+    return [1, tokenId(access), tokenId(refresh), expiresIn ?? null];
   };
 }
 
 /**
  * An absolute path that the URL parser keeps byte for byte: RFC 3986 path characters only (no
  * escapes, "\", controls, spaces or anything it percent-encodes), and no "/" followed by "." (a
- * dot segment) or by "/" (at the start: another host). Sticky: `lastIndex` ends where the path
- * does; what follows must be the end, "?" or "#".
+ * dot segment) or by "/" (at the start: another host), then the end, "?" or "#". The match is
+ * the path.
  */
-const PLAIN_PATH = /(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+/y;
+const PLAIN_PATH = /^(?:\/(?![./])[\w\-.~!$&'()*+,;=:@]*)+(?=[?#]|$)/;
 
 // The base URL fetch resolves relative URLs against (document.baseURI: a <base> element counts,
 // and one can be inserted at any time), and the origin an absolute path lands on there. A
@@ -342,15 +343,8 @@ function locate(url, pageOrigin) {
     knownBase = base;
     try { knownBaseOrigin = new URL('/', base).origin; } catch { knownBaseOrigin = null; }
   }
-  if (knownBaseOrigin === pageOrigin) {
-    PLAIN_PATH.lastIndex = 0;
-    if (PLAIN_PATH.test(url)) {
-      const end = PLAIN_PATH.lastIndex;
-      if (end === url.length) return [pageOrigin, url];
-      const next = url.charCodeAt(end);
-      if (next === 63 /* ? */ || next === 35 /* # */) return [pageOrigin, url.slice(0, end)];
-    }
-  }
+  const plain = knownBaseOrigin === pageOrigin && PLAIN_PATH.exec(url);
+  if (plain) return [pageOrigin, plain[0]];
   try {
     const { origin, pathname } = new URL(url, base);
     return [origin, pathname];
@@ -364,11 +358,9 @@ function locate(url, pageOrigin) {
  * the path is read directly, as it is already in the form fetch sends.
  */
 function locateSerialized(url, pageOrigin) {
-  if (url.startsWith(pageOrigin) && url.charCodeAt(pageOrigin.length) === 47 /* / */) {
-    const end = url.slice(pageOrigin.length).search(/[?#]/);
-    return [pageOrigin, url.slice(pageOrigin.length, end === -1 ? undefined : pageOrigin.length + end)];
-  }
-  return locate(url, pageOrigin);
+  return url.startsWith(pageOrigin) && url.charCodeAt(pageOrigin.length) === 47 /* / */
+    ? [pageOrigin, url.slice(pageOrigin.length).split(/[?#]/, 1)[0]]
+    : locate(url, pageOrigin);
 }
 
 // ---- The wasm module: loaded once per page, compiled as it streams in where it can. -------
@@ -514,6 +506,28 @@ function tokenClaims(id, out) {
   return 0;
 }
 
+/** A response's body as text, or null past MAX_BODY_BYTES or when it is not UTF-8. */
+async function readBounded(response) {
+  if (Number(response.headers.get('Content-Length')) > MAX_BODY_BYTES) return null;
+  const reader = response.body?.getReader();
+  let text = '';
+  if (reader) {
+    // Read into one buffer of the bound: no list of chunks to join.
+    const all = new Uint8Array(MAX_BODY_BYTES);
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.length > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
+      all.set(value, size);
+      size += value.length;
+    }
+    try { text = strictDec.decode(all.subarray(0, size)); } catch { return null; }
+  // A fetch polyfill's Response (whatwg-fetch, in a jsdom test) has no body stream, only text().
+  } else if (response.body !== null && typeof response.text === 'function') text = await response.text();
+  return text.length > MAX_BODY_BYTES ? null : text;
+}
+
 /** The members of a refresh response the core reads (src/core/policy.rs BODY_KEYS). */
 const BODY_KEYS = ['access', 'access_token', 'refresh', 'refresh_token', 'expires_in', 'error', 'code', 'action', 'error_description', 'detail', 'message'];
 
@@ -525,42 +539,35 @@ function rawStorage(area) {
 }
 /** A console diagnostic (`error`: console.error, else console.warn). */
 const warn = (text, error) => (error ? console.error : console.warn)(`authkeeper: ${text}`);
-const degraded = (what) => warn(VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`);
 
 /** `keys`: the core's token keys (access, refresh, generation, expiry, then the legacy keys,
  * `accessCount` of them the access token's). */
 function openStore(area, keys, accessCount, keepRefresh) {
   const [accessKey, refreshKey, genKey, expKey, ...legacy] = keys;
-  const legacyAccess = legacy.slice(0, accessCount);
-  const legacyRefresh = legacy.slice(accessCount);
   const tokenKeys = [accessKey, refreshKey, ...legacy];
-  // `web`: the Web Storage area, or null once in memory; `s`: whichever is in use, as a Storage.
+  // `web`: the Web Storage area, or null once in memory (then `memory` holds the tokens).
   let web = rawStorage(area);
-  let s = web;
-  // What can still be read from an area that refuses writes (a full quota).
-  const toMemory = () => {
-    const memory = new Map();
-    for (const k of tokenKeys) { try { const v = web?.getItem(k); if (v != null) memory.set(k, v); } catch {} }
+  const memory = new Map();
+  // What can still be read from an area that refuses writes (a full quota), after one warning
+  // (`what`) unless the store was asked for memory.
+  const toMemory = (what) => {
+    if (what) warn(VERBOSE ? `${what} is unavailable; tokens are kept in memory for this page only` : `storage_unavailable ${what}: tokens in memory`);
+    for (const k of tokenKeys) { try { const v = web.getItem(k); if (v != null) memory.set(k, v); } catch {} }
     web = null;
-    s = { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k) };
   };
-  try { web?.setItem('__authkeeper_probe__', '1'); web?.removeItem('__authkeeper_probe__'); } catch { web = null; }
-  if (!web) {
-    if (area !== 'memory') degraded(`${area}Storage`);
-    // An area that refused the probe may still be readable.
-    web = s;
-    toMemory();
-  }
+  // Throws for a missing area (null) as for a failing one; an area that refused the probe may
+  // still be readable.
+  try { web.setItem('__authkeeper_probe__', '1'); web.removeItem('__authkeeper_probe__'); } catch { toMemory(area !== 'memory' && `${area}Storage`); }
   // Every access: a Web Storage failure moves the store to memory (set then writes there).
-  const use = (f, retry) => {
+  const use = (f, inMemory) => {
     if (web) {
-      try { return f(s); } catch { degraded('Web Storage'); toMemory(); if (!retry) return null; }
+      try { return f(web); } catch { toMemory('Web Storage'); }
     }
-    return f(s);
+    return inMemory();
   };
-  const get = (k) => use((s) => s.getItem(k));
-  const set = (k, v) => use((s) => s.setItem(k, v), true);
-  const remove = (k) => use((s) => s.removeItem(k));
+  const get = (k) => use((s) => s.getItem(k), () => memory.get(k) ?? null);
+  const set = (k, v) => use((s) => s.setItem(k, v), () => memory.set(k, v));
+  const remove = (k) => use((s) => s.removeItem(k), () => memory.delete(k));
   const migrate = (key, legacy) => {
     for (const old of legacy) {
       if (old === key) continue;
@@ -577,8 +584,8 @@ function openStore(area, keys, accessCount, keepRefresh) {
     /** [access, refresh, generation, expiresAt] as the core's `Stored` (the tokens as their
      * handles), legacy keys migrated first. */
     load() {
-      migrate(accessKey, legacyAccess);
-      if (keepRefresh) migrate(refreshKey, legacyRefresh);
+      migrate(accessKey, legacy.slice(0, accessCount));
+      if (keepRefresh) migrate(refreshKey, legacy.slice(accessCount));
       const exp = get(expKey);
       return [tokenId(get(accessKey)), keepRefresh ? tokenId(get(refreshKey)) : null, store.generation(), exp === null ? null : Number(exp)];
     },
@@ -601,10 +608,9 @@ function openStore(area, keys, accessCount, keepRefresh) {
     clear([own, sessionAll, local, session]) {
       if (own) for (const k of keys) remove(k);
       // A missing area (null) throws as a failing one does: nothing to remove either way.
-      const removeFrom = (s, keys) => { try { for (const k of keys) s.removeItem(k); } catch {} };
-      removeFrom(rawStorage('local'), local);
-      const s = rawStorage('session');
-      if (sessionAll) { try { s.clear(); } catch {} } else removeFrom(s, session);
+      const removeFrom = (area, keys, all) => { try { const s = rawStorage(area); if (all) s.clear(); else for (const k of keys) s.removeItem(k); } catch {} };
+      removeFrom('local', local);
+      removeFrom('session', session, sessionAll);
     },
   };
   return store;
@@ -711,7 +717,7 @@ export async function createAuthClient(options) {
   const realFetch = config.fetch ?? root.fetch.bind(root);
   // Without onTrace the fast path allocates no trace entries at all.
   const onTrace = config.onTrace;
-  const trace = onTrace && ((id, url, phase, status) => onTrace(status === undefined ? { id, url, phase } : { id, url, phase, status }));
+  const trace = onTrace && ((id, url, phase, status, error) => onTrace({ id, url, phase, ...status != null && { status }, ...error && { error } }));
   const cookie = config.refreshMode === 'cookie';
   const [created] = call(NEW, settings);
   // Its errors are all numbers; its answer starts with the store keys (a list).
@@ -722,11 +728,10 @@ export async function createAuthClient(options) {
   /** `state()`: the core's snapshot; the access token's claims read here, as decodeJwt does. */
   const snapshot = () => {
     const [status, expiresAt, breaker, breakerOpenUntil, inFlight, waiting, refreshCount, clockOffset, reason, access] = op(STATE);
-    const claims = access === null ? 1 : readClaims(access, true);
+    const claims = readClaims(access ?? '', true);
     return { status: STATUSES[status], expiresAt, breaker: BREAKER_STATES[breaker], breakerOpenUntil, refreshInFlight: inFlight === 1, waiting, refreshCount, clockOffset,
       storage: store.memory ? 'memory' : 'web', reason: REASONS[reason] ?? null, claims: typeof claims === 'object' ? shapeClaims(claims) : null };
   };
-  const lockName = `authkeeper:refresh:${accessKey}`;
   const pending = new Map();
   // auth.subscribe: this client's own listeners, told of every change the core announces, and
   // the state they are given (one object per change, so that it can be compared by identity).
@@ -740,9 +745,9 @@ export async function createAuthClient(options) {
     }
     return session;
   };
-  /** A `window` event for every page listener, then this client's own subscribers. */
+  /** A `window` event (`auth:${name}`) for every page listener, then this client's own subscribers. */
   const announce = (name, type, detail) => {
-    root.dispatchEvent?.(new CustomEvent(name, { detail }));
+    root.dispatchEvent?.(new CustomEvent(`auth:${name}`, { detail }));
     session = null;
     const event = Object.freeze({ type, ...detail });
     const state = sessionState();
@@ -767,29 +772,29 @@ export async function createAuthClient(options) {
       if (delay >= 0) timer = setTimeout(() => op(TIMEOUT), delay);
     }
     if (before) result = before(result);
-    for (const a of actions ?? []) perform[a[0]](...a.slice(1));
+    for (const [a, ...rest] of actions ?? []) perform[a](...rest);
     return result;
   };
   const op = (code, ...args) => run(call(code, [handle, ...args]));
-  const wait = (id, signal) => new Promise((resolve, reject) => {
-    const onAbort = () => {
-      pending.delete(id);
-      op(CANCEL, id);
-      reject(abortReason(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    // Settles the waiter: rejects with `error`, else resolves with `value`.
-    pending.set(id, (error, value) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (error) reject(error); else resolve(value);
-    });
-  });
   let nextWaiter = 0;
   /** A call whose result may be "wait for id" (a new waiter's; the promise exists before the
    * actions run), a bearer, `null` or an error. */
-  const decide = (code, signal, ...args) => {
+  const ask = (code, signal, ...args) => {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = ++nextWaiter;
-    const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? wait(id, signal) : r));
+    const result = run(call(code, [handle, id, ...args]), (r) => (r === 0 ? new Promise((resolve, reject) => {
+      const onAbort = () => {
+        pending.delete(id);
+        op(CANCEL, id);
+        reject(abortReason(signal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      // Settles the waiter: rejects with `error`, else resolves with `value`.
+      pending.set(id, (error, value) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error); else resolve(value);
+      });
+    }) : r));
     return Array.isArray(result) ? Promise.reject(coreError(result)) : result;
   };
 
@@ -807,15 +812,13 @@ export async function createAuthClient(options) {
     /* 6 Persist */ store.save,
     /* 7 Clear */ (shared) => store.clear(op(CLEAR, shared, store.memory, store.keys('local'), store.keys('session'))),
     /* 8 Redirect */ (url) => root.location?.assign(url),
-    /* 9 Logout */ (r, message, origin, reason = REASONS[r]) => {
-      message ??= LOGOUT_TEXT[reason];
-      announce('auth:logout', 'signed_out', { reason, message, ...origin !== null && { originReason: REASONS[origin] } });
-    },
-    /* 10 Expiring */ (expiresAt, expiresIn) => announce('auth:expiring', 'expiring', { expiresAt, expiresIn }),
-    /* 11 Refreshed */ (expiresAt) => announce('auth:refreshed', 'refreshed', { expiresAt }),
+    /* 9 Logout */ (r, message, origin, reason = REASONS[r]) =>
+      announce('logout', 'signed_out', { reason, message: message ?? LOGOUT_TEXT[reason], ...origin !== null && { originReason: REASONS[origin] } }),
+    /* 10 Expiring */ (expiresAt, expiresIn) => announce('expiring', 'expiring', { expiresAt, expiresIn }),
+    /* 11 Refreshed */ (expiresAt) => announce('refreshed', 'refreshed', { expiresAt }),
     /* 12 Revoke */ revoke,
     /* 13 Warn */ (error, kind, ...args) => warn(VERBOSE ? WARNINGS[kind](...args) : [WARNING_CODES[kind], ...args].join(' '), error),
-    /* 14 SignedIn */ (expiresAt) => announce('auth:login', 'signed_in', { expiresAt }),
+    /* 14 SignedIn */ (expiresAt) => announce('login', 'signed_in', { expiresAt }),
   ];
 
   // The refresh call. It never follows a redirect (a 307/308 would re-send the token in the
@@ -847,9 +850,7 @@ export async function createAuthClient(options) {
     const headers = new Headers({ Accept: 'application/json' });
     let body;
     if (config.refreshRequest) {
-      let own;
-      try { [body, own] = config.refreshRequest(token); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
-      for (const [name, value] of own) headers.set(name, value);
+      try { body = config.refreshRequest(token, headers); } catch (e) { return destroyed || op(HOOK_ERROR, e?.message ?? 'the hook failed'); }
     } else if (!cookie) {
       body = grantBody(headers, token, { grant_type: 'refresh_token', refresh_token: token ?? '' }, config.scope);
     }
@@ -861,13 +862,12 @@ export async function createAuthClient(options) {
     let parsed = null;
     if (config.parseRefreshResponse && response.ok) {
       try { parsed = config.parseRefreshResponse(text ?? ''); } catch (e) { parsed = [0, e?.message ?? 'the hook failed']; }
-      if (parsed[0] === 1) parsed = [1, tokenId(parsed[1]), tokenId(parsed[2]), parsed[3]];
     }
     // The body as JSON.parse reads it, reduced to the members the core's policy looks at: the
     // first four are the tokens' (a non-empty string as its handle, or a list, or nothing).
-    let json = null;
+    let json;
     try { json = JSON.parse(text); } catch {}
-    const fields = json !== null && typeof json === 'object' && !Array.isArray(json)
+    const fields = isRecord(json)
       ? BODY_KEYS.map((k, i) => {
         const v = Object.hasOwn(json, k) ? json[k] : null;
         return Array.isArray(v) ? [] : i < 4 ? tokenId(v || 0) : typeof v === 'string' || typeof v === 'number' ? v : null;
@@ -875,26 +875,6 @@ export async function createAuthClient(options) {
       : null;
     const retryAfter = response.headers.get('Retry-After');
     op(RESPONSE, response.status, retryAfter, Date.parse(retryAfter?.trim()), Date.parse(response.headers.get('Date')), fields, parsed);
-  }
-  async function readBounded(response) {
-    if (Number(response.headers.get('Content-Length')) > MAX_BODY_BYTES) return null;
-    const reader = response.body?.getReader();
-    // A fetch polyfill's Response (whatwg-fetch, in a jsdom test) has no body stream, only text().
-    if (!reader) {
-      const text = response.body === null || typeof response.text !== 'function' ? '' : await response.text();
-      return text.length > MAX_BODY_BYTES ? null : text;
-    }
-    // Read into one buffer of the bound: no list of chunks to join.
-    const all = new Uint8Array(MAX_BODY_BYTES);
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (size + value.length > MAX_BODY_BYTES) { reader.cancel().catch(() => {}); return null; }
-      all.set(value, size);
-      size += value.length;
-    }
-    try { return strictDec.decode(all.subarray(0, size)); } catch { return null; }
   }
   // Best effort revocation after a manual logout (RFC 7009, or SimpleJWT's blacklist view):
   // its result goes to the trace hook only, never a token.
@@ -905,36 +885,23 @@ export async function createAuthClient(options) {
     let status = null;
     try { status = (await post(config.revokeUrl, headers, body, { keepalive: true }))[0]?.status ?? null; } catch {}
     const [failed] = call(REVOKE_RESULT, [status]);
-    const detail = { id: 0, url: config.revokePath, phase: failed === null ? 'revoked' : 'revoke_failed' };
-    if (status !== null) detail.status = status;
-    if (failed !== null) detail.error = ['network', `http_${status}`][failed];
-    try { onTrace?.(detail); } catch {}
+    try { trace?.(0, config.revokePath, failed === null ? 'revoked' : 'revoke_failed', status, ['network', `http_${status}`][failed]); } catch {}
   }
-  // The cross-tab lock, waited for at most the refresh timeout + 5 s; if it is granted after
-  // that, it is released at once so no tab deadlocks on a lock nobody uses. Exclusive: the
-  // default mode of a lock request.
+  // The cross-tab lock, waited for at most the refresh timeout + 5 s: a request not granted by
+  // then is withdrawn (it rejects), so no tab deadlocks on a lock nobody uses. Held until the
+  // core releases it (or destroy()); granted after destroy(), released at once. Exclusive: the
+  // default mode of a lock request. (Every browser with Web Locks has AbortSignal.timeout.)
   async function acquireLock() {
     const locks = root.navigator?.locks;
     if (typeof locks?.request !== 'function') return op(LOCK_UNAVAILABLE);
-    let release, settle, t;
-    const held = new Promise((r) => { release = r; });
-    // true once granted, false at the deadline: whichever comes first.
-    const grant = new Promise((r) => { settle = r; t = setTimeout(r, timeoutMs + 5000, false); });
-    const controller = new AbortController();
     try {
-      locks.request(lockName, { signal: controller.signal }, () => { settle(true); return held; }).catch(() => {});
-    } catch { clearTimeout(t); return op(LOCK_UNAVAILABLE); }
-    const won = await grant;
-    clearTimeout(t);
-    if (won && !destroyed) {
-      releaseLock = release;
-      return op(LOCK_GRANTED, ...store.load());
+      await locks.request(`authkeeper:refresh:${accessKey}`, { signal: AbortSignal.timeout(timeoutMs + 5000) }, () =>
+        destroyed || new Promise((release) => { releaseLock = release; op(LOCK_GRANTED, ...store.load()); }));
+    } catch {
+      if (destroyed) return;
+      warn(VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout');
+      op(LOCK_UNAVAILABLE);
     }
-    controller.abort();
-    release();
-    if (destroyed) return;
-    warn(VERBOSE ? 'the cross-tab refresh lock was not granted in time; refreshing in this tab alone' : 'lock_timeout');
-    op(LOCK_UNAVAILABLE);
   }
 
   // Across tabs: BroadcastChannel, or the `storage` event where it is missing.
@@ -944,7 +911,7 @@ export async function createAuthClient(options) {
   if (typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(`authkeeper:${accessKey}`);
     channel.onmessage = ({ data: d }) => {
-      if (d !== null && typeof d === 'object') op(TAB, TAB_KINDS.indexOf(d.type), tokenId(d.access), tokenId(d.refresh), REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
+      if (isObject(d)) op(TAB, TAB_KINDS.indexOf(d.type), tokenId(d.access), tokenId(d.refresh), REASONS.indexOf(d.reason), d.message, d.generation, d.expiresAt, ...store.load());
     };
   } else {
     listen(root.window, 'storage', (e) => {
@@ -960,28 +927,17 @@ export async function createAuthClient(options) {
   op(START, store.memory, visible(), ...store.load());
 
   let nextId = 0;
-  /** `decide`, unless the caller's signal is already aborted. */
-  const ask = (code, signal, ...args) => (signal?.aborted ? Promise.reject(abortReason(signal)) : decide(code, signal, ...args));
 
 
   /** fetch's exact signature and semantics, with the session handled. */
   async function authFetch(input, init) {
     if (destroyed) throw new AuthkeeperError('destroyed', `auth.fetch: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
-    let isRequest = false;
-    if (typeof input !== 'string') {
-      if (input instanceof Request) {
-        isRequest = true;
-      } else if (toStringTag.call(input) === '[object Request]') {
-        // Another realm's Request (a same-origin iframe's) fails instanceof but is a Request to
-        // fetch: this realm's copy of it is what fetch would read (URL, headers, body, signal).
-        input = new Request(input);
-        isRequest = true;
-      } else {
-        // A URL object, or anything else fetch stringifies: stringified once, here, so that
-        // what is checked is what is sent.
-        input = `${input}`;
-      }
-    }
+    // Another realm's Request (a same-origin iframe's) fails instanceof but is a Request to
+    // fetch: this realm's copy of it is what fetch would read (URL, headers, body, signal).
+    const isRequest = typeof input !== 'string' && (input instanceof Request || (toStringTag.call(input) === '[object Request]' && !!(input = new Request(input))));
+    // A URL object, or anything else fetch stringifies: stringified once, here, so that what is
+    // checked is what is sent.
+    if (!isRequest) input = `${input}`;
     // Per fetch, init.headers replaces a Request's own headers rather than merging. Without
     // any, a plain object carries the one header we add (no Headers object to build).
     const own = init?.headers ?? (isRequest ? input.headers : undefined);
@@ -1017,7 +973,7 @@ export async function createAuthClient(options) {
       return response;
     }
     trace?.(id, path, '401');
-    let fresh = decide(UNAUTHORIZED, signal, origin, path, tokenId(bearer));
+    let fresh = ask(UNAUTHORIZED, signal, origin, path, tokenId(bearer));
     if (fresh !== null && typeof fresh !== 'string') fresh = await fresh;
     if (fresh === null) {
       trace?.(id, path, 'done', 401);
@@ -1050,11 +1006,10 @@ export async function createAuthClient(options) {
       return ask(REQUEST, signal, null, '');
     },
     /** Refreshes now (single-flight); resolves once a fresh token is in place, rejects typed. */
+    // After destroy() the core refuses it (`destroyed`), as it does getAccessToken.
     async refresh({ signal } = {}) {
-      if (destroyed) throw new AuthkeeperError('destroyed', `auth.refresh: ${VERBOSE ? 'the auth client was destroyed' : 'destroyed'}`);
-      const token = await ask(REFRESH, signal);
-      // null: cookie mode found no session in the cookie.
-      if (token === null) throw new AuthkeeperError('no_session', `auth.refresh: ${VERBOSE ? 'there is no session to refresh' : 'no_session'}`);
+      // null: cookie mode found no session in the cookie: the core's own no_session error.
+      if ((await ask(REFRESH, signal)) === null) throw coreError([4]);
     },
     logout() { if (!destroyed) op(LOGOUT); },
     state() {
