@@ -493,7 +493,7 @@ fn snapshot(out: &mut Writer, machine: &Machine<Handle>, now: Millis) {
 /// After the result: `[actions]` (warnings first), then the timer (`null`: as armed, `-1`:
 /// disarm, else a delay in ms).
 #[inline(never)]
-fn drain(machine: &mut Machine<Handle>, armed: &mut Option<Millis>, out: &mut Writer) {
+fn drain(machine: &mut Machine<Handle>, armed: &mut Millis, out: &mut Writer) {
     // The list's count is known only at the end: its header is written now and patched then,
     // rather than encoding into a second buffer and copying it on every call.
     let head = out.open();
