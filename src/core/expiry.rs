@@ -149,27 +149,38 @@ pub enum Digits {
 
 /// `value` as a decimal number when it is one or more ASCII digits and nothing else.
 pub fn digits(value: &str) -> Digits {
+    read_digits(value, false)
+}
+
+/// The one digit reader: one or more ASCII digits, between ASCII blanks when `blanks` (for
+/// `expires_in` and `Retry-After`, in one pass rather than a trim and then a second loop),
+/// else nothing around them.
+#[inline(never)]
+pub fn read_digits(value: &str, blanks: bool) -> Digits {
     const LIMIT: u64 = u64::MAX / 10;
-    let bytes = value.as_bytes();
-    if bytes.is_empty() {
-        return Digits::NotANumber;
-    }
-    let (mut n, mut overflow) = (0u64, false);
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
+    // 0: leading blanks, 1: digits, 2 and up: trailing blanks.
+    let (mut n, mut part, mut overflow) = (0u64, 0u8, false);
+    for &b in value.as_bytes() {
         let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
+        if digit <= 9 && part < 2 {
+            part = 1;
+            // `n * 10 + digit` fits unless n is past LIMIT, or at it with a digit past u64::MAX's last.
+            if n > LIMIT || (n == LIMIT && u64::from(digit) > u64::MAX % 10) {
+                overflow = true;
+            } else {
+                n = n * 10 + u64::from(digit);
+            }
+        } else if blanks && b.is_ascii_whitespace() {
+            part <<= 1;
+        } else {
             return Digits::NotANumber;
         }
-        // `n * 10 + digit` fits unless n is past LIMIT, or at it with a digit past u64::MAX's last.
-        if n > LIMIT || (n == LIMIT && u64::from(digit) > u64::MAX % 10) {
-            overflow = true;
-        } else {
-            n = n * 10 + u64::from(digit);
-        }
-        i += 1;
     }
-    if overflow { Digits::Overflow } else { Digits::Value(n) }
+    match part {
+        0 => Digits::NotANumber,
+        _ if overflow => Digits::Overflow,
+        _ => Digits::Value(n),
+    }
 }
 
 /// Exactly `len` ASCII digits (IMF-fixdate fields are fixed-width).

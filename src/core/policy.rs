@@ -15,7 +15,7 @@
 //! | 400, 403 | not a JSON object (a WAF's or proxy's HTML page, empty) | transient |
 //! | anything else | anything | transient (408, 429, 5xx, a wrong URL's 404, a proxy's 3xx) |
 
-use crate::core::expiry::{offset_from_server_time, parse_http_date, ClockOffset, Digits};
+use crate::core::expiry::{offset_from_server_time, parse_http_date, read_digits, ClockOffset, Digits};
 use crate::core::time::Millis;
 use crate::core::json::Json;
 use crate::core::jwt::Token;
@@ -578,34 +578,8 @@ fn retry_delay(value: &str, date: Option<Millis>, now: Millis) -> Option<u64> {
 
 /// A header's or member's text read as a decimal number, blanks around it ignored: one copy
 /// of the trim and the digit reader for `expires_in` and `Retry-After`.
-// One pass over the bytes (blanks, digits, blanks) instead of `trim_ascii` and then `digits`:
-// the trimmed slice went through memory between the three loops.
-#[inline(never)]
 fn number(text: &str) -> Digits {
-    const LIMIT: u64 = u64::MAX / 10;
-    // 0: leading blanks, 1: digits, 2 and up: trailing blanks.
-    let (mut n, mut part, mut overflow) = (0u64, 0u8, false);
-    for &b in text.as_bytes() {
-        let digit = b.wrapping_sub(b'0');
-        if digit <= 9 && part < 2 {
-            part = 1;
-            // `n * 10 + digit` fits unless n is past LIMIT, or at it with a digit past u64::MAX's last.
-            if n > LIMIT || (n == LIMIT && u64::from(digit) > u64::MAX % 10) {
-                overflow = true;
-            } else {
-                n = n * 10 + u64::from(digit);
-            }
-        } else if b.is_ascii_whitespace() {
-            part <<= 1;
-        } else {
-            return Digits::NotANumber;
-        }
-    }
-    match part {
-        0 => Digits::NotANumber,
-        _ if overflow => Digits::Overflow,
-        _ => Digits::Value(n),
-    }
+    read_digits(text, true)
 }
 
 /// `Retry-After` as a delay in ms: delta-seconds or an HTTP-date, capped at one hour.
